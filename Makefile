@@ -1,0 +1,127 @@
+# sqs-batch-consumer: the front door. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# ---- Lambda package target (defaults match the Terraform defaults) ----------------------
+ARCH ?= arm64
+PYTHON_VERSION ?= 3.12
+PACKAGE_OUT ?= dist/function.zip
+
+# The architecture of this machine in Lambda's words: the local cloud runs functions natively.
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+LOCAL_PACKAGE := dist/function-local.zip
+
+# ---- Tooling virtual environment ---------------------------------------------------------
+DEV_PYTHON_VERSION ?= 3.12
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+
+# ---- Terraform: a provider mirror, when one is given or found ------------------------------
+TF_PLUGIN_DIR ?= $(shell scripts/find_tf_mirror.sh)
+export TF_PLUGIN_DIR
+TF := scripts/tf.sh
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV_STAMP): requirements-dev.txt function/requirements.txt
+	@interpreter=$$(scripts/find_python.sh $(DEV_PYTHON_VERSION)); \
+	  [ -x $(PY) ] || { echo "==> creating $(VENV) with $$interpreter"; "$$interpreter" -m venv $(VENV); }
+	@echo "==> installing tooling into $(VENV)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP) ## Create the tooling virtual environment (.venv)
+
+# ---- Quality -----------------------------------------------------------------------------
+.PHONY: lint
+lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: format
+format: $(VENV_STAMP) ## Format Python and Terraform code in place
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	terraform fmt -recursive terraform
+
+# ---- Tests -------------------------------------------------------------------------------
+.PHONY: test
+test: lint test-unit test-package test-terraform test-integration ## Run every test (lint, unit, package, Terraform, LocalStack integration)
+	@echo "==> all tests passed"
+
+.PHONY: test-unit
+test-unit: $(VENV_STAMP) ## Unit and handler tests (local entity API server, moto SQS)
+	$(PY) -m pytest tests/unit tests/handler
+
+.PHONY: test-package
+test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
+	$(PY) -m pytest tests/package
+
+.PHONY: test-terraform
+test-terraform: $(VENV_STAMP) ## terraform fmt/validate/test (offline, mock providers), docs check, checkov
+	scripts/test_terraform.sh
+
+.PHONY: test-integration integration
+test-integration: integration
+integration: $(VENV_STAMP) ## Whole stack in LocalStack: package, apply, integration tests, destroy
+	scripts/integration.sh
+
+# ---- Build -------------------------------------------------------------------------------
+.PHONY: package
+package: $(VENV_STAMP) ## Build the Lambda zip (ARCH=arm64|x86_64 PYTHON_VERSION=3.12|3.13 PACKAGE_OUT=...)
+	$(PY) scripts/build_package.py --arch $(ARCH) --python-version $(PYTHON_VERSION) --output $(PACKAGE_OUT)
+
+.PHONY: package-local
+package-local: $(VENV_STAMP) ## Build the zip for this machine's architecture (what LocalStack runs)
+	$(PY) scripts/build_package.py --arch $(HOST_ARCH) --python-version $(PYTHON_VERSION) --output $(LOCAL_PACKAGE)
+
+.PHONY: docs
+docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform READMEs
+	$(PY) scripts/terraform_docs.py --write
+
+# ---- Benchmarks --------------------------------------------------------------------------
+.PHONY: bench
+bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
+	$(PY) scripts/bench.py
+
+.PHONY: bench-e2e
+bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through LocalStack
+	scripts/bench_e2e.sh
+
+# ---- Local cloud (LocalStack on this machine) ----------------------------------------------
+.PHONY: demo
+demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report
+	scripts/demo.sh
+
+.PHONY: down
+down: ## Destroy the demo stack and stop LocalStack and the entity API server
+	scripts/demo.sh down
+
+.PHONY: up
+up: $(VENV_STAMP) ## Start LocalStack only (see `make status`)
+	$(PY) scripts/localcloud.py start
+
+.PHONY: status
+status: ## Show whether LocalStack and the entity API server are running
+	@$(PY) scripts/localcloud.py status
+
+.PHONY: report
+report: $(VENV_STAMP) ## Print the report of the current local run
+	$(PY) scripts/report.py
+
+.PHONY: redrive
+redrive: $(VENV_STAMP) ## Move DLQ messages back to the source queue (ERROR_CODE=... to filter)
+	$(PY) scripts/redrive.py $(if $(ERROR_CODE),--error-code $(ERROR_CODE))
+
+.PHONY: clean
+clean: ## Remove build output and caches (keeps .venv)
+	rm -rf dist build .cache .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find terraform -name .terraform -type d -prune -exec rm -rf {} +
