@@ -91,6 +91,7 @@ docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform REA
 .PHONY: bench
 bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_package.py
 
 .PHONY: bench-e2e
 bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through LocalStack
