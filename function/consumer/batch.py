@@ -1,0 +1,159 @@
+"""One SQS batch, start to finish: validate, plan, deliver, dead-letter, report failures."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from consumer.aggregation import plan_operations
+from consumer.delivery import deliver_plan
+from consumer.dlq import DlqEntry, route_to_dlq
+from consumer.entity_api import APPLIED, REJECTED, CallStats, EntityApiClient
+from consumer.records import Record, load_validator, parse_record
+from consumer.settings import Settings
+from consumer.telemetry import emit_summary, invocation_summary, log
+from consumer.time_budget import DLQ_RESERVE_SECONDS, Deadline
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a container builds once: settings, schema validator, entity API client."""
+
+    settings: Settings
+    validator: Draft202012Validator
+    client: EntityApiClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Build the validator and the client for `settings`."""
+        return cls(settings, load_validator(), EntityApiClient(settings))
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Runtime:
+        """Read settings from the environment (raises SettingsError naming a bad setting)."""
+        return cls.from_settings(Settings.from_environ(environ))
+
+
+def process_batch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """Handle one SQS event; return the partial batch response. Never raises on bad input."""
+    started = time.perf_counter()
+    deadline = Deadline.from_context(context)
+    raw_records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(raw_records, list):
+        raw_records = []
+    settings = runtime.settings
+    records = [
+        parse_record(raw, index, runtime.validator, settings.max_request_bytes)
+        for index, raw in enumerate(raw_records)
+    ]
+    plan = plan_operations(records)
+    stats = CallStats()
+    outcomes = deliver_plan(
+        plan,
+        runtime.client,
+        deadline.earlier_by(DLQ_RESERVE_SECONDS),
+        max_operations=settings.max_operations_per_request,
+        max_bytes=settings.max_request_bytes,
+        stats=stats,
+    )
+    if stats.auth_failed:
+        log("ERROR", "entity API refused the credentials", detail=stats.auth_detail)
+    for problem in sorted(stats.unexpected):
+        log("ERROR", "entity API answered unexpectedly", detail=problem)
+
+    dead: list[DlqEntry] = [
+        DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", r.message_id)
+        for r in records
+        if r.error_code is not None
+    ]
+    retry: set[int] = set()
+    for operation, outcome in outcomes.items():
+        for index in operation.records:
+            if outcome.kind == REJECTED:
+                record = records[index]
+                dead.append(
+                    DlqEntry(
+                        index, record.body, outcome.error_code, outcome.detail, record.message_id
+                    )
+                )
+            elif outcome.kind != APPLIED:
+                retry.add(index)
+    permanent = sum(1 for o in outcomes.values() if o.kind == REJECTED)
+    applied = sum(1 for o in outcomes.values() if o.kind == APPLIED)
+    dead.sort(key=lambda entry: entry.index)
+    dlq_failed = route_to_dlq(dead, settings.dlq_url, deadline)
+    retry |= dlq_failed
+    failures, unreportable = _item_failures(records, retry)
+    if unreportable:
+        log(
+            "ERROR",
+            "records without a messageId failed and cannot be reported for retry",
+            count=unreportable,
+        )
+    summary = invocation_summary(
+        {
+            "received": len(records),
+            "invalid": sum(1 for r in records if r.error_code is not None),
+            "duplicates": plan.duplicates,
+            "coalesced": plan.coalesced,
+            "operations": plan.operations,
+            "requests": stats.requests,
+            "throttled": stats.throttled,
+            "permanent": permanent,
+            "transient": len(outcomes) - permanent - applied,
+            "dlq": len(dead) - len(dlq_failed),
+        },
+        settings.metrics_namespace,
+        _function_name(context),
+        {
+            "applied": applied,
+            "dlq_failed": len(dlq_failed),
+            "batch_item_failures": len(failures),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "request_id": getattr(context, "aws_request_id", None),
+        },
+    )
+    emit_summary(summary)
+    return {"batchItemFailures": failures}
+
+
+def _item_failures(records: list[Record], retry: set[int]) -> tuple[list[dict[str, str]], int]:
+    """Batch item failures for the records to retry: batch order, no repeats, no unknown ids."""
+    failures: list[dict[str, str]] = []
+    seen: set[str] = set()
+    unreportable = 0
+    for index in sorted(retry):
+        message_id = records[index].message_id
+        if message_id is None:
+            unreportable += 1
+        elif message_id not in seen:
+            seen.add(message_id)
+            failures.append({"itemIdentifier": message_id})
+    return failures, unreportable
+
+
+def _function_name(context: Any) -> str:
+    name = getattr(context, "function_name", None)
+    if isinstance(name, str) and name:
+        return name
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+
+
+def retry_everything(event: Any) -> dict[str, Any]:
+    """The safe answer when the batch could not be processed at all: retry every record."""
+    raw_records = event.get("Records") if isinstance(event, dict) else None
+    records = [parse_record_id(raw, index) for index, raw in enumerate(raw_records or [])]
+    failures, _ = _item_failures(records, set(range(len(records))))
+    return {"batchItemFailures": failures}
+
+
+def parse_record_id(raw: Any, index: int) -> Record:
+    """A record with only its messageId read (for the fallback answer)."""
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    valid = isinstance(message_id, str) and bool(message_id)
+    return Record(index, message_id if valid else None, None, 0)

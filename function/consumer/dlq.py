@@ -1,0 +1,134 @@
+"""Route records to the dead-letter queue with the reason as message attributes."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from consumer.time_budget import Deadline
+
+BATCH_ENTRIES = 10
+BATCH_BYTES = 1_048_576
+MIN_CALL_SECONDS = 0.5
+"""No SendMessageBatch call starts with less than this left."""
+EMPTY_BODY_PLACEHOLDER = "(empty body)"
+_AWS_HOST = re.compile(r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$")
+
+
+@dataclass(frozen=True, slots=True)
+class DlqEntry:
+    """One record to dead-letter: its index in the batch and why."""
+
+    index: int
+    body: Any
+    error_code: str
+    error_detail: str
+    source_message_id: str | None
+
+
+def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) -> set[int]:
+    """Send `entries` to the DLQ, 10 per SendMessageBatch call, retrying failed entries once.
+
+    Returns the indices of the records that could not be sent (to report for retry).
+    """
+    if not entries:
+        return set()
+    pending = list(entries)
+    for _ in range(2):
+        pending = _send_all(pending, dlq_url, deadline)
+        if not pending:
+            break
+    return {entry.index for entry in pending}
+
+
+def _send_all(entries: list[DlqEntry], dlq_url: str, deadline: Deadline) -> list[DlqEntry]:
+    failed: list[DlqEntry] = []
+    for chunk in _chunks(entries):
+        if deadline.remaining() < MIN_CALL_SECONDS:
+            failed.extend(chunk)
+            continue
+        by_id = {str(n): entry for n, entry in enumerate(chunk)}
+        try:
+            answer = sqs_client(dlq_url).send_message_batch(
+                QueueUrl=dlq_url,
+                Entries=[_message(n, entry) for n, entry in by_id.items()],
+            )
+        except Exception:  # noqa: BLE001 - any SDK or network failure: the entries are retried
+            failed.extend(chunk)
+            continue
+        failed.extend(by_id[item["Id"]] for item in answer.get("Failed", []) if item["Id"] in by_id)
+    return failed
+
+
+def _message(entry_id: str, entry: DlqEntry) -> dict[str, Any]:
+    body = entry.body if isinstance(entry.body, str) and entry.body else None
+    if body is None and isinstance(entry.body, bytes) and entry.body:
+        body = entry.body.decode("utf-8", "replace")
+    if body is not None:
+        body = body.encode("utf-8", "replace").decode("utf-8")
+    return {
+        "Id": entry_id,
+        "MessageBody": body or EMPTY_BODY_PLACEHOLDER,
+        "MessageAttributes": {
+            "error_code": {"DataType": "String", "StringValue": entry.error_code},
+            "error_detail": {"DataType": "String", "StringValue": entry.error_detail or "-"},
+            "source_message_id": {
+                "DataType": "String",
+                "StringValue": entry.source_message_id or "unknown",
+            },
+        },
+    }
+
+
+def _size(entry: DlqEntry) -> int:
+    body = entry.body if isinstance(entry.body, str | bytes) else ""
+    return len(body) * 4 + len(entry.error_detail.encode()) + 200
+
+
+def _chunks(entries: list[DlqEntry]) -> list[list[DlqEntry]]:
+    chunks: list[list[DlqEntry]] = []
+    current: list[DlqEntry] = []
+    size = 0
+    for entry in entries:
+        entry_size = min(_size(entry), BATCH_BYTES)
+        if current and (len(current) == BATCH_ENTRIES or size + entry_size > BATCH_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += entry_size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+@lru_cache(maxsize=4)
+def sqs_client(dlq_url: str) -> Any:
+    """An SQS client for the DLQ, created once per container (boto3 imported lazily here).
+
+    Outside AWS (LocalStack, moto) the queue URL's own host is the endpoint.
+    """
+    import boto3  # noqa: PLC0415 - lazy: most invocations never dead-letter anything
+    from botocore.config import Config  # noqa: PLC0415
+
+    parts = urlsplit(dlq_url)
+    host = parts.hostname or ""
+    match = _AWS_HOST.search(host)
+    options: dict[str, Any] = {
+        "config": Config(
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+    }
+    if match is None:
+        options["endpoint_url"] = f"{parts.scheme}://{parts.netloc}"
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        options["region_name"] = region or "us-east-1"
+    elif match.group(1):
+        options["region_name"] = match.group(1)
+    return boto3.client("sqs", **options)

@@ -1,0 +1,216 @@
+"""The entity API client: one request with retries, backoff and bisection (contract section 2)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from consumer.aggregation import Operation, request_body
+from consumer.records import REJECTED_BY_API, bounded
+from consumer.settings import Settings
+from consumer.time_budget import Deadline
+
+APPLIED = "applied"
+REJECTED = "rejected"
+TRANSIENT = "transient"
+
+MAX_ATTEMPTS = 5
+"""Attempts per request for whole-request transient answers (429, 503, 5xx, network)."""
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 2.0
+MIN_REQUEST_SECONDS = 0.25
+"""No request starts with less than this left before the delivery deadline."""
+CONNECT_TIMEOUT_CAP_SECONDS = 3.0
+BISECT_STATUSES = frozenset({400, 413, 422})
+AUTH_STATUSES = frozenset({401, 403})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one operation (`error_code` is the DLQ code when rejected)."""
+
+    kind: str
+    detail: str = ""
+    error_code: str = REJECTED_BY_API
+
+
+@dataclass
+class CallStats:
+    """Counts of one invocation's calls to the entity API."""
+
+    requests: int = 0
+    throttled: int = 0
+    auth_failed: bool = False
+    auth_detail: str = ""
+    unexpected: set[str] = field(default_factory=set)
+
+
+def classify_status(status: Any) -> str:
+    """Per-operation status -> applied (2xx, 409), transient (408, 429, 5xx, unknown) or
+    rejected (any other 4xx)."""
+    if isinstance(status, bool) or not isinstance(status, int):
+        return TRANSIENT
+    if 200 <= status < 300 or status == 409:
+        return APPLIED
+    if 400 <= status < 500 and status not in (408, 429):
+        return REJECTED
+    return TRANSIENT
+
+
+def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operation, Outcome]:
+    """Outcomes from a 200 body; unparseable body or missing result -> transient."""
+    try:
+        document = json.loads(body)
+        results = document["results"]
+        if not isinstance(results, list):
+            raise TypeError("results is not a list")
+    except (ValueError, TypeError, KeyError, RecursionError):
+        missing = Outcome(TRANSIENT, "entity API answered 200 with an unparseable body")
+        return dict.fromkeys(operations, missing)
+    by_id: dict[str, Any] = {}
+    for result in results:
+        if isinstance(result, dict) and isinstance(result.get("op_id"), str):
+            by_id.setdefault(result["op_id"], result)
+    outcomes: dict[Operation, Outcome] = {}
+    for operation in operations:
+        result = by_id.get(operation.op_id)
+        if result is None:
+            outcomes[operation] = Outcome(TRANSIENT, "no result for this operation")
+            continue
+        status = result.get("status")
+        kind = classify_status(status)
+        error = result.get("error")
+        detail = f"entity API status {status}" + (f": {error}" if isinstance(error, str) else "")
+        outcomes[operation] = Outcome(kind, bounded(detail) if kind != APPLIED else "")
+    return outcomes
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_seconds(attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * float(2**attempt))
+    return ceiling / 2 + ceiling / 2 * rand()
+
+
+@lru_cache(maxsize=1)
+def shared_pool() -> urllib3.PoolManager:
+    """One connection pool per container, reused across invocations (no urllib3 retries)."""
+    return urllib3.PoolManager(num_pools=4, maxsize=8, block=False, retries=False)
+
+
+class EntityApiClient:
+    """Sends operations to the batch endpoint and returns one outcome per operation."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: urllib3.PoolManager | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = settings.entity_api_url
+        self.timeout_cap = settings.entity_api_timeout_seconds
+        self.pool = pool or shared_pool()
+        self.sleep = sleep
+        self.headers = {"Content-Type": "application/json", "User-Agent": "sqs-batch-consumer"}
+        if settings.token:
+            self.headers["Authorization"] = f"Bearer {settings.token}"
+
+    def send(
+        self, operations: Sequence[Operation], deadline: Deadline, stats: CallStats
+    ) -> dict[Operation, Outcome]:
+        """Deliver `operations` in one request (retrying, bisecting) within `deadline`."""
+        if stats.auth_failed:
+            return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
+        body = request_body(operations)
+        for attempt in range(MAX_ATTEMPTS):
+            left = deadline.remaining()
+            if left < MIN_REQUEST_SECONDS:
+                return dict.fromkeys(operations, Outcome(TRANSIENT, "time budget exhausted"))
+            status, data, retry_after, problem = self._post(body, left)
+            stats.requests += 1
+            if status == 200:
+                return parse_results(data, operations)
+            if status in BISECT_STATUSES:
+                return self._bisect(operations, status, data, deadline, stats)
+            if status in AUTH_STATUSES:
+                stats.auth_failed = True
+                stats.auth_detail = f"entity API answered {status}: check the token"
+                return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
+            if status in (429, 503):
+                stats.throttled += 1
+            elif not _retryable(status):
+                stats.unexpected.add(problem)
+            wait = retry_after if retry_after is not None else backoff_seconds(attempt)
+            if (
+                not _retryable(status)
+                or attempt + 1 == MAX_ATTEMPTS
+                or wait + MIN_REQUEST_SECONDS > deadline.remaining()
+            ):
+                return dict.fromkeys(operations, Outcome(TRANSIENT, problem))
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _bisect(
+        self,
+        operations: Sequence[Operation],
+        status: int,
+        data: bytes,
+        deadline: Deadline,
+        stats: CallStats,
+    ) -> dict[Operation, Outcome]:
+        if len(operations) == 1:
+            reason = bounded(f"entity API answered {status} to this operation alone: {_text(data)}")
+            return {operations[0]: Outcome(REJECTED, reason)}
+        middle = len(operations) // 2
+        outcomes = self.send(operations[:middle], deadline, stats)
+        outcomes.update(self.send(operations[middle:], deadline, stats))
+        return outcomes
+
+    def _post(self, body: bytes, left: float) -> tuple[int, bytes, float | None, str]:
+        """(status, body, Retry-After seconds, problem); status 0 for a network failure."""
+        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP_SECONDS, left), read=left)
+        if self.timeout_cap < left:
+            timeout = urllib3.Timeout(
+                connect=min(CONNECT_TIMEOUT_CAP_SECONDS, self.timeout_cap), read=self.timeout_cap
+            )
+        try:
+            response = self.pool.request(
+                "POST", self.url, body=body, headers=self.headers, timeout=timeout, retries=False
+            )
+        except (HTTPError, OSError) as exc:
+            return 0, b"", None, bounded(f"entity API unreachable: {type(exc).__name__}: {exc}")
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        problem = f"entity API answered {response.status}: {_text(response.data)}"
+        return response.status, response.data, retry_after, bounded(problem)
+
+
+def _retryable(status: int) -> bool:
+    return status == 0 or status in (408, 429) or 500 <= status < 600
+
+
+def _text(data: bytes, limit: int = 300) -> str:
+    return data[:limit].decode("utf-8", "replace").strip() or "(empty body)"

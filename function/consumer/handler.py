@@ -1,0 +1,24 @@
+"""Lambda entry point: `consumer.handler.lambda_handler` (contract section 3).
+
+Settings, the schema validator and the HTTP connection pool are built once, at cold start;
+a bad or missing setting fails the cold start with a SettingsError naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from consumer.batch import Runtime, process_batch, retry_everything
+from consumer.telemetry import log
+
+RUNTIME = Runtime.from_environ(os.environ)
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Process one SQS batch; return `{"batchItemFailures": [...]}`. Never raises."""
+    try:
+        return process_batch(event, context, RUNTIME)
+    except Exception as exc:  # noqa: BLE001 - a bug must not fail the whole batch opaquely
+        log("ERROR", "batch processing failed; every record will be retried", error=repr(exc))
+        return retry_everything(event)

@@ -1,0 +1,147 @@
+"""SQS records -> validated messages, or the reason a record goes to the DLQ."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "entity_change.schema.json"
+DETAIL_LIMIT_BYTES = 1024
+
+INVALID_JSON = "invalid_json"
+SCHEMA_VIOLATION = "schema_violation"
+REJECTED_BY_API = "rejected_by_api"
+
+
+@dataclass(slots=True)
+class Record:
+    """One SQS record of the batch and what validation made of it."""
+
+    index: int
+    message_id: str | None
+    body: Any
+    sent_timestamp: int
+    message: dict[str, Any] | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+
+
+def bounded(detail: str, limit: int = DETAIL_LIMIT_BYTES) -> str:
+    """`detail` cut to at most `limit` UTF-8 bytes (never empty)."""
+    data = detail.encode("utf-8", "replace")
+    if len(data) > limit:
+        detail = data[: limit - 3].decode("utf-8", "ignore") + "..."
+    return detail or "-"
+
+
+@lru_cache(maxsize=1)
+def load_validator(path: Path = SCHEMA_PATH) -> Draft202012Validator:
+    """The schema validator with format checks (date-time needs rfc3339-validator), built once."""
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _sent_timestamp(raw: dict[str, Any]) -> int:
+    attributes = raw.get("attributes")
+    if isinstance(attributes, dict):
+        try:
+            return int(attributes.get("SentTimestamp", 0))
+        except (TypeError, ValueError):
+            return 0
+    return 0
+
+
+def parse_record(
+    raw: Any, index: int, validator: Draft202012Validator, max_body_bytes: int
+) -> Record:
+    """Decode and validate one SQS record; never raises."""
+    if not isinstance(raw, dict):
+        return Record(index, None, None, 0, None, INVALID_JSON, "record is not an object")
+    message_id = raw.get("messageId")
+    record = Record(
+        index,
+        message_id if isinstance(message_id, str) and message_id else None,
+        raw.get("body"),
+        _sent_timestamp(raw),
+    )
+    code, detail, message = check_body(record.body, validator, max_body_bytes)
+    record.message, record.error_code, record.error_detail = message, code, detail
+    return record
+
+
+def check_body(
+    body: Any, validator: Draft202012Validator, max_body_bytes: int
+) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """(error_code, error_detail, message): the message when valid, else the reason."""
+    text, problem = decode_body(body, max_body_bytes)
+    if problem is not None:
+        return problem[0], problem[1], None
+    message, detail = parse_json_object(text)
+    if message is None:
+        return INVALID_JSON, detail, None
+    try:
+        if validator.is_valid(message):
+            return None, None, message
+        return SCHEMA_VIOLATION, describe_violation(validator, message), None
+    except RecursionError:
+        return SCHEMA_VIOLATION, "body is nested too deeply to validate", None
+
+
+def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
+    """(object, "") when `text` is a JSON object, else (None, why not)."""
+    try:
+        message = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        return None, "body is nested too deeply to parse"
+    except ValueError as exc:
+        return None, bounded(f"body is not JSON: {exc}")
+    if not isinstance(message, dict):
+        return None, f"body is JSON {type(message).__name__}, not an object"
+    return message, ""
+
+
+def decode_body(body: Any, max_body_bytes: int) -> tuple[str, tuple[str, str] | None]:
+    """(text, None) for a UTF-8 body within the size limit, else ("", (code, detail))."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "", (INVALID_JSON, "body is not valid UTF-8")
+        size = len(body)
+    elif isinstance(body, str):
+        if len(body) > max_body_bytes:
+            return "", (SCHEMA_VIOLATION, _too_large(len(body), max_body_bytes))
+        try:
+            size = len(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            return "", (INVALID_JSON, "body is not valid UTF-8")
+        text = body
+    else:
+        return "", (INVALID_JSON, f"body is {type(body).__name__}, not a string")
+    if size > max_body_bytes:
+        return "", (SCHEMA_VIOLATION, _too_large(size, max_body_bytes))
+    return text, None
+
+
+def describe_violation(validator: Draft202012Validator, message: dict[str, Any]) -> str:
+    """The most relevant schema error, as `path: reason`, at most 1 KB."""
+    error = best_match(validator.iter_errors(message))
+    if error is None:
+        return "schema violation"
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return bounded(f"{where}: {error.message}")
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"body is {size} bytes, over the {limit}-byte limit (MAX_REQUEST_BYTES)"

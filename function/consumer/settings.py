@@ -1,0 +1,153 @@
+"""Handler settings: read and validated once per container from the environment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_MAX_OPERATIONS = 100
+DEFAULT_MAX_REQUEST_BYTES = 1_048_576
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_METRICS_NAMESPACE = "SqsBatchConsumer"
+
+MAX_OPERATIONS_RANGE = (1, 10_000)
+MAX_REQUEST_BYTES_RANGE = (1_024, 6 * 1_048_576)
+TIMEOUT_RANGE = (0.1, 900.0)
+_SSM_NAME = re.compile(r"^(arn:aws[a-z-]*:ssm:[^\s]+|/?[A-Za-z0-9_.\-/]{1,2048})$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9._#:/ -]{1,255}$")
+
+
+class SettingsError(ValueError):
+    """A missing or invalid setting; the message names the setting and the rule."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The handler's configuration (contract section 3)."""
+
+    entity_api_url: str
+    dlq_url: str
+    max_operations_per_request: int = DEFAULT_MAX_OPERATIONS
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    entity_api_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    token_parameter: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        hidden = "'***'" if self.token else "None"
+        return (
+            f"Settings(entity_api_url={self.entity_api_url!r}, dlq_url={self.dlq_url!r}, "
+            f"max_operations_per_request={self.max_operations_per_request}, "
+            f"max_request_bytes={self.max_request_bytes}, "
+            f"entity_api_timeout_seconds={self.entity_api_timeout_seconds}, "
+            f"metrics_namespace={self.metrics_namespace!r}, "
+            f"token_parameter={self.token_parameter!r}, token={hidden})"
+        )
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        read_parameter: Callable[[str], str] | None = None,
+    ) -> Settings:
+        """Build settings from environment variables; raise SettingsError on the first bad one.
+
+        `read_parameter` reads an SSM SecureString (default: SSM GetParameter with decryption).
+        """
+        token_parameter = _optional(environ, "ENTITY_API_TOKEN_PARAMETER")
+        token = _optional(environ, "ENTITY_API_TOKEN")
+        if token_parameter and token:
+            raise SettingsError(
+                "ENTITY_API_TOKEN_PARAMETER and ENTITY_API_TOKEN are both set: set only one "
+                "(the SSM parameter in AWS, the plain token for local runs only)"
+            )
+        if token_parameter:
+            if not _SSM_NAME.match(token_parameter):
+                raise SettingsError(
+                    "ENTITY_API_TOKEN_PARAMETER must be an SSM parameter name or ARN, "
+                    f"got {token_parameter!r}"
+                )
+            token = (read_parameter or read_ssm_parameter)(token_parameter)
+        namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
+        if not _NAMESPACE.match(namespace) or namespace.startswith("AWS/"):
+            raise SettingsError(
+                "METRICS_NAMESPACE must be 1-255 characters of letters, digits and . _ # : / - "
+                f"and space, not starting with 'AWS/'; got {namespace!r}"
+            )
+        return cls(
+            entity_api_url=_url(environ, "ENTITY_API_URL"),
+            dlq_url=_url(environ, "DLQ_URL"),
+            max_operations_per_request=int(
+                _number(environ, "MAX_OPERATIONS_PER_REQUEST", DEFAULT_MAX_OPERATIONS, int)
+            ),
+            max_request_bytes=int(
+                _number(environ, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, int)
+            ),
+            entity_api_timeout_seconds=_number(
+                environ, "ENTITY_API_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, float
+            ),
+            metrics_namespace=namespace,
+            token_parameter=token_parameter,
+            token=token,
+        )
+
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "MAX_OPERATIONS_PER_REQUEST": MAX_OPERATIONS_RANGE,
+    "MAX_REQUEST_BYTES": MAX_REQUEST_BYTES_RANGE,
+    "ENTITY_API_TIMEOUT_SECONDS": TIMEOUT_RANGE,
+}
+
+
+def _optional(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _url(environ: Mapping[str, str], name: str) -> str:
+    value = _optional(environ, name)
+    if value is None:
+        raise SettingsError(f"{name} is required and not set")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http(s) URL with a host, got {value!r}")
+    return value
+
+
+def _number(
+    environ: Mapping[str, str], name: str, default: float, kind: type[int] | type[float]
+) -> float:
+    raw = _optional(environ, name)
+    low, high = _RANGES[name]
+    if raw is None:
+        return default
+    noun = "an integer" if kind is int else "a number"
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {noun} in {low:g}-{high:g}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be {noun} in {low:g}-{high:g}, got {raw!r}")
+    return value
+
+
+def read_ssm_parameter(name: str) -> str:
+    """Read a SecureString from SSM Parameter Store (boto3 imported here, lazily)."""
+    import boto3  # noqa: PLC0415 - lazy: only when the token lives in SSM
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    except (BotoCoreError, ClientError) as exc:
+        raise SettingsError(
+            f"ENTITY_API_TOKEN_PARAMETER: cannot read SSM parameter {name!r}: {exc}"
+        ) from None
+    value = answer.get("Parameter", {}).get("Value")
+    if not isinstance(value, str) or not value:
+        raise SettingsError(f"ENTITY_API_TOKEN_PARAMETER: SSM parameter {name!r} is empty")
+    return value

@@ -1,0 +1,46 @@
+"""The invocation's time budget: a deadline taken from the Lambda context, minus a margin."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+SAFETY_MARGIN_SECONDS = 0.5
+"""Kept free at the end of every invocation to log and return."""
+DLQ_RESERVE_SECONDS = 1.0
+"""Kept free after delivery to send rejected records to the DLQ."""
+DEFAULT_BUDGET_SECONDS = 60.0
+"""Budget when there is no Lambda context (local runs)."""
+
+
+class LambdaContext(Protocol):
+    """The part of the Lambda context object the handler uses."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class Deadline:
+    """A point in monotonic time; `remaining()` is what is left before it."""
+
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    @classmethod
+    def from_context(cls, context: Any, margin: float = SAFETY_MARGIN_SECONDS) -> Deadline:
+        """Deadline = now + remaining invocation time - margin (a default budget without one)."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        try:
+            seconds = float(remaining()) / 1000 if callable(remaining) else DEFAULT_BUDGET_SECONDS
+        except (TypeError, ValueError):
+            seconds = DEFAULT_BUDGET_SECONDS
+        return cls(seconds - margin)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self._at - time.monotonic()
+
+    def earlier_by(self, seconds: float) -> Deadline:
+        """A deadline `seconds` before this one."""
+        deadline = Deadline(0)
+        deadline._at = self._at - seconds
+        return deadline
