@@ -33,6 +33,7 @@ $(VENV_STAMP): requirements-dev.txt function/requirements.txt
 	  [ -x $(PY) ] || { echo "==> creating $(VENV) with $$interpreter"; "$$interpreter" -m venv $(VENV); }
 	@echo "==> installing tooling into $(VENV)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r function/requirements.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 

@@ -1,0 +1,1 @@
+"""Build the Lambda deployment zip: target, sources, dependencies, bytecode, archive."""
