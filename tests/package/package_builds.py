@@ -24,7 +24,11 @@ class BuildRun:
 
 
 def run_build(
-    output: Path, arch: str = "x86_64", python_version: str = "3.12", *extra: str
+    output: Path,
+    arch: str = "x86_64",
+    python_version: str = "3.12",
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> BuildRun:
     """Run the build script's command line with the shared dependency cache."""
     command = [
@@ -32,7 +36,7 @@ def run_build(
         "--output", str(output), "--cache-dir", str(CACHE_DIR), *extra,
     ]  # fmt: skip
     result = subprocess.run(  # noqa: S603  (our own script, fixed arguments)
-        command, capture_output=True, text=True, cwd=REPO_ROOT, check=False
+        command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, check=False
     )
     return BuildRun(result.returncode, result.stdout, result.stderr, output)
 
