@@ -279,7 +279,7 @@ class EntityApiServer:
     def start(self) -> Self:
         """Serve in a daemon thread."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="entity-api", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="entity-api", daemon=True
         )
         self._thread.start()
         return self
@@ -537,28 +537,26 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             started = time.perf_counter()
             body = self._body()
-            if self.path == BATCH_PATH:
-                answer = server.handle_batch(body, self.headers.get("Authorization"))
-                self._send(answer.status, answer.body, answer.headers)
-                status, operations = answer.status, answer.operations
-            elif self.path == "/_admin/reset":
+            if self.path == "/_admin/reset":
                 server.reset()
-                status, operations = 204, 0
                 self._send(204, b"")
-            else:
-                status, operations = 404, 0
+                return
+            if self.path != BATCH_PATH:
                 self._json(404, {"error": f"no such path: {self.path}"})
-            server.record(
+                return
+            answer = server.handle_batch(body, self.headers.get("Authorization"))
+            server.record(  # before answering, so a client that got its answer sees the entry
                 {
                     "time": time.time(),
                     "method": "POST",
                     "path": self.path,
-                    "status": status,
-                    "operations": operations,
+                    "status": answer.status,
+                    "operations": answer.operations,
                     "bytes": len(body),
                     "ms": (time.perf_counter() - started) * 1000,
                 }
             )
+            self._send(answer.status, answer.body, answer.headers)
 
         def do_GET(self) -> None:
             views = {
