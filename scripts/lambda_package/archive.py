@@ -19,14 +19,17 @@ def write_zip(files: Mapping[str, Path], output: Path) -> None:
     """Write files (archive name -> source) to output atomically, in sorted order."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    with zipfile.ZipFile(partial, "w") as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
-            info.create_system = _UNIX
-            info.external_attr = FILE_MODE << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, files[name].read_bytes(), compresslevel=COMPRESSION_LEVEL)
-    os.replace(partial, output)
+    try:
+        with zipfile.ZipFile(partial, "w") as archive:
+            for name in sorted(files):
+                info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+                info.create_system = _UNIX
+                info.external_attr = FILE_MODE << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, files[name].read_bytes(), compresslevel=COMPRESSION_LEVEL)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def sha256_of(path: Path) -> str:

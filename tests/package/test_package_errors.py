@@ -91,3 +91,10 @@ def test_missing_handler(tmp_path: Path) -> None:
     (function_dir / "consumer" / "handler.py").unlink()
     run = run_build(tmp_path / "f.zip", "arm64", "3.12", "--function-dir", str(function_dir))
     assert_fails_clearly(run, "consumer/handler.py not found", "consumer.handler.lambda_handler")
+
+
+def test_wrong_hash_is_refused(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.17.0 --hash=sha256:" + "0" * 64 + "\n")
+    run = run_build(tmp_path / "f.zip", "arm64", "3.12", "--requirements", str(requirements))
+    assert_fails_clearly(run, "pip could not install", "DO NOT MATCH THE HASHES")
