@@ -1,0 +1,118 @@
+"""Generated SQS message bodies following contract section 1, with poison and duplicates.
+
+Every valid change carries an attribute key `k<n>` unique to it, so an applied operation
+shows which changes it covers even after the handler coalesced several updates into one:
+the basis of the "nothing lost" accounting (`covered_event_ids`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+POISON_KINDS = ("invalid_json", "schema_violation")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to publish: its body and what the consumer should make of it."""
+
+    body: str
+    kind: str  # "valid", "duplicate" (the same body again) or an error_code of POISON_KINDS
+    event_id: str | None = None
+
+
+def _change(
+    rng: random.Random, run: str, n: int, *, entity_type: str, entity_id: str, when: datetime
+) -> dict[str, Any]:
+    """A valid change; mostly updates, some creates and deletes."""
+    op = "update" if n % 10 < 8 else ("create" if n % 10 == 8 else "delete")
+    change: dict[str, Any] = {
+        "event_id": f"{run}-{n:06d}",
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "op": op,
+        "occurred_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    if op != "delete":
+        change["attributes"] = {f"k{n}": n, "status": rng.choice(["new", "paid", "sent"])}
+    return change
+
+
+def _poison(run: str, n: int, kind: str) -> str:
+    if kind == "invalid_json":
+        return f'{{"event_id": "{run}-{n:06d}", "entity_type": "order", '  # cut short
+    # Valid JSON that breaks the schema: an unknown op and an extra field.
+    bad = {"event_id": f"{run}-{n:06d}", "entity_type": "order", "entity_id": str(n)}
+    return json.dumps({**bad, "op": "upsert", "occurred_at": "yesterday", "extra": True})
+
+
+def generate(
+    count: int,
+    *,
+    poison_percent: float = 0.0,
+    duplicate_percent: float = 0.0,
+    entities: int | None = None,
+    entity_type: str = "order",
+    run: str | None = None,
+    seed: int | None = None,
+) -> list[Message]:
+    """`count` messages in publishing order: valid changes, poison and duplicates mixed."""
+    rng = random.Random(seed)
+    run = run or f"run{uuid.uuid4().hex[:8]}"
+    start = datetime.now(UTC) - timedelta(seconds=count)
+    poison = round(count * poison_percent / 100)
+    duplicates = round(count * duplicate_percent / 100)
+    kinds = ["poison"] * poison + ["duplicate"] * duplicates
+    kinds += ["valid"] * (count - len(kinds))
+    rng.shuffle(kinds)
+    if kinds and kinds[0] == "duplicate":  # a duplicate needs something before it
+        first_valid = kinds.index("valid")
+        kinds[0], kinds[first_valid] = kinds[first_valid], kinds[0]
+    messages: list[Message] = []
+    valid: list[Message] = []
+    poisoned = 0
+    for n, kind in enumerate(kinds):
+        if kind == "valid":
+            entity = f"{run}-e{rng.randrange(entities) if entities else n:06d}"
+            when = start + timedelta(milliseconds=n)
+            change = _change(rng, run, n, entity_type=entity_type, entity_id=entity, when=when)
+            message = Message(json.dumps(change), "valid", change["event_id"])
+            valid.append(message)
+        elif kind == "duplicate":
+            original = rng.choice(valid)
+            message = Message(original.body, "duplicate", original.event_id)
+        else:
+            error_code = POISON_KINDS[poisoned % 2]
+            poisoned += 1
+            message = Message(_poison(run, n, error_code), error_code, None)
+        messages.append(message)
+    return messages
+
+
+def read_jsonl(path: Path) -> Iterator[Message]:
+    """Messages from a JSONL file, one body per line, published as they are."""
+    with path.open() as lines:
+        for line in lines:
+            if line.strip():
+                yield Message(line.rstrip("\n"), "file")
+
+
+def covered_event_ids(applied: Iterable[dict[str, Any]]) -> set[str]:
+    """Event ids covered by applied operations: each op_id, plus every change whose `k<n>`
+    attribute was merged into the operation (run prefix taken from the op_id)."""
+    covered: set[str] = set()
+    for operation in applied:
+        op_id = str(operation.get("op_id", ""))
+        covered.add(op_id)
+        run = op_id.rsplit("-", 1)[0]
+        for key in operation.get("attributes") or {}:
+            if key.startswith("k") and key[1:].isdigit():
+                covered.add(f"{run}-{int(key[1:]):06d}")
+    return covered
