@@ -123,6 +123,15 @@ class Faults:
     max_request_bytes: int | None = None
     source: JsonObject = field(default_factory=dict)
 
+    def per_operation(self) -> bool:
+        """Whether any per-operation fault is configured."""
+        return bool(
+            self.op_status_by_entity
+            or self.op_status_by_op_id
+            or self.omit_results
+            or self.random_probability
+        )
+
     @classmethod
     def from_json(cls, config: Any) -> Faults:
         """Validate a fault configuration object; raise FaultConfigError naming the bad key."""
@@ -318,7 +327,6 @@ class EntityApiServer:
     def _reset_state(self) -> None:
         self._applied: list[JsonObject] = []
         self._applied_ids: set[str] = set()
-        self._entities: dict[str, JsonObject] = {}
         self._requests = 0
         self._operations = 0
         self._ops_histogram: Counter[int] = Counter()
@@ -344,14 +352,30 @@ class EntityApiServer:
             return dict(self.faults.source)
 
     def applied(self) -> list[JsonObject]:
-        """Applied operations, oldest first."""
+        """Applied operations, oldest first: op_id, op, entity ("<type>:<id>"), attributes."""
         with self._lock:
-            return list(self._applied)
+            operations = list(self._applied)
+        return [
+            {
+                "op_id": op["op_id"],
+                "op": op["op"],
+                "entity": _entity(op),
+                "attributes": op.get("attributes") or {},
+            }
+            for op in operations
+        ]
 
     def entities(self) -> dict[str, JsonObject]:
-        """Current state of every entity ("<type>:<id>" -> attributes)."""
-        with self._lock:
-            return {k: dict(v) for k, v in self._entities.items()}
+        """Current state of every entity ("<type>:<id>" -> attributes), replayed in order."""
+        state: dict[str, JsonObject] = {}
+        for op in self.applied():
+            if op["op"] == "delete":
+                state.pop(op["entity"], None)
+            elif op["op"] == "create":
+                state[op["entity"]] = dict(op["attributes"])
+            else:
+                state.setdefault(op["entity"], {}).update(op["attributes"])
+        return state
 
     def request_log(self) -> list[JsonObject]:
         """The per-request log, oldest first."""
@@ -384,9 +408,11 @@ class EntityApiServer:
             if faults.garbage_body is not True:
                 faults.garbage_body -= 1
             return _Answer(200, b"<html>502 Bad Gateway</html>", {}, len(operations))
-        results = [self._apply(faults, op) for op in operations]
-        body = json.dumps({"results": [r for r in results if r is not None]}).encode()
-        return _Answer(200, body, {}, len(operations))
+        if faults.per_operation():
+            results = [r for r in (self._apply(faults, op) for op in operations) if r is not None]
+        else:
+            results = [self._apply_healthy(op) for op in operations]
+        return _Answer(200, json.dumps({"results": results}).encode(), {}, len(operations))
 
     def _refusal(
         self, faults: Faults, body: bytes, authorization: str | None
@@ -408,14 +434,27 @@ class EntityApiServer:
             refusal = _error(HTTPStatus.TOO_MANY_REQUESTS, "rate limited", count, retry_after)
         else:
             refusal = _injected_status(faults, count)
-        if refusal is None and any(
-            f"{op['entity_type']}:{op['entity_id']}" in faults.reject_entities for op in operations
+        if (
+            refusal is None
+            and faults.reject_entities
+            and any(_entity(op) in faults.reject_entities for op in operations)
         ):
             refusal = _error(HTTPStatus.BAD_REQUEST, "rejected entity in request", count)
         return operations, refusal
 
+    def _apply_healthy(self, op: JsonObject) -> JsonObject:
+        """The fast path when no per-operation fault is configured."""
+        op_id = op["op_id"]
+        if op_id in self._applied_ids:
+            self._op_status_counts[409] += 1
+            return {"op_id": op_id, "status": 409, "error": "op_id already applied"}
+        self._applied_ids.add(op_id)
+        self._applied.append(op)
+        self._op_status_counts[200] += 1
+        return {"op_id": op_id, "status": 200}
+
     def _apply(self, faults: Faults, op: JsonObject) -> JsonObject | None:
-        op_id, entity = op["op_id"], f"{op['entity_type']}:{op['entity_id']}"
+        op_id, entity = op["op_id"], _entity(op)
         if op_id in faults.omit_results:
             return None
         status = _take_rule(faults.op_status_by_op_id, op_id)
@@ -429,10 +468,9 @@ class EntityApiServer:
             status = faults.random.choice(faults.random_statuses)
         if status is None:
             status = 409 if op_id in self._applied_ids else 200
-            if status == 200:
-                self._store(op, entity)
-        elif 200 <= status < 300:
-            self._store(op, entity)
+        if 200 <= status < 300:
+            self._applied_ids.add(op_id)
+            self._applied.append(op)
         self._op_status_counts[status] += 1
         result: JsonObject = {"op_id": op_id, "status": status}
         if status >= 300 and status != 409:
@@ -440,19 +478,6 @@ class EntityApiServer:
         elif status == 409:
             result["error"] = "op_id already applied"
         return result
-
-    def _store(self, op: JsonObject, entity: str) -> None:
-        attributes = op.get("attributes") or {}
-        self._applied_ids.add(op["op_id"])
-        self._applied.append(
-            {"op_id": op["op_id"], "op": op["op"], "entity": entity, "attributes": attributes}
-        )
-        if op["op"] == "delete":
-            self._entities.pop(entity, None)
-        elif op["op"] == "create":
-            self._entities[entity] = dict(attributes)
-        else:
-            self._entities.setdefault(entity, {}).update(attributes)
 
     def record(self, entry: JsonObject) -> None:
         """Append one entry to the request log (and print it when logging is on)."""
@@ -472,6 +497,10 @@ def _error(
     status: int, message: str, operations: int = 0, headers: dict[str, str] | None = None
 ) -> _Answer:
     return _Answer(status, json.dumps({"error": message}).encode(), headers or {}, operations)
+
+
+def _entity(op: JsonObject) -> str:
+    return f"{op['entity_type']}:{op['entity_id']}"
 
 
 def _injected_status(faults: Faults, count: int) -> _Answer | None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,30 +13,41 @@ from consumer.records import Record
 REQUEST_PREFIX = b'{"operations":['
 REQUEST_SUFFIX = b"]}"
 ENVELOPE_BYTES = len(REQUEST_PREFIX) + len(REQUEST_SUFFIX)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 EntityKey = tuple[str, str]
 
 
-@dataclass(slots=True, eq=False)
 class Operation:
-    """One operation for the entity API and the records whose outcome it decides."""
+    """One operation for the entity API and the records whose outcome it decides.
 
-    op_id: str
-    entity: EntityKey
-    message: dict[str, Any]
-    records: list[int]
-    encoded: bytes = b""
-    coalesced: int = 0
+    Compared and hashed by identity. `encoded` is filled once, by `encode_operation`.
+    """
+
+    __slots__ = ("encoded", "entity", "message", "op_id", "records")
+
+    def __init__(
+        self, op_id: str, entity: EntityKey, message: dict[str, Any], records: list[int]
+    ) -> None:
+        self.op_id = op_id
+        self.entity = entity
+        self.message = message
+        self.records = records
+        self.encoded = b""
+
+    def __repr__(self) -> str:
+        return f"Operation({self.op_id!r}, {self.entity!r}, records={self.records})"
 
 
-@dataclass
 class Plan:
     """What a batch of valid records becomes: per-entity chains of operations, in order."""
 
-    chains: list[list[Operation]] = field(default_factory=list)
-    duplicates: int = 0
-    coalesced: int = 0
-    unencodable: list[tuple[Operation, str]] = field(default_factory=list)
+    __slots__ = ("chains", "coalesced", "duplicates")
+
+    def __init__(self) -> None:
+        self.chains: list[list[Operation]] = []
+        self.duplicates = 0
+        self.coalesced = 0
 
     @property
     def operations(self) -> int:
@@ -59,9 +69,8 @@ def instant(occurred_at: str) -> float:
 
 
 def plan_operations(records: Iterable[Record]) -> Plan:
-    """Order valid records by occurred_at then SentTimestamp, drop duplicate event_ids,
-    coalesce consecutive updates of one entity (attributes merged, later wins) and encode
-    each resulting operation once.
+    """Order valid records by occurred_at then SentTimestamp, drop duplicate event_ids and
+    coalesce consecutive updates of one entity (attributes merged, later wins).
     """
     valid = [r for r in records if r.message is not None]
     valid.sort(key=lambda r: (instant(r.message["occurred_at"]), r.sent_timestamp, r.index))  # type: ignore[index]
@@ -89,25 +98,28 @@ def plan_operations(records: Iterable[Record]) -> Plan:
             }
             last.op_id = event_id
             last.records.append(record.index)
-            last.coalesced += 1
             plan.coalesced += 1
             operation = last
         else:
             operation = Operation(event_id, entity, message, [record.index])
             chain.append(operation)
         by_event[event_id] = operation
-    for chain in plan.chains:
-        for operation in chain:
-            try:
-                operation.encoded = encode(to_operation(operation.message, operation.op_id))
-            except (ValueError, TypeError, RecursionError) as exc:
-                plan.unencodable.append((operation, f"cannot encode the operation: {exc}"))
     return plan
 
 
 def encode(operation: dict[str, Any]) -> bytes:
     """The operation's JSON bytes, as they appear in a request."""
-    return json.dumps(operation, separators=(",", ":"), allow_nan=False).encode()
+    return _ENCODER.encode(operation).encode()
+
+
+def encode_operation(operation: Operation) -> str | None:
+    """Map and encode `operation` once (into `.encoded`); return why it cannot be, or None."""
+    if not operation.encoded:
+        try:
+            operation.encoded = encode(to_operation(operation.message, operation.op_id))
+        except (ValueError, TypeError, RecursionError) as exc:
+            return f"cannot encode the operation: {type(exc).__name__}: {exc}"
+    return None
 
 
 def request_size(operations: Sequence[Operation]) -> int:
@@ -121,25 +133,24 @@ def request_body(operations: Sequence[Operation]) -> bytes:
 
 
 def pack_requests(
-    operations: Sequence[Operation], max_operations: int, max_bytes: int
-) -> list[list[Operation]]:
-    """Split `operations` (in order) into as few requests as the two limits allow.
+    operations: Iterable[Operation], max_operations: int, max_bytes: int
+) -> Iterator[list[Operation]]:
+    """Split encoded `operations` (in order) into as few requests as the two limits allow,
+    yielding each request as soon as it is full (so it can be sent while packing goes on).
 
-    An operation too large for any request is returned alone; callers check `fits_alone`.
+    An operation too large for any request is yielded alone; callers check `fits_alone`.
     """
-    requests: list[list[Operation]] = []
     current: list[Operation] = []
     size = ENVELOPE_BYTES
     for operation in operations:
         extra = len(operation.encoded) + (1 if current else 0)
         if current and (len(current) >= max_operations or size + extra > max_bytes):
-            requests.append(current)
+            yield current
             current, size, extra = [], ENVELOPE_BYTES, len(operation.encoded)
         current.append(operation)
         size += extra
     if current:
-        requests.append(current)
-    return requests
+        yield current
 
 
 def fits_alone(operation: Operation, max_bytes: int) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -20,13 +20,17 @@ from consumer.telemetry import emit_summary, invocation_summary, log
 from consumer.time_budget import DLQ_RESERVE_SECONDS, Deadline
 
 
-@dataclass(frozen=True)
 class Runtime:
     """What a container builds once: settings, schema validator, entity API client."""
 
-    settings: Settings
-    validator: Draft202012Validator
-    client: EntityApiClient
+    __slots__ = ("client", "settings", "validator")
+
+    def __init__(
+        self, settings: Settings, validator: Draft202012Validator, client: EntityApiClient
+    ) -> None:
+        self.settings = settings
+        self.validator = validator
+        self.client = client
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -40,7 +44,21 @@ class Runtime:
 
 
 def process_batch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
-    """Handle one SQS event; return the partial batch response. Never raises on bad input."""
+    """Handle one SQS event; return the partial batch response. Never raises on bad input.
+
+    The cyclic garbage collector is paused meanwhile: a batch keeps thousands of parsed
+    messages alive (no cycles), and repeated full collections over them cost ~10%.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _process(event, context, runtime)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     started = time.perf_counter()
     deadline = Deadline.from_context(context)
     raw_records = event.get("Records") if isinstance(event, dict) else None

@@ -4,7 +4,11 @@ was applied; a failure stops the entity's later operations (they fail with it).
 
 from __future__ import annotations
 
-from consumer.aggregation import Operation, Plan, fits_alone, pack_requests
+import threading
+from collections.abc import Iterator, Sequence
+from queue import SimpleQueue
+
+from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
 from consumer.entity_api import (
     APPLIED,
     REJECTED,
@@ -15,6 +19,9 @@ from consumer.entity_api import (
 )
 from consumer.records import SCHEMA_VIOLATION
 from consumer.time_budget import Deadline
+
+REQUESTS_IN_FLIGHT = 4
+"""Requests of one wave sent at the same time (each wave holds distinct entities)."""
 
 
 def deliver_plan(
@@ -30,42 +37,89 @@ def deliver_plan(
 
     Wave k carries the k-th operation of every entity whose earlier operations were all
     applied, so one request never holds two operations on the same entity and no operation
-    overtakes an earlier one on its entity.
+    overtakes an earlier one on its entity. Requests of a wave are sent while the rest of
+    the wave is still being encoded and packed, up to REQUESTS_IN_FLIGHT at once.
     """
-    outcomes: dict[Operation, Outcome] = {
-        operation: Outcome(REJECTED, reason, SCHEMA_VIOLATION)
-        for operation, reason in plan.unencodable
-    }
+    outcomes: dict[Operation, Outcome] = {}
     active = [chain for chain in plan.chains if chain]
     depth = 0
     while active:
-        wave = [chain[depth] for chain in active]
-        sendable: list[Operation] = []
-        for operation in wave:
-            if operation in outcomes:
-                continue
-            if fits_alone(operation, max_bytes):
-                sendable.append(operation)
-            else:
-                outcomes[operation] = Outcome(
-                    REJECTED,
-                    f"operation is {len(operation.encoded)} bytes: no request of at most "
-                    f"{max_bytes} bytes (MAX_REQUEST_BYTES) can carry it",
-                    SCHEMA_VIOLATION,
-                )
-        for request in pack_requests(sendable, max_operations, max_bytes):
-            outcomes.update(client.send(request, deadline, stats))
+        sender = _Sender(client, deadline, stats, outcomes)
+        wave = _encoded(active, depth, max_bytes, outcomes)
+        for request in pack_requests(wave, max_operations, max_bytes):
+            sender.submit(request)
+        sender.finish()
         depth += 1
         still_active = []
         for chain in active:
             outcome = outcomes[chain[depth - 1]]
-            if outcome.kind == APPLIED:
-                if depth < len(chain):
-                    still_active.append(chain)
-            else:
+            if outcome.kind != APPLIED:
                 _fail_rest(chain, depth, outcome, outcomes)
+            elif depth < len(chain):
+                still_active.append(chain)
         active = still_active
     return outcomes
+
+
+def _encoded(
+    chains: list[list[Operation]], depth: int, max_bytes: int, outcomes: dict[Operation, Outcome]
+) -> Iterator[Operation]:
+    """The wave's sendable operations, encoded one by one; the others get their outcome."""
+    for chain in chains:
+        operation = chain[depth]
+        problem = encode_operation(operation)
+        if problem is None and not fits_alone(operation, max_bytes):
+            problem = (
+                f"operation is {len(operation.encoded)} bytes: no request of at most "
+                f"{max_bytes} bytes (MAX_REQUEST_BYTES) can carry it"
+            )
+        if problem is None:
+            yield operation
+        else:
+            outcomes[operation] = Outcome(REJECTED, problem, SCHEMA_VIOLATION)
+
+
+class _Sender:
+    """Sends the requests of one wave on up to REQUESTS_IN_FLIGHT threads."""
+
+    def __init__(
+        self,
+        client: EntityApiClient,
+        deadline: Deadline,
+        stats: CallStats,
+        outcomes: dict[Operation, Outcome],
+    ) -> None:
+        self.client = client
+        self.deadline = deadline
+        self.stats = stats
+        self.outcomes = outcomes
+        self.queue: SimpleQueue[Sequence[Operation] | None] = SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def submit(self, request: Sequence[Operation]) -> None:
+        """Queue one request; start another thread while under the limit."""
+        if len(self.threads) < REQUESTS_IN_FLIGHT:
+            thread = threading.Thread(target=self._work, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        self.queue.put(request)
+
+    def finish(self) -> None:
+        """Wait until every queued request has its outcomes."""
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _work(self) -> None:
+        while (request := self.queue.get()) is not None:
+            try:
+                result = self.client.send(request, self.deadline, self.stats)
+            except Exception as exc:  # noqa: BLE001 - never lose a request's outcome
+                result = dict.fromkeys(request, Outcome(TRANSIENT, f"send failed: {exc!r}"))
+            with self.lock:
+                self.outcomes.update(result)
 
 
 def _fail_rest(

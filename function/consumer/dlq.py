@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,15 +19,24 @@ EMPTY_BODY_PLACEHOLDER = "(empty body)"
 _AWS_HOST = re.compile(r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$")
 
 
-@dataclass(frozen=True, slots=True)
 class DlqEntry:
     """One record to dead-letter: its index in the batch and why."""
 
-    index: int
-    body: Any
-    error_code: str
-    error_detail: str
-    source_message_id: str | None
+    __slots__ = ("body", "error_code", "error_detail", "index", "source_message_id")
+
+    def __init__(
+        self,
+        index: int,
+        body: Any,
+        error_code: str,
+        error_detail: str,
+        source_message_id: str | None,
+    ) -> None:
+        self.index = index
+        self.body = body
+        self.error_code = error_code
+        self.error_detail = error_detail
+        self.source_message_id = source_message_id
 
 
 def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) -> set[int]:

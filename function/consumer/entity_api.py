@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
@@ -34,24 +34,42 @@ BISECT_STATUSES = frozenset({400, 413, 422})
 AUTH_STATUSES = frozenset({401, 403})
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one operation (`error_code` is the DLQ code when rejected)."""
 
-    kind: str
-    detail: str = ""
-    error_code: str = REJECTED_BY_API
+    __slots__ = ("detail", "error_code", "kind")
+
+    def __init__(self, kind: str, detail: str = "", error_code: str = REJECTED_BY_API) -> None:
+        self.kind = kind
+        self.detail = detail
+        self.error_code = error_code
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.kind!r}, {self.detail!r}, {self.error_code!r})"
 
 
-@dataclass
 class CallStats:
-    """Counts of one invocation's calls to the entity API."""
+    """Counts of one invocation's calls to the entity API (shared by the sender threads)."""
 
-    requests: int = 0
-    throttled: int = 0
-    auth_failed: bool = False
-    auth_detail: str = ""
-    unexpected: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.requests = 0
+        self.throttled = 0
+        self.auth_failed = False
+        self.auth_detail = ""
+        self.unexpected: set[str] = set()
+        self._lock = threading.Lock()
+
+    def answered(self, status: int, problem: str) -> None:
+        """Count one answer (status 0: no answer)."""
+        with self._lock:
+            self.requests += 1
+            if status in (429, 503):
+                self.throttled += 1
+            elif status in AUTH_STATUSES:
+                self.auth_failed = True
+                self.auth_detail = f"entity API answered {status}: check the token"
+            elif status != 200 and status not in BISECT_STATUSES and not _retryable(status):
+                self.unexpected.add(problem)
 
 
 def classify_status(status: Any) -> str:
@@ -151,19 +169,13 @@ class EntityApiClient:
             if left < MIN_REQUEST_SECONDS:
                 return dict.fromkeys(operations, Outcome(TRANSIENT, "time budget exhausted"))
             status, data, retry_after, problem = self._post(body, left)
-            stats.requests += 1
+            stats.answered(status, problem)
             if status == 200:
                 return parse_results(data, operations)
             if status in BISECT_STATUSES:
                 return self._bisect(operations, status, data, deadline, stats)
             if status in AUTH_STATUSES:
-                stats.auth_failed = True
-                stats.auth_detail = f"entity API answered {status}: check the token"
                 return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
-            if status in (429, 503):
-                stats.throttled += 1
-            elif not _retryable(status):
-                stats.unexpected.add(problem)
             wait = retry_after if retry_after is not None else backoff_seconds(attempt)
             if (
                 not _retryable(status)

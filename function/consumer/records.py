@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,33 @@ SCHEMA_VIOLATION = "schema_violation"
 REJECTED_BY_API = "rejected_by_api"
 
 
-@dataclass(slots=True)
 class Record:
     """One SQS record of the batch and what validation made of it."""
 
-    index: int
-    message_id: str | None
-    body: Any
-    sent_timestamp: int
-    message: dict[str, Any] | None = None
-    error_code: str | None = None
-    error_detail: str | None = None
+    __slots__ = (
+        "body",
+        "error_code",
+        "error_detail",
+        "index",
+        "message",
+        "message_id",
+        "sent_timestamp",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        message_id: str | None,
+        body: Any,
+        sent_timestamp: int,
+    ) -> None:
+        self.index = index
+        self.message_id = message_id
+        self.body = body
+        self.sent_timestamp = sent_timestamp
+        self.message: dict[str, Any] | None = None
+        self.error_code: str | None = None
+        self.error_detail: str | None = None
 
 
 def bounded(detail: str, limit: int = DETAIL_LIMIT_BYTES) -> str:
@@ -52,6 +67,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _sent_timestamp(raw: dict[str, Any]) -> int:
     attributes = raw.get("attributes")
     if isinstance(attributes, dict):
@@ -67,7 +85,9 @@ def parse_record(
 ) -> Record:
     """Decode and validate one SQS record; never raises."""
     if not isinstance(raw, dict):
-        return Record(index, None, None, 0, None, INVALID_JSON, "record is not an object")
+        record = Record(index, None, None, 0)
+        record.error_code, record.error_detail = INVALID_JSON, "record is not an object"
+        return record
     message_id = raw.get("messageId")
     record = Record(
         index,
@@ -101,7 +121,7 @@ def check_body(
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
     """(object, "") when `text` is a JSON object, else (None, why not)."""
     try:
-        message = json.loads(text, parse_constant=_reject_constant)
+        message = _DECODER.decode(text)
     except RecursionError:
         return None, "body is nested too deeply to parse"
     except ValueError as exc:
@@ -122,11 +142,12 @@ def decode_body(body: Any, max_body_bytes: int) -> tuple[str, tuple[str, str] | 
     elif isinstance(body, str):
         if len(body) > max_body_bytes:
             return "", (SCHEMA_VIOLATION, _too_large(len(body), max_body_bytes))
-        try:
-            size = len(body.encode("utf-8"))
-        except UnicodeEncodeError:
-            return "", (INVALID_JSON, "body is not valid UTF-8")
-        text = body
+        text, size = body, len(body)
+        if not body.isascii():
+            try:
+                size = len(body.encode("utf-8"))
+            except UnicodeEncodeError:
+                return "", (INVALID_JSON, "body is not valid UTF-8")
     else:
         return "", (INVALID_JSON, f"body is {type(body).__name__}, not a string")
     if size > max_body_bytes:

@@ -1,0 +1,309 @@
+"""Handler benchmark (`make bench`): three figures, each against a baseline measured in the same run.
+
+(a) the handler on a 10,000-record event against the local entity API (in its own process)
+    / validating the same bodies with a prebuilt Draft202012Validator;      goal <= 1.3
+(b) 1,000 records aggregated vs one request per record: requests and wall time; goal >= 50x
+(c) cold import of consumer.handler / import of jsonschema + urllib3, fresh processes,
+    median of several;                                                      goal <= 1.15
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_DIR = ROOT / "function"
+SERVER_SCRIPT = Path(__file__).resolve().parent / "entity_api_server.py"
+sys.path.insert(0, str(FUNCTION_DIR))
+
+from consumer.batch import Runtime, process_batch  # noqa: E402
+from consumer.records import load_validator  # noqa: E402
+from consumer.settings import Settings  # noqa: E402
+
+DLQ_PLACEHOLDER = "http://127.0.0.1:9/000000000000/bench-dlq-unused"
+
+
+@dataclass
+class Figure:
+    """One line of the result table."""
+
+    name: str
+    measured: str
+    baseline: str
+    ratio: float
+    goal: str
+    met: bool
+
+
+class BudgetContext:
+    """A Lambda context with a generous time budget."""
+
+    function_name = "bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@contextlib.contextmanager
+def api_process(latency: float = 0.0) -> Iterator[str]:
+    """The entity API server in a separate process; yields its batch endpoint URL."""
+    command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--quiet"]
+    if latency:
+        command += ["--latency", str(latency)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if "listening on" not in line:
+            raise SystemExit(f"bench: the entity API server did not start: {line!r}")
+        yield line.rsplit(" ", 1)[-1].strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def admin(endpoint: str, path: str, method: str = "GET") -> Any:
+    """Call an admin endpoint of the server."""
+    base = endpoint.split("/v1/", 1)[0]
+    request = urllib.request.Request(
+        base + path, method=method, data=b"" if method == "POST" else None
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback only
+        data = answer.read()
+    return json.loads(data) if data else None
+
+
+def make_bodies(count: int, attributes: int = 24) -> list[str]:
+    """`count` valid ~1 KB messages, one entity each."""
+    bodies = []
+    for n in range(count):
+        message = {
+            "event_id": f"evt-{n:08d}",
+            "entity_type": "order",
+            "entity_id": f"order-{n:08d}",
+            "op": "update",
+            "attributes": {
+                f"field_{k:02d}": f"value-{n}-{k}-abcdefghij" for k in range(attributes)
+            },
+            "occurred_at": f"2026-01-01T00:{(n // 60) % 60:02d}:{n % 60:02d}.{n % 1000:03d}Z",
+        }
+        bodies.append(json.dumps(message))
+    return bodies
+
+
+def make_event(bodies: list[str]) -> dict[str, Any]:
+    """An SQS event carrying `bodies`."""
+    return {
+        "Records": [
+            {
+                "messageId": f"msg-{n}",
+                "receiptHandle": f"rh-{n}",
+                "body": body,
+                "attributes": {"SentTimestamp": str(1_767_225_600_000 + n)},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def best_of(
+    repeats: int, action: Callable[[], Any], before: Callable[[], Any] | None = None
+) -> float:
+    """The fastest of `repeats` timings of `action` (seconds)."""
+    timings = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def run_handler(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """One invocation with the summary line kept off the terminal."""
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        response = process_batch(event, BudgetContext(), runtime)
+    summary: dict[str, Any] = json.loads(output.getvalue().splitlines()[-1])
+    if response["batchItemFailures"]:
+        raise SystemExit(f"bench: the handler reported failures: {summary}")
+    return summary
+
+
+def figure_validation(records: int, repeats: int) -> tuple[Figure, list[str]]:
+    """(a) handler time vs schema validation of the same bodies."""
+    bodies = make_bodies(records)
+    event = make_event(bodies)
+    validator = load_validator()
+    parsed = [json.loads(b) for b in bodies]
+    is_valid_only = best_of(repeats, lambda: [validator.is_valid(m) for m in parsed])
+    parse_and_validate = best_of(
+        repeats, lambda: [validator.is_valid(json.loads(b)) for b in bodies]
+    )
+    with api_process() as endpoint:
+        runtime = Runtime.from_settings(Settings(entity_api_url=endpoint, dlq_url=DLQ_PLACEHOLDER))
+        run_handler(runtime, make_event(bodies[:10]))  # warm the connection pool
+        handler = best_of(
+            repeats,
+            lambda: run_handler(runtime, event),
+            lambda: admin(endpoint, "/_admin/reset", "POST"),
+        )
+        stats = admin(endpoint, "/_admin/stats")
+    ratio = handler / parse_and_validate
+    notes = [
+        f"(a) {records} records of ~{len(bodies[0])} bytes; best of {repeats}; the API answered "
+        f"{stats['requests']} requests / {stats['operations']} operations in the last run",
+        f"    is_valid alone on pre-parsed bodies: {is_valid_only * 1000:.0f} ms "
+        f"(handler / that = {handler / is_valid_only:.2f})",
+    ]
+    return (
+        Figure(
+            f"(a) handler, {records:,} records",
+            f"{handler * 1000:.0f} ms",
+            f"json.loads + is_valid {parse_and_validate * 1000:.0f} ms",
+            ratio,
+            "<= 1.3",
+            ratio <= 1.3,
+        ),
+        notes,
+    )
+
+
+def figure_aggregation(records: int, repeats: int, latency: float) -> tuple[Figure, list[str]]:
+    """(b) aggregated requests vs one request per record."""
+    event = make_event(make_bodies(records))
+    timings: dict[int, tuple[float, int]] = {}
+    with api_process(latency) as endpoint:
+        for per_request in (1, 100):
+            settings = Settings(
+                entity_api_url=endpoint,
+                dlq_url=DLQ_PLACEHOLDER,
+                max_operations_per_request=per_request,
+            )
+            runtime = Runtime.from_settings(settings)
+            run_handler(runtime, make_event(make_bodies(2)))
+            seconds = best_of(
+                repeats,
+                lambda runtime=runtime: run_handler(runtime, event),  # type: ignore[misc]
+                lambda: admin(endpoint, "/_admin/reset", "POST"),
+            )
+            timings[per_request] = (seconds, admin(endpoint, "/_admin/stats")["requests"])
+    (single, single_requests), (aggregated, aggregated_requests) = timings[1], timings[100]
+    ratio = single / aggregated
+    label = f", API latency {latency * 1000:.0f} ms" if latency else ""
+    return (
+        Figure(
+            f"(b) 1 req/record vs aggregated{label}",
+            f"{aggregated_requests} requests, {aggregated * 1000:.0f} ms",
+            f"{single_requests} requests, {single * 1000:.0f} ms",
+            ratio,
+            ">= 50x",
+            ratio >= 50,
+        ),
+        [],
+    )
+
+
+def import_seconds(statement: str, env: dict[str, str]) -> float:
+    """Seconds `statement` takes in a fresh interpreter (measured inside it)."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"bench: `{statement}` failed in a fresh process:\n{result.stderr}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def figure_cold_import(repeats: int) -> tuple[Figure, list[str]]:
+    """(c) import of consumer.handler (settings, validator, pool built) vs its libraries."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FUNCTION_DIR),
+        "ENTITY_API_URL": "http://127.0.0.1:9/v1/operations:batch",
+        "DLQ_URL": DLQ_PLACEHOLDER,
+    }
+    env.pop("ENTITY_API_TOKEN_PARAMETER", None)
+    import_seconds("import consumer.handler", env)  # write the .pyc files once
+    handler, baseline = [], []
+    for _ in range(repeats):
+        baseline.append(import_seconds("import jsonschema, urllib3", env))
+        handler.append(import_seconds("import consumer.handler", env))
+    ours, theirs = statistics.median(handler), statistics.median(baseline)
+    ratio = ours / theirs
+    return (
+        Figure(
+            "(c) cold import of consumer.handler",
+            f"{ours * 1000:.1f} ms",
+            f"jsonschema + urllib3 {theirs * 1000:.1f} ms",
+            ratio,
+            "<= 1.15",
+            ratio <= 1.15,
+        ),
+        [
+            f"(c) median of {repeats} fresh processes each; the handler figure includes building "
+            "the settings, the schema validator and the connection pool"
+        ],
+    )
+
+
+def print_table(figures: list[Figure], notes: list[str]) -> None:
+    """Print the results as a plain table."""
+    headers = ("figure", "measured", "baseline", "ratio", "goal", "met")
+    rows = [
+        (f.name, f.measured, f.baseline, f"{f.ratio:.2f}", f.goal, "yes" if f.met else "NO")
+        for f in figures
+    ]
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("-" * w for w in widths)
+    print(line)
+    for row in [headers, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if row is headers:
+            print(line)
+    print(line)
+    for note in notes:
+        print(note)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the three figures and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000, help="records for figure (a)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure")
+    parser.add_argument("--import-repeats", type=int, default=9, help="fresh processes for (c)")
+    args = parser.parse_args(argv)
+    print(
+        f"Python {sys.version.split()[0]} on {os.cpu_count()} cores; entity API in a separate process"
+    )
+    figures: list[Figure] = []
+    notes: list[str] = []
+    for figure, extra in (
+        figure_validation(args.records, args.repeats),
+        figure_aggregation(1_000, args.repeats, 0.0),
+        figure_aggregation(1_000, 1, 0.005),
+        figure_cold_import(args.import_repeats),
+    ):
+        figures.append(figure)
+        notes.extend(extra)
+    print_table(figures, notes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
