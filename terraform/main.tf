@@ -1,0 +1,77 @@
+# The sqs-batch-consumer stack: queue and DLQ, the consumer function with its event source
+# mapping, and the alarms. Region and credentials come from the usual AWS environment.
+
+locals {
+  # AWS's recommendation for an SQS event source: 6 x the function timeout plus the window.
+  visibility_timeout_seconds = coalesce(
+    var.visibility_timeout_seconds,
+    6 * var.function_timeout + var.maximum_batching_window_in_seconds,
+  )
+}
+
+module "queue" {
+  source = "./modules/queue"
+
+  name                          = var.name
+  visibility_timeout_seconds    = local.visibility_timeout_seconds
+  message_retention_seconds     = var.message_retention_seconds
+  dlq_message_retention_seconds = var.dlq_message_retention_seconds
+  max_receive_count             = var.max_receive_count
+  kms_key_arn                   = var.kms_key_arn
+
+  tags = var.tags
+}
+
+module "consumer" {
+  source = "./modules/consumer"
+
+  function_name                  = var.name
+  package_path                   = var.package_path
+  runtime                        = var.runtime
+  architecture                   = var.architecture
+  memory_size                    = var.memory_size
+  function_timeout               = var.function_timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  tracing_mode                   = var.tracing_mode
+  application_log_level          = var.application_log_level
+  log_retention_in_days          = var.log_retention_in_days
+  function_kms_key_arn           = var.kms_key_arn
+
+  entity_api_url                  = var.entity_api_url
+  entity_api_token_parameter_name = var.entity_api_token_parameter_name
+  entity_api_token_kms_key_arn    = var.entity_api_token_kms_key_arn
+  entity_api_timeout_seconds      = var.entity_api_timeout_seconds
+  max_operations_per_request      = var.max_operations_per_request
+  max_request_bytes               = var.max_request_bytes
+  metrics_namespace               = var.metrics_namespace
+
+  queue_arn                        = module.queue.queue_arn
+  queue_visibility_timeout_seconds = local.visibility_timeout_seconds
+  dlq_arn                          = module.queue.dlq_arn
+  dlq_url                          = module.queue.dlq_url
+  queue_kms_key_arn                = var.kms_key_arn
+
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+  maximum_concurrency                = var.maximum_concurrency
+  filter_patterns                    = var.filter_patterns
+  enable_esm_metrics                 = var.enable_esm_metrics
+  event_source_mapping_enabled       = var.event_source_mapping_enabled
+
+  tags = var.tags
+}
+
+module "alarms" {
+  source = "./modules/alarms"
+
+  name                    = var.name
+  queue_name              = module.queue.queue_name
+  dlq_name                = module.queue.dlq_name
+  function_name           = module.consumer.function_name
+  max_message_age_seconds = var.max_message_age_seconds
+  create_sns_topic        = var.create_alarm_topic
+  sns_kms_key_arn         = var.alarm_topic_kms_key_arn
+  alarm_actions           = var.alarm_actions
+
+  tags = var.tags
+}

@@ -1,0 +1,328 @@
+# ---- Function --------------------------------------------------------------------------------
+
+variable "function_name" {
+  description = "Name of the Lambda function; the execution role is named `<function_name>-consumer` and the log group `/aws/lambda/<function_name>`. 1-55 characters of letters, digits, `-` and `_` (an IAM role name is at most 64 characters)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,55}$", var.function_name))
+    error_message = "function_name: must be 1-55 characters of A-Z, a-z, 0-9, '-' and '_' (Lambda function names allow 64, and the IAM role adds '-consumer' to a 64-character limit)."
+  }
+}
+
+variable "package_path" {
+  description = "Path of the function zip built by `make package` (relative to the directory Terraform runs in, or absolute)."
+  type        = string
+
+  validation {
+    condition     = fileexists(var.package_path)
+    error_message = "package_path: no file at this path; build the zip with `make package` (it writes dist/function.zip) and pass its path, relative to the directory Terraform runs in."
+  }
+}
+
+variable "runtime" {
+  description = "Lambda runtime; the zip must be built for the same Python version (`make package PYTHON_VERSION=...`)."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.runtime)
+    error_message = "runtime: must be one of python3.12, python3.13 (the Python versions the package is built and tested for)."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the function; the zip must be built for it (`make package ARCH=...`)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture: must be arm64 or x86_64."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MB (128-10240). CPU scales with memory; one full vCPU at 1769 MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size: must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "function_timeout" {
+  description = "Function timeout in seconds (1-900). The queue's visibility timeout must be at least this."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.function_timeout >= 1 && var.function_timeout <= 900 && floor(var.function_timeout) == var.function_timeout
+    error_message = "function_timeout: must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency of the function; null leaves it unreserved. When set it must be at least `maximum_concurrency` (otherwise the mapping's invocations are throttled)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 0 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions, false)
+    error_message = "reserved_concurrent_executions: must be null (unreserved) or a whole number >= 0."
+  }
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= var.maximum_concurrency, false)
+    error_message = "reserved_concurrent_executions: must be at least maximum_concurrency when set (a lower reservation throttles the event source mapping's invocations)."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing mode: `PassThrough` (default; no traces started here) or `Active` (adds the AWSXRayDaemonWriteAccess managed policy to the role)."
+  type        = string
+  default     = "PassThrough"
+
+  validation {
+    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
+    error_message = "tracing_mode: must be PassThrough or Active."
+  }
+}
+
+variable "application_log_level" {
+  description = "Lambda application log level (JSON log format): TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "application_log_level: must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group in days; one of the values CloudWatch Logs allows."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days: must be one of CloudWatch Logs' values 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (0, never expire, is not accepted)."
+  }
+}
+
+# ---- Handler settings (environment, contract section 3) --------------------------------------
+
+variable "entity_api_url" {
+  description = "Full URL of the entity API's batch endpoint (ENTITY_API_URL)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https?://[^\\s/?#]+[^\\s]*$", var.entity_api_url))
+    error_message = "entity_api_url: must be an http:// or https:// URL with a host, without spaces."
+  }
+}
+
+variable "entity_api_token_parameter_name" {
+  description = "Name of the SSM SecureString parameter that holds the API bearer token (ENTITY_API_TOKEN_PARAMETER); null when the API needs no token. The role gets ssm:GetParameter on exactly this parameter."
+  type        = string
+  default     = null
+
+  validation {
+    # A conditional, not ||: Terraform evaluates both sides of || and length(null) fails.
+    condition     = var.entity_api_token_parameter_name == null ? true : can(regex("^/?[A-Za-z0-9_.\\-/]+$", var.entity_api_token_parameter_name)) && length(coalesce(var.entity_api_token_parameter_name, "x")) <= 1011
+    error_message = "entity_api_token_parameter_name: must be null or an SSM parameter name (letters, digits, '_', '.', '-', '/'; a name, not an ARN)."
+  }
+}
+
+variable "entity_api_token_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key that encrypts the token parameter; the role gets kms:Decrypt on it. Null for the AWS-managed `aws/ssm` key, which needs no grant."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.entity_api_token_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.entity_api_token_kms_key_arn))
+    error_message = "entity_api_token_kms_key_arn: must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>)."
+  }
+}
+
+variable "entity_api_timeout_seconds" {
+  description = "Timeout of one API request in seconds (ENTITY_API_TIMEOUT_SECONDS); null keeps the handler's default. Must be less than `function_timeout`."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.entity_api_timeout_seconds == null || try(var.entity_api_timeout_seconds > 0 && var.entity_api_timeout_seconds < var.function_timeout, false)
+    error_message = "entity_api_timeout_seconds: must be null or more than 0 and less than function_timeout."
+  }
+}
+
+variable "max_operations_per_request" {
+  description = "Most operations in one API request (MAX_OPERATIONS_PER_REQUEST), 1-10000."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_operations_per_request >= 1 && var.max_operations_per_request <= 10000 && floor(var.max_operations_per_request) == var.max_operations_per_request
+    error_message = "max_operations_per_request: must be a whole number from 1 to 10000."
+  }
+}
+
+variable "max_request_bytes" {
+  description = "Largest API request body in bytes (MAX_REQUEST_BYTES), 1024-6291456."
+  type        = number
+  default     = 1048576
+
+  validation {
+    condition     = var.max_request_bytes >= 1024 && var.max_request_bytes <= 6291456 && floor(var.max_request_bytes) == var.max_request_bytes
+    error_message = "max_request_bytes: must be a whole number of bytes from 1024 to 6291456 (6 MiB)."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the handler's Embedded Metric Format metrics (METRICS_NAMESPACE); null keeps the handler's default."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_namespace == null || can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(coalesce(var.metrics_namespace, "x"), "AWS/")
+    error_message = "metrics_namespace: must be null or 1-255 characters of letters, digits, '.', '_', '/', '#', ':', '-', and must not start with 'AWS/' (reserved)."
+  }
+}
+
+# ---- Queues (from the queue module) ----------------------------------------------------------
+
+variable "queue_arn" {
+  description = "ARN of the source queue the event source mapping reads."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.queue_arn))
+    error_message = "queue_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)."
+  }
+}
+
+variable "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the source queue; checked against `function_timeout` (Lambda refuses a mapping whose queue's visibility timeout is shorter than the function timeout)."
+  type        = number
+
+  validation {
+    condition     = var.queue_visibility_timeout_seconds >= var.function_timeout
+    error_message = "queue_visibility_timeout_seconds: must be at least function_timeout (Lambda rejects the event source mapping otherwise; AWS recommends 6 x function_timeout + maximum_batching_window_in_seconds)."
+  }
+}
+
+variable "dlq_arn" {
+  description = "ARN of the dead-letter queue the handler sends invalid records to (sqs:SendMessage is granted on it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.dlq_arn))
+    error_message = "dlq_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)."
+  }
+}
+
+variable "dlq_url" {
+  description = "URL of the dead-letter queue (DLQ_URL)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https?://[^\\s]+$", var.dlq_url))
+    error_message = "dlq_url: must be the queue's http(s) URL."
+  }
+}
+
+variable "queue_kms_key_arn" {
+  description = "ARN of the KMS key that encrypts the queues, or null for SSE-SQS. The role gets kms:Decrypt (receive) and kms:GenerateDataKey (send to the DLQ) on it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.queue_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.queue_kms_key_arn))
+    error_message = "queue_kms_key_arn: must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>)."
+  }
+}
+
+variable "function_kms_key_arn" {
+  description = "ARN of a KMS key for the function's log group and environment variables; null uses the service-managed keys. The key policy must allow CloudWatch Logs (logs.<region>.amazonaws.com) to use it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.function_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.function_kms_key_arn))
+    error_message = "function_kms_key_arn: must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>)."
+  }
+}
+
+# ---- Event source mapping --------------------------------------------------------------------
+
+variable "batch_size" {
+  description = "Most records per invocation (1-10000). Above 10 needs `maximum_batching_window_in_seconds` >= 1."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size: must be a whole number from 1 to 10000 (standard SQS queue)."
+  }
+
+  validation {
+    condition     = var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
+    error_message = "batch_size: a batch size above 10 needs maximum_batching_window_in_seconds of at least 1 (the Lambda API rejects it otherwise)."
+  }
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Longest time the mapping gathers records before invoking, in seconds (0-300)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
+    error_message = "maximum_batching_window_in_seconds: must be a whole number of seconds from 0 to 300."
+  }
+}
+
+variable "maximum_concurrency" {
+  description = "Most concurrent invocations the mapping starts (2-1000): the cap that protects the entity API's rate limit."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000 && floor(var.maximum_concurrency) == var.maximum_concurrency
+    error_message = "maximum_concurrency: must be a whole number from 2 to 1000 (the SQS event source mapping's ScalingConfig range)."
+  }
+}
+
+variable "filter_patterns" {
+  description = "Event filter patterns on the message `body` (JSON strings, at most 5). Messages that match none are DELETED from the queue without invoking the function. Empty: no filter."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.filter_patterns) <= 5 && length(distinct(var.filter_patterns)) == length(var.filter_patterns) && alltrue([for p in var.filter_patterns : can(jsondecode(p))])
+    error_message = "filter_patterns: must be at most 5 distinct JSON documents (Lambda event filter patterns)."
+  }
+}
+
+variable "enable_esm_metrics" {
+  description = "Turn on the mapping's `EventCount` metrics (metrics_config)."
+  type        = bool
+  default     = true
+}
+
+variable "event_source_mapping_enabled" {
+  description = "Whether the mapping polls the queue; false pauses consumption (messages wait in the queue)."
+  type        = bool
+  default     = true
+}
+
+# ---- Tags ------------------------------------------------------------------------------------
+
+variable "tags" {
+  description = "Tags for the role, log group, function and event source mapping."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,329 @@
+# Plan- and apply-level tests of the queue module with a mocked AWS provider (no credentials,
+# no network). Run: ../../../scripts/tf.sh test (from terraform/modules/queue).
+
+mock_provider "aws" {}
+
+variables {
+  name = "orders"
+}
+
+# ARNs and URLs the mock would otherwise fill with random strings.
+override_resource {
+  target = aws_sqs_queue.this
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:orders"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+    id  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+  }
+}
+
+override_resource {
+  target = aws_sqs_queue.dlq
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+    id  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+  }
+}
+
+# ---- Behaviour with the defaults -------------------------------------------------------------
+
+run "defaults_redrive_encryption_and_tls" {
+  command = apply
+
+  assert {
+    condition     = aws_sqs_queue.this.name == "orders" && aws_sqs_queue.dlq.name == "orders-dlq"
+    error_message = "the queues must be named <name> and <name>-dlq"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).deadLetterTargetArn == "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+    error_message = "the source queue must redrive to the DLQ"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 5
+    error_message = "maxReceiveCount must default to 5"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.dlq.message_retention_seconds == 1209600 && aws_sqs_queue.this.message_retention_seconds == 345600
+    error_message = "the DLQ must keep messages 14 days and the source 4 days by default"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.dlq.message_retention_seconds > aws_sqs_queue.this.message_retention_seconds
+    error_message = "the DLQ must keep messages longer than the source queue"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.sqs_managed_sse_enabled && aws_sqs_queue.dlq.sqs_managed_sse_enabled
+    error_message = "both queues must use SSE-SQS without a KMS key"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.kms_master_key_id == null && aws_sqs_queue.dlq.kms_master_key_id == null
+    error_message = "no KMS key may be set when none is given"
+  }
+
+  assert {
+    condition = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq.redrive_allow_policy) == {
+      redrivePermission = "byQueue"
+      sourceQueueArns   = ["arn:aws:sqs:us-east-1:123456789012:orders"]
+    }
+    error_message = "only the source queue may use the DLQ"
+  }
+
+  assert {
+    condition = alltrue([
+      for policy in [aws_sqs_queue_policy.this, aws_sqs_queue_policy.dlq] :
+      jsondecode(policy.policy).Statement[0].Effect == "Deny" &&
+      jsondecode(policy.policy).Statement[0].Principal == "*" &&
+      jsondecode(policy.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false"
+    ])
+    error_message = "both queue policies must deny requests without TLS"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sqs_queue_policy.this.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders" &&
+      jsondecode(aws_sqs_queue_policy.dlq.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders-dlq" &&
+      aws_sqs_queue_policy.this.queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/orders" &&
+      aws_sqs_queue_policy.dlq.queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+    )
+    error_message = "each TLS policy must be attached to, and name, its own queue"
+  }
+
+  assert {
+    condition     = output.queue_arn == "arn:aws:sqs:us-east-1:123456789012:orders" && output.dlq_url == "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+    error_message = "the outputs must expose the queues"
+  }
+}
+
+run "kms_key_replaces_sse_sqs" {
+  command = plan
+
+  variables {
+    kms_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    max_receive_count = 3
+  }
+
+  assert {
+    condition = alltrue([
+      for queue in [aws_sqs_queue.this, aws_sqs_queue.dlq] :
+      queue.kms_master_key_id == var.kms_key_arn && queue.kms_data_key_reuse_period_seconds == 300
+    ])
+    error_message = "with a KMS key both queues must be encrypted with it"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 3
+    error_message = "maxReceiveCount must follow max_receive_count"
+  }
+}
+
+# ---- name ------------------------------------------------------------------------------------
+
+run "name_accepts_76_characters" {
+  command = plan
+  variables {
+    name = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h23456"
+  }
+  assert {
+    condition     = length(aws_sqs_queue.dlq.name) == 80
+    error_message = "a 76-character name must give an 80-character DLQ name"
+  }
+}
+
+run "name_rejects_77_characters" {
+  command = plan
+  variables {
+    name = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h234567"
+  }
+  expect_failures = [var.name]
+}
+
+run "name_rejects_fifo_suffix" {
+  command = plan
+  variables {
+    name = "orders.fifo"
+  }
+  expect_failures = [var.name]
+}
+
+run "name_rejects_empty" {
+  command = plan
+  variables {
+    name = ""
+  }
+  expect_failures = [var.name]
+}
+
+# ---- visibility_timeout_seconds --------------------------------------------------------------
+
+run "visibility_timeout_accepts_0" {
+  command = plan
+  variables {
+    visibility_timeout_seconds = 0
+  }
+  assert {
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 0
+    error_message = "visibility timeout 0 must be accepted"
+  }
+}
+
+run "visibility_timeout_accepts_43200" {
+  command = plan
+  variables {
+    visibility_timeout_seconds = 43200
+  }
+  assert {
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 43200
+    error_message = "visibility timeout 43200 must be accepted"
+  }
+}
+
+run "visibility_timeout_rejects_43201" {
+  command = plan
+  variables {
+    visibility_timeout_seconds = 43201
+  }
+  expect_failures = [var.visibility_timeout_seconds]
+}
+
+run "visibility_timeout_rejects_negative" {
+  command = plan
+  variables {
+    visibility_timeout_seconds = -1
+  }
+  expect_failures = [var.visibility_timeout_seconds]
+}
+
+# ---- max_receive_count -----------------------------------------------------------------------
+
+run "max_receive_count_accepts_1" {
+  command = plan
+  variables {
+    max_receive_count = 1
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 1
+    error_message = "max_receive_count 1 must be accepted"
+  }
+}
+
+run "max_receive_count_accepts_1000" {
+  command = plan
+  variables {
+    max_receive_count = 1000
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 1000
+    error_message = "max_receive_count 1000 must be accepted"
+  }
+}
+
+run "max_receive_count_rejects_0" {
+  command = plan
+  variables {
+    max_receive_count = 0
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "max_receive_count_rejects_1001" {
+  command = plan
+  variables {
+    max_receive_count = 1001
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "max_receive_count_rejects_fraction" {
+  command = plan
+  variables {
+    max_receive_count = 2.5
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+# ---- retention -------------------------------------------------------------------------------
+
+run "retention_accepts_edges" {
+  command = plan
+  variables {
+    message_retention_seconds     = 60
+    dlq_message_retention_seconds = 1209600
+  }
+  assert {
+    condition     = aws_sqs_queue.this.message_retention_seconds == 60 && aws_sqs_queue.dlq.message_retention_seconds == 1209600
+    error_message = "retention 60 (source) and 1209600 (DLQ) must be accepted"
+  }
+}
+
+run "retention_accepts_dlq_one_second_longer" {
+  command = plan
+  variables {
+    message_retention_seconds     = 86400
+    dlq_message_retention_seconds = 86401
+  }
+  assert {
+    condition     = aws_sqs_queue.dlq.message_retention_seconds == 86401
+    error_message = "a DLQ retention one second longer than the source's must be accepted"
+  }
+}
+
+run "retention_rejects_59" {
+  command = plan
+  variables {
+    message_retention_seconds = 59
+  }
+  expect_failures = [var.message_retention_seconds]
+}
+
+run "dlq_retention_rejects_1209601" {
+  command = plan
+  variables {
+    dlq_message_retention_seconds = 1209601
+  }
+  expect_failures = [var.dlq_message_retention_seconds]
+}
+
+run "dlq_retention_rejects_equal_to_source" {
+  command = plan
+  variables {
+    message_retention_seconds     = 86400
+    dlq_message_retention_seconds = 86400
+  }
+  expect_failures = [var.dlq_message_retention_seconds]
+}
+
+# ---- kms -------------------------------------------------------------------------------------
+
+run "kms_key_rejects_alias" {
+  command = plan
+  variables {
+    kms_key_arn = "alias/aws/sqs"
+  }
+  expect_failures = [var.kms_key_arn]
+}
+
+run "kms_data_key_reuse_rejects_59" {
+  command = plan
+  variables {
+    kms_data_key_reuse_period_seconds = 59
+  }
+  expect_failures = [var.kms_data_key_reuse_period_seconds]
+}
+
+run "kms_data_key_reuse_accepts_edges" {
+  command = plan
+  variables {
+    kms_key_arn                       = "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    kms_data_key_reuse_period_seconds = 86400
+  }
+  assert {
+    condition     = aws_sqs_queue.this.kms_data_key_reuse_period_seconds == 86400
+    error_message = "a reuse period of 86400 s and a multi-region key in another partition must be accepted"
+  }
+}

@@ -1,0 +1,221 @@
+# Inputs of the stack (contract section 4). Rules that belong to one module are validated there,
+# with messages that name the same input; this file validates what only the root knows.
+
+# ---- Required --------------------------------------------------------------------------------
+
+variable "name" {
+  description = "Base name of every resource: queue `<name>`, dead-letter queue `<name>-dlq`, function `<name>`, role `<name>-consumer`, log group `/aws/lambda/<name>`, alarms `<name>-...`. 1-55 characters of letters, digits, `-` and `_`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,55}$", var.name))
+    error_message = "name: must be 1-55 characters of A-Z, a-z, 0-9, '-' and '_' (it names the SQS queues, the Lambda function and its IAM role '<name>-consumer', which may have at most 64 characters)."
+  }
+}
+
+variable "package_path" {
+  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time."
+  type        = string
+}
+
+variable "entity_api_url" {
+  description = "Full http(s) URL of the entity API's batch endpoint (ENTITY_API_URL)."
+  type        = string
+}
+
+# ---- Event source mapping (see README: choosing batch size, window and concurrency) ----------
+
+variable "batch_size" {
+  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1."
+  type        = number
+  default     = 100
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Longest time records are gathered before an invocation, 0-300 seconds."
+  type        = number
+  default     = 5
+}
+
+variable "maximum_concurrency" {
+  description = "Most concurrent invocations (2-1000): the cap that keeps the entity API under its rate limit."
+  type        = number
+  default     = 5
+}
+
+variable "filter_patterns" {
+  description = "Event filter patterns on the message body (JSON strings, at most 5). Non-matching messages are deleted unprocessed. Empty: no filter."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_esm_metrics" {
+  description = "Turn on the event source mapping's EventCount metrics."
+  type        = bool
+  default     = true
+}
+
+variable "event_source_mapping_enabled" {
+  description = "Whether the mapping consumes the queue; false pauses consumption."
+  type        = bool
+  default     = true
+}
+
+# ---- Queues ----------------------------------------------------------------------------------
+
+variable "visibility_timeout_seconds" {
+  description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout`, at most 43200."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.visibility_timeout_seconds == null || try(var.visibility_timeout_seconds >= var.function_timeout && var.visibility_timeout_seconds <= 43200 && floor(var.visibility_timeout_seconds) == var.visibility_timeout_seconds, false)
+    error_message = "visibility_timeout_seconds: must be null (derived: 6 x function_timeout + maximum_batching_window_in_seconds) or a whole number of seconds from function_timeout to 43200; Lambda rejects a queue whose visibility timeout is shorter than the function timeout."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives before a message moves to the dead-letter queue (maxReceiveCount), 1-1000. Keep 5 or more in production; small values suit tests."
+  type        = number
+  default     = 5
+}
+
+variable "message_retention_seconds" {
+  description = "Retention of the source queue, 60-1209600 seconds; shorter than `dlq_message_retention_seconds`."
+  type        = number
+  default     = 345600
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "Retention of the dead-letter queue, 60-1209600 seconds; longer than `message_retention_seconds`."
+  type        = number
+  default     = 1209600
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key ARN that encrypts the queues, the log group and the function's environment; null uses SSE-SQS and service-managed keys. The key policy must admit the CloudWatch Logs service (logs.<region>.amazonaws.com)."
+  type        = string
+  default     = null
+}
+
+# ---- Function --------------------------------------------------------------------------------
+
+variable "runtime" {
+  description = "Lambda runtime, python3.12 or python3.13; the zip must be built for it."
+  type        = string
+  default     = "python3.12"
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64; the zip must be built for it."
+  type        = string
+  default     = "arm64"
+}
+
+variable "memory_size" {
+  description = "Memory in MB, 128-10240."
+  type        = number
+  default     = 512
+}
+
+variable "function_timeout" {
+  description = "Function timeout in seconds, 1-900."
+  type        = number
+  default     = 60
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency; null leaves the function unreserved. When set, at least `maximum_concurrency`."
+  type        = number
+  default     = null
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing: PassThrough or Active."
+  type        = string
+  default     = "PassThrough"
+}
+
+variable "application_log_level" {
+  description = "Application log level of the JSON logs: TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  type        = string
+  default     = "INFO"
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group; one of CloudWatch Logs' values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  type        = number
+  default     = 30
+}
+
+# ---- Handler settings ------------------------------------------------------------------------
+
+variable "entity_api_token_parameter_name" {
+  description = "SSM SecureString parameter that holds the API token (ENTITY_API_TOKEN_PARAMETER); null when the API needs no token."
+  type        = string
+  default     = null
+}
+
+variable "entity_api_token_kms_key_arn" {
+  description = "Customer-managed KMS key of the token parameter (kms:Decrypt is granted on it); null for the AWS-managed aws/ssm key."
+  type        = string
+  default     = null
+}
+
+variable "entity_api_timeout_seconds" {
+  description = "Timeout of one API request (ENTITY_API_TIMEOUT_SECONDS); null keeps the handler's default. Less than `function_timeout`."
+  type        = number
+  default     = null
+}
+
+variable "max_operations_per_request" {
+  description = "Most operations per API request (MAX_OPERATIONS_PER_REQUEST), 1-10000."
+  type        = number
+  default     = 100
+}
+
+variable "max_request_bytes" {
+  description = "Largest API request body in bytes (MAX_REQUEST_BYTES), 1024-6291456."
+  type        = number
+  default     = 1048576
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the handler's metrics (METRICS_NAMESPACE); null keeps the handler's default."
+  type        = string
+  default     = null
+}
+
+# ---- Alarms ----------------------------------------------------------------------------------
+
+variable "max_message_age_seconds" {
+  description = "Delivery SLA in seconds (60-1209600): alarm when the source queue's oldest message is older."
+  type        = number
+  default     = 3600
+}
+
+variable "create_alarm_topic" {
+  description = "Create an encrypted SNS topic `<name>-alarms` that receives every alarm and recovery."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "Customer-managed KMS key ARN for the alarm topic (its policy must let cloudwatch.amazonaws.com use kms:GenerateDataKey* and kms:Decrypt); null creates a dedicated key with rotation when create_alarm_topic is true."
+  type        = string
+  default     = null
+}
+
+variable "alarm_actions" {
+  description = "Further ARNs (SNS topics) notified on alarm and recovery."
+  type        = list(string)
+  default     = []
+}
+
+# ---- Tags ------------------------------------------------------------------------------------
+
+variable "tags" {
+  description = "Tags for every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
