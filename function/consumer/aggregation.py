@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from consumer.mapping import to_operation
-from consumer.records import Record
+from consumer.records import SCHEMA_VIOLATION, Record
 
 REQUEST_PREFIX = b'{"operations":['
 REQUEST_SUFFIX = b"]}"
@@ -40,19 +40,87 @@ class Operation:
 
 
 class Plan:
-    """What a batch of valid records becomes: per-entity chains of operations, in order."""
+    """What a batch becomes: per-entity chains of operations, in order.
 
-    __slots__ = ("chains", "coalesced", "duplicates")
+    Chains are built lazily, entity by entity (`chains()`): an entity's records are
+    schema-checked only then, so the validation of later entities overlaps the sending of
+    earlier requests. The result is the same as checking every record first, because an
+    entity's chain depends only on its own records (and on event_ids shared across
+    entities, which `plan_operations` settles up front).
+    """
 
-    def __init__(self) -> None:
-        self.chains: list[list[Operation]] = []
-        self.duplicates = 0
+    __slots__ = ("_groups", "_seen", "_validate", "built", "coalesced", "duplicate_of")
+
+    def __init__(
+        self,
+        groups: list[list[Record]],
+        validate: Callable[[Record], bool],
+        seen: dict[str, int],
+    ) -> None:
+        self._groups = groups
+        self._validate = validate
+        self._seen = seen
+        self.built: list[list[Operation]] = []
+        self.duplicate_of: dict[int, int] = {}
         self.coalesced = 0
 
     @property
+    def duplicates(self) -> int:
+        """Records dropped because an earlier record had the same event_id."""
+        return len(self.duplicate_of)
+
+    @property
     def operations(self) -> int:
-        """How many operations the plan holds."""
-        return sum(len(chain) for chain in self.chains)
+        """How many operations the chains built so far hold."""
+        return sum(len(chain) for chain in self.built)
+
+    def chains(self) -> Iterator[list[Operation]]:
+        """Every entity's chain (possibly empty), building those not built yet."""
+        yield from list(self.built)
+        while len(self.built) < len(self._groups):
+            chain = self._build(self._groups[len(self.built)])
+            self.built.append(chain)
+            yield chain
+
+    def complete(self) -> None:
+        """Build, and so validate, whatever is left."""
+        for _ in self.chains():
+            pass
+
+    def operation_of(self) -> dict[int, Operation]:
+        """Record index -> the operation that decides its outcome (duplicates included)."""
+        owner = {index: op for chain in self.built for op in chain for index in op.records}
+        for duplicate, winner in self.duplicate_of.items():
+            if winner in owner:
+                owner[duplicate] = owner[winner]
+        return owner
+
+    def _build(self, group: list[Record]) -> list[Operation]:
+        """Validate one entity's records (sorted), drop duplicates, coalesce updates."""
+        chain: list[Operation] = []
+        seen, validate = self._seen, self._validate
+        for record in group:
+            if not validate(record):
+                continue
+            message: dict[str, Any] = record.message  # type: ignore[assignment]
+            event_id = message["event_id"]
+            winner = seen.setdefault(event_id, record.index)
+            if winner != record.index:
+                self.duplicate_of[record.index] = winner
+                continue
+            last = chain[-1] if chain else None
+            if last is not None and message["op"] == "update" and last.message["op"] == "update":
+                last.message = {
+                    **message,
+                    "attributes": {**last.message["attributes"], **message["attributes"]},
+                }
+                last.op_id = event_id
+                last.records.append(record.index)
+                self.coalesced += 1
+            else:
+                entity = (message["entity_type"], message["entity_id"])
+                chain.append(Operation(event_id, entity, message, [record.index]))
+        return chain
 
 
 def instant(occurred_at: str) -> float:
@@ -68,43 +136,46 @@ def instant(occurred_at: str) -> float:
     return value + 0.999999 if leap else value
 
 
-def plan_operations(records: Iterable[Record]) -> Plan:
-    """Order valid records by occurred_at then SentTimestamp, drop duplicate event_ids and
-    coalesce consecutive updates of one entity (attributes merged, later wins).
+_KEY_FIELDS = ("event_id", "entity_type", "entity_id", "op", "occurred_at")
+
+
+def plan_operations(records: Iterable[Record], validate: Callable[[Record], bool]) -> Plan:
+    """Order parsed records by occurred_at then SentTimestamp and group them by entity.
+
+    `validate(record)` checks the schema (once) and returns whether the record is valid. The
+    returned plan drops invalid records and duplicate event_ids (the first valid record in
+    that order wins) and coalesces consecutive updates of one entity, attributes merged,
+    later wins, as its chains are built.
     """
-    valid = [r for r in records if r.message is not None]
-    valid.sort(key=lambda r: (instant(r.message["occurred_at"]), r.sent_timestamp, r.index))  # type: ignore[index]
-    plan = Plan()
-    by_event: dict[str, Operation] = {}
-    by_entity: dict[EntityKey, list[Operation]] = {}
-    for record in valid:
-        message: dict[str, Any] = record.message  # type: ignore[assignment]
-        event_id = message["event_id"]
-        seen = by_event.get(event_id)
-        if seen is not None:
-            seen.records.append(record.index)
-            plan.duplicates += 1
+    candidates: list[tuple[tuple[float, int, int], Record, dict[str, Any]]] = []
+    for record in records:
+        message = record.message
+        if message is None:
             continue
+        if not all(isinstance(message.get(name), str) for name in _KEY_FIELDS):
+            # cannot be valid: settle it now, it takes no part in ordering
+            if validate(record):
+                record.message = None
+                record.error_code = SCHEMA_VIOLATION
+                record.error_detail = f"fields {', '.join(_KEY_FIELDS)} must be strings"
+            continue
+        order = (instant(message["occurred_at"]), record.sent_timestamp, record.index)
+        candidates.append((order, record, message))
+    candidates.sort(key=lambda candidate: candidate[0])
+    groups: dict[EntityKey, list[Record]] = {}
+    entity_of_event: dict[str, EntityKey] = {}
+    shared: set[str] = set()
+    for _, record, message in candidates:
         entity = (message["entity_type"], message["entity_id"])
-        chain = by_entity.get(entity)
-        if chain is None:
-            chain = by_entity[entity] = []
-            plan.chains.append(chain)
-        last = chain[-1] if chain else None
-        if last is not None and message["op"] == "update" and last.message["op"] == "update":
-            last.message = {
-                **message,
-                "attributes": {**last.message["attributes"], **message["attributes"]},
-            }
-            last.op_id = event_id
-            last.records.append(record.index)
-            plan.coalesced += 1
-            operation = last
-        else:
-            operation = Operation(event_id, entity, message, [record.index])
-            chain.append(operation)
-        by_event[event_id] = operation
-    return plan
+        groups.setdefault(entity, []).append(record)
+        if entity_of_event.setdefault(message["event_id"], entity) != entity:
+            shared.add(message["event_id"])
+    seen: dict[str, int] = {}
+    for _, record, message in candidates:  # event_ids on several entities: first valid wins
+        event_id = message["event_id"]
+        if event_id in shared and event_id not in seen and validate(record):
+            seen[event_id] = record.index
+    return Plan(list(groups.values()), validate, seen)
 
 
 def encode(operation: dict[str, Any]) -> bytes:

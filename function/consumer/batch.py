@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 from consumer.aggregation import plan_operations
 from consumer.delivery import deliver_plan
 from consumer.dlq import DlqEntry, route_to_dlq
-from consumer.entity_api import APPLIED, REJECTED, CallStats, EntityApiClient
-from consumer.records import Record, load_validator, parse_record
+from consumer.entity_api import APPLIED, REJECTED, TRANSIENT, CallStats, EntityApiClient, Outcome
+from consumer.records import Record, load_validator, parse_record, validate_record
 from consumer.settings import Settings
 from consumer.telemetry import emit_summary, invocation_summary, log
 from consumer.time_budget import DLQ_RESERVE_SECONDS, Deadline
@@ -66,10 +66,11 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         raw_records = []
     settings = runtime.settings
     records = [
-        parse_record(raw, index, runtime.validator, settings.max_request_bytes)
+        parse_record(raw, index, settings.max_request_bytes)
         for index, raw in enumerate(raw_records)
     ]
-    plan = plan_operations(records)
+    validator = runtime.validator
+    plan = plan_operations(records, lambda record: validate_record(record, validator))
     stats = CallStats()
     outcomes = deliver_plan(
         plan,
@@ -79,6 +80,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         max_bytes=settings.max_request_bytes,
         stats=stats,
     )
+    plan.complete()  # every record validated, even when delivery stopped early
     if stats.auth_failed:
         log("ERROR", "entity API refused the credentials", detail=stats.auth_detail)
     for problem in sorted(stats.unexpected):
@@ -90,17 +92,18 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         if r.error_code is not None
     ]
     retry: set[int] = set()
-    for operation, outcome in outcomes.items():
-        for index in operation.records:
-            if outcome.kind == REJECTED:
-                record = records[index]
-                dead.append(
-                    DlqEntry(
-                        index, record.body, outcome.error_code, outcome.detail, record.message_id
-                    )
-                )
-            elif outcome.kind != APPLIED:
-                retry.add(index)
+    not_sent = Outcome(TRANSIENT, "not sent")
+    for index, operation in plan.operation_of().items():
+        outcome = outcomes.get(operation, not_sent)
+        if outcome.kind == REJECTED:
+            record = records[index]
+            dead.append(
+                DlqEntry(index, record.body, outcome.error_code, outcome.detail, record.message_id)
+            )
+        elif outcome.kind != APPLIED:
+            retry.add(index)
+    for operation in (op for chain in plan.built for op in chain if op not in outcomes):
+        outcomes[operation] = not_sent
     permanent = sum(1 for o in outcomes.values() if o.kind == REJECTED)
     applied = sum(1 for o in outcomes.values() if o.kind == APPLIED)
     dead.sort(key=lambda entry: entry.index)

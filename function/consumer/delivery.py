@@ -5,7 +5,7 @@ was applied; a failure stops the entity's later operations (they fail with it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from queue import SimpleQueue
 
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
@@ -38,34 +38,46 @@ def deliver_plan(
     Wave k carries the k-th operation of every entity whose earlier operations were all
     applied, so one request never holds two operations on the same entity and no operation
     overtakes an earlier one on its entity. Requests of a wave are sent while the rest of
-    the wave is still being encoded and packed, up to REQUESTS_IN_FLIGHT at once.
+    the wave is still being validated, encoded and packed, up to REQUESTS_IN_FLIGHT at once.
     """
     outcomes: dict[Operation, Outcome] = {}
-    active = [chain for chain in plan.chains if chain]
+    active: Iterable[list[Operation]] = plan.chains()
     depth = 0
-    while active:
+    while True:
         sender = _Sender(client, deadline, stats, outcomes)
-        wave = _encoded(active, depth, max_bytes, outcomes)
+        in_wave: list[list[Operation]] = []
+        wave = _encoded(active, depth, max_bytes, outcomes, in_wave)
         for request in pack_requests(wave, max_operations, max_bytes):
             sender.submit(request)
         sender.finish()
         depth += 1
         still_active = []
-        for chain in active:
+        for chain in in_wave:
             outcome = outcomes[chain[depth - 1]]
             if outcome.kind != APPLIED:
                 _fail_rest(chain, depth, outcome, outcomes)
             elif depth < len(chain):
                 still_active.append(chain)
+        if not still_active:
+            return outcomes
         active = still_active
-    return outcomes
 
 
 def _encoded(
-    chains: list[list[Operation]], depth: int, max_bytes: int, outcomes: dict[Operation, Outcome]
+    chains: Iterable[list[Operation]],
+    depth: int,
+    max_bytes: int,
+    outcomes: dict[Operation, Outcome],
+    in_wave: list[list[Operation]],
 ) -> Iterator[Operation]:
-    """The wave's sendable operations, encoded one by one; the others get their outcome."""
+    """The wave's sendable operations, encoded one by one; the others get their outcome.
+
+    Chains taken part in the wave are appended to `in_wave`.
+    """
     for chain in chains:
+        if len(chain) <= depth:
+            continue
+        in_wave.append(chain)
         operation = chain[depth]
         problem = encode_operation(operation)
         if problem is None and not fits_alone(operation, max_bytes):

@@ -150,6 +150,7 @@ class EntityApiClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = settings.entity_api_url
+        self.path = urllib3.util.parse_url(self.url).request_uri
         self.timeout_cap = settings.entity_api_timeout_seconds
         self.pool = pool or shared_pool()
         self.sleep = sleep
@@ -210,11 +211,19 @@ class EntityApiClient:
                 connect=min(CONNECT_TIMEOUT_CAP_SECONDS, self.timeout_cap), read=self.timeout_cap
             )
         try:
-            response = self.pool.request(
-                "POST", self.url, body=body, headers=self.headers, timeout=timeout, retries=False
+            response = self.pool.connection_from_url(self.url).urlopen(
+                "POST",
+                self.path,
+                body=body,
+                headers=self.headers,
+                timeout=timeout,
+                retries=False,
+                redirect=False,
             )
         except (HTTPError, OSError) as exc:
             return 0, b"", None, bounded(f"entity API unreachable: {type(exc).__name__}: {exc}")
+        if response.status == 200:
+            return 200, response.data, None, ""
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         problem = f"entity API answered {response.status}: {_text(response.data)}"
         return response.status, response.data, retry_after, bounded(problem)

@@ -19,10 +19,15 @@ REJECTED_BY_API = "rejected_by_api"
 
 
 class Record:
-    """One SQS record of the batch and what validation made of it."""
+    """One SQS record of the batch and what validation made of it.
+
+    `message` is the parsed body while it may be valid; `checked` says whether the schema
+    was checked; `error_code`/`error_detail` say why the record goes to the DLQ.
+    """
 
     __slots__ = (
         "body",
+        "checked",
         "error_code",
         "error_detail",
         "index",
@@ -43,6 +48,7 @@ class Record:
         self.body = body
         self.sent_timestamp = sent_timestamp
         self.message: dict[str, Any] | None = None
+        self.checked = False
         self.error_code: str | None = None
         self.error_detail: str | None = None
 
@@ -80,10 +86,8 @@ def _sent_timestamp(raw: dict[str, Any]) -> int:
     return 0
 
 
-def parse_record(
-    raw: Any, index: int, validator: Draft202012Validator, max_body_bytes: int
-) -> Record:
-    """Decode and validate one SQS record; never raises."""
+def parse_record(raw: Any, index: int, max_body_bytes: int) -> Record:
+    """Decode one SQS record's body into a JSON object (schema not checked yet); never raises."""
     if not isinstance(raw, dict):
         record = Record(index, None, None, 0)
         record.error_code, record.error_detail = INVALID_JSON, "record is not an object"
@@ -95,27 +99,41 @@ def parse_record(
         raw.get("body"),
         _sent_timestamp(raw),
     )
-    code, detail, message = check_body(record.body, validator, max_body_bytes)
-    record.message, record.error_code, record.error_detail = message, code, detail
+    text, problem = decode_body(record.body, max_body_bytes)
+    if problem is not None:
+        record.error_code, record.error_detail = problem
+        return record
+    record.message, detail = parse_json_object(text)
+    if record.message is None:
+        record.error_code, record.error_detail = INVALID_JSON, detail
     return record
 
 
-def check_body(
-    body: Any, validator: Draft202012Validator, max_body_bytes: int
-) -> tuple[str | None, str | None, dict[str, Any] | None]:
-    """(error_code, error_detail, message): the message when valid, else the reason."""
-    text, problem = decode_body(body, max_body_bytes)
-    if problem is not None:
-        return problem[0], problem[1], None
-    message, detail = parse_json_object(text)
+def validate_record(record: Record, validator: Draft202012Validator) -> bool:
+    """Check the record's message against the schema once; False (and the reason set) if not."""
+    message = record.message
     if message is None:
-        return INVALID_JSON, detail, None
+        return False
+    if record.checked:
+        return True
+    record.checked = True
     try:
         if validator.is_valid(message):
-            return None, None, message
-        return SCHEMA_VIOLATION, describe_violation(validator, message), None
+            return True
+        detail = describe_violation(validator, message)
     except RecursionError:
-        return SCHEMA_VIOLATION, "body is nested too deeply to validate", None
+        detail = "body is nested too deeply to validate"
+    record.message, record.error_code, record.error_detail = None, SCHEMA_VIOLATION, detail
+    return False
+
+
+def check_record(
+    raw: Any, index: int, validator: Draft202012Validator, max_body_bytes: int
+) -> Record:
+    """Parse and validate one record at once."""
+    record = parse_record(raw, index, max_body_bytes)
+    validate_record(record, validator)
+    return record
 
 
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
