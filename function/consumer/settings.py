@@ -126,14 +126,18 @@ def _number(
     low, high = _RANGES[name]
     if raw is None:
         return default
-    noun = "an integer" if kind is int else "a number"
+    rule = f"{name} must be {'an integer' if kind is int else 'a number'} in {_n(low)}-{_n(high)}"
     try:
         value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be {noun} in {low:g}-{high:g}, got {raw!r}") from None
+        raise SettingsError(f"{rule}, got {raw!r}") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name} must be {noun} in {low:g}-{high:g}, got {raw!r}")
+        raise SettingsError(f"{rule}, got {raw!r}")
     return value
+
+
+def _n(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def read_ssm_parameter(name: str) -> str:

@@ -1,0 +1,216 @@
+"""Outcome classification, Retry-After, backoff, and the client against the local API."""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import formatdate
+from typing import Any
+
+import pytest
+
+from consumer.aggregation import Operation, encode_operation
+from consumer.entity_api import (
+    APPLIED,
+    BACKOFF_CAP_SECONDS,
+    REJECTED,
+    TRANSIENT,
+    CallStats,
+    EntityApiClient,
+    backoff_seconds,
+    classify_status,
+    parse_results,
+    retry_after_seconds,
+)
+from consumer.settings import Settings
+from consumer.time_budget import Deadline
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, APPLIED),
+        (201, APPLIED),
+        (204, APPLIED),
+        (409, APPLIED),
+        (400, REJECTED),
+        (404, REJECTED),
+        (422, REJECTED),
+        (499, REJECTED),
+        (408, TRANSIENT),
+        (429, TRANSIENT),
+        (500, TRANSIENT),
+        (503, TRANSIENT),
+        (599, TRANSIENT),
+        (302, TRANSIENT),
+        ("200", TRANSIENT),
+        (None, TRANSIENT),
+        (True, TRANSIENT),
+    ],
+)
+def test_per_operation_status_classification(status: Any, kind: str) -> None:
+    assert classify_status(status) == kind
+
+
+def op(op_id: str, entity: str = "1") -> Operation:
+    operation = Operation(
+        op_id,
+        ("order", entity),
+        {"op": "update", "entity_type": "order", "entity_id": entity, "attributes": {}},
+        [0],
+    )
+    encode_operation(operation)
+    return operation
+
+
+def test_parse_results_maps_by_op_id_in_any_order() -> None:
+    a, b, c = op("a"), op("b", "2"), op("c", "3")
+    body = json.dumps(
+        {
+            "results": [
+                {"op_id": "c", "status": 422, "error": "bad total"},
+                {"op_id": "a", "status": 200},
+                {"op_id": "zzz", "status": 200},
+                "junk",
+            ]
+        }
+    ).encode()
+    outcomes = parse_results(body, [a, b, c])
+
+    assert outcomes[a].kind == APPLIED
+    assert (outcomes[b].kind, outcomes[b].detail) == (TRANSIENT, "no result for this operation")
+    assert outcomes[c].kind == REJECTED
+    assert "bad total" in outcomes[c].detail
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>", b"", b"[]", b'{"results": 3}', b'{"nope": []}', b"[" * 100_000]
+)
+def test_an_unparseable_200_makes_every_operation_transient(body: bytes) -> None:
+    a = op("a")
+
+    assert parse_results(body, [a])[a].kind == TRANSIENT
+
+
+def test_retry_after_in_seconds_and_as_http_date() -> None:
+    now = time.time()
+
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(" 0 ") == 0.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("-3") is None
+    in_ten = retry_after_seconds(formatdate(now + 10, usegmt=True), now=now)
+    assert in_ten is not None
+    assert 9 <= in_ten <= 10
+    assert retry_after_seconds(formatdate(now - 100, usegmt=True), now=now) == 0.0
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    assert backoff_seconds(0, lambda: 0.0) == pytest.approx(0.05)
+    assert backoff_seconds(0, lambda: 1.0) == pytest.approx(0.1)
+    assert backoff_seconds(3, lambda: 0.0) == pytest.approx(0.4)
+    assert backoff_seconds(30, lambda: 1.0) == BACKOFF_CAP_SECONDS
+
+
+def client_for(api: Any, **settings: Any) -> EntityApiClient:
+    waits: list[float] = []
+    client = EntityApiClient(
+        Settings(entity_api_url=api.endpoint_url, dlq_url="http://127.0.0.1:9/q", **settings),
+        sleep=waits.append,
+    )
+    client.waits = waits  # type: ignore[attr-defined]
+    return client
+
+
+def test_bisection_finds_the_one_operation_to_blame(entity_api: Any) -> None:
+    entity_api.set_faults({"reject_entities": ["order:3"]})
+    ops = [op(f"e{n}", str(n)) for n in range(4)]
+    stats = CallStats()
+    outcomes = client_for(entity_api).send(ops, Deadline(10), stats)
+
+    assert [outcomes[o].kind for o in ops] == [APPLIED, APPLIED, APPLIED, REJECTED]
+    assert "400" in outcomes[ops[3]].detail
+    assert stats.requests == 5  # 4 ops, then 2+2, then 1+1 of the bad half
+
+
+def test_whole_request_413_and_422_are_bisected_too(entity_api: Any) -> None:
+    entity_api.set_faults({"status_sequence": [413, 422]})
+    ops = [op("a"), op("b", "2")]
+    outcomes = client_for(entity_api).send(ops, Deadline(10), CallStats())
+
+    assert [outcomes[o].kind for o in ops] == [REJECTED, APPLIED]
+
+
+def test_retries_honour_retry_after_and_count_throttling(entity_api: Any) -> None:
+    entity_api.set_faults({"status_sequence": [429, 503, 500], "retry_after": "2"})
+    client = client_for(entity_api)
+    stats = CallStats()
+    outcomes = client.send([op("a")], Deadline(30), stats)
+
+    assert [o.kind for o in outcomes.values()] == [APPLIED]
+    assert (stats.requests, stats.throttled) == (4, 2)
+    assert client.waits[:2] == [2.0, 2.0]  # type: ignore[attr-defined]
+    assert client.waits[2] < 2.0  # a 500 without Retry-After backs off exponentially  # type: ignore[attr-defined]
+
+
+def test_gives_up_after_the_attempt_limit(entity_api: Any) -> None:
+    entity_api.set_faults({"status_always": 502})
+    client = client_for(entity_api)
+    stats = CallStats()
+    outcomes = client.send([op("a")], Deadline(30), stats)
+
+    assert [o.kind for o in outcomes.values()] == [TRANSIENT]
+    assert stats.requests == 5
+    assert len(client.waits) == 4  # type: ignore[attr-defined]
+
+
+def test_auth_failure_stops_all_later_requests(entity_api: Any) -> None:
+    entity_api.set_faults({"status_always": 403})
+    client = client_for(entity_api)
+    stats = CallStats()
+    first = client.send([op("a")], Deadline(30), stats)
+    second = client.send([op("b", "2")], Deadline(30), stats)
+
+    assert [o.kind for o in [*first.values(), *second.values()]] == [TRANSIENT, TRANSIENT]
+    assert stats.auth_failed
+    assert stats.requests == 1
+
+
+def test_an_unexpected_status_is_transient_and_remembered(entity_api: Any) -> None:
+    entity_api.set_faults({"status_always": 404})
+    stats = CallStats()
+    outcomes = client_for(entity_api).send([op("a")], Deadline(30), stats)
+
+    assert [o.kind for o in outcomes.values()] == [TRANSIENT]
+    assert stats.requests == 1
+    assert any("404" in problem for problem in stats.unexpected)
+
+
+def test_connection_refused_is_transient() -> None:
+    class Nowhere:
+        endpoint_url = "http://127.0.0.1:9/v1/operations:batch"
+
+    stats = CallStats()
+    outcomes = client_for(Nowhere()).send([op("a")], Deadline(1.0), stats)
+
+    assert [o.kind for o in outcomes.values()] == [TRANSIENT]
+    assert "unreachable" in next(iter(outcomes.values())).detail
+
+
+def test_the_read_timeout_never_exceeds_the_time_left(entity_api: Any) -> None:
+    entity_api.set_faults({"latency_seconds": 5})
+    started = time.monotonic()
+    outcomes = client_for(entity_api).send([op("a")], Deadline(0.8), CallStats())
+
+    assert time.monotonic() - started < 2.0
+    assert [o.kind for o in outcomes.values()] == [TRANSIENT]
+
+
+def test_the_read_timeout_is_capped_by_the_setting(entity_api: Any) -> None:
+    entity_api.set_faults({"latency_seconds": 5})
+    started = time.monotonic()
+    client = client_for(entity_api, entity_api_timeout_seconds=0.3)
+    client.send([op("a")], Deadline(0.6), CallStats())
+
+    assert time.monotonic() - started < 2.0

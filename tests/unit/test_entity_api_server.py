@@ -1,0 +1,184 @@
+"""The local entity API server: contract answers, faults, rate limit, admin endpoints, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+from entity_api_server import EntityApiServer, FaultConfigError, Faults
+
+SERVER = Path(__file__).resolve().parents[2] / "scripts" / "entity_api_server.py"
+HTTP = urllib3.PoolManager(retries=False)
+
+
+def operation(
+    op_id: str, entity: str = "1", op: str = "update", **attributes: Any
+) -> dict[str, Any]:
+    return {
+        "op_id": op_id,
+        "op": op,
+        "entity_type": "order",
+        "entity_id": entity,
+        "attributes": attributes,
+    }
+
+
+def post(
+    api: EntityApiServer, *ops: dict[str, Any], token: str | None = None
+) -> urllib3.BaseHTTPResponse:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return HTTP.request(
+        "POST", api.endpoint_url, body=json.dumps({"operations": list(ops)}), headers=headers
+    )
+
+
+def results(response: urllib3.BaseHTTPResponse) -> dict[str, int]:
+    return {r["op_id"]: r["status"] for r in json.loads(response.data)["results"]}
+
+
+def test_operations_are_applied_in_order_and_op_ids_are_idempotent(
+    entity_api: EntityApiServer,
+) -> None:
+    first = post(entity_api, operation("a", a=1), operation("b", "2", "create", b=2))
+    again = post(entity_api, operation("a", a=1), operation("c", "2", "delete"))
+
+    assert (first.status, results(first)) == (200, {"a": 200, "b": 200})
+    assert results(again) == {"a": 409, "c": 200}
+    assert [a["op_id"] for a in entity_api.applied()] == ["a", "b", "c"]
+    assert entity_api.entities() == {"order:1": {"a": 1}}
+    stats = entity_api.stats()
+    assert (stats["requests"], stats["operations"], stats["ops_per_request"]) == (2, 4, {"2": 2})
+
+
+def test_malformed_requests_get_400(entity_api: EntityApiServer) -> None:
+    for body in (b"nope", b"[]", b'{"operations": [{"op": "x"}]}'):
+        assert HTTP.request("POST", entity_api.endpoint_url, body=body).status == 400
+
+
+def test_wrong_or_missing_token_gets_401() -> None:
+    with EntityApiServer(token="t0k") as api:
+        assert post(api, operation("a")).status == 401
+        assert post(api, operation("a"), token="other").status == 401
+        assert post(api, operation("a"), token="t0k").status == 200
+
+
+def test_token_bucket_answers_429_with_retry_after() -> None:
+    with EntityApiServer(rate_per_second=0.5, burst=2) as api:
+        statuses = [post(api, operation(f"e{n}")) for n in range(3)]
+
+        assert [r.status for r in statuses] == [200, 200, 429]
+        assert statuses[2].headers["Retry-After"] == "2"
+
+
+def test_injected_faults(entity_api: EntityApiServer) -> None:
+    entity_api.set_faults(
+        {
+            "status_sequence": [503],
+            "retry_after": "3",
+            "op_status_by_entity": {"order:7": {"status": 500, "times": 1}},
+            "op_status_by_op_id": {"x": 422},
+            "omit_results": ["gone"],
+        }
+    )
+    throttled = post(entity_api, operation("a"))
+    mixed = post(
+        entity_api, operation("a"), operation("s", "7"), operation("x", "8"), operation("gone", "9")
+    )
+    later = post(entity_api, operation("t", "7"))
+
+    assert (throttled.status, throttled.headers["Retry-After"]) == (503, "3")
+    assert results(mixed) == {"a": 200, "s": 500, "x": 422}
+    assert results(later) == {"t": 200}
+
+
+def test_reject_entities_garbage_and_size_limits(entity_api: EntityApiServer) -> None:
+    entity_api.set_faults({"reject_entities": ["order:2"], "garbage_body": 1, "max_operations": 2})
+
+    assert post(entity_api, operation("a"), operation("b", "2")).status == 400
+    garbage = post(entity_api, operation("a"))
+    assert (garbage.status, garbage.data[:1]) == (200, b"<")
+    assert post(entity_api, operation("a")).status == 200
+    assert post(entity_api, *(operation(f"e{n}", str(10 + n)) for n in range(3))).status == 413
+
+
+def test_random_operation_faults_are_reproducible() -> None:
+    config = {"random_op_status": {"probability": 0.5, "statuses": [500], "seed": 3}}
+    seen = []
+    for _ in range(2):
+        with EntityApiServer() as api:
+            api.set_faults(config)
+            seen.append(results(post(api, *(operation(f"e{n}", str(n)) for n in range(20)))))
+
+    assert seen[0] == seen[1]
+    assert set(seen[0].values()) == {200, 500}
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"bogus": 1}, "unknown keys"),
+        ({"status_always": 99}, "status_always"),
+        ({"status_sequence": ["x"]}, "status_sequence"),
+        ({"op_status_by_op_id": {"a": {"status": 500, "times": -1}}}, "times"),
+        ({"latency_seconds": -1}, "latency_seconds"),
+        ({"random_op_status": {"probability": 2}}, "probability"),
+        ({"max_request_bytes": 0}, "max_request_bytes"),
+        ([], "JSON object"),
+    ],
+)
+def test_bad_fault_configurations_are_refused_by_name(config: Any, named: str) -> None:
+    with pytest.raises(FaultConfigError, match=named):
+        Faults.from_json(config)
+
+
+def test_admin_endpoints_over_http(entity_api: EntityApiServer) -> None:
+    base = entity_api.base_url
+    put = HTTP.request("PUT", f"{base}/_admin/faults", body=json.dumps({"status_always": 503}))
+    refused = HTTP.request("PUT", f"{base}/_admin/faults", body=b'{"nope": 1}')
+    assert (put.status, refused.status) == (200, 400)
+    assert b"unknown keys" in refused.data
+    assert json.loads(HTTP.request("GET", f"{base}/_admin/faults").data) == {"status_always": 503}
+    assert post(entity_api, operation("a")).status == 503
+
+    assert HTTP.request("POST", f"{base}/_admin/reset").status == 204
+    assert post(entity_api, operation("a")).status == 200
+    stats = json.loads(HTTP.request("GET", f"{base}/_admin/stats").data)
+    applied = json.loads(HTTP.request("GET", f"{base}/_admin/applied").data)
+    log = json.loads(HTTP.request("GET", f"{base}/_admin/requests").data)
+    assert (stats["requests"], stats["status_counts"]) == (1, {"200": 1})
+    assert applied == [{"op_id": "a", "op": "update", "entity": "order:1", "attributes": {}}]
+    assert [(e["status"], e["operations"]) for e in log] == [(200, 1)]
+    assert HTTP.request("GET", f"{base}/_admin/nothing").status == 404
+
+
+def test_cli_serves_logs_each_request_and_names_a_bad_fault_config() -> None:
+    process = subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, str(SERVER), "--port", "0", "--rate", "100"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        body = json.dumps({"operations": [operation("a")]})
+        assert HTTP.request("POST", url, body=body).status == 200
+        assert "-> 200 ops=1" in process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    bad = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, str(SERVER), "--port", "0", "--faults", '{"x": 1}'],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert bad.returncode == 2
+    assert "unknown keys" in bad.stderr
