@@ -15,8 +15,10 @@ memory_size      = 1024
 function_timeout = 60
 # visibility_timeout_seconds is derived: 6 x 60 + 10 = 370 s.
 
-# API limit 50 requests/s at ~0.25 s per request: maximum_concurrency <= 0.8 x 50 x 0.25 = 10.
-batch_size                         = 500
+# API limit R = 200 requests/s, latency L = 0.25 s, 4 requests in flight per invocation (q):
+# maximum_concurrency = floor(0.8 x R x L / q) = floor(0.8 x 200 x 0.25 / 4) = 10.
+# batch_size = 4 x 100 fills the 4 requests; sustained ~ 10 x 4 x 100 / 0.25 = 16,000 records/s.
+batch_size                         = 400
 maximum_batching_window_in_seconds = 10
 maximum_concurrency                = 10
 max_operations_per_request         = 100

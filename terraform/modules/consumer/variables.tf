@@ -154,8 +154,8 @@ variable "entity_api_timeout_seconds" {
   default     = null
 
   validation {
-    condition     = var.entity_api_timeout_seconds == null || try(var.entity_api_timeout_seconds > 0 && var.entity_api_timeout_seconds < var.function_timeout, false)
-    error_message = "entity_api_timeout_seconds: must be null or more than 0 and less than function_timeout."
+    condition     = var.entity_api_timeout_seconds == null || try(var.entity_api_timeout_seconds >= 0.1 && var.entity_api_timeout_seconds < var.function_timeout, false)
+    error_message = "entity_api_timeout_seconds: must be null or at least 0.1 and less than function_timeout (a request must fit in one invocation)."
   }
 }
 

@@ -357,10 +357,21 @@ run "api_timeout_rejects_function_timeout" {
   expect_failures = [var.entity_api_timeout_seconds]
 }
 
-run "api_timeout_rejects_0" {
+run "api_timeout_accepts_0_1" {
   command = plan
   variables {
-    entity_api_timeout_seconds = 0
+    entity_api_timeout_seconds = 0.1
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "0.1"
+    error_message = "api timeout accepts 0.1: the value must be accepted and reach the resource"
+  }
+}
+
+run "api_timeout_rejects_0_09" {
+  command = plan
+  variables {
+    entity_api_timeout_seconds = 0.09
   }
   expect_failures = [var.entity_api_timeout_seconds]
 }
