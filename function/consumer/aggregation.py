@@ -152,7 +152,7 @@ def plan_operations(records: Iterable[Record], validate: Callable[[Record], bool
         message = record.message
         if message is None:
             continue
-        if not all(isinstance(message.get(name), str) for name in _KEY_FIELDS):
+        if not _has_key_strings(message):
             # cannot be valid: settle it now, it takes no part in ordering
             if validate(record):
                 record.message = None
@@ -176,6 +176,18 @@ def plan_operations(records: Iterable[Record], validate: Callable[[Record], bool
         if event_id in shared and event_id not in seen and validate(record):
             seen[event_id] = record.index
     return Plan(list(groups.values()), validate, seen)
+
+
+def _has_key_strings(message: dict[str, Any]) -> bool:
+    """Whether the fields used for ordering and grouping are strings (else it is invalid)."""
+    get = message.get
+    return (
+        type(get("event_id")) is str
+        and type(get("entity_type")) is str
+        and type(get("entity_id")) is str
+        and type(get("op")) is str
+        and type(get("occurred_at")) is str
+    )
 
 
 def encode(operation: dict[str, Any]) -> bytes:

@@ -48,3 +48,44 @@ def handle(
         return BatchRun(response, logs, elapsed, summaries[0])
 
     return run
+
+
+@dataclass
+class Harness:
+    """Everything a handler test uses: the local API, the DLQ, event builders, the runner."""
+
+    api: Any
+    dlq: str
+    runtime: Callable[..., Any]
+    run: Callable[..., BatchRun]
+    event: Callable[[list[Any]], dict[str, Any]]
+    change: Callable[..., dict[str, Any]]
+    record: Callable[..., dict[str, Any]]
+    fixture: Callable[[str], dict[str, Any]]
+    messages: Callable[[str], list[dict[str, Any]]]
+
+    def handle(self, event: Any, runtime: Any = None, seconds: float = 30.0) -> BatchRun:
+        """Run the batch (default runtime: the local API and this test's DLQ)."""
+        return self.run(event, runtime if runtime is not None else self.runtime(), seconds)
+
+    def dead(self) -> list[dict[str, Any]]:
+        """The messages in this test's DLQ."""
+        return self.messages(self.dlq)
+
+
+@pytest.fixture
+def h(
+    entity_api: Any,
+    dlq: str,
+    runtime: Callable[..., Any],
+    handle: Callable[..., BatchRun],
+    sqs_event: Callable[[list[Any]], dict[str, Any]],
+    change: Callable[..., dict[str, Any]],
+    sqs_record: Callable[..., dict[str, Any]],
+    fixture_event: Callable[[str], dict[str, Any]],
+    dlq_messages: Callable[[str], list[dict[str, Any]]],
+) -> Harness:
+    """The handler-test harness."""
+    return Harness(
+        entity_api, dlq, runtime, handle, sqs_event, change, sqs_record, fixture_event, dlq_messages
+    )

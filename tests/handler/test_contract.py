@@ -4,20 +4,21 @@ clause of contract sections 2 and 3."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Harness
 
 BIG_ATTRIBUTES = {f"k{n}": "v" * 40 for n in range(20)}
 
 
-def test_valid_batch_is_applied_in_order_with_nothing_to_retry(
-    entity_api: Any, runtime: Any, handle: Any, fixture_event: Any, dlq: str, dlq_messages: Any
-) -> None:
-    run = handle(fixture_event("sqs_event_mixed"), runtime())
+def test_valid_batch_is_applied_in_order_with_nothing_to_retry(h: Harness) -> None:
+    run = h.handle(h.fixture("sqs_event_mixed"), h.runtime())
 
     assert run.failed == []
-    applied = entity_api.applied()
+    applied = h.api.applied()
     # evt-3 (11:00+01:00 = 10:00Z) sorts before evt-2 (10:05Z): they coalesce, later wins.
     assert [(a["op_id"], a["op"], a["entity"]) for a in applied] == [
         ("evt-5", "delete", "customer:c-7"),
@@ -25,7 +26,7 @@ def test_valid_batch_is_applied_in_order_with_nothing_to_retry(
         ("evt-2", "update", "order:1001"),
     ]
     assert applied[2]["attributes"] == {"status": "paid", "carrier": "dhl"}
-    assert {m["source_message_id"]: m["error_code"] for m in dlq_messages(dlq)} == {
+    assert {m["source_message_id"]: m["error_code"] for m in h.dead()} == {
         "a6": "invalid_json",
         "a7": "schema_violation",
     }
@@ -47,19 +48,12 @@ def test_valid_batch_is_applied_in_order_with_nothing_to_retry(
     ],
 )
 def test_body_that_is_not_a_utf8_json_object_goes_to_the_dlq(
-    body: str,
-    detail: str,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
+    body: str, detail: str, h: Harness
 ) -> None:
-    run = handle(sqs_event([body, change("ok-1")]), runtime())
+    run = h.handle(h.event([body, h.change("ok-1")]), h.runtime())
 
     assert run.failed == []
-    [message] = dlq_messages(dlq)
+    [message] = h.dead()
     assert message["error_code"] == "invalid_json"
     assert message["source_message_id"] == "m0"
     assert detail in message["error_detail"]
@@ -85,281 +79,208 @@ def test_body_that_is_not_a_utf8_json_object_goes_to_the_dlq(
     ],
 )
 def test_schema_violation_goes_to_the_dlq_with_a_bounded_detail(
-    mutation: dict[str, Any],
-    detail: str,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
+    mutation: dict[str, Any], detail: str, h: Harness
 ) -> None:
-    body = {**change("bad-1"), **mutation}
-    run = handle(sqs_event([body]), runtime())
+    body = {**h.change("bad-1"), **mutation}
+    run = h.handle(h.event([body]), h.runtime())
 
     assert run.failed == []
-    [message] = dlq_messages(dlq)
+    [message] = h.dead()
     assert message["error_code"] == "schema_violation"
     assert detail in message["error_detail"]
     assert len(message["error_detail"].encode()) <= 1024
     assert json.loads(message["body"]) == body
 
 
-def test_update_without_attributes_and_delete_without_them(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    no_attributes = change("u-1")
+def test_update_without_attributes_and_delete_without_them(h: Harness) -> None:
+    no_attributes = h.change("u-1")
     del no_attributes["attributes"]
-    delete_empty = {**change("d-1", "2", "delete"), "attributes": {}}
-    run = handle(sqs_event([no_attributes, delete_empty, change("d-2", "3", "delete")]), runtime())
+    delete_empty = {**h.change("d-1", "2", "delete"), "attributes": {}}
+    run = h.handle(
+        h.event([no_attributes, delete_empty, h.change("d-2", "3", "delete")]), h.runtime()
+    )
 
     assert run.failed == []
-    assert [m["source_message_id"] for m in dlq_messages(dlq)] == ["m0"]
-    assert [a["op_id"] for a in entity_api.applied()] == ["d-1", "d-2"]
+    assert [m["source_message_id"] for m in h.dead()] == ["m0"]
+    assert [a["op_id"] for a in h.api.applied()] == ["d-1", "d-2"]
 
 
-def test_oversized_body_goes_to_the_dlq(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    huge = change("huge-1", attributes={"blob": "x" * 5000})
-    run = handle(sqs_event([huge, change("small-1", "2")]), runtime(max_request_bytes=4096))
+def test_oversized_body_goes_to_the_dlq(h: Harness) -> None:
+    huge = h.change("huge-1", attributes={"blob": "x" * 5000})
+    run = h.handle(h.event([huge, h.change("small-1", "2")]), h.runtime(max_request_bytes=4096))
 
     assert run.failed == []
-    [message] = dlq_messages(dlq)
+    [message] = h.dead()
     assert (message["error_code"], message["source_message_id"]) == ("schema_violation", "m0")
     assert "MAX_REQUEST_BYTES" in message["error_detail"]
-    assert [a["op_id"] for a in entity_api.applied()] == ["small-1"]
+    assert [a["op_id"] for a in h.api.applied()] == ["small-1"]
 
 
-def test_duplicates_are_sent_once_and_share_the_outcome(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults({"op_status_by_op_id": {"dup-1": 500}})
-    event = sqs_event([change("dup-1"), change("dup-1"), change("other", "2"), change("dup-1")])
-    run = handle(event, runtime())
+def test_duplicates_are_sent_once_and_share_the_outcome(h: Harness) -> None:
+    h.api.set_faults({"op_status_by_op_id": {"dup-1": 500}})
+    event = h.event(
+        [h.change("dup-1"), h.change("dup-1"), h.change("other", "2"), h.change("dup-1")]
+    )
+    run = h.handle(event, h.runtime())
 
-    assert entity_api.stats()["operations"] == 2
+    assert h.api.stats()["operations"] == 2
     assert run.failed == ["m0", "m1", "m3"]
     assert run.summary["duplicates"] == 2
 
 
-def test_consecutive_updates_coalesce_by_occurred_at_then_sent_timestamp(
-    entity_api: Any, runtime: Any, handle: Any, sqs_record: Any, change: Any
-) -> None:
+def test_consecutive_updates_coalesce_by_occurred_at_then_sent_timestamp(h: Harness) -> None:
     at = "2026-01-01T00:00:0{}Z"
     records = [
-        sqs_record(change("u3", attributes={"a": 3, "c": 3}, occurred_at=at.format(3)), "m0", 1),
-        sqs_record(change("u1", attributes={"a": 1, "b": 1}, occurred_at=at.format(1)), "m1", 9),
-        sqs_record(change("u2b", attributes={"b": 22}, occurred_at=at.format(2)), "m2", 8),
-        sqs_record(change("u2a", attributes={"b": 21}, occurred_at=at.format(2)), "m3", 7),
+        h.record(h.change("u3", attributes={"a": 3, "c": 3}, occurred_at=at.format(3)), "m0", 1),
+        h.record(h.change("u1", attributes={"a": 1, "b": 1}, occurred_at=at.format(1)), "m1", 9),
+        h.record(h.change("u2b", attributes={"b": 22}, occurred_at=at.format(2)), "m2", 8),
+        h.record(h.change("u2a", attributes={"b": 21}, occurred_at=at.format(2)), "m3", 7),
     ]
-    run = handle({"Records": records}, runtime())
+    run = h.handle({"Records": records}, h.runtime())
 
-    [applied] = entity_api.applied()
+    [applied] = h.api.applied()
     assert applied["op_id"] == "u3"
     assert applied["attributes"] == {"a": 3, "b": 22, "c": 3}
     assert run.summary["coalesced"] == 3
 
 
-def test_coalesced_records_share_the_outcome_of_their_operation(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults({"op_status_by_entity": {"order:7": 422}})
-    event = sqs_event([change("a", "7"), change("b", "7"), change("c", "8")])
-    run = handle(event, runtime())
+def test_coalesced_records_share_the_outcome_of_their_operation(h: Harness) -> None:
+    h.api.set_faults({"op_status_by_entity": {"order:7": 422}})
+    event = h.event([h.change("a", "7"), h.change("b", "7"), h.change("c", "8")])
+    run = h.handle(event, h.runtime())
 
     assert run.failed == []
-    assert [a["op_id"] for a in entity_api.applied()] == ["c"]
+    assert [a["op_id"] for a in h.api.applied()] == ["c"]
     assert run.summary["permanent"] == 1
     assert run.summary["dlq"] == 2
 
 
-def test_operations_on_one_entity_keep_their_order_across_requests(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
+def test_operations_on_one_entity_keep_their_order_across_requests(h: Harness) -> None:
     ops = ["create", "update", "delete", "create", "delete", "create", "update"]
-    bodies = [change(f"e{n}", "1", op) for n, op in enumerate(ops)]
-    bodies += [change(f"x{n}", f"other-{n}", "create") for n in range(5)]
-    run = handle(sqs_event(bodies), runtime(max_operations_per_request=3))
+    bodies = [h.change(f"e{n}", "1", op) for n, op in enumerate(ops)]
+    bodies += [h.change(f"x{n}", f"other-{n}", "create") for n in range(5)]
+    run = h.handle(h.event(bodies), h.runtime(max_operations_per_request=3))
 
     assert run.failed == []
-    order = [a["op_id"] for a in entity_api.applied() if a["entity"] == "order:1"]
+    order = [a["op_id"] for a in h.api.applied() if a["entity"] == "order:1"]
     assert order == ["e0", "e1", "e2", "e3", "e4", "e5", "e6"]
     # never two operations on one entity in a request: the first wave (6 entities) takes two
     # requests of at most 3, then order:1's six later operations one wave each
     assert run.summary["requests"] == 8
-    assert entity_api.stats()["operations"] == 12
+    assert h.api.stats()["operations"] == 12
 
 
-def test_an_operation_is_not_sent_after_an_earlier_one_failed_transiently(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults({"op_status_by_op_id": {"c1": 503}})
-    event = sqs_event([change("c1", "1", "create"), change("u1", "1"), change("z", "2")])
-    run = handle(event, runtime())
+def test_an_operation_is_not_sent_after_an_earlier_one_failed_transiently(h: Harness) -> None:
+    h.api.set_faults({"op_status_by_op_id": {"c1": 503}})
+    event = h.event([h.change("c1", "1", "create"), h.change("u1", "1"), h.change("z", "2")])
+    run = h.handle(event, h.runtime())
 
     assert run.failed == ["m0", "m1"]
-    assert entity_api.stats()["operations"] == 2  # c1 and z; u1 never sent
-    assert [a["op_id"] for a in entity_api.applied()] == ["z"]
+    assert h.api.stats()["operations"] == 2  # c1 and z; u1 never sent
+    assert [a["op_id"] for a in h.api.applied()] == ["z"]
 
 
-def test_an_operation_after_a_rejected_one_is_dead_lettered_with_it(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults({"op_status_by_op_id": {"c1": 422}})
-    run = handle(sqs_event([change("c1", "1", "create"), change("u1", "1")]), runtime())
+def test_an_operation_after_a_rejected_one_is_dead_lettered_with_it(h: Harness) -> None:
+    h.api.set_faults({"op_status_by_op_id": {"c1": 422}})
+    run = h.handle(h.event([h.change("c1", "1", "create"), h.change("u1", "1")]), h.runtime())
 
     assert run.failed == []
-    assert entity_api.stats()["operations"] == 1
-    by_source = {m["source_message_id"]: m for m in dlq_messages(dlq)}
+    assert h.api.stats()["operations"] == 1
+    by_source = {m["source_message_id"]: m for m in h.dead()}
     assert set(by_source) == {"m0", "m1"}
     assert all(m["error_code"] == "rejected_by_api" for m in by_source.values())
     assert "c1" in by_source["m1"]["error_detail"]
 
 
-def test_429_once_then_success_honours_retry_after(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults({"status_sequence": [429], "retry_after": "1"})
-    run = handle(sqs_event([change("a"), change("b", "2")]), runtime())
+def test_429_once_then_success_honours_retry_after(h: Harness) -> None:
+    h.api.set_faults({"status_sequence": [429], "retry_after": "1"})
+    run = h.handle(h.event([h.change("a"), h.change("b", "2")]), h.runtime())
 
     assert run.failed == []
-    assert len(entity_api.applied()) == 2
-    first, second = entity_api.request_log()
+    assert len(h.api.applied()) == 2
+    first, second = h.api.request_log()
     assert (first["status"], second["status"]) == (429, 200)
     assert second["time"] - first["time"] >= 0.95
     assert (run.summary["requests"], run.summary["throttled"]) == (2, 1)
 
 
-def test_503_always_with_4_seconds_left_returns_in_time_and_fails_everything(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults({"status_always": 503})
-    run = handle(sqs_event([change("a"), change("b", "2"), change("c", "3")]), runtime(), 4.0)
+def test_503_always_with_4_seconds_left_returns_in_time_and_fails_everything(h: Harness) -> None:
+    h.api.set_faults({"status_always": 503})
+    run = h.handle(
+        h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]), h.runtime(), 4.0
+    )
 
     assert run.seconds < 4.0
     assert run.failed == ["m0", "m1", "m2"]
-    assert dlq_messages(dlq) == []
+    assert h.dead() == []
     assert run.summary["requests"] >= 2  # it did retry
     assert run.summary["transient"] == 3
 
 
-def test_retry_after_longer_than_the_budget_is_not_waited_for(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults({"status_always": 429, "retry_after": "120"})
-    run = handle(sqs_event([change("a")]), runtime(), 10.0)
+def test_retry_after_longer_than_the_budget_is_not_waited_for(h: Harness) -> None:
+    h.api.set_faults({"status_always": 429, "retry_after": "120"})
+    run = h.handle(h.event([h.change("a")]), h.runtime(), 10.0)
 
     assert run.seconds < 2.0
     assert run.failed == ["m0"]
     assert run.summary["requests"] == 1
 
 
-def test_retry_after_as_an_http_date(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults(
-        {"status_sequence": [503], "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"}
-    )
-    run = handle(sqs_event([change("a")]), runtime())
+def test_retry_after_as_an_http_date(h: Harness) -> None:
+    h.api.set_faults({"status_sequence": [503], "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    run = h.handle(h.event([h.change("a")]), h.runtime())
 
     assert run.failed == []
     assert run.summary["throttled"] == 1
 
 
-def test_per_operation_mix_of_200_409_422_500(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults(
-        {"op_status_by_op_id": {"e200": 200, "e409": 409, "e422": 422, "e500": 500}}
-    )
-    bodies = [change(f"e{s}", str(s)) for s in (200, 409, 422, 500)]
-    run = handle(sqs_event(bodies), runtime())
+def test_per_operation_mix_of_200_409_422_500(h: Harness) -> None:
+    h.api.set_faults({"op_status_by_op_id": {"e200": 200, "e409": 409, "e422": 422, "e500": 500}})
+    bodies = [h.change(f"e{s}", str(s)) for s in (200, 409, 422, 500)]
+    run = h.handle(h.event(bodies), h.runtime())
 
     assert run.failed == ["m3"]
-    [message] = dlq_messages(dlq)
+    [message] = h.dead()
     assert (message["source_message_id"], message["error_code"]) == ("m2", "rejected_by_api")
     assert "422" in message["error_detail"]
     assert (run.summary["permanent"], run.summary["transient"]) == (1, 1)
 
 
-def test_a_400_caused_by_one_operation_is_bisected_down_to_it(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults({"reject_entities": ["order:5"]})
-    run = handle(sqs_event([change(f"e{n}", str(n)) for n in range(8)]), runtime())
+def test_a_400_caused_by_one_operation_is_bisected_down_to_it(h: Harness) -> None:
+    h.api.set_faults({"reject_entities": ["order:5"]})
+    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(8)]), h.runtime())
 
     assert run.failed == []
-    assert sorted(a["op_id"] for a in entity_api.applied()) == [f"e{n}" for n in range(8) if n != 5]
-    [message] = dlq_messages(dlq)
+    assert sorted(a["op_id"] for a in h.api.applied()) == [f"e{n}" for n in range(8) if n != 5]
+    [message] = h.dead()
     assert (message["source_message_id"], message["error_code"]) == ("m5", "rejected_by_api")
     assert "400" in message["error_detail"]
     # 8 -> 4+4 -> the bad four splits 2+2 -> the bad two splits 1+1: 7 requests
     assert run.summary["requests"] == 7
 
 
-def test_401_is_a_configuration_fault_every_operation_transient(
-    runtime: Any, handle: Any, sqs_event: Any, change: Any, dlq: str, dlq_messages: Any
-) -> None:
+def test_401_is_a_configuration_fault_every_operation_transient(h: Harness) -> None:
     from entity_api_server import EntityApiServer
 
     with EntityApiServer(token="right-token") as api:
-        rt = runtime(entity_api_url=api.endpoint_url, token="wrong-token")
-        bodies = [change(f"e{n}", str(n)) for n in range(5)]
-        run = handle(sqs_event(bodies), rt)
+        rt = h.runtime(entity_api_url=api.endpoint_url, token="wrong-token")
+        bodies = [h.change(f"e{n}", str(n)) for n in range(5)]
+        run = h.handle(h.event(bodies), rt)
 
         assert run.failed == [f"m{n}" for n in range(5)]
-        assert dlq_messages(dlq) == []
+        assert h.dead() == []
         assert api.applied() == []
         [error] = run.errors()
         assert "401" in error["detail"]
         assert "wrong-token" not in json.dumps(run.logs)
 
 
-def test_a_token_is_sent_as_a_bearer(
-    runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
+def test_a_token_is_sent_as_a_bearer(h: Harness) -> None:
     from entity_api_server import EntityApiServer
 
     with EntityApiServer(token="s3cret") as api:
-        run = handle(
-            sqs_event([change("a")]), runtime(entity_api_url=api.endpoint_url, token="s3cret")
+        run = h.handle(
+            h.event([h.change("a")]), h.runtime(entity_api_url=api.endpoint_url, token="s3cret")
         )
 
         assert run.failed == []
@@ -367,70 +288,48 @@ def test_a_token_is_sent_as_a_bearer(
         assert "s3cret" not in json.dumps(run.logs)
 
 
-def test_a_200_with_a_garbage_body_is_transient(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults({"garbage_body": True})
-    run = handle(sqs_event([change("a"), change("b", "2")]), runtime())
+def test_a_200_with_a_garbage_body_is_transient(h: Harness) -> None:
+    h.api.set_faults({"garbage_body": True})
+    run = h.handle(h.event([h.change("a"), h.change("b", "2")]), h.runtime())
 
     assert run.failed == ["m0", "m1"]
-    assert dlq_messages(dlq) == []
+    assert h.dead() == []
 
 
-def test_operations_without_a_result_are_transient(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    entity_api.set_faults({"omit_results": ["b"]})
-    run = handle(sqs_event([change("a"), change("b", "2"), change("c", "3")]), runtime())
+def test_operations_without_a_result_are_transient(h: Harness) -> None:
+    h.api.set_faults({"omit_results": ["b"]})
+    run = h.handle(h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]), h.runtime())
 
     assert run.failed == ["m1"]
-    assert sorted(a["op_id"] for a in entity_api.applied()) == ["a", "c"]
+    assert sorted(a["op_id"] for a in h.api.applied()) == ["a", "c"]
 
 
-def test_an_api_slower_than_the_time_left_fails_everything_in_time(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_event: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults({"latency_seconds": 10})
-    run = handle(sqs_event([change("a"), "not json"]), runtime(), 3.0)
+def test_an_api_slower_than_the_time_left_fails_everything_in_time(h: Harness) -> None:
+    h.api.set_faults({"latency_seconds": 10})
+    run = h.handle(h.event([h.change("a"), "not json"]), h.runtime(), 3.0)
 
     assert run.seconds < 3.0
     assert run.failed == ["m0"]
-    assert [m["source_message_id"] for m in dlq_messages(dlq)] == ["m1"]
+    assert [m["source_message_id"] for m in h.dead()] == ["m1"]
 
 
-def test_no_request_starts_when_too_little_time_is_left(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    run = handle(sqs_event([change("a")]), runtime(), 1.0)
+def test_no_request_starts_when_too_little_time_is_left(h: Harness) -> None:
+    run = h.handle(h.event([h.change("a")]), h.runtime(), 1.0)
 
     assert run.failed == ["m0"]
-    assert entity_api.stats()["requests"] == 0
+    assert h.api.stats()["requests"] == 0
 
 
-def test_requests_are_packed_by_encoded_bytes(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
+def test_requests_are_packed_by_encoded_bytes(h: Harness) -> None:
     from consumer.aggregation import encode
     from consumer.mapping import to_operation
 
-    entity_api.set_faults({"max_operations": 100, "max_request_bytes": 20_000})
-    bodies = [change(f"e{n}", str(n), attributes=BIG_ATTRIBUTES) for n in range(60)]
-    run = handle(sqs_event(bodies), runtime(max_request_bytes=20_000))
+    h.api.set_faults({"max_operations": 100, "max_request_bytes": 20_000})
+    bodies = [h.change(f"e{n}", str(n), attributes=BIG_ATTRIBUTES) for n in range(60)]
+    run = h.handle(h.event(bodies), h.runtime(max_request_bytes=20_000))
 
     assert run.failed == []
-    log = entity_api.request_log()
+    log = h.api.request_log()
     assert {entry["status"] for entry in log} == {200}
     assert all(entry["bytes"] <= 20_000 for entry in log)
     assert len(log) == run.summary["requests"] > 1
@@ -441,45 +340,33 @@ def test_requests_are_packed_by_encoded_bytes(
     assert all(size + largest + 1 > 20_000 for size in sizes[:-1])
 
 
-def test_requests_are_packed_by_operation_count(
-    entity_api: Any, runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
-    run = handle(sqs_event([change(f"e{n}", str(n)) for n in range(250)]), runtime())
+def test_requests_are_packed_by_operation_count(h: Harness) -> None:
+    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(250)]), h.runtime())
 
     assert run.failed == []
-    assert entity_api.stats()["ops_per_request"] == {"50": 1, "100": 2}
+    assert h.api.stats()["ops_per_request"] == {"50": 1, "100": 2}
 
 
-def test_dlq_send_failure_is_retried_once_then_reported(
-    runtime: Any, handle: Any, sqs_event: Any, change: Any, moto_endpoint: str
-) -> None:
+def test_dlq_send_failure_is_retried_once_then_reported(moto_endpoint: str, h: Harness) -> None:
     missing_queue = f"{moto_endpoint}/123456789012/no-such-queue"
-    run = handle(sqs_event(["not json", change("a"), "[]"]), runtime(dlq_url=missing_queue))
+    run = h.handle(h.event(["not json", h.change("a"), "[]"]), h.runtime(dlq_url=missing_queue))
 
     assert run.failed == ["m0", "m2"]
     assert (run.summary["dlq"], run.summary["dlq_failed"]) == (0, 2)
 
 
-def test_records_without_a_message_id_are_never_reported_with_a_bad_id(
-    entity_api: Any,
-    runtime: Any,
-    handle: Any,
-    sqs_record: Any,
-    change: Any,
-    dlq: str,
-    dlq_messages: Any,
-) -> None:
-    entity_api.set_faults({"status_always": 500})
+def test_records_without_a_message_id_are_never_reported_with_a_bad_id(h: Harness) -> None:
+    h.api.set_faults({"status_always": 500})
     records = [
-        sqs_record("not json", None),
-        sqs_record(change("a"), None),
-        sqs_record(change("b", "2"), "m2"),
-        {**sqs_record(change("c", "3"), "m3"), "messageId": ""},
+        h.record("not json", None),
+        h.record(h.change("a"), None),
+        h.record(h.change("b", "2"), "m2"),
+        {**h.record(h.change("c", "3"), "m3"), "messageId": ""},
     ]
-    run = handle({"Records": records}, runtime(), 3.0)
+    run = h.handle({"Records": records}, h.runtime(), 3.0)
 
     assert run.failed == ["m2"]
-    [message] = dlq_messages(dlq)
+    [message] = h.dead()
     assert message["source_message_id"] == "unknown"
     assert any("messageId" in e["message"] for e in run.errors())
 
@@ -488,19 +375,17 @@ def test_records_without_a_message_id_are_never_reported_with_a_bad_id(
     "event",
     [None, {}, {"Records": None}, {"Records": "x"}, {"Records": [None, 3, "x", {"body": None}]}],
 )
-def test_malformed_events_never_raise(event: Any, runtime: Any, handle: Any) -> None:
-    run = handle(event, runtime())
+def test_malformed_events_never_raise(event: Any, h: Harness) -> None:
+    run = h.handle(event, h.runtime())
 
     assert run.failed == []
 
 
-def test_one_summary_line_in_embedded_metric_format(
-    runtime: Any, handle: Any, sqs_event: Any, change: Any
-) -> None:
+def test_one_summary_line_in_embedded_metric_format(h: Harness) -> None:
     from consumer.telemetry import METRIC_NAMES
 
-    run = handle(
-        sqs_event([change("a"), change("a"), "x"]), runtime(metrics_namespace="Team/Orders")
+    run = h.handle(
+        h.event([h.change("a"), h.change("a"), "x"]), h.runtime(metrics_namespace="Team/Orders")
     )
 
     directive = run.summary["_aws"]["CloudWatchMetrics"][0]
