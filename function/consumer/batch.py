@@ -10,7 +10,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from consumer.aggregation import plan_operations
+from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.delivery import deliver_plan
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import APPLIED, REJECTED, TRANSIENT, CallStats, EntityApiClient, Outcome
@@ -61,17 +61,16 @@ def process_batch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
 def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     started = time.perf_counter()
     deadline = Deadline.from_context(context)
-    raw_records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(raw_records, list):
-        raw_records = []
     settings = runtime.settings
+    raw_records = event.get("Records") if isinstance(event, dict) else None
     records = [
         parse_record(raw, index, settings.max_request_bytes)
-        for index, raw in enumerate(raw_records)
+        for index, raw in enumerate(raw_records if isinstance(raw_records, list) else [])
     ]
     validator = runtime.validator
     plan = plan_operations(records, lambda record: validate_record(record, validator))
     stats = CallStats()
+    invalid = _InvalidRecords(records, settings.dlq_url, deadline)
     outcomes = deliver_plan(
         plan,
         runtime.client,
@@ -79,47 +78,26 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         max_operations=settings.max_operations_per_request,
         max_bytes=settings.max_request_bytes,
         stats=stats,
+        while_sending=invalid.route,
     )
     plan.complete()  # every record validated, even when delivery stopped early
-    if stats.auth_failed:
-        log("ERROR", "entity API refused the credentials", detail=stats.auth_detail)
-    for problem in sorted(stats.unexpected):
-        log("ERROR", "entity API answered unexpectedly", detail=problem)
-
-    dead: list[DlqEntry] = [
-        DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", r.message_id)
-        for r in records
-        if r.error_code is not None
-    ]
-    retry: set[int] = set()
-    not_sent = Outcome(TRANSIENT, "not sent")
-    for index, operation in plan.operation_of().items():
-        outcome = outcomes.get(operation, not_sent)
-        if outcome.kind == REJECTED:
-            record = records[index]
-            dead.append(
-                DlqEntry(index, record.body, outcome.error_code, outcome.detail, record.message_id)
-            )
-        elif outcome.kind != APPLIED:
-            retry.add(index)
-    for operation in (op for chain in plan.built for op in chain if op not in outcomes):
-        outcomes[operation] = not_sent
-    permanent = sum(1 for o in outcomes.values() if o.kind == REJECTED)
-    applied = sum(1 for o in outcomes.values() if o.kind == APPLIED)
-    dead.sort(key=lambda entry: entry.index)
-    dlq_failed = route_to_dlq(dead, settings.dlq_url, deadline)
-    retry |= dlq_failed
-    failures, unreportable = _item_failures(records, retry)
+    invalid.route()  # a no-op when it already ran while the requests were in flight
+    _log_api_problems(stats)
+    rejected, retry = _settle(records, plan, outcomes)
+    dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline)
+    failures, unreportable = _item_failures(records, retry | dlq_failed)
     if unreportable:
         log(
             "ERROR",
             "records without a messageId failed and cannot be reported for retry",
             count=unreportable,
         )
+    permanent = sum(1 for o in outcomes.values() if o.kind == REJECTED)
+    applied = sum(1 for o in outcomes.values() if o.kind == APPLIED)
     summary = invocation_summary(
         {
             "received": len(records),
-            "invalid": sum(1 for r in records if r.error_code is not None),
+            "invalid": invalid.count,
             "duplicates": plan.duplicates,
             "coalesced": plan.coalesced,
             "operations": plan.operations,
@@ -127,7 +105,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
             "throttled": stats.throttled,
             "permanent": permanent,
             "transient": len(outcomes) - permanent - applied,
-            "dlq": len(dead) - len(dlq_failed),
+            "dlq": invalid.count + len(rejected) - len(dlq_failed),
         },
         settings.metrics_namespace,
         _function_name(context),
@@ -141,6 +119,59 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
+
+
+class _InvalidRecords:
+    """Dead-letters the records that failed parsing or validation, once."""
+
+    def __init__(self, records: list[Record], dlq_url: str, deadline: Deadline) -> None:
+        self.records = records
+        self.dlq_url = dlq_url
+        self.deadline = deadline
+        self.count = 0
+        self.failed: set[int] = set()
+        self.done = False
+
+    def route(self) -> None:
+        """Send them to the DLQ (the first call only)."""
+        if self.done:
+            return
+        self.done = True
+        entries = [
+            DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", r.message_id)
+            for r in self.records
+            if r.error_code is not None
+        ]
+        self.count = len(entries)
+        self.failed = route_to_dlq(entries, self.dlq_url, self.deadline)
+
+
+def _settle(
+    records: list[Record], plan: Plan, outcomes: dict[Operation, Outcome]
+) -> tuple[list[DlqEntry], set[int]]:
+    """(DLQ entries of rejected records, indices to retry); outcomes gains the unsent ops."""
+    not_sent = Outcome(TRANSIENT, "not sent")
+    for operation in (op for chain in plan.built for op in chain if op not in outcomes):
+        outcomes[operation] = not_sent
+    rejected: list[DlqEntry] = []
+    retry: set[int] = set()
+    for index, operation in sorted(plan.operation_of().items()):
+        outcome = outcomes[operation]
+        if outcome.kind == REJECTED:
+            record = records[index]
+            rejected.append(
+                DlqEntry(index, record.body, outcome.error_code, outcome.detail, record.message_id)
+            )
+        elif outcome.kind != APPLIED:
+            retry.add(index)
+    return rejected, retry
+
+
+def _log_api_problems(stats: CallStats) -> None:
+    if stats.auth_failed:
+        log("ERROR", "entity API refused the credentials", detail=stats.auth_detail)
+    for problem in sorted(stats.unexpected):
+        log("ERROR", "entity API answered unexpectedly", detail=problem)
 
 
 def _item_failures(records: list[Record], retry: set[int]) -> tuple[list[dict[str, str]], int]:

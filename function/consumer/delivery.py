@@ -5,7 +5,7 @@ was applied; a failure stops the entity's later operations (they fail with it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from queue import SimpleQueue
 
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
@@ -32,8 +32,12 @@ def deliver_plan(
     max_operations: int,
     max_bytes: int,
     stats: CallStats,
+    while_sending: Callable[[], None] | None = None,
 ) -> dict[Operation, Outcome]:
     """Send every operation of `plan`; return one outcome per operation.
+
+    `while_sending` is called once, when the first wave is packed (so every record has been
+    validated) and its requests may still be in flight.
 
     Wave k carries the k-th operation of every entity whose earlier operations were all
     applied, so one request never holds two operations on the same entity and no operation
@@ -49,6 +53,8 @@ def deliver_plan(
         wave = _encoded(active, depth, max_bytes, outcomes, in_wave)
         for request in pack_requests(wave, max_operations, max_bytes):
             sender.submit(request)
+        if while_sending is not None and depth == 0:
+            while_sending()
         sender.finish()
         depth += 1
         still_active = []

@@ -13,8 +13,10 @@ from consumer.time_budget import Deadline
 
 BATCH_ENTRIES = 10
 BATCH_BYTES = 1_048_576
-MIN_CALL_SECONDS = 0.5
-"""No SendMessageBatch call starts with less than this left."""
+CONNECT_TIMEOUT_SECONDS = 0.5
+READ_TIMEOUT_SECONDS = 1.0
+MIN_CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+"""No SendMessageBatch call starts unless it can time out before the deadline."""
 EMPTY_BODY_PLACEHOLDER = "(empty body)"
 _AWS_HOST = re.compile(r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$")
 
@@ -46,6 +48,10 @@ def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) 
     """
     if not entries:
         return set()
+    try:
+        sqs_client(dlq_url)  # the lazy boto3 import happens before the clock is checked
+    except Exception:  # noqa: BLE001 - no client, no sending: the records are retried
+        return {entry.index for entry in entries}
     pending = list(entries)
     for _ in range(2):
         pending = _send_all(pending, dlq_url, deadline)
@@ -128,8 +134,8 @@ def sqs_client(dlq_url: str) -> Any:
     match = _AWS_HOST.search(host)
     options: dict[str, Any] = {
         "config": Config(
-            connect_timeout=2,
-            read_timeout=5,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
             retries={"mode": "standard", "total_max_attempts": 1},
         )
     }

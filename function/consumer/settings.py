@@ -143,10 +143,12 @@ def _n(number: float) -> str:
 def read_ssm_parameter(name: str) -> str:
     """Read a SecureString from SSM Parameter Store (boto3 imported here, lazily)."""
     import boto3  # noqa: PLC0415 - lazy: only when the token lives in SSM
+    from botocore.config import Config  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
+    config = Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2})
     try:
-        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        answer = boto3.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
     except (BotoCoreError, ClientError) as exc:
         raise SettingsError(
             f"ENTITY_API_TOKEN_PARAMETER: cannot read SSM parameter {name!r}: {exc}"
