@@ -16,6 +16,18 @@ mock_provider "aws" {
     values = { partition = "aws" }
   }
   override_data {
+    target = module.queue.data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+  override_data {
+    target = module.queue.data.aws_region.current
+    values = { name = "us-east-1" }
+  }
+  override_data {
+    target = module.queue.data.aws_partition.current
+    values = { partition = "aws" }
+  }
+  override_data {
     target = module.alarms.data.aws_caller_identity.current
     values = { account_id = "123456789012" }
   }
@@ -25,39 +37,42 @@ mock_provider "aws" {
   }
 }
 
-override_resource {
-  target = module.queue.aws_sqs_queue.this
-  values = {
-    arn  = "arn:aws:sqs:us-east-1:123456789012:orders"
-    url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
-    id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
-    name = "orders"
-  }
-}
-
-override_resource {
-  target = module.queue.aws_sqs_queue.dlq
-  values = {
-    arn  = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
-    url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
-    id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
-    name = "orders-dlq"
-  }
-}
-
-override_resource {
-  target = module.consumer.aws_iam_role.this
-  values = { arn = "arn:aws:iam::123456789012:role/orders-consumer" }
-}
-
 variables {
   name           = "orders"
   package_path   = "main.tf"
   entity_api_url = "https://entities.example.com/v1/operations:batch"
 }
 
+# The apply run keeps a state of its own, so the plan runs below plan from nothing (the mock
+# provider does not know which changes replace a resource).
 run "stack_wiring_and_outputs" {
-  command = apply
+  command   = apply
+  state_key = "applied"
+
+  override_resource {
+    target = module.queue.aws_sqs_queue.this
+    values = {
+      arn  = "arn:aws:sqs:us-east-1:123456789012:orders"
+      url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+      id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+      name = "orders"
+    }
+  }
+
+  override_resource {
+    target = module.queue.aws_sqs_queue.dlq
+    values = {
+      arn  = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+      url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      name = "orders-dlq"
+    }
+  }
+
+  override_resource {
+    target = module.consumer.aws_iam_role.this
+    values = { arn = "arn:aws:iam::123456789012:role/orders-consumer" }
+  }
 
   override_resource {
     target = module.consumer.aws_lambda_event_source_mapping.this

@@ -1,8 +1,20 @@
 # Source queue and dead-letter queue: redrive after max_receive_count receives, a DLQ that keeps
 # messages longer than the source, encryption at rest, and policies that refuse non-TLS access.
 
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
   dlq_name = "${var.name}-dlq"
+
+  # The ARNs are built from the names so that each queue can carry its policies inline: separate
+  # aws_sqs_queue_policy / aws_sqs_queue_redrive_allow_policy resources would have to point back
+  # at the queues, and their deletion waits on attribute propagation (in LocalStack it never
+  # ends for the redrive-allow policy).
+  arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  queue_arn  = "${local.arn_prefix}:${var.name}"
+  dlq_arn    = "${local.arn_prefix}:${local.dlq_name}"
 
   # SSE-SQS unless a KMS key is given (the two are mutually exclusive in the SQS API).
   # The provider rejects sqs_managed_sse_enabled = false beside a key: leave it unset then.
@@ -16,7 +28,22 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
 
+  policy = local.tls_only_policies.dlq
+
+  # Only the source queue may use this DLQ.
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.queue_arn]
+  })
+
   tags = var.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.dlq_arn
+      error_message = "The queue's ARN ${self.arn} differs from the ARN its policies were written for (${local.dlq_arn})."
+    }
+  }
 }
 
 resource "aws_sqs_queue" "this" {
@@ -27,30 +54,31 @@ resource "aws_sqs_queue" "this" {
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : var.kms_data_key_reuse_period_seconds
 
+  policy = local.tls_only_policies.this
+
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    deadLetterTargetArn = local.dlq_arn
     maxReceiveCount     = var.max_receive_count
   })
 
+  # The redrive policy names the DLQ by its ARN string: it must exist first.
+  depends_on = [aws_sqs_queue.dlq]
+
   tags = var.tags
-}
 
-# Only the source queue may use this DLQ (a redrive back to the source is still allowed: the
-# allow policy governs which queues may send their failures here).
-resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.id
-
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.this.arn]
-  })
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.queue_arn
+      error_message = "The queue's ARN ${self.arn} differs from the ARN its policies were written for (${local.queue_arn})."
+    }
+  }
 }
 
 # Deny every request that does not use TLS. Written with jsonencode (not a policy-document data
 # source) so the plan shows the policy and `terraform test` can assert on it with mock providers.
 locals {
   tls_only_policies = {
-    for key, arn in { this = aws_sqs_queue.this.arn, dlq = aws_sqs_queue.dlq.arn } : key => jsonencode({
+    for key, arn in { this = local.queue_arn, dlq = local.dlq_arn } : key => jsonencode({
       Version = "2012-10-17"
       Statement = [{
         Sid       = "DenyInsecureTransport"
@@ -62,14 +90,4 @@ locals {
       }]
     })
   }
-}
-
-resource "aws_sqs_queue_policy" "this" {
-  queue_url = aws_sqs_queue.this.id
-  policy    = local.tls_only_policies["this"]
-}
-
-resource "aws_sqs_queue_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.id
-  policy    = local.tls_only_policies["dlq"]
 }

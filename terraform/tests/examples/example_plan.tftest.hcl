@@ -9,6 +9,10 @@ mock_provider "aws" {
     values = { account_id = "123456789012" }
   }
   override_data {
+    target = module.queue.data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+  override_data {
     target = module.alarms.data.aws_caller_identity.current
     values = { account_id = "123456789012" }
   }

@@ -1,35 +1,49 @@
 # Plan- and apply-level tests of the queue module with a mocked AWS provider (no credentials,
 # no network). Run: ../../../scripts/tf.sh test (from terraform/modules/queue).
 
-mock_provider "aws" {}
+mock_provider "aws" {
+  override_data {
+    target = data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "us-east-1" }
+  }
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws" }
+  }
+}
 
 variables {
   name = "orders"
 }
 
-# ARNs and URLs the mock would otherwise fill with random strings.
-override_resource {
-  target = aws_sqs_queue.this
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:orders"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
-    id  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
-  }
-}
-
-override_resource {
-  target = aws_sqs_queue.dlq
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
-    id  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
-  }
-}
-
 # ---- Behaviour with the defaults -------------------------------------------------------------
 
+# The apply runs keep states of their own: the plan runs below then plan from nothing, as a first
+# apply would (the mock provider does not know which changes replace a queue).
 run "defaults_redrive_encryption_and_tls" {
-  command = apply
+  command   = apply
+  state_key = "defaults"
+
+  # ARNs and URLs the mock would otherwise fill with random strings.
+  override_resource {
+    target = aws_sqs_queue.this
+    values = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:orders"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+    }
+  }
+
+  override_resource {
+    target = aws_sqs_queue.dlq
+    values = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+    }
+  }
 
   assert {
     condition     = aws_sqs_queue.this.name == "orders" && aws_sqs_queue.dlq.name == "orders-dlq"
@@ -67,7 +81,7 @@ run "defaults_redrive_encryption_and_tls" {
   }
 
   assert {
-    condition = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq.redrive_allow_policy) == {
+    condition = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy) == {
       redrivePermission = "byQueue"
       sourceQueueArns   = ["arn:aws:sqs:us-east-1:123456789012:orders"]
     }
@@ -76,28 +90,44 @@ run "defaults_redrive_encryption_and_tls" {
 
   assert {
     condition = alltrue([
-      for policy in [aws_sqs_queue_policy.this, aws_sqs_queue_policy.dlq] :
-      jsondecode(policy.policy).Statement[0].Effect == "Deny" &&
-      jsondecode(policy.policy).Statement[0].Principal == "*" &&
-      jsondecode(policy.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false"
+      for queue in [aws_sqs_queue.this, aws_sqs_queue.dlq] :
+      jsondecode(queue.policy).Statement[0].Effect == "Deny" &&
+      jsondecode(queue.policy).Statement[0].Principal == "*" &&
+      jsondecode(queue.policy).Statement[0].Action == "sqs:*" &&
+      jsondecode(queue.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false"
     ])
-    error_message = "both queue policies must deny requests without TLS"
+    error_message = "both queue policies must deny every request without TLS"
   }
 
   assert {
     condition = (
-      jsondecode(aws_sqs_queue_policy.this.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders" &&
-      jsondecode(aws_sqs_queue_policy.dlq.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders-dlq" &&
-      aws_sqs_queue_policy.this.queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/orders" &&
-      aws_sqs_queue_policy.dlq.queue_url == "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      jsondecode(aws_sqs_queue.this.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders" &&
+      jsondecode(aws_sqs_queue.dlq.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
     )
-    error_message = "each TLS policy must be attached to, and name, its own queue"
+    error_message = "each TLS policy must name its own queue"
   }
 
   assert {
     condition     = output.queue_arn == "arn:aws:sqs:us-east-1:123456789012:orders" && output.dlq_url == "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
     error_message = "the outputs must expose the queues"
   }
+}
+
+run "arn_mismatch_is_caught" {
+  command   = apply
+  state_key = "arn_mismatch" # a fresh state: the queue is created here with the wrong ARN
+
+  override_resource {
+    target = aws_sqs_queue.dlq
+    values = { arn = "arn:aws:sqs:us-east-1:123456789012:orders-dlq" }
+  }
+
+  override_resource {
+    target = aws_sqs_queue.this
+    values = { arn = "arn:aws:sqs:eu-west-1:123456789012:orders" }
+  }
+
+  expect_failures = [aws_sqs_queue.this]
 }
 
 run "kms_key_replaces_sse_sqs" {
