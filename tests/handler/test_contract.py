@@ -395,3 +395,19 @@ def test_one_summary_line_in_embedded_metric_format(h: Harness) -> None:
     assert run.summary["FunctionName"] == "sqs-batch-consumer-test"
     assert isinstance(run.summary["_aws"]["Timestamp"], int)
     assert (run.summary["received"], run.summary["duplicates"], run.summary["invalid"]) == (3, 1, 1)
+
+
+def test_a_rate_limited_api_is_waited_for_within_the_budget(h: Harness) -> None:
+    from entity_api_server import EntityApiServer
+
+    with EntityApiServer(rate_per_second=2, burst=1) as api:
+        bodies = [h.change(f"e{n}", str(n)) for n in range(6)]
+        run = h.handle(
+            h.event(bodies),
+            h.runtime(entity_api_url=api.endpoint_url, max_operations_per_request=2),
+        )
+
+        assert run.failed == []
+        assert len(api.applied()) == 6
+        assert run.summary["throttled"] >= 1
+        assert api.stats()["status_counts"]["429"] == run.summary["throttled"]
