@@ -212,7 +212,11 @@ def localstack_env(
             "TMPDIR": str(folder / "tmp"),  # unzipped functions stay in this instance
             "XDG_CACHE_HOME": str(folder / "cache"),
             "LAMBDA_RUNTIME_EXECUTOR": "host",
+            # AWS long-polls without pause; LocalStack's poller sleeps between receives and
+            # backs off when the queue looks empty: keep both short (see docs/local-cloud.md).
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.1",
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": "5",
         }
     )
     for runtime, python in runtimes.items():

@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     localcloud_stack.add_arguments(parser)
     parser.add_argument("--function-name", help="function whose logs to read")
     parser.add_argument("--since-minutes", type=float, help="only invocations this recent")
+    parser.add_argument("--since", type=float, help="only invocations after this epoch second")
     args = parser.parse_args(argv)
     try:
         stack = localcloud_stack.resolve(args)
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.function_name:
         stack = localcloud_stack.Stack(**{**stack.__dict__, "function_name": args.function_name})
     since_ms = int((time.time() - args.since_minutes * 60) * 1000) if args.since_minutes else 0
+    if args.since:
+        since_ms = int(args.since * 1000)
     try:
         report = gather(stack, since_ms)
     except Exception as error:  # noqa: BLE001 (shown as a message, not a traceback)

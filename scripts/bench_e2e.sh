@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make bench-e2e: publish-to-applied throughput and latency through LocalStack, printed.
+#   Its own LocalStack instance ("bench", free ports) and stack, destroyed afterwards.
+#   BENCH_BATCH_SIZE (default 100), BENCH_WINDOW (default 1 s), BENCH_COUNT (default 2000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+INSTANCE=bench
+export TF_PLUGIN_DIR="${TF_PLUGIN_DIR:-$(scripts/find_tf_mirror.sh)}"
+BATCH_SIZE="${BENCH_BATCH_SIZE:-100}"
+WINDOW="${BENCH_WINDOW:-1}"
+COUNT="${BENCH_COUNT:-2000}"
+
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  set +e
+  echo "==> tearing down the bench stack"
+  if [ -f ".localcloud/$INSTANCE/localstack.json" ]; then
+    "$PY" scripts/localcloud_deploy.py destroy --instance "$INSTANCE"
+  fi
+  "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all
+  rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all >/dev/null
+rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
+echo "==> bench stack: batch size $BATCH_SIZE, window ${WINDOW} s, $COUNT changes"
+"$PY" scripts/localcloud.py --instance "$INSTANCE" start --port 0
+"$PY" scripts/localcloud.py --instance "$INSTANCE" api-start --port 0
+make --no-print-directory package-local | tail -n 1
+"$PY" scripts/localcloud_deploy.py apply --instance "$INSTANCE" --name sbc-bench \
+  --var batch_size="$BATCH_SIZE" --var maximum_batching_window_in_seconds="$WINDOW" \
+  --var function_timeout=30 --var log_retention_in_days=1
+"$PY" scripts/bench_e2e.py --instance "$INSTANCE" --count "$COUNT"

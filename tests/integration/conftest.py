@@ -1,0 +1,129 @@
+"""Fixtures for the integration tests: the stack that `scripts/integration.sh` applied.
+
+The tests talk to the real thing: SQS, the event source mapping, the packaged handler in
+awslambdaric and CloudWatch Logs in LocalStack, and the local entity API server over HTTP.
+They run only under `make integration`, which sets LOCALCLOUD_INSTANCE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import localcloud_stack
+import pytest
+import stack_observations as observe
+from localcloud_venvs import STATE
+
+INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a stack these tests cannot run: say how to run them."""
+    if INSTANCE:
+        return
+    skip = pytest.mark.skip(reason="needs the LocalStack stack: run `make integration`")
+    for item in items:
+        if "integration" in item.keywords:
+            item.add_marker(skip)
+
+
+class EntityApi:
+    """The local entity API server's admin endpoints."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def reset(self) -> None:
+        observe.entity_api_send(self.base_url, "POST", "/_admin/reset")
+
+    def faults(self, config: dict[str, Any]) -> None:
+        observe.entity_api_send(self.base_url, "PUT", "/_admin/faults", config)
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = observe.entity_api(self.base_url, "/_admin/stats")
+        return stats
+
+    def applied(self) -> list[dict[str, Any]]:
+        applied: list[dict[str, Any]] = observe.entity_api(self.base_url, "/_admin/applied")
+        return applied
+
+
+@pytest.fixture(scope="session")
+def stack() -> localcloud_stack.Stack:
+    args = argparse.Namespace(instance=INSTANCE, queue_url=None, dlq_url=None, endpoint_url=None)
+    return localcloud_stack.resolve(args)
+
+
+@pytest.fixture(scope="session")
+def tfvars() -> dict[str, Any]:
+    """The Terraform variables the stack was applied with."""
+    path = Path(STATE) / INSTANCE / "terraform" / "stack.tfvars.json"
+    variables: dict[str, Any] = json.loads(path.read_text())
+    return variables
+
+
+@pytest.fixture(scope="session")
+def sqs(stack: localcloud_stack.Stack) -> Any:
+    return stack.client("sqs")
+
+
+@pytest.fixture(scope="session")
+def logs(stack: localcloud_stack.Stack) -> Any:
+    return stack.client("logs")
+
+
+@pytest.fixture(scope="session")
+def api(stack: localcloud_stack.Stack) -> EntityApi:
+    assert stack.entity_api_base_url, "the stack records no entity API server"
+    return EntityApi(stack.entity_api_base_url)
+
+
+Waiter = Callable[[Callable[[], Any], float, str], Any]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `condition` until it returns something truthy; fail naming `what` on timeout."""
+    give_up = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > give_up:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def waiter() -> Waiter:
+    return wait_for
+
+
+@pytest.fixture
+def fresh(sqs: Any, stack: localcloud_stack.Stack, api: EntityApi) -> Iterator[int]:
+    """Start a test from a drained queue and a reset API; yield the start time (epoch ms)."""
+    wait_for(
+        lambda: observe.queue_depth(sqs, stack.queue_url) == (0, 0),
+        120,
+        "the source queue to drain from the previous test",
+    )
+    time.sleep(1.5)  # the previous test's last log lines reach CloudWatch Logs
+    api.reset()
+    yield int(time.time() * 1000)
+    api.faults({})
+
+
+def summaries_since(logs: Any, stack: localcloud_stack.Stack, since_ms: int) -> list[Any]:
+    assert stack.log_group
+    return observe.invocation_summaries(logs, stack.log_group, since_ms)
+
+
+@pytest.fixture
+def summaries(logs: Any, stack: localcloud_stack.Stack) -> Callable[[int], list[Any]]:
+    """The handler's per-invocation log lines written since a time (epoch ms)."""
+    return lambda since_ms: summaries_since(logs, stack, since_ms)

@@ -1,0 +1,106 @@
+"""Integration tests 2 and 3: poison goes to the DLQ once; transient failures come back."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import message_factory
+import publish
+import pytest
+import stack_observations as observe
+from conftest import EntityApi, Waiter
+
+pytestmark = pytest.mark.integration
+
+
+def _dlq_for_run(sqs: Any, stack: Any, run: str) -> list[observe.DlqMessage]:
+    return [m for m in observe.peek_dlq(sqs, stack.dlq_url) if run in m.body]
+
+
+def test_poison_reaches_the_dlq_with_its_error_code_and_is_not_retried(
+    stack: Any,
+    sqs: Any,
+    api: EntityApi,
+    fresh: int,
+    waiter: Waiter,
+    summaries: Callable[[int], list[dict[str, Any]]],
+) -> None:
+    run = "poison" + str(fresh)
+    messages = message_factory.generate(50, poison_percent=40, run=run)
+    poison = {m.body: m.kind for m in messages if m.kind in message_factory.POISON_KINDS}
+    valid = {m.event_id for m in messages if m.kind == "valid"}
+    assert len(poison) == 20
+    assert publish.publish(sqs, stack.queue_url, [m.body for m in messages]).sent == 50
+
+    in_dlq = waiter(
+        lambda: (d := _dlq_for_run(sqs, stack, run)) and len(d) >= 20 and d,
+        90,
+        "20 poison messages in the DLQ",
+    )
+    waiter(lambda: valid <= message_factory.covered_event_ids(api.applied()), 60, "valid applied")
+    waiter(lambda: observe.queue_depth(sqs, stack.queue_url) == (0, 0), 60, "an empty queue")
+
+    assert Counter(m.body for m in in_dlq) == Counter(poison.keys()), "each poison once"
+    for message in in_dlq:
+        assert message.error_code == poison[message.body]
+        assert message.error_detail
+    lines = summaries(fresh)
+    assert sum(line["received"] for line in lines) == 50, "nothing was delivered twice"
+    assert sum(line["invalid"] for line in lines) == 20
+    assert sum(line["transient"] for line in lines) == 0
+
+
+def test_transient_failures_are_redelivered_and_a_record_that_keeps_failing_reaches_the_dlq(
+    stack: Any,
+    sqs: Any,
+    api: EntityApi,
+    tfvars: dict[str, Any],
+    fresh: int,
+    waiter: Waiter,
+    summaries: Callable[[int], list[dict[str, Any]]],
+) -> None:
+    max_receive_count = int(tfvars["max_receive_count"])
+    run = "transient" + str(fresh)
+    messages = message_factory.generate(10, run=run)
+    flaky, broken = (json.loads(messages[i].body) for i in (1, 2))
+    api.faults(
+        {
+            "op_status_by_entity": {
+                f"order:{flaky['entity_id']}": {"status": 500, "times": 1},
+                f"order:{broken['entity_id']}": 503,
+            }
+        }
+    )
+    assert publish.publish(sqs, stack.queue_url, [m.body for m in messages]).sent == 10
+
+    applied_ids = waiter(
+        lambda: (
+            (c := message_factory.covered_event_ids(api.applied())) and flaky["event_id"] in c and c
+        ),
+        90,
+        "the flaky record to be applied on redelivery",
+    )
+    in_dlq = waiter(
+        lambda: _dlq_for_run(sqs, stack, run),
+        120,
+        f"the failing record in the DLQ after {max_receive_count} receives",
+    )
+
+    assert [json.loads(m.body)["event_id"] for m in in_dlq] == [broken["event_id"]]
+    assert in_dlq[0].error_code is None, "moved by the queue's redrive policy, not the handler"
+    assert broken["event_id"] not in applied_ids
+    expected = {m.event_id for m in messages} - {broken["event_id"]}
+    assert expected <= applied_ids
+    stats = api.stats()
+    # The siblings were applied once and never sent again: the partial batch response named
+    # only the failing records (a whole-batch retry would have re-sent them: 409s).
+    assert stats["op_status_counts"].get("409", 0) == 0
+    assert stats["applied"] == 9
+    # One attempt per receive: the flaky record failed once, the broken one every time.
+    assert stats["op_status_counts"].get("500", 0) == 1
+    assert stats["op_status_counts"].get("503", 0) == max_receive_count
+    lines = summaries(fresh)
+    assert sum(line["transient"] for line in lines) == 1 + max_receive_count

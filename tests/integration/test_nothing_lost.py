@@ -1,0 +1,86 @@
+"""Integration test 4: 2,000 messages under injected 429s and 5xx, every change accounted for.
+
+Every valid change must be applied by the entity API (directly, or merged into a coalesced
+operation: its unique `k<n>` attribute shows it) or be in the DLQ; every poison message must
+be in the DLQ exactly once. A message lost anywhere on the way fails this test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import message_factory
+import publish
+import pytest
+import stack_observations as observe
+from conftest import EntityApi, Waiter
+
+pytestmark = pytest.mark.integration
+
+FAULTS = {
+    "status_sequence": [429, 503, 500, 429, 502, 503, 429, 504],  # whole requests
+    "retry_after": "1",
+    "random_op_status": {"probability": 0.05, "statuses": [500, 503, 429], "seed": 11},
+}
+
+
+def _event_id(body: str) -> str | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document.get("event_id") if isinstance(document, dict) else None
+
+
+def test_nothing_is_lost_under_throttling_and_server_errors(
+    stack: Any,
+    sqs: Any,
+    api: EntityApi,
+    fresh: int,
+    waiter: Waiter,
+    summaries: Callable[[int], list[dict[str, Any]]],
+) -> None:
+    run = "lost" + str(fresh)
+    messages = message_factory.generate(
+        2000, poison_percent=2, duplicate_percent=2, run=run, seed=5
+    )
+    valid = {m.event_id for m in messages if m.kind == "valid"}
+    poison = Counter(m.body for m in messages if m.kind in message_factory.POISON_KINDS)
+    api.faults(FAULTS)
+    result = publish.publish(sqs, stack.queue_url, [m.body for m in messages], concurrency=4)
+    assert result.sent == 2000, result.failed
+
+    def accounted() -> bool:
+        if observe.queue_depth(sqs, stack.queue_url) != (0, 0):
+            return False
+        applied = message_factory.covered_event_ids(api.applied())
+        dlq = [m for m in observe.peek_dlq(sqs, stack.dlq_url) if run in m.body]
+        return valid <= applied | {_event_id(m.body) for m in dlq}
+
+    waiter(accounted, 240, "every valid change to be applied or in the DLQ")
+
+    applied = message_factory.covered_event_ids(api.applied())
+    dlq = [m for m in observe.peek_dlq(sqs, stack.dlq_url) if run in m.body]
+    dlq_ids = {_event_id(m.body) for m in dlq}
+    missing = valid - applied - dlq_ids
+    in_dlq_only = (valid - applied) & dlq_ids
+    print(
+        f"\n{len(valid)} valid changes: {len(valid & applied)} applied, "
+        f"{len(in_dlq_only)} in the DLQ, {len(missing)} missing; "
+        f"{sum(poison.values())} poison, {len(dlq)} DLQ messages; "
+        f"API statuses {api.stats()['status_counts']}"
+    )
+    assert not missing
+    assert Counter(m.body for m in dlq if m.body in poison) == poison, "poison once each"
+    for message in dlq:
+        if message.body in poison:
+            assert message.error_code in message_factory.POISON_KINDS
+    stats = api.stats()
+    assert stats["status_counts"].get("200", 0) > 0
+    assert sum(v for k, v in stats["status_counts"].items() if k != "200") >= 8, "faults hit"
+    lines = summaries(fresh)
+    assert sum(line["received"] for line in lines) >= 2000
+    assert sum(line["transient"] for line in lines) > 0, "per-operation failures were retried"
