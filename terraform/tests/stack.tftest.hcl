@@ -3,38 +3,7 @@
 # package_path points at main.tf: any existing file will do, Terraform only hashes it.
 
 mock_provider "aws" {
-  override_data {
-    target = module.consumer.data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = module.consumer.data.aws_region.current
-    values = { name = "us-east-1" }
-  }
-  override_data {
-    target = module.consumer.data.aws_partition.current
-    values = { partition = "aws" }
-  }
-  override_data {
-    target = module.queue.data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = module.queue.data.aws_region.current
-    values = { name = "us-east-1" }
-  }
-  override_data {
-    target = module.queue.data.aws_partition.current
-    values = { partition = "aws" }
-  }
-  override_data {
-    target = module.alarms.data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = module.alarms.data.aws_partition.current
-    values = { partition = "aws" }
-  }
+  source = "tests/mocks" # account 123456789012, us-east-1
 }
 
 variables {
@@ -67,11 +36,6 @@ run "stack_wiring_and_outputs" {
       id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
       name = "orders-dlq"
     }
-  }
-
-  override_resource {
-    target = module.consumer.aws_iam_role.this
-    values = { arn = "arn:aws:iam::123456789012:role/orders-consumer" }
   }
 
   override_resource {

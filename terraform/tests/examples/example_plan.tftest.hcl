@@ -4,18 +4,7 @@
 # The zip named in the example need not exist: package_path is replaced by an existing file.
 
 mock_provider "aws" {
-  override_data {
-    target = module.consumer.data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = module.queue.data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = module.alarms.data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
+  source = "tests/mocks" # account 123456789012, us-east-1
 }
 
 variables {

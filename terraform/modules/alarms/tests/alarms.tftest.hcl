@@ -2,14 +2,7 @@
 # its notifications, the optional encrypted topic, and every input rule.
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = { partition = "aws" }
-  }
+  source = "../../tests/mocks" # account 123456789012, us-east-1
 }
 
 variables {

@@ -3,10 +3,7 @@
 # (Written out in full; generated once from a table, then edited by hand like any test file.)
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
+  source = "../../tests/mocks" # account 123456789012, us-east-1
 }
 
 variables {

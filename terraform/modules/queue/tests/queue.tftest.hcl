@@ -2,18 +2,7 @@
 # no network). Run: ../../../scripts/tf.sh test (from terraform/modules/queue).
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = data.aws_region.current
-    values = { name = "us-east-1" }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = { partition = "aws" }
-  }
+  source = "../../tests/mocks" # account 123456789012, us-east-1
 }
 
 variables {
