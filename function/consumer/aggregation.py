@@ -9,6 +9,7 @@ from typing import Any
 
 from consumer.mapping import to_operation
 from consumer.records import SCHEMA_VIOLATION, Record
+from consumer.time_budget import Deadline
 
 REQUEST_PREFIX = b'{"operations":['
 REQUEST_SUFFIX = b"]}"
@@ -82,10 +83,11 @@ class Plan:
             self.built.append(chain)
             yield chain
 
-    def complete(self) -> None:
-        """Build, and so validate, whatever is left."""
+    def complete(self, deadline: Deadline | None = None) -> None:
+        """Build, and so validate, whatever is left (until the deadline passes, if given)."""
         for _ in self.chains():
-            pass
+            if deadline is not None and deadline.remaining() <= 0:
+                return
 
     def operation_of(self) -> dict[int, Operation]:
         """Record index -> the operation that decides its outcome (duplicates included)."""

@@ -19,6 +19,9 @@ from consumer.settings import Settings
 from consumer.telemetry import emit_summary, invocation_summary, log
 from consumer.time_budget import DLQ_RESERVE_SECONDS, Deadline
 
+PARSE_CHECK_EVERY = 256
+"""Records parsed between two looks at the clock."""
+
 
 class Runtime:
     """What a container builds once: settings, schema validator, entity API client."""
@@ -63,10 +66,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     deadline = Deadline.from_context(context)
     settings = runtime.settings
     raw_records = event.get("Records") if isinstance(event, dict) else None
-    records = [
-        parse_record(raw, index, settings.max_request_bytes)
-        for index, raw in enumerate(raw_records if isinstance(raw_records, list) else [])
-    ]
+    records = _parse_all(raw_records if isinstance(raw_records, list) else [], settings, deadline)
     validator = runtime.validator
     plan = plan_operations(records, lambda record: validate_record(record, validator))
     stats = CallStats()
@@ -80,8 +80,8 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         stats=stats,
         while_sending=invalid.route,
     )
-    plan.complete()  # every record validated, even when delivery stopped early
-    invalid.route()  # a no-op when it already ran while the requests were in flight
+    plan.complete(deadline)  # validate what delivery did not reach, while there is time
+    invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
     rejected, retry = _settle(records, plan, outcomes)
     dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline)
@@ -122,48 +122,71 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
 
 
 class _InvalidRecords:
-    """Dead-letters the records that failed parsing or validation, once."""
+    """Dead-letters the records that failed parsing or validation, each once."""
 
     def __init__(self, records: list[Record], dlq_url: str, deadline: Deadline) -> None:
         self.records = records
         self.dlq_url = dlq_url
         self.deadline = deadline
-        self.count = 0
+        self.routed: set[int] = set()
         self.failed: set[int] = set()
-        self.done = False
+
+    @property
+    def count(self) -> int:
+        """Records found invalid so far."""
+        return len(self.routed)
 
     def route(self) -> None:
-        """Send them to the DLQ (the first call only)."""
-        if self.done:
-            return
-        self.done = True
+        """Send the invalid records not sent yet to the DLQ."""
         entries = [
             DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", r.message_id)
             for r in self.records
-            if r.error_code is not None
+            if r.error_code is not None and r.index not in self.routed
         ]
-        self.count = len(entries)
-        self.failed = route_to_dlq(entries, self.dlq_url, self.deadline)
+        self.routed.update(entry.index for entry in entries)
+        self.failed |= route_to_dlq(entries, self.dlq_url, self.deadline)
+
+
+def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -> list[Record]:
+    """Parse every record; once the deadline has passed, only read the ids of the rest."""
+    records: list[Record] = []
+    for index, raw in enumerate(raw_records):
+        if index % PARSE_CHECK_EVERY == 0 and deadline.remaining() <= 0:
+            records.extend(parse_record_id(r, n) for n, r in enumerate(raw_records) if n >= index)
+            break
+        records.append(parse_record(raw, index, settings.max_request_bytes))
+    return records
 
 
 def _settle(
     records: list[Record], plan: Plan, outcomes: dict[Operation, Outcome]
 ) -> tuple[list[DlqEntry], set[int]]:
-    """(DLQ entries of rejected records, indices to retry); outcomes gains the unsent ops."""
+    """(DLQ entries of rejected records, indices to retry); outcomes gains the unsent ops.
+
+    A record that neither failed validation nor belongs to an operation was not reached
+    in time: it is retried.
+    """
     not_sent = Outcome(TRANSIENT, "not sent")
-    for operation in (op for chain in plan.built for op in chain if op not in outcomes):
-        outcomes[operation] = not_sent
+    for unsent in (op for chain in plan.built for op in chain if op not in outcomes):
+        outcomes[unsent] = not_sent
+    owner = plan.operation_of()
     rejected: list[DlqEntry] = []
     retry: set[int] = set()
-    for index, operation in sorted(plan.operation_of().items()):
+    for record in records:
+        operation = owner.get(record.index)
+        if operation is None:
+            if record.error_code is None:
+                retry.add(record.index)
+            continue
         outcome = outcomes[operation]
         if outcome.kind == REJECTED:
-            record = records[index]
             rejected.append(
-                DlqEntry(index, record.body, outcome.error_code, outcome.detail, record.message_id)
+                DlqEntry(
+                    record.index, record.body, outcome.error_code, outcome.detail, record.message_id
+                )
             )
         elif outcome.kind != APPLIED:
-            retry.add(index)
+            retry.add(record.index)
     return rejected, retry
 
 

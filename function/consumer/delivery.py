@@ -50,7 +50,7 @@ def deliver_plan(
     while True:
         sender = _Sender(client, deadline, stats, outcomes)
         in_wave: list[list[Operation]] = []
-        wave = _encoded(active, depth, max_bytes, outcomes, in_wave)
+        wave = _encoded(active, depth, max_bytes, outcomes, in_wave=in_wave, deadline=deadline)
         for request in pack_requests(wave, max_operations, max_bytes):
             sender.submit(request)
         if while_sending is not None and depth == 0:
@@ -74,13 +74,18 @@ def _encoded(
     depth: int,
     max_bytes: int,
     outcomes: dict[Operation, Outcome],
+    *,
     in_wave: list[list[Operation]],
+    deadline: Deadline,
 ) -> Iterator[Operation]:
     """The wave's sendable operations, encoded one by one; the others get their outcome.
 
-    Chains taken part in the wave are appended to `in_wave`.
+    Chains taken part in the wave are appended to `in_wave`. Once the deadline has passed
+    nothing more could be sent: the remaining chains are left unbuilt (their records retried).
     """
     for chain in chains:
+        if deadline.remaining() <= 0:
+            return
         if len(chain) <= depth:
             continue
         in_wave.append(chain)

@@ -411,3 +411,30 @@ def test_a_rate_limited_api_is_waited_for_within_the_budget(h: Harness) -> None:
         assert len(api.applied()) == 6
         assert run.summary["throttled"] >= 1
         assert api.stats()["status_counts"]["429"] == run.summary["throttled"]
+
+
+def test_without_time_for_a_request_valid_records_are_retried_and_invalid_ones_dead_lettered(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # delivery's deadline already passed, the DLQ's not: nothing is sent, yet every record
+    # is still judged (the schema check then happens after delivery)
+    monkeypatch.setattr("consumer.batch.DLQ_RESERVE_SECONDS", 60.0)
+    bad = {**h.change("bad", "9", occurred_at="2026-01-02T00:00:00Z"), "op": "upsert"}
+    run = h.handle(h.event([h.change("a"), bad, "not json", h.change("b", "2")]), h.runtime())
+
+    assert h.api.stats()["requests"] == 0
+    assert run.failed == ["m0", "m3"]
+    assert {m["source_message_id"]: m["error_code"] for m in h.dead()} == {
+        "m1": "schema_violation",
+        "m2": "invalid_json",
+    }
+
+
+def test_a_batch_arriving_with_no_time_left_is_retried_whole(h: Harness) -> None:
+    bodies = [h.change(f"e{n}", str(n)) for n in range(3000)]
+    run = h.handle(h.event(bodies), h.runtime(), 0.3)
+
+    assert len(run.failed) == 3000
+    assert h.api.stats()["requests"] == 0
+    assert h.dead() == []
+    assert run.summary["received"] == 3000

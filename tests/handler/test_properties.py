@@ -1,7 +1,8 @@
 """Property-based tests: arbitrary bodies and API behaviours, over real HTTP and moto SQS.
 
-For every generated batch: the handler returns (never raises), names only records of the
-batch and none twice, and accounts for every record: applied, in the DLQ, or to retry.
+For every generated batch and time budget: the handler returns (never raises), names only
+records of the batch and none twice, and accounts for every record: applied, in the DLQ, or
+to retry.
 Per entity, what the API applied is a prefix of the entity's operations, in order.
 """
 
@@ -110,10 +111,11 @@ def event_of(spec: list[tuple[str, str, int]]) -> dict[str, Any]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(spec=records, api_faults=faults)
+@given(spec=records, api_faults=faults, seconds=st.sampled_from([5.0, 5.0, 5.0, 2.2, 0.3]))
 def test_every_record_is_accounted_for(
     spec: list[tuple[str, str, int]],
     api_faults: dict[str, Any],
+    seconds: float,
     entity_api: Any,
     sqs: Any,
     dlq_messages: Any,
@@ -128,7 +130,7 @@ def test_every_record_is_accounted_for(
     runtime = Runtime(settings_, load_validator(), EntityApiClient(settings_, sleep=lambda _: None))
     event = event_of(spec)
 
-    run = handle(event, runtime, 5.0)
+    run = handle(event, runtime, seconds)
 
     batch_ids = [r["messageId"] for r in event["Records"] if r.get("messageId")]
     assert set(run.failed) <= set(batch_ids)
