@@ -36,8 +36,8 @@ def deliver_plan(
 ) -> dict[Operation, Outcome]:
     """Send every operation of `plan`; return one outcome per operation.
 
-    `while_sending` is called once, when the first wave is packed (so every record has been
-    validated) and its requests may still be in flight.
+    `while_sending` is called once, when the first wave is packed (so every record reached
+    in time has been validated) and its requests may still be in flight.
 
     Wave k carries the k-th operation of every entity whose earlier operations were all
     applied, so one request never holds two operations on the same entity and no operation
