@@ -204,6 +204,11 @@ variable "alarm_topic_kms_key_arn" {
   description = "Customer-managed KMS key ARN for the alarm topic (its policy must let cloudwatch.amazonaws.com use kms:GenerateDataKey* and kms:Decrypt); null creates a dedicated key with rotation when create_alarm_topic is true."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.alarm_topic_kms_key_arn))
+    error_message = "alarm_topic_kms_key_arn: must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>); CloudWatch cannot use an alias or the AWS-managed aws/sns key."
+  }
 }
 
 variable "alarm_actions" {
@@ -215,7 +220,15 @@ variable "alarm_actions" {
 # ---- Tags ------------------------------------------------------------------------------------
 
 variable "tags" {
-  description = "Tags for every resource that takes tags."
+  description = "Tags for every resource that takes tags (at most 45: Lambda's limit of 50 less headroom for tags added by your organisation's tooling)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition = length(var.tags) <= 45 && alltrue([
+      for key, value in var.tags :
+      length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")
+    ])
+    error_message = "tags: at most 45 tags; each key 1-128 characters and not starting with 'aws:' (reserved), each value at most 256 characters."
+  }
 }

@@ -172,3 +172,59 @@ run "name_rejects_slash" {
 
   expect_failures = [var.name]
 }
+
+run "alarm_topic_key_rejects_alias" {
+  command = plan
+
+  variables {
+    alarm_topic_kms_key_arn = "alias/aws/sns"
+  }
+
+  expect_failures = [var.alarm_topic_kms_key_arn]
+}
+
+run "tags_accept_edges" {
+  command = plan
+
+  variables {
+    tags = merge(
+      { for i in range(44) : "tag-${i}" => "v" },
+      { (join("", [for i in range(128) : "k"])) = join("", [for i in range(256) : "v"]) },
+    )
+  }
+
+  assert {
+    condition     = length(module.queue.queue_name) > 0 && length(var.tags) == 45
+    error_message = "45 tags with a 128-character key and a 256-character value must be accepted"
+  }
+}
+
+run "tags_reject_aws_prefix" {
+  command = plan
+
+  variables {
+    tags = { "aws:createdBy" = "me" }
+  }
+
+  expect_failures = [var.tags]
+}
+
+run "tags_reject_46_tags" {
+  command = plan
+
+  variables {
+    tags = { for i in range(46) : "tag-${i}" => "v" }
+  }
+
+  expect_failures = [var.tags]
+}
+
+run "tags_reject_long_value" {
+  command = plan
+
+  variables {
+    tags = { team = join("", [for i in range(257) : "v"]) }
+  }
+
+  expect_failures = [var.tags]
+}

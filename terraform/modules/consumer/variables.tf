@@ -120,8 +120,8 @@ variable "entity_api_url" {
   type        = string
 
   validation {
-    condition     = can(regex("^https?://[^\\s/?#]+[^\\s]*$", var.entity_api_url))
-    error_message = "entity_api_url: must be an http:// or https:// URL with a host, without spaces."
+    condition     = can(regex("^https?://[^\\s/?#@]+([/?#][^\\s]*)?$", var.entity_api_url))
+    error_message = "entity_api_url: must be an http:// or https:// URL with a host, without spaces and without user:password@ (credentials belong in the SSM token parameter, not in the environment)."
   }
 }
 

@@ -309,6 +309,25 @@ run "entity_api_url_rejects_missing_scheme" {
   expect_failures = [var.entity_api_url]
 }
 
+run "entity_api_url_rejects_credentials" {
+  command = plan
+  variables {
+    entity_api_url = "https://user:secret@entities.example.com/batch"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+run "entity_api_url_accepts_host_only" {
+  command = plan
+  variables {
+    entity_api_url = "https://entities.example.com"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com"
+    error_message = "a URL with only a host must be accepted"
+  }
+}
+
 run "entity_api_url_rejects_space" {
   command = plan
   variables {
