@@ -18,7 +18,7 @@ READ_TIMEOUT_SECONDS = 1.0
 MIN_CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 """No SendMessageBatch call starts unless it can time out before the deadline."""
 EMPTY_BODY_PLACEHOLDER = "(empty body)"
-_AWS_HOST = re.compile(r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$")
+_AWS_HOST = r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$"
 
 
 class DlqEntry:
@@ -131,7 +131,7 @@ def sqs_client(dlq_url: str) -> Any:
 
     parts = urlsplit(dlq_url)
     host = parts.hostname or ""
-    match = _AWS_HOST.search(host)
+    match = re.search(_AWS_HOST, host)
     options: dict[str, Any] = {
         "config": Config(
             connect_timeout=CONNECT_TIMEOUT_SECONDS,

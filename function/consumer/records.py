@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "entity_change.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "entity_change.schema.json"
 DETAIL_LIMIT_BYTES = 1024
 
 INVALID_JSON = "invalid_json"

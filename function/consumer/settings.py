@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -15,8 +14,9 @@ DEFAULT_METRICS_NAMESPACE = "SqsBatchConsumer"
 MAX_OPERATIONS_RANGE = (1, 10_000)
 MAX_REQUEST_BYTES_RANGE = (1_024, 6 * 1_048_576)
 TIMEOUT_RANGE = (0.1, 900.0)
-_SSM_NAME = re.compile(r"^(arn:aws[a-z-]*:ssm:[^\s]+|/?[A-Za-z0-9_.\-/]{1,2048})$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9._#:/ -]{1,255}$")
+_LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_SSM_NAME_CHARS = _LETTERS_DIGITS | frozenset("_.-/")
+_NAMESPACE_CHARS = _LETTERS_DIGITS | frozenset("._#:/ -")
 
 
 class SettingsError(ValueError):
@@ -67,14 +67,18 @@ class Settings:
                 "(the SSM parameter in AWS, the plain token for local runs only)"
             )
         if token_parameter:
-            if not _SSM_NAME.match(token_parameter):
+            if not _is_ssm_name(token_parameter):
                 raise SettingsError(
                     "ENTITY_API_TOKEN_PARAMETER must be an SSM parameter name or ARN, "
                     f"got {token_parameter!r}"
                 )
             token = (read_parameter or read_ssm_parameter)(token_parameter)
         namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
-        if not _NAMESPACE.match(namespace) or namespace.startswith("AWS/"):
+        if (
+            len(namespace) > 255
+            or not set(namespace) <= _NAMESPACE_CHARS
+            or namespace.startswith("AWS/")
+        ):
             raise SettingsError(
                 "METRICS_NAMESPACE must be 1-255 characters of letters, digits and . _ # : / - "
                 f"and space, not starting with 'AWS/'; got {namespace!r}"
@@ -102,6 +106,18 @@ _RANGES: dict[str, tuple[float, float]] = {
     "MAX_REQUEST_BYTES": MAX_REQUEST_BYTES_RANGE,
     "ENTITY_API_TIMEOUT_SECONDS": TIMEOUT_RANGE,
 }
+
+
+def _is_namespace(value: str) -> bool:
+    """A CloudWatch namespace we accept: 1-255 allowed characters, not AWS's own."""
+    return len(value) <= 255 and set(value) <= _NAMESPACE_CHARS and not value.startswith("AWS/")
+
+
+def _is_ssm_name(value: str) -> bool:
+    """An SSM parameter name (letters, digits, _ . - /) or an SSM ARN."""
+    if value.startswith("arn:"):
+        return ":ssm:" in value and not any(c.isspace() for c in value)
+    return len(value) <= 2048 and set(value) <= _SSM_NAME_CHARS
 
 
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
