@@ -95,6 +95,11 @@ variable "evaluation_periods" {
     condition     = var.evaluation_periods >= 1 && var.evaluation_periods <= 100 && floor(var.evaluation_periods) == var.evaluation_periods
     error_message = "evaluation_periods: must be a whole number from 1 to 100."
   }
+
+  validation {
+    condition     = var.evaluation_periods * var.period_seconds <= 86400
+    error_message = "evaluation_periods: evaluation_periods x period_seconds must be at most 86400 (CloudWatch evaluates an alarm over one day at most)."
+  }
 }
 
 # ---- Notifications ---------------------------------------------------------------------------

@@ -182,6 +182,39 @@ run "period_rejects_90" {
   expect_failures = [var.period_seconds]
 }
 
+run "evaluation_periods_accept_100_periods_of_840_s" {
+  command = plan
+  variables {
+    evaluation_periods = 100
+    period_seconds     = 840
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["function_errors"].evaluation_periods == 100 && aws_cloudwatch_metric_alarm.this["function_errors"].period == 840
+    error_message = "100 periods of 840 s (84,000 s in all) must be accepted"
+  }
+}
+
+run "period_accepts_one_day" {
+  command = plan
+  variables {
+    evaluation_periods = 1
+    period_seconds     = 86400
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["dlq_not_empty"].period == 86400
+    error_message = "a one-day period with one evaluation period must be accepted"
+  }
+}
+
+run "evaluation_rejects_more_than_one_day" {
+  command = plan
+  variables {
+    evaluation_periods = 25
+    period_seconds     = 3600
+  }
+  expect_failures = [var.evaluation_periods]
+}
+
 run "evaluation_periods_rejects_0" {
   command = plan
   variables {
