@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
 SAFETY_MARGIN_SECONDS = 0.5
 """Kept free at the end of every invocation to log and return."""
@@ -11,12 +11,6 @@ DLQ_RESERVE_SECONDS = 1.5
 """Kept free after delivery for one SendMessageBatch call (0.5 s connect + 1 s read)."""
 DEFAULT_BUDGET_SECONDS = 60.0
 """Budget when there is no Lambda context (local runs)."""
-
-
-class LambdaContext(Protocol):
-    """The part of the Lambda context object the handler uses."""
-
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class Deadline:
