@@ -57,4 +57,4 @@ step "applying terraform/ into LocalStack"
   --var log_retention_in_days=1
 
 step "running the integration tests"
-"$PY" -m pytest tests/integration -m integration -p no:cacheprovider "$@"
+"$PY" -m pytest tests/integration -m integration -p no:cacheprovider -rfEsP "$@"

@@ -5,7 +5,9 @@
 
 Send-then-delete: a message leaves the DLQ only after the source queue accepted its copy, so
 an interrupted run loses nothing (at worst a message is in both queues; the consumer is
-idempotent on event_id). Ctrl-C finishes the batch in hand, then stops. `none` selects the
+idempotent on event_id). Ctrl-C finishes the batch in hand, then stops. Only messages that
+were in the DLQ when the run started are moved (a redriven message that fails again is not
+picked up twice). `none` selects the
 messages SQS moved after maxReceiveCount (they carry no error_code). The handler's
 attributes (error_code, error_detail, source_message_id) are not copied back.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -43,6 +46,10 @@ def _matches(message: dict[str, Any], error_code: str | None) -> bool:
         return True
     code = observe.attribute(message, "error_code")
     return code is None if error_code == "none" else code == error_code
+
+
+def _sent_ms(message: dict[str, Any]) -> int:
+    return int(message.get("Attributes", {}).get("SentTimestamp", 0))
 
 
 def _copy_attributes(message: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +95,7 @@ def redrive(
 ) -> RedriveResult:
     """Move matching DLQ messages to the source queue; others stay in the DLQ untouched."""
     result = RedriveResult()
+    started_ms = int(time.time() * 1000)
     stop = {"requested": False}
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -102,6 +110,11 @@ def redrive(
                 held.append(message)
                 result.interrupted = stop["requested"]
                 break
+            if _sent_ms(message) >= started_ms:
+                # Arrived during this run (e.g. a redriven message the consumer rejected
+                # again): moving it would loop; it stays for the next run.
+                held.append(message)
+                continue
             if not _matches(message, error_code):
                 held.append(message)
                 result.skipped += 1

@@ -19,6 +19,7 @@ import localcloud_stack
 import pytest
 import stack_observations as observe
 from localcloud_venvs import STATE
+from stack_support import EntityApi, Waiter, wait_for
 
 INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 
@@ -31,27 +32,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "integration" in item.keywords:
             item.add_marker(skip)
-
-
-class EntityApi:
-    """The local entity API server's admin endpoints."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def reset(self) -> None:
-        observe.entity_api_send(self.base_url, "POST", "/_admin/reset")
-
-    def faults(self, config: dict[str, Any]) -> None:
-        observe.entity_api_send(self.base_url, "PUT", "/_admin/faults", config)
-
-    def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = observe.entity_api(self.base_url, "/_admin/stats")
-        return stats
-
-    def applied(self) -> list[dict[str, Any]]:
-        applied: list[dict[str, Any]] = observe.entity_api(self.base_url, "/_admin/applied")
-        return applied
 
 
 @pytest.fixture(scope="session")
@@ -82,21 +62,6 @@ def logs(stack: localcloud_stack.Stack) -> Any:
 def api(stack: localcloud_stack.Stack) -> EntityApi:
     assert stack.entity_api_base_url, "the stack records no entity API server"
     return EntityApi(stack.entity_api_base_url)
-
-
-Waiter = Callable[[Callable[[], Any], float, str], Any]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` until it returns something truthy; fail naming `what` on timeout."""
-    give_up = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 @pytest.fixture

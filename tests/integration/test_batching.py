@@ -11,7 +11,7 @@ import message_factory
 import publish
 import pytest
 import stack_observations as observe
-from conftest import EntityApi, Waiter
+from stack_support import EntityApi, Waiter
 
 pytestmark = pytest.mark.integration
 

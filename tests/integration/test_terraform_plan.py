@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import localcloud_deploy
 import pytest
-from conftest import INSTANCE
 
 pytestmark = pytest.mark.integration
 
 
 def test_plan_after_apply_shows_no_changes() -> None:
-    assert not localcloud_deploy.plan_has_changes(INSTANCE), (
+    assert not localcloud_deploy.plan_has_changes(os.environ["LOCALCLOUD_INSTANCE"]), (
         "terraform plan after apply is not empty: see the plan log under .localcloud/"
     )
