@@ -13,7 +13,7 @@ repo=$(pwd)
 CHECKOV_VERSION=3.3.30
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf.sh"
-MODULES=(modules/queue modules/consumer modules/alarms)
+MODULES=(modules/queue modules/consumer modules/alarms)  # inits and validates; tests below
 EXAMPLES=(localstack production)
 LOGS=.cache/test-terraform
 
@@ -28,19 +28,34 @@ rm -rf "$LOGS" && mkdir -p "$LOGS"
 names=() results=() seconds=() notes=()
 failed=0
 
-# step NAME NOTE-COMMAND -- COMMAND...: run COMMAND with its output in a log; NOTE-COMMAND (or
-# "-") prints a short note from that log for the summary.
-step() {
-  local name=$1 note_cmd=$2
-  shift 3
-  local log="$LOGS/${name//[^A-Za-z0-9_.-]/_}.log" start=$SECONDS status
+# start_step NAME -- COMMAND...: run COMMAND in the background, its output in a log.
+# finish_step NAME NOTE-COMMAND: wait for it and report; NOTE-COMMAND (or "-") prints a short
+# note from the log for the summary. step NAME NOTE-COMMAND -- COMMAND...: both, in a row.
+# Two slow steps (the consumer module's tests, checkov's venv) overlap the others: 2 cores.
+declare -A step_pids
+log_of() { echo "$LOGS/${1//[^A-Za-z0-9_.-]/_}.log"; }
+
+start_step() {
+  local name=$1 log
+  shift 2
+  log=$(log_of "$name")
+  (
+    begin=$SECONDS
+    "$@" >"$log" 2>&1
+    echo "$? $((SECONDS - begin))" >"$log.status"
+  ) &
+  step_pids[$name]=$!
+}
+
+finish_step() {
+  local name=$1 note_cmd=$2 log status took note=""
+  log=$(log_of "$name")
+  wait "${step_pids[$name]}"
+  read -r status took <"$log.status"
   printf '  %-44s ' "$name"
-  "$@" >"$log" 2>&1
-  status=$?
-  local took=$((SECONDS - start)) note=""
   [ "$note_cmd" != "-" ] && note=$($note_cmd "$log" 2>/dev/null || true)
   names+=("$name") seconds+=("$took") notes+=("$note")
-  if [ $status -eq 0 ]; then
+  if [ "$status" -eq 0 ]; then
     results+=("ok")
     printf 'ok    %4ss  %s\n' "$took" "$note"
   else
@@ -49,6 +64,13 @@ step() {
     printf 'FAILED %3ss  (log: %s)\n' "$took" "$log"
     sed 's/^/      | /' "$log" | tail -n 40
   fi
+}
+
+step() {
+  local name=$1 note_cmd=$2
+  shift 2
+  start_step "$name" "$@"
+  finish_step "$name" "$note_cmd"
 }
 
 tests_note() { grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1; }
@@ -114,13 +136,17 @@ echo "==> Terraform checks ($("$TF" version | head -n 1); providers: ${TF_PLUGIN
 total_start=$SECONDS
 
 step "fmt -check" - -- "$TF" fmt -check -recursive -diff terraform
+start_step "checkov: venv $CHECKOV_VERSION" -- checkov_venv
 for dir in "${MODULES[@]}"; do
   step "$dir: init" - -- init_module "$dir"
   step "$dir: validate" - -- tf_in "$dir" validate
-  step "$dir: test" tests_note -- tf_in "$dir" test
 done
 step "root: init (committed lock, read-only)" - -- init_root
 step "root: validate" - -- tf_in . validate
+
+start_step "modules/consumer: test" -- tf_in modules/consumer test
+step "modules/queue: test" tests_note -- tf_in modules/queue test
+step "modules/alarms: test" tests_note -- tf_in modules/alarms test
 step "root: test" tests_note -- tf_in . test
 for example in "${EXAMPLES[@]}"; do
   step "root: plan examples/$example.tfvars" tests_note -- \
@@ -131,7 +157,9 @@ step "root: wrong value fails the plan" - -- root_rejects_wrong_value
 docs_python=.venv/bin/python
 [ -x "$docs_python" ] || docs_python=$(scripts/find_python.sh 3.12)
 step "docs: README tables current" - -- "$docs_python" scripts/terraform_docs.py --check
-step "checkov: venv $CHECKOV_VERSION" - -- checkov_venv
+finish_step "modules/consumer: test" tests_note
+
+finish_step "checkov: venv $CHECKOV_VERSION" -
 step "checkov: defaults" checkov_note -- run_checkov defaults
 step "checkov: production example" checkov_note -- \
   run_checkov production --var-file terraform/examples/production.tfvars
