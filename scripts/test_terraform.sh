@@ -33,6 +33,8 @@ failed=0
 # note from the log for the summary. step NAME NOTE-COMMAND -- COMMAND...: both, in a row.
 # Two slow steps (the consumer module's tests, checkov's venv) overlap the others: 2 cores.
 declare -A step_pids
+# Background steps die with the script (Ctrl-C included).
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 log_of() { echo "$LOGS/${1//[^A-Za-z0-9_.-]/_}.log"; }
 
 start_step() {
@@ -51,7 +53,7 @@ finish_step() {
   local name=$1 note_cmd=$2 log status took note=""
   log=$(log_of "$name")
   wait "${step_pids[$name]}"
-  read -r status took <"$log.status"
+  read -r status took <"$log.status" 2>/dev/null || { status=1 took=0; }
   printf '  %-44s ' "$name"
   [ "$note_cmd" != "-" ] && note=$($note_cmd "$log" 2>/dev/null || true)
   names+=("$name") seconds+=("$took") notes+=("$note")
