@@ -2,9 +2,10 @@
 
     scripts/bench_e2e.py --instance bench [--count 2000]
 
-Publishes valid changes to the stack's queue and watches the local entity API's applied list
-(polled every 50 ms): the latency of a change is the time from its SendMessageBatch answer
-to the poll that first shows it applied. Prints figures, asserts nothing.
+Two phases: a burst (all changes published at once: throughput) and a paced phase (a steady
+rate below capacity: latency). The local entity API's applied list is polled every 50 ms;
+the latency of a change is the time from its SendMessageBatch answer to the poll that first
+shows it applied. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import localcloud_stack
 import message_factory
@@ -59,59 +61,116 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
+@dataclass
+class Phase:
+    """The figures of one publishing phase."""
+
+    name: str
+    count: int
+    publish_per_second: float
+    seconds: float  # first send to last applied
+    latencies: list[float]
+    requests: int
+    operations: int
+
+
+def run_phase(
+    stack: localcloud_stack.Stack, name: str, count: int, rate: float | None, timeout: float
+) -> Phase | None:
+    """Publish `count` changes (all at once, or paced at `rate` per second) and time them."""
+    assert stack.entity_api_base_url  # noqa: S101 (checked by the caller)
+    sqs = stack.client("sqs")
+    messages = message_factory.generate(count)
+    ids = [m.event_id or "" for m in messages]
+    bodies = [m.body for m in messages]
+    observe.entity_api_send(stack.entity_api_base_url, "POST", "/_admin/reset")
+    watcher = AppliedWatcher(stack.entity_api_base_url)
+    watcher.start()
+    sent_at: dict[int, float] = {}
+    with console.status(f"{name}: publishing {count:,} changes ..."):
+        started = time.monotonic()
+        if rate is None:
+            result = publish.publish(sqs, stack.queue_url, bodies, concurrency=4)
+            sent_at.update(result.sent_at)
+        else:
+            for offset in range(0, count, 10):
+                pause = started + offset / rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                chunk = publish.publish(sqs, stack.queue_url, bodies[offset : offset + 10])
+                sent_at.update({offset + i: t for i, t in chunk.sent_at.items()})
+        publish_seconds = time.monotonic() - started
+    give_up = time.monotonic() + timeout
+    wanted = set(ids)
+    with console.status(f"{name}: waiting until every change is applied ...") as status:
+        while len(watcher.seen_at.keys() & wanted) < count and time.monotonic() < give_up:
+            status.update(f"{name}: applied {len(watcher.seen_at.keys() & wanted):,} of {count:,}")
+            time.sleep(0.2)
+    watcher.stop()
+    latencies = [watcher.seen_at[e] - sent_at[i] for i, e in enumerate(ids) if e in watcher.seen_at]
+    if len(latencies) < count:
+        console.print(f"[red]{name}: only {len(latencies):,} of {count:,} applied in time[/red]")
+        return None
+    stats = observe.entity_api(stack.entity_api_base_url, "/_admin/stats")
+    return Phase(
+        name=name,
+        count=count,
+        publish_per_second=count / publish_seconds,
+        seconds=max(watcher.seen_at[e] for e in ids) - min(sent_at.values()),
+        latencies=latencies,
+        requests=int(stats["requests"]),
+        operations=int(stats["operations"]),
+    )
+
+
+def render(phases: list[Phase]) -> None:
+    table = Table(title="End to end through LocalStack (one ESM poller)", box=None)
+    table.add_column("figure")
+    for phase in phases:
+        table.add_column(phase.name, justify="right")
+
+    def row(label: str, values: list[str]) -> None:
+        table.add_row(label, *values)
+
+    row("changes", [f"{p.count:,}" for p in phases])
+    row("publish rate", [f"{p.publish_per_second:,.0f} msg/s" for p in phases])
+    row("publish-to-applied throughput", [f"{p.count / p.seconds:,.0f} msg/s" for p in phases])
+    row("all applied after", [f"{p.seconds:.1f} s" for p in phases])
+    row("latency p50", [f"{statistics.median(p.latencies) * 1000:,.0f} ms" for p in phases])
+    row("latency p90", [f"{_percentile(p.latencies, 90) * 1000:,.0f} ms" for p in phases])
+    row("latency p99", [f"{_percentile(p.latencies, 99) * 1000:,.0f} ms" for p in phases])
+    row("entity API requests", [f"{p.requests:,}" for p in phases])
+    row("operations per request", [f"{p.operations / p.requests:.1f}" for p in phases])
+    console.print(table)
+    console.print(
+        f"latency = SendMessageBatch answer -> first seen in the API's applied list "
+        f"(polled every {POLL_SECONDS * 1000:.0f} ms)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     localcloud_stack.add_arguments(parser)
-    parser.add_argument("--count", type=int, default=2000, help="changes to publish")
+    parser.add_argument("--count", type=int, default=2000, help="changes in the burst phase")
+    parser.add_argument("--paced-count", type=int, default=1000, help="changes, paced phase")
+    parser.add_argument("--paced-rate", type=float, default=100.0, help="paced msg/s")
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     stack = localcloud_stack.resolve(args)
     if not stack.entity_api_base_url:
         console.print("[red]error:[/red] the stack records no local entity API server")
         return 1
-    sqs = stack.client("sqs")
-    messages = message_factory.generate(args.count)
-    ids = [m.event_id or "" for m in messages]
-    observe.entity_api_send(stack.entity_api_base_url, "POST", "/_admin/reset")
-    watcher = AppliedWatcher(stack.entity_api_base_url)
-    watcher.start()
-    with console.status(f"publishing {args.count:,} changes ..."):
-        result = publish.publish(sqs, stack.queue_url, [m.body for m in messages], concurrency=4)
-    give_up = time.monotonic() + args.timeout
-    with console.status("waiting until every change is applied ...") as status:
-        while len(watcher.seen_at.keys() & set(ids)) < len(ids) and time.monotonic() < give_up:
-            status.update(f"applied {len(watcher.seen_at):,} of {len(ids):,} ...")
-            time.sleep(0.2)
-    watcher.stop()
-    latencies = [
-        watcher.seen_at[event_id] - result.sent_at[i]
-        for i, event_id in enumerate(ids)
-        if event_id in watcher.seen_at and i in result.sent_at
-    ]
-    if len(latencies) < len(ids):
-        console.print(f"[red]only {len(latencies):,} of {len(ids):,} changes applied in time[/red]")
-        return 1
-    first_sent = min(result.sent_at.values())
-    last_applied = max(watcher.seen_at[e] for e in ids)
-    stats = observe.entity_api(stack.entity_api_base_url, "/_admin/stats")
-    table = Table(title=f"End to end through LocalStack: {len(ids):,} changes", box=None)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_row("publish (SendMessageBatch, 4 in flight)", f"{result.per_second:,.0f} msg/s")
-    table.add_row(
-        "publish-to-applied throughput", f"{len(ids) / (last_applied - first_sent):,.0f} msg/s"
-    )
-    table.add_row("all applied after", f"{last_applied - first_sent:.1f} s")
-    table.add_row("latency p50", f"{statistics.median(latencies) * 1000:,.0f} ms")
-    table.add_row("latency p90", f"{_percentile(latencies, 90) * 1000:,.0f} ms")
-    table.add_row("latency p99", f"{_percentile(latencies, 99) * 1000:,.0f} ms")
-    table.add_row("latency max", f"{max(latencies) * 1000:,.0f} ms")
-    table.add_row("entity API requests", f"{stats['requests']:,}")
-    table.add_row("operations per request", f"{stats['operations'] / stats['requests']:.1f}")
-    console.print(table)
-    console.print(
-        f"(latency resolution: the applied list is polled every {POLL_SECONDS * 1000:.0f} ms)"
-    )
+    phases = []
+    for name, count, rate in (
+        ("burst", args.count, None),
+        (f"paced {args.paced_rate:.0f}/s", args.paced_count, args.paced_rate),
+    ):
+        if count:
+            phase = run_phase(stack, name, count, rate, args.timeout)
+            if phase is None:
+                return 1
+            phases.append(phase)
+    render(phases)
     return 0
 
 
