@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -205,6 +206,18 @@ def test_encode_operation_once_and_report_what_cannot_be_encoded() -> None:
     )
     assert "cannot encode" in (encode_operation(broken) or "")
     assert encode({"a": "é"}) == b'{"a":"\\u00e9"}'
+
+
+def test_the_prebuilt_encoder_gives_the_reference_bytes() -> None:
+    samples: list[dict[str, object]] = [
+        {"op_id": "e1", "attributes": {"é": '\u2028\x00"\\', "n": [1, -2.5, 1e300, True, None]}},
+        {"op_id": "e2", "attributes": {"nested": {"a": [{"b": {}}], "": []}, "big": 2**70}},
+    ]
+    for sample in samples:
+        assert encode(sample) == json.dumps(sample, separators=(",", ":")).encode()
+    for bad in (float("nan"), float("inf"), {1, 2}):
+        with pytest.raises((ValueError, TypeError)):
+            encode({"attributes": {"x": bad}})
 
 
 # --- the lazy plan gives what validating everything first would give --------------------
