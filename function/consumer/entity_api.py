@@ -84,6 +84,10 @@ def classify_status(status: Any) -> str:
     return TRANSIENT
 
 
+_APPLIED_OUTCOME = Outcome(APPLIED)
+"""Shared by every applied operation (outcomes are never changed once made)."""
+
+
 def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operation, Outcome]:
     """Outcomes from a 200 body; unparseable body or missing result -> transient."""
     try:
@@ -96,15 +100,19 @@ def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operatio
         return dict.fromkeys(operations, missing)
     by_id: dict[str, Any] = {}
     for result in results:
-        if isinstance(result, dict) and isinstance(result.get("op_id"), str):
-            by_id.setdefault(result["op_id"], result)
+        if isinstance(result, dict) and isinstance(op_id := result.get("op_id"), str):
+            by_id.setdefault(op_id, result)
     outcomes: dict[Operation, Outcome] = {}
+    applied = _APPLIED_OUTCOME
     for operation in operations:
         result = by_id.get(operation.op_id)
         if result is None:
             outcomes[operation] = Outcome(TRANSIENT, "no result for this operation")
             continue
         status = result.get("status")
+        if type(status) is int and (200 <= status < 300 or status == 409):
+            outcomes[operation] = applied  # the common case, without the detail text
+            continue
         kind = classify_status(status)
         error = result.get("error")
         detail = f"entity API status {status}" + (f": {error}" if isinstance(error, str) else "")
