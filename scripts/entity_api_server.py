@@ -411,7 +411,7 @@ class EntityApiServer:
         if faults.per_operation():
             results = [r for r in (self._apply(faults, op) for op in operations) if r is not None]
         else:
-            results = [self._apply_healthy(op) for op in operations]
+            results = self._apply_healthy(operations)
         return _Answer(200, json.dumps({"results": results}).encode(), {}, len(operations))
 
     def _refusal(
@@ -442,16 +442,25 @@ class EntityApiServer:
             refusal = _error(HTTPStatus.BAD_REQUEST, "rejected entity in request", count)
         return operations, refusal
 
-    def _apply_healthy(self, op: JsonObject) -> JsonObject:
-        """The fast path when no per-operation fault is configured."""
-        op_id = op["op_id"]
-        if op_id in self._applied_ids:
-            self._op_status_counts[409] += 1
-            return {"op_id": op_id, "status": 409, "error": "op_id already applied"}
-        self._applied_ids.add(op_id)
-        self._applied.append(op)
-        self._op_status_counts[200] += 1
-        return {"op_id": op_id, "status": 200}
+    def _apply_healthy(self, operations: list[JsonObject]) -> list[JsonObject]:
+        """The fast path when no per-operation fault is configured (status counts per request)."""
+        applied_ids, applied = self._applied_ids, self._applied
+        results: list[JsonObject] = []
+        conflicts = 0
+        for op in operations:
+            op_id = op["op_id"]
+            if op_id in applied_ids:
+                conflicts += 1
+                results.append({"op_id": op_id, "status": 409, "error": "op_id already applied"})
+            else:
+                applied_ids.add(op_id)
+                applied.append(op)
+                results.append({"op_id": op_id, "status": 200})
+        if conflicts:
+            self._op_status_counts[409] += conflicts
+        if len(operations) > conflicts:
+            self._op_status_counts[200] += len(operations) - conflicts
+        return results
 
     def _apply(self, faults: Faults, op: JsonObject) -> JsonObject | None:
         op_id, entity = op["op_id"], _entity(op)
@@ -527,15 +536,18 @@ def _parse_operations(body: bytes) -> tuple[list[JsonObject], str]:
         return [], 'body must be {"operations": [...]}'
     for op in operations:
         if not (
-            isinstance(op, dict)
-            and isinstance(op.get("op_id"), str)
+            type(op) is dict  # json.loads makes exact dicts, lists and strs
+            and type(op.get("op_id")) is str
             and op.get("op") in OPERATION_KINDS
-            and isinstance(op.get("entity_type"), str)
-            and isinstance(op.get("entity_id"), str)
-            and isinstance(op.get("attributes", {}), dict)
+            and type(op.get("entity_type")) is str
+            and type(op.get("entity_id")) is str
+            and type(op.get("attributes", _NO_ATTRIBUTES)) is dict
         ):
             return [], "malformed operation"
     return operations, ""
+
+
+_NO_ATTRIBUTES: JsonObject = {}
 
 
 def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
