@@ -21,7 +21,10 @@ cleanup() {
   if [ -f ".localcloud/$INSTANCE/localstack.json" ]; then
     "$PY" scripts/localcloud_deploy.py destroy --instance "$INSTANCE"
   fi
-  "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all
+  # Fails when a function runtime process outlived LocalStack (they must die with it).
+  if ! "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all && [ "$code" = 0 ]; then
+    code=1
+  fi
   rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
   step "integration run finished in $(( $(date +%s) - started )) s (exit $code)"
   exit "$code"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from localcloud_services import (
     free_port,
     http_ok,
     instance_dir,
+    leftover_processes,
     localstack_env,
     localstack_health,
     read_service,
@@ -89,7 +92,24 @@ def cmd_stop(args: argparse.Namespace) -> int:
         started = time.monotonic()
         if stop_service(args.instance, name):
             console.print(f"stopped {name} ({args.instance}) in {time.monotonic() - started:.1f} s")
+    time.sleep(0.2)  # the kernel delivers the runtimes' parent-death signal
+    leftovers = leftover_processes(args.instance)
+    if leftovers:
+        for pid in leftovers:
+            _kill(pid)
+        console.print(
+            f"[red]error:[/red] {len(leftovers)} process(es) outlived LocalStack "
+            f"({args.instance}) and were killed: {leftovers}"
+        )
+        return 3
     return 0
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
 
 
 def cmd_status(args: argparse.Namespace) -> int:

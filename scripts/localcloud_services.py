@@ -164,6 +164,23 @@ def stop_service(instance: str, name: str, grace: float = STOP_GRACE_SECONDS) ->
     return stopped
 
 
+def leftover_processes(instance: str) -> list[int]:
+    """Processes still working in the instance's folder (e.g. function runtimes): none should
+    outlive LocalStack."""
+    folder = str(instance_dir(instance).resolve())
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + os.sep):
+            found.append(int(proc.name))
+    return found
+
+
 def _signal(pid: int, signum: int) -> None:
     """Signal the service's process group (it was started in a session of its own)."""
     try:
