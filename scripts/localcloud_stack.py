@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,24 @@ class Stack:
             config=config,
             **extra,
         )
+
+
+def run_cli(main: Callable[[], int]) -> int:
+    """Run a tool's main; AWS and connection errors become a message, not a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        return main()
+    except (BotoCoreError, ClientError) as error:
+        print(
+            f"error: {error}\nIs the stack up? `make status` shows what runs; "
+            "`make demo` starts it.",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def stack_file(instance: str) -> str:
