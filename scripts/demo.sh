@@ -66,7 +66,8 @@ Demo finished in $(( $(date +%s) - started )) s. The stack is still up; look aro
   make status                          what is running, ports, logs
   scripts/publish.py --count 500       publish more (--poison-percent, --duplicate-percent)
   make redrive ERROR_CODE=schema_violation   move DLQ messages back to the queue
-  scripts/localcloud.py logs -f        LocalStack's log (the function's output is in CloudWatch Logs)
+  scripts/function_logs.py -f          the function's CloudWatch Logs (START/REPORT, JSON lines)
+  scripts/localcloud.py logs -f        LocalStack's own log
   curl $api/_admin/stats     the entity API's counters
   eval "\$(scripts/localcloud.py env)"   then boto3 / the AWS CLI talk to $endpoint
 Stop everything with: make down
