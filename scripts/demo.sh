@@ -64,11 +64,11 @@ cat <<TEXT
 Demo finished in $(( $(date +%s) - started )) s. The stack is still up; look around:
   make report                          the report again (batch sizes, aggregation, DLQ)
   make status                          what is running, ports, logs
-  scripts/publish.py --count 500       publish more (--poison-percent, --duplicate-percent)
+  .venv/bin/python scripts/publish.py --count 500      publish more (--duplicate-percent 5 ...)
   make redrive ERROR_CODE=schema_violation   move DLQ messages back to the queue
-  scripts/function_logs.py -f          the function's CloudWatch Logs (START/REPORT, JSON lines)
-  scripts/localcloud.py logs -f        LocalStack's own log
+  .venv/bin/python scripts/function_logs.py -f         the function's CloudWatch Logs
+  .venv/bin/python scripts/localcloud.py logs -f       LocalStack's own log
   curl $api/_admin/stats     the entity API's counters
-  eval "\$(scripts/localcloud.py env)"   then boto3 / the AWS CLI talk to $endpoint
+  eval "\$(.venv/bin/python scripts/localcloud.py env)"  then boto3 / the AWS CLI use $endpoint
 Stop everything with: make down
 TEXT
