@@ -84,6 +84,19 @@ def _move(sqs: Any, source_url: str, dlq_url: str, batch: list[dict[str, Any]]) 
     return len(accepted)
 
 
+def _receive(sqs: Any, dlq_url: str) -> list[dict[str, Any]]:
+    answer = sqs.receive_message(
+        QueueUrl=dlq_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=HOLD_SECONDS,
+        WaitTimeSeconds=0,
+        MessageAttributeNames=["All"],
+        AttributeNames=["All"],
+    )
+    messages: list[dict[str, Any]] = answer.get("Messages", [])
+    return messages
+
+
 def redrive(
     sqs: Any,
     source_url: str,
@@ -93,7 +106,11 @@ def redrive(
     limit: int | None = None,
     dry_run: bool = False,
 ) -> RedriveResult:
-    """Move matching DLQ messages to the source queue; others stay in the DLQ untouched."""
+    """Move matching DLQ messages to the source queue; others stay in the DLQ untouched.
+
+    Each receive (up to 10 messages) is handled whole: the matching ones are sent and then
+    deleted, the others kept aside and made visible again at the end.
+    """
     result = RedriveResult()
     started_ms = int(time.time() * 1000)
     stop = {"requested": False}
@@ -103,40 +120,46 @@ def redrive(
 
     previous = signal.signal(signal.SIGINT, request_stop)
     held: list[dict[str, Any]] = []
-    batch: list[dict[str, Any]] = []
+    in_hand: list[dict[str, Any]] = []
+    empty_receives = 0
     try:
-        for message in observe.receive_all(sqs, dlq_url, hold_seconds=HOLD_SECONDS):
-            if stop["requested"] or (limit is not None and result.moved + len(batch) >= limit):
-                held.append(message)
+        while empty_receives < 3:
+            if stop["requested"] or (limit is not None and result.moved >= limit):
                 result.interrupted = stop["requested"]
                 break
-            if _sent_ms(message) >= started_ms:
-                # Arrived during this run (e.g. a redriven message the consumer rejected
+            in_hand = _receive(sqs, dlq_url)
+            if not in_hand:
+                empty_receives += 1
+                time.sleep(0.05)
+                continue
+            empty_receives = 0
+            batch: list[dict[str, Any]] = []
+            for message in in_hand:
+                # Sent after the run started (e.g. a redriven message the consumer rejected
                 # again): moving it would loop; it stays for the next run.
-                held.append(message)
-                continue
-            if not _matches(message, error_code):
-                held.append(message)
-                result.skipped += 1
-                continue
-            if dry_run:
-                held.append(message)
-                result.moved += 1
-                continue
-            batch.append(message)
-            if len(batch) == 10:
+                old = _sent_ms(message) < started_ms
+                room = limit is None or result.moved + len(batch) < limit
+                if not (old and _matches(message, error_code)):
+                    held.append(message)
+                    result.skipped += old
+                elif dry_run or not room:
+                    held.append(message)
+                    result.moved += dry_run and room
+                else:
+                    batch.append(message)
+            if batch:
                 sent = _move(sqs, source_url, dlq_url, batch)
                 result.moved += sent
                 result.failed += len(batch) - sent
-                batch = []
-        if batch:
-            sent = _move(sqs, source_url, dlq_url, batch)
-            result.moved += sent
-            result.failed += len(batch) - sent
+            in_hand = []
     finally:
         signal.signal(signal.SIGINT, previous)
-        if held:
-            observe.release(sqs, dlq_url, held)
+        # Not moved (other codes, or a receive interrupted before its delete): visible again
+        # at once. A batch whose send went through but whose delete did not is then in both
+        # queues: delivered twice, never lost.
+        leftover = held + [m for m in in_hand if m not in held]
+        if leftover:
+            observe.release(sqs, dlq_url, leftover)
     return result
 
 
