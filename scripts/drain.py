@@ -26,11 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", type=int, help="messages published (for the progress bar)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait at most")
     args = parser.parse_args(argv)
-    try:
-        stack = localcloud_stack.resolve(args)
-    except localcloud_stack.StackError as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 1
+    stack = localcloud_stack.resolve(args)
     sqs = stack.client("sqs")
     visible, in_flight = observe.queue_depth(sqs, stack.queue_url)
     total = max(args.expect or 0, visible + in_flight)

@@ -33,11 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--lines", type=int, default=40, help="last N lines")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     args = parser.parse_args(argv)
-    try:
-        stack = localcloud_stack.resolve(args)
-    except localcloud_stack.StackError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    stack = localcloud_stack.resolve(args)
     if not stack.log_group:
         print("error: no function recorded for this stack", file=sys.stderr)
         return 1

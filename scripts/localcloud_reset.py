@@ -29,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     localcloud_stack.add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        stack = localcloud_stack.resolve(args)
-    except localcloud_stack.StackError as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 1
+    stack = localcloud_stack.resolve(args)
     sqs = stack.client("sqs")
     left = empty_queue(sqs, stack.queue_url)
     left_dlq = empty_queue(sqs, stack.dlq_url) if stack.dlq_url else 0

@@ -56,11 +56,14 @@ class Stack:
 
 
 def run_cli(main: Callable[[], int]) -> int:
-    """Run a tool's main; AWS and connection errors become a message, not a traceback."""
+    """Run a tool's main; a missing stack, AWS and connection errors become a message."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
         return main()
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except (BotoCoreError, ClientError) as error:
         print(
             f"error: {error}\nIs the stack up? `make status` shows what runs; "

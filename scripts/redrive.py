@@ -170,11 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="move at most this many")
     parser.add_argument("--dry-run", action="store_true", help="count, move nothing")
     args = parser.parse_args(argv)
-    try:
-        stack = localcloud_stack.resolve(args)
-    except localcloud_stack.StackError as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 1
+    stack = localcloud_stack.resolve(args)
     if not stack.dlq_url:
         console.print("[red]error:[/red] no DLQ known: pass --dlq-url")
         return 1

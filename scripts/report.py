@@ -160,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--since-minutes", type=float, help="only invocations this recent")
     parser.add_argument("--since", type=float, help="only invocations after this epoch second")
     args = parser.parse_args(argv)
-    try:
-        stack = localcloud_stack.resolve(args)
-    except localcloud_stack.StackError as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 1
+    stack = localcloud_stack.resolve(args)
     if args.function_name:
         stack = localcloud_stack.Stack(**{**stack.__dict__, "function_name": args.function_name})
     since_ms = int((time.time() - args.since_minutes * 60) * 1000) if args.since_minutes else 0
