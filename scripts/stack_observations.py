@@ -7,25 +7,19 @@ Reading the DLQ does not consume it: messages are received and then made visible
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "function"))
+from consumer.telemetry import METRIC_NAMES  # the handler's own list of counts
+
 SUMMARY_MESSAGE = "batch processed"
-COUNTS = (
-    "received",
-    "invalid",
-    "duplicates",
-    "coalesced",
-    "operations",
-    "requests",
-    "throttled",
-    "permanent",
-    "transient",
-    "dlq",
-)
+COUNTS: tuple[str, ...] = METRIC_NAMES  # the handler's per-invocation counts (contract §3)
 
 
 def invocation_summaries(logs: Any, log_group: str, since_ms: int = 0) -> list[dict[str, Any]]:
