@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
+import os
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +27,7 @@ def handler(event, context):
     print("handling", event.get("step"), context.get_remaining_time_in_millis() > 0)
     if event.get("sleep"):
         time.sleep(event["sleep"])
+        print("woke up after", event["sleep"])
     if event.get("crash"):
         os._exit(3)
     if event.get("raise"):
@@ -97,9 +98,7 @@ def test_a_timed_out_invocation_is_killed_and_the_next_one_starts_fresh(
 ) -> None:
     error, first = _invoke(lambda_client, function, {"step": 1})
     assert error is None
-    started = time.monotonic()
     error, timed_out = _invoke(lambda_client, function, {"step": 2, "sleep": 5})
-    assert time.monotonic() - started < 4, "the invocation ended at the 1 s timeout"
     assert error == "Unhandled"
     assert timed_out["errorType"] == "Sandbox.Timedout"
     error, after = _invoke(lambda_client, function, {"step": 3})
@@ -116,6 +115,9 @@ def test_a_timed_out_invocation_is_killed_and_the_next_one_starts_fresh(
     assert text.count("START RequestId:") == 3
     assert text.count("REPORT RequestId:") == 3
     assert "Status: timeout" in text
+    assert "woke up" not in text
+    with pytest.raises(ProcessLookupError):  # the timed-out runtime process was killed
+        os.kill(first["pid"], 0)
 
 
 def test_errors_and_crashes_fail_the_invocation_with_the_runtime_error(
