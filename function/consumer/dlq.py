@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from consumer.records import bounded
 from consumer.time_budget import Deadline
 
 BATCH_ENTRIES = 10
@@ -18,6 +19,8 @@ READ_TIMEOUT_SECONDS = 1.0
 MIN_CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 """No SendMessageBatch call starts unless it can time out before the deadline."""
 EMPTY_BODY_PLACEHOLDER = "(empty body)"
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters SQS refuses in a message body or attribute value (InvalidMessageContents)."""
 _AWS_HOST = r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$"
 
 
@@ -84,13 +87,14 @@ def _message(entry_id: str, entry: DlqEntry) -> dict[str, Any]:
     if body is None and isinstance(entry.body, bytes) and entry.body:
         body = entry.body.decode("utf-8", "replace")
     if body is not None:
-        body = body.encode("utf-8", "replace").decode("utf-8")
+        body = _NOT_XML.sub("\ufffd", body.encode("utf-8", "replace").decode("utf-8"))
+    detail = bounded(_NOT_XML.sub("\ufffd", entry.error_detail)) if entry.error_detail else "-"
     return {
         "Id": entry_id,
         "MessageBody": body or EMPTY_BODY_PLACEHOLDER,
         "MessageAttributes": {
             "error_code": {"DataType": "String", "StringValue": entry.error_code},
-            "error_detail": {"DataType": "String", "StringValue": entry.error_detail or "-"},
+            "error_detail": {"DataType": "String", "StringValue": detail},
             "source_message_id": {
                 "DataType": "String",
                 "StringValue": entry.source_message_id or "unknown",

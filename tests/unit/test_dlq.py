@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,10 +57,15 @@ def test_nothing_is_sent_without_time_left(dlq: str, dlq_messages: Any) -> None:
     assert dlq_messages(dlq) == []
 
 
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 class FlakySqs:
     """A stand-in SQS endpoint (JSON protocol) that fails chosen entries: moto cannot.
 
     Bodies containing FAIL always fail; bodies containing FLAKY fail the first time only.
+    Like SQS, an entry whose body or attribute values hold characters outside the XML set
+    (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF) fails: InvalidMessageContents.
     """
 
     def __init__(self) -> None:
@@ -81,7 +87,10 @@ class FlakySqs:
                     body = entry["MessageBody"]
                     flaky = "FLAKY" in body and body not in outer.seen
                     outer.seen.add(body)
-                    if "FAIL" in body or flaky:
+                    texts = [body] + [
+                        a["StringValue"] for a in entry.get("MessageAttributes", {}).values()
+                    ]
+                    if "FAIL" in body or flaky or any(NOT_XML.search(t) for t in texts):
                         failed.append({"Id": entry["Id"], "SenderFault": False, "Code": "X"})
                     else:
                         digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
@@ -124,3 +133,20 @@ def test_a_failing_call_is_retried_once_then_everything_reported(moto_endpoint: 
     missing = f"{moto_endpoint}/123456789012/no-such-queue"
 
     assert route_to_dlq(entries(11), missing, Deadline(30)) == set(range(11))
+
+
+def test_bodies_and_details_with_characters_sqs_refuses_still_arrive(
+    flaky_sqs: FlakySqs,
+) -> None:
+    # SQS accepts only XML characters in bodies and attribute values: a control character
+    # or U+FFFE/U+FFFF (in a body that is not JSON, or in an API's error text) must be
+    # replaced, or the record can never be dead-lettered and comes back forever.
+    odd = [
+        DlqEntry(0, "\x00\x01 not json \x1b[0m", "invalid_json", "body is not JSON", "m0"),
+        DlqEntry(1, '{"a": "\ufffe\uffff"}', "schema_violation", "d", "m1"),
+        DlqEntry(2, "{}", "rejected_by_api", "entity API status 422: bad \x00\x07 value", "m2"),
+        DlqEntry(3, b"\xff\x00raw", "invalid_json", "body is not valid UTF-8", "m3"),
+    ]
+
+    assert route_to_dlq(odd, flaky_sqs.url, Deadline(30)) == set()
+    assert flaky_sqs.calls[0][0] == "\ufffd\ufffd not json \ufffd[0m"
