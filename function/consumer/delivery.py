@@ -119,6 +119,8 @@ class _Sender:
         self.queue: SimpleQueue[Sequence[Operation] | None] = SimpleQueue()
         self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.submitted: list[Sequence[Operation]] = []
+        self.closed = False
 
     def submit(self, request: Sequence[Operation]) -> None:
         """Queue one request; start another thread while under the limit."""
@@ -126,14 +128,26 @@ class _Sender:
             thread = threading.Thread(target=self._work, daemon=True)
             thread.start()
             self.threads.append(thread)
+        self.submitted.append(request)
         self.queue.put(request)
 
     def finish(self) -> None:
-        """Wait until every queued request has its outcomes."""
+        """Wait until every queued request has its outcomes, or the deadline has passed.
+
+        Socket timeouts bound each read, not a whole request: an API that trickles its answer
+        could hold a request far past the deadline. Whatever has no outcome by then is
+        transient, and a late answer is ignored.
+        """
         for _ in self.threads:
             self.queue.put(None)
         for thread in self.threads:
-            thread.join()
+            thread.join(max(self.deadline.remaining(), 0.0))
+        with self.lock:
+            self.closed = True
+            late = Outcome(TRANSIENT, "no answer before the time budget ran out")
+            for request in self.submitted:
+                for operation in request:
+                    self.outcomes.setdefault(operation, late)
 
     def _work(self) -> None:
         while (request := self.queue.get()) is not None:
@@ -142,7 +156,8 @@ class _Sender:
             except Exception as exc:  # noqa: BLE001 - never lose a request's outcome
                 result = dict.fromkeys(request, Outcome(TRANSIENT, f"send failed: {exc!r}"))
             with self.lock:
-                self.outcomes.update(result)
+                if not self.closed:
+                    self.outcomes.update(result)
 
 
 def _fail_rest(

@@ -438,3 +438,44 @@ def test_a_batch_arriving_with_no_time_left_is_retried_whole(h: Harness) -> None
     assert h.api.stats()["requests"] == 0
     assert h.dead() == []
     assert run.summary["received"] == 3000
+
+
+def test_an_api_that_trickles_its_answer_cannot_hold_the_invocation_past_its_time(
+    h: Harness,
+) -> None:
+    # Every byte comes well within the read timeout, so only a bound on the whole request
+    # keeps the invocation inside its time: the answer would take ~20 s.
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    answer = b'HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{"results":[]}'
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            for byte in answer:
+                if stop.wait(0.3):
+                    return
+                conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/operations:batch"
+    try:
+        started = time.monotonic()
+        run = h.handle(h.event([h.change("a"), "not json"]), h.runtime(entity_api_url=url), 3.0)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+    assert elapsed < 3.0
+    assert run.failed == ["m0"]
+    assert [m["source_message_id"] for m in h.dead()] == ["m1"]
