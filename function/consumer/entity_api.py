@@ -213,11 +213,11 @@ class EntityApiClient:
 
     def _post(self, body: bytes, left: float) -> tuple[int, bytes, float | None, str]:
         """(status, body, Retry-After seconds, problem); status 0 for a network failure."""
-        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP_SECONDS, left), read=left)
-        if self.timeout_cap < left:
-            timeout = urllib3.Timeout(
-                connect=min(CONNECT_TIMEOUT_CAP_SECONDS, self.timeout_cap), read=self.timeout_cap
-            )
+        longest = min(self.timeout_cap, left)
+        # total: a slow connect and a slow answer together stay within the time left
+        timeout = urllib3.Timeout(
+            connect=min(CONNECT_TIMEOUT_CAP_SECONDS, longest), read=longest, total=left
+        )
         try:
             response = self.pool.connection_from_url(self.url).urlopen(
                 "POST",

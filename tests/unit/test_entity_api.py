@@ -214,3 +214,36 @@ def test_the_read_timeout_is_capped_by_the_setting(entity_api: Any) -> None:
     client.send([op("a")], Deadline(0.6), CallStats())
 
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(("left", "cap"), [(2.0, 10.0), (11.0, 10.0)])
+def test_connect_and_read_together_never_exceed_the_time_left(left: float, cap: float) -> None:
+    # A slow connect followed by a slow answer must not add up to more than the time left;
+    # each stays within the timeout setting.
+    import urllib3
+
+    seen: list[urllib3.Timeout] = []
+
+    class Pool:
+        def connection_from_url(self, url: str) -> Any:
+            return self
+
+        def urlopen(self, *args: Any, timeout: urllib3.Timeout, **kwargs: Any) -> Any:
+            seen.append(timeout)
+            raise urllib3.exceptions.ConnectTimeoutError("stand-in")
+
+    settings = Settings(
+        entity_api_url="http://127.0.0.1:9/v1/operations:batch",
+        dlq_url="http://127.0.0.1:9/q",
+        entity_api_timeout_seconds=cap,
+    )
+    client = EntityApiClient(settings, pool=Pool(), sleep=lambda seconds: None)  # type: ignore[arg-type]
+    client._post(b"{}", left)
+
+    timeout = seen[0]
+    assert timeout.connect_timeout <= cap
+    assert timeout._read <= cap  # type: ignore[operator]
+    if timeout.total is not None:
+        assert timeout.total <= left
+    else:
+        assert timeout.connect_timeout + timeout._read <= left  # type: ignore[operator]
