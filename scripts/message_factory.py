@@ -69,6 +69,15 @@ def generate(
     start = datetime.now(UTC) - timedelta(seconds=count)
     poison = round(count * poison_percent / 100)
     duplicates = round(count * duplicate_percent / 100)
+    if count < 0:
+        raise ValueError(f"the count of messages must be >= 0, got {count}")
+    if poison < 0 or duplicates < 0 or poison + duplicates > count:
+        raise ValueError(
+            f"cannot make {count} messages with {poison_percent}% poison and "
+            f"{duplicate_percent}% duplicates: the percentages must be >= 0 and add up to <= 100"
+        )
+    if duplicates and poison + duplicates == count:
+        raise ValueError("duplicates need at least one valid message to repeat")
     kinds = ["poison"] * poison + ["duplicate"] * duplicates
     kinds += ["valid"] * (count - len(kinds))
     rng.shuffle(kinds)

@@ -21,6 +21,7 @@ from typing import Any
 
 import localcloud_stack
 import message_factory
+from botocore.exceptions import EndpointConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -60,6 +61,8 @@ def _send_chunk(
         entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
         try:
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except EndpointConnectionError:  # boto3 has retried already: nothing listens there
+            raise
         except Exception as exc:  # noqa: BLE001 (a failed call is retried as a whole)
             error = f"{type(exc).__name__}: {exc}"
             continue
@@ -105,12 +108,16 @@ def publish(
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         sizes = {pool.submit(_send_chunk, sqs, queue_url, c, result, lock): len(c) for c in chunks}
-        for future in as_completed(sizes):
-            sent = future.result()
-            with lock:
-                result.sent += sent
-            if on_progress:
-                on_progress(sizes[future])
+        try:
+            for future in as_completed(sizes):
+                sent = future.result()
+                with lock:
+                    result.sent += sent
+                if on_progress:
+                    on_progress(sizes[future])
+        except BaseException:  # Ctrl-C, or nothing listens there: do not try every chunk
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     result.seconds = time.monotonic() - started
     return result
 
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack = localcloud_stack.resolve(args)
         messages = _messages(args)
-    except (localcloud_stack.StackError, OSError) as error:
+    except (localcloud_stack.StackError, OSError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 1
     sqs = stack.client("sqs")
