@@ -51,6 +51,8 @@ def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) 
     """
     if not entries:
         return set()
+    if deadline.remaining() < MIN_CALL_SECONDS:  # no call could be made: skip the import too
+        return {entry.index for entry in entries}
     try:
         sqs_client(dlq_url)  # the lazy boto3 import happens before the clock is checked
     except Exception:  # noqa: BLE001 - no client, no sending: the records are retried

@@ -150,3 +150,15 @@ def test_bodies_and_details_with_characters_sqs_refuses_still_arrive(
 
     assert route_to_dlq(odd, flaky_sqs.url, Deadline(30)) == set()
     assert flaky_sqs.calls[0][0] == "\ufffd\ufffd not json \ufffd[0m"
+
+
+def test_boto3_is_not_even_loaded_without_time_for_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Importing boto3 and building a client takes ~0.4 s, seconds on a small Lambda: with no
+    # time left for a call it would only push the invocation towards its timeout.
+    import consumer.dlq
+
+    built: list[str] = []
+    monkeypatch.setattr(consumer.dlq, "sqs_client", built.append)
+
+    assert route_to_dlq(entries(3), "http://127.0.0.1:9/q", Deadline(1.0)) == {0, 1, 2}
+    assert built == []
