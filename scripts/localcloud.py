@@ -207,6 +207,12 @@ def _rel(path: str) -> str:
         return path
 
 
+def _key_value(text: str) -> str:
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     top.add_argument("--instance", default="default", help="state folder under .localcloud/")
@@ -214,7 +220,9 @@ def parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="start LocalStack (creates the environments once)")
     start.add_argument("--port", type=int, help="default 4566 (0: any free port)")
     start.add_argument("--runtime", action="append", help="Lambda Python version (3.12)")
-    start.add_argument("--set", action="append", default=[], help="LocalStack KEY=VALUE")
+    start.add_argument(
+        "--set", action="append", default=[], type=_key_value, help="LocalStack KEY=VALUE"
+    )
     start.add_argument("--restart", action="store_true", help="restart if settings differ")
     start.set_defaults(func=cmd_start)
     stop = sub.add_parser("stop", help="stop LocalStack (and with --all the entity API)")
