@@ -39,6 +39,7 @@ class Service:
     url: str
     log: str
     settings: dict[str, str] = field(default_factory=dict)
+    started: str = ""  # the process's start time (/proc): a reused PID is not this service
 
 
 def instance_dir(instance: str) -> Path:
@@ -73,6 +74,22 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def start_time(pid: int) -> str:
+    """The start time of a process in clock ticks since boot ("" when unknown)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _is_running(service: Service) -> bool:
+    """The recorded process is alive and is still the one that was started (after a reboot
+    or a long time its PID may belong to another program, which must not be signalled)."""
+    if not pid_alive(service.pid):
+        return False
+    return not service.started or start_time(service.pid) in ("", service.started)
+
+
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
@@ -87,8 +104,8 @@ def read_service(instance: str, name: str) -> Service | None:
     if not record.exists():
         return None
     service = Service(**json.loads(record.read_text()))
-    if not pid_alive(service.pid):
-        record.unlink(missing_ok=True)
+    if not _is_running(service):
+        _forget(instance_dir(instance), name)
         return None
     return service
 
@@ -125,7 +142,9 @@ def start_service(
             cwd=REPO,
             start_new_session=True,  # Ctrl-C in the caller's terminal does not reach it
         )
-    service = Service(name, process.pid, port, health_url, str(log), settings)
+    service = Service(
+        name, process.pid, port, health_url, str(log), settings, start_time(process.pid)
+    )
     (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2))
     (folder / f"{name}.pid").write_text(f"{process.pid}\n")
     give_up = time.monotonic() + deadline_seconds
@@ -148,9 +167,10 @@ def stop_service(instance: str, name: str, grace: float = STOP_GRACE_SECONDS) ->
     record = folder / f"{name}.json"
     if not record.exists():
         return False
-    pid = int(json.loads(record.read_text())["pid"])
+    service = Service(**json.loads(record.read_text()))
+    pid = service.pid
     stopped = False
-    if pid_alive(pid):
+    if _is_running(service):
         stopped = True
         _signal(pid, signal.SIGTERM)
         give_up = time.monotonic() + grace
