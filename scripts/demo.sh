@@ -27,7 +27,7 @@ fi
 on_error() {
   echo
   echo "The demo stopped at the step above. What is running stays up for a look:"
-  echo "  make status   ·   scripts/localcloud.py logs   ·   make down (stops everything)"
+  echo "  make status   ·   .venv/bin/python scripts/localcloud.py logs   ·   make down (stops everything)"
 }
 trap on_error ERR
 

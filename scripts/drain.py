@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() - started > args.timeout:
                 console.print(
                     f"[red]error:[/red] {visible + in_flight:,} messages still in the queue after "
-                    f"{args.timeout:.0f} s; see `scripts/localcloud.py logs` and `make report`"
+                    f"{args.timeout:.0f} s; see `.venv/bin/python scripts/localcloud.py logs` "
+                    "and `make report`"
                 )
                 return 1
             time.sleep(0.5)

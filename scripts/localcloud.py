@@ -62,7 +62,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             raise ServiceError(
                 f"LocalStack ({args.instance}) is already running with other settings "
                 f"{running.settings} on port {running.port}; stop it first "
-                "(scripts/localcloud.py stop) or pass --restart"
+                "(.venv/bin/python scripts/localcloud.py stop) or pass --restart"
             )
         stop_service(args.instance, LOCALSTACK)
     port = _port(args.port, DEFAULT_LOCALSTACK_PORT, args.instance)
