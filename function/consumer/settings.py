@@ -73,6 +73,12 @@ class Settings:
                     f"got {token_parameter!r}"
                 )
             token = (read_parameter or read_ssm_parameter)(token_parameter)
+        if token is not None and not _is_header_safe(token):
+            raise SettingsError(
+                f"{'ENTITY_API_TOKEN_PARAMETER' if token_parameter else 'ENTITY_API_TOKEN'}: "
+                "the token must be Latin-1 text without control characters (e.g. no trailing "
+                "newline) to be sent as an Authorization header"
+            )
         namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
         if (
             len(namespace) > 255
@@ -118,6 +124,11 @@ def _is_ssm_name(value: str) -> bool:
     if value.startswith("arn:"):
         return ":ssm:" in value and not any(c.isspace() for c in value)
     return len(value) <= 2048 and set(value) <= _SSM_NAME_CHARS
+
+
+def _is_header_safe(token: str) -> bool:
+    """Whether `Bearer <token>` can be sent as a header value (Latin-1, no control chars)."""
+    return all(0x20 <= ord(c) < 0x7F or 0xA0 <= ord(c) <= 0xFF for c in token)
 
 
 def _optional(environ: Mapping[str, str], name: str) -> str | None:

@@ -110,3 +110,24 @@ def test_the_token_is_read_from_ssm_parameter_store(moto_endpoint: str) -> None:
             Settings.from_environ({**BASE, "ENTITY_API_TOKEN_PARAMETER": "/unit/missing"})
 
     assert settings.token == "ssm-secret"
+
+
+@pytest.mark.parametrize(
+    ("variable", "token"),
+    [
+        ("ENTITY_API_TOKEN_PARAMETER", "sekrit\n"),  # a SecureString stored from a file
+        ("ENTITY_API_TOKEN_PARAMETER", "sek\r\nrit"),
+        ("ENTITY_API_TOKEN", "sek\x00rit"),
+        ("ENTITY_API_TOKEN", "sek\u20acrit"),  # not Latin-1: cannot be a header value
+    ],
+)
+def test_a_token_that_cannot_be_sent_in_a_header_fails_the_cold_start(
+    variable: str, token: str
+) -> None:
+    # Otherwise every request fails before it is sent (ValueError from http.client), every
+    # record is retried until the redrive policy takes it, and nothing is logged as an error.
+    environ = {**BASE, variable: "/orders/api-token" if variable.endswith("PARAMETER") else token}
+
+    with pytest.raises(SettingsError, match=variable) as caught:
+        Settings.from_environ(environ, read_parameter=lambda name: token)
+    assert "sek" not in str(caught.value)
