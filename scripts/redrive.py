@@ -23,8 +23,10 @@ from types import FrameType
 from typing import Any
 
 import localcloud_stack
-import stack_observations as observe
+import stack_observations as observe  # also puts function/ on the path
 from rich.console import Console
+
+from consumer.records import INVALID_JSON, REJECTED_BY_API, SCHEMA_VIOLATION
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 HANDLER_ATTRIBUTES = {"error_code", "error_detail", "source_message_id"}
@@ -166,7 +168,11 @@ def redrive(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     localcloud_stack.add_arguments(parser)
-    parser.add_argument("--error-code", help="only this error_code ('none': no error_code)")
+    parser.add_argument(
+        "--error-code",
+        choices=[SCHEMA_VIOLATION, INVALID_JSON, REJECTED_BY_API, "none"],
+        help="only this error_code ('none': no error_code)",
+    )
     parser.add_argument("--limit", type=int, help="move at most this many")
     parser.add_argument("--dry-run", action="store_true", help="count, move nothing")
     args = parser.parse_args(argv)
