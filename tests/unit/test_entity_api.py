@@ -106,6 +106,13 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
     assert retry_after_seconds(formatdate(now - 100, usegmt=True), now=now) == 0.0
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1\u00b2"])
+def test_retry_after_with_non_ascii_digits_is_ignored_not_raised(value: str) -> None:
+    # str.isdigit() accepts superscripts and other scripts' digits; float() refuses some, and
+    # the raise skipped the retries of that 429/503. Delta-seconds is ASCII DIGIT only.
+    assert retry_after_seconds(value) is None
+
+
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert backoff_seconds(0, lambda: 0.0) == pytest.approx(0.05)
     assert backoff_seconds(0, lambda: 1.0) == pytest.approx(0.1)
