@@ -92,8 +92,12 @@ def cmd_stop(args: argparse.Namespace) -> int:
         started = time.monotonic()
         if stop_service(args.instance, name):
             console.print(f"stopped {name} ({args.instance}) in {time.monotonic() - started:.1f} s")
-    time.sleep(0.2)  # the kernel delivers the runtimes' parent-death signal
-    leftovers = leftover_processes(args.instance)
+    # The runtimes get their parent-death signal at once, but on a loaded machine they may
+    # take a moment to be scheduled and die: only what is still there after a few seconds
+    # counts as a leftover.
+    give_up = time.monotonic() + 3.0
+    while (leftovers := leftover_processes(args.instance)) and time.monotonic() < give_up:
+        time.sleep(0.1)
     if leftovers:
         for pid in leftovers:
             _kill(pid)
