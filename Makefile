@@ -111,7 +111,8 @@ demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 message
 
 .PHONY: down
 down: ## Destroy the demo stack and stop LocalStack and the entity API server
-	scripts/demo.sh down
+	@[ -x $(PY) ] || { echo "nothing to stop: no $(VENV) yet, so nothing was started"; exit 0; }; \
+	  scripts/demo.sh down
 
 .PHONY: up
 up: $(VENV_STAMP) ## Start LocalStack only (see `make status`)
@@ -119,7 +120,8 @@ up: $(VENV_STAMP) ## Start LocalStack only (see `make status`)
 
 .PHONY: status
 status: ## Show whether LocalStack and the entity API server are running
-	@$(PY) scripts/localcloud.py status
+	@[ -x $(PY) ] || { echo "nothing running: no $(VENV) yet (make demo sets everything up)"; exit 0; }; \
+	  $(PY) scripts/localcloud.py status
 
 .PHONY: report
 report: $(VENV_STAMP) ## Print the report of the current local run
