@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 from localcloud_venvs import STATE
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# https://sqs.<region>.amazonaws.com/<account>/<name>: the client must be of that region.
+AWS_QUEUE_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 
 
 class StackError(RuntimeError):
@@ -116,12 +119,17 @@ def resolve(args: argparse.Namespace) -> Stack:
             "or pass --queue-url (and --endpoint-url for a local endpoint)"
         )
     explicit = bool(args.queue_url)
+    in_url = AWS_QUEUE_URL.match(queue_url)
     return Stack(
         queue_url=queue_url,
         dlq_url=args.dlq_url or (None if explicit else recorded.get("dlq_url")),
         function_name=None if explicit else recorded.get("function_name"),
         endpoint_url=args.endpoint_url
         or (os.environ.get("AWS_ENDPOINT_URL") if explicit else recorded.get("endpoint_url")),
-        region=os.environ.get("AWS_REGION") or recorded.get("region") or "us-east-1",
+        region=(in_url.group(1) if in_url else None)
+        or os.environ.get("AWS_REGION")
+        or (os.environ.get("AWS_DEFAULT_REGION") if explicit else None)
+        or recorded.get("region")
+        or "us-east-1",
         entity_api_base_url=None if explicit else recorded.get("entity_api_base_url"),
     )
