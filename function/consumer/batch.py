@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.delivery import deliver_plan
+from consumer.dlq import MIN_CALL_SECONDS as DLQ_MIN_CALL_SECONDS
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import APPLIED, REJECTED, TRANSIENT, CallStats, EntityApiClient, Outcome
 from consumer.records import Record, load_validator, parse_record, validate_record
@@ -80,7 +81,8 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         stats=stats,
         while_sending=invalid.route,
     )
-    plan.complete(deadline)  # validate what delivery did not reach, while there is time
+    # validate what delivery did not reach while a DLQ call still fits: later, it only costs time
+    plan.complete(deadline.earlier_by(DLQ_MIN_CALL_SECONDS))
     invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
     rejected, retry = _settle(records, plan, outcomes)

@@ -479,3 +479,33 @@ def test_an_api_that_trickles_its_answer_cannot_hold_the_invocation_past_its_tim
     assert elapsed < 3.0
     assert run.failed == ["m0"]
     assert [m["source_message_id"] for m in h.dead()] == ["m1"]
+
+
+def test_no_entity_is_validated_once_the_delivery_deadline_has_passed(h: Harness) -> None:
+    # Validation after delivery's deadline cannot help (no DLQ call fits in the time left)
+    # and a large chain (a hot entity, a small Lambda) could run past the invocation's end.
+    import time
+
+    from consumer.batch import Runtime
+    from consumer.records import load_validator
+
+    class SlowValidator:
+        def __init__(self) -> None:
+            self.real = load_validator()
+
+        def is_valid(self, message: Any) -> bool:
+            time.sleep(0.05)
+            return bool(self.real.is_valid(message))
+
+        def iter_errors(self, message: Any) -> Any:
+            return self.real.iter_errors(message)
+
+    base = h.runtime()
+    runtime = Runtime(base.settings, SlowValidator(), base.client)  # type: ignore[arg-type]
+    first = [h.change(f"a{n}", "1", op="update") for n in range(30)]  # ~1.5 s to validate
+    second = [h.change(f"b{n}", "2", op="update") for n in range(40)]  # ~2 s more
+
+    run = h.handle(h.event(first + second), runtime, 3.0)
+
+    assert run.seconds < 2.5
+    assert len(run.failed) == 70
