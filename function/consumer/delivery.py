@@ -18,6 +18,7 @@ from consumer.entity_api import (
     Outcome,
 )
 from consumer.records import SCHEMA_VIOLATION
+from consumer.telemetry import log
 from consumer.time_budget import Deadline
 
 REQUESTS_IN_FLIGHT = 4
@@ -154,6 +155,13 @@ class _Sender:
             try:
                 result = self.client.send(request, self.deadline, self.stats)
             except Exception as exc:  # noqa: BLE001 - never lose a request's outcome
+                # Only the exception's type is logged: its text could quote request headers.
+                log(
+                    "ERROR",
+                    "sending a request failed unexpectedly; its records will be retried",
+                    error=type(exc).__name__,
+                    operations=len(request),
+                )
                 result = dict.fromkeys(request, Outcome(TRANSIENT, f"send failed: {exc!r}"))
             with self.lock:
                 if not self.closed:

@@ -509,3 +509,24 @@ def test_no_entity_is_validated_once_the_delivery_deadline_has_passed(h: Harness
 
     assert run.seconds < 2.5
     assert len(run.failed) == 70
+
+
+def test_an_unexpected_error_while_sending_is_logged_and_its_records_retried(h: Harness) -> None:
+    from consumer.batch import Runtime
+    from consumer.entity_api import EntityApiClient
+
+    class BrokenClient(EntityApiClient):
+        def send(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("secret-looking text that must not be logged")
+
+    base = h.runtime()
+    runtime = Runtime(base.settings, base.validator, BrokenClient(base.settings))
+    event = h.event([h.change("e1", "1"), h.change("e2", "2")])
+
+    run = h.handle(event, runtime)
+
+    assert sorted(run.failed) == ["m0", "m1"]
+    errors = [line for line in run.errors() if "sending a request failed" in line["message"]]
+    assert errors, run.logs
+    assert errors[0]["error"] == "RuntimeError"
+    assert "secret-looking" not in json.dumps(run.logs)
