@@ -28,7 +28,7 @@ TF := scripts/tf.sh
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(VENV_STAMP): requirements-dev.txt function/requirements.txt
+$(VENV_STAMP): requirements-dev.txt function/requirements.txt scripts/constraints/dev.txt
 	@interpreter=$$(scripts/find_python.sh $(DEV_PYTHON_VERSION)); \
 	  [ -x $(PY) ] || { echo "==> creating $(VENV) with $$interpreter"; "$$interpreter" -m venv $(VENV); }
 	@echo "==> installing tooling into $(VENV)"
@@ -40,7 +40,7 @@ $(VENV_STAMP): requirements-dev.txt function/requirements.txt
 	else \
 	  $(PY) -m pip install --quiet --disable-pip-version-check -r <(sed -e '/--hash/d' -e 's/ *\\$$//' function/requirements.txt); \
 	fi
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c scripts/constraints/dev.txt
 	@touch $@
 
 .PHONY: venv

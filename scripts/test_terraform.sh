@@ -103,7 +103,8 @@ checkov_venv() {
   python=$(scripts/find_python.sh 3.12) || return 1
   rm -rf "$CHECKOV_VENV"
   "$python" -m venv "$CHECKOV_VENV" &&
-    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" &&
+    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
+      -c scripts/constraints/checkov.txt &&
     touch "$stamp"
 }
 
