@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# shellcheck source=scripts/localcloud_instance.sh
+source scripts/localcloud_instance.sh
 INSTANCE=bench
 export TF_PLUGIN_DIR="${TF_PLUGIN_DIR:-$(scripts/find_tf_mirror.sh)}"
 BATCH_SIZE="${BENCH_BATCH_SIZE:-100}"
@@ -16,18 +18,14 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   echo "==> tearing down the bench stack"
-  if [ -f ".localcloud/$INSTANCE/localstack.json" ]; then
-    "$PY" scripts/localcloud_deploy.py destroy --instance "$INSTANCE"
-  fi
-  "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all
-  rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
+  teardown_instance "$INSTANCE"
   exit "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all >/dev/null
-rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
+forget_stack "$INSTANCE"
 echo "==> bench stack: batch size $BATCH_SIZE, window ${WINDOW} s, $COUNT changes"
 "$PY" scripts/localcloud.py --instance "$INSTANCE" start --port 0
 "$PY" scripts/localcloud.py --instance "$INSTANCE" api-start --port 0

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# shellcheck source=scripts/localcloud_instance.sh
+source scripts/localcloud_instance.sh
 INSTANCE=default
 export TF_PLUGIN_DIR="${TF_PLUGIN_DIR:-$(scripts/find_tf_mirror.sh)}"
 COUNT="${DEMO_MESSAGES:-2000}"
@@ -14,12 +16,8 @@ started=$(date +%s)
 step() { printf '\n\033[1m==> [%ss] %s\033[0m\n' "$(( $(date +%s) - started ))" "$*"; }
 
 if [ "${1:-}" = "down" ]; then
-  if [ -f ".localcloud/$INSTANCE/localstack.json" ]; then
-    step "destroying the demo stack"
-    "$PY" scripts/localcloud_deploy.py destroy --instance "$INSTANCE" || true
-  fi
-  "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all
-  rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
+  step "destroying the demo stack and stopping the local cloud"
+  teardown_instance "$INSTANCE"
   echo "the demo is down (the environments in .localcloud/ stay, for a fast next start)"
   exit 0
 fi

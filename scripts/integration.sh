@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# shellcheck source=scripts/localcloud_instance.sh
+source scripts/localcloud_instance.sh
 INSTANCE=integration
 export LOCALCLOUD_INSTANCE=$INSTANCE
 export TF_PLUGIN_DIR="${TF_PLUGIN_DIR:-$(scripts/find_tf_mirror.sh)}"
@@ -18,14 +20,10 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   step "tearing down (destroy, stop)"
-  if [ -f ".localcloud/$INSTANCE/localstack.json" ]; then
-    "$PY" scripts/localcloud_deploy.py destroy --instance "$INSTANCE"
-  fi
   # Fails when a function runtime process outlived LocalStack (they must die with it).
-  if ! "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all && [ "$code" = 0 ]; then
+  if ! teardown_instance "$INSTANCE" && [ "$code" = 0 ]; then
     code=1
   fi
-  rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
   step "integration run finished in $(( $(date +%s) - started )) s (exit $code)"
   exit "$code"
 }
@@ -34,7 +32,7 @@ trap 'exit 130' INT TERM
 
 # A clean slate: a previous run that was killed may have left its instance behind.
 "$PY" scripts/localcloud.py --instance "$INSTANCE" stop --all >/dev/null
-rm -rf ".localcloud/$INSTANCE/terraform/terraform.tfstate"* ".localcloud/$INSTANCE/stack.json"
+forget_stack "$INSTANCE"
 
 token="it-$(date +%s)-$RANDOM$RANDOM"
 step "starting LocalStack and the entity API server"

@@ -33,6 +33,7 @@ from localcloud_services import (
     start_service,
     stop_service,
 )
+from localcloud_stack import key_value
 from localcloud_venvs import STATE, SetupError, console, ensure_localstack_venv, ensure_runtime_venv
 
 LOCALSTACK = "localstack"
@@ -211,12 +212,6 @@ def _rel(path: str) -> str:
         return path
 
 
-def _key_value(text: str) -> str:
-    if "=" not in text or text.startswith("="):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return text
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     top.add_argument("--instance", default="default", help="state folder under .localcloud/")
@@ -225,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, help="default 4566 (0: any free port)")
     start.add_argument("--runtime", action="append", help="Lambda Python version (3.12)")
     start.add_argument(
-        "--set", action="append", default=[], type=_key_value, help="LocalStack KEY=VALUE"
+        "--set", action="append", default=[], type=key_value, help="LocalStack KEY=VALUE"
     )
     start.add_argument("--restart", action="store_true", help="restart if settings differ")
     start.set_defaults(func=cmd_start)

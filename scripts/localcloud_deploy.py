@@ -207,12 +207,6 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _key_value(text: str) -> str:
-    if "=" not in text or text.startswith("="):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return text
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["apply", "plan", "destroy"])
@@ -220,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="demo", help="the stack's `name` variable")
     parser.add_argument("--package", default=str(REPO / "dist" / "function-local.zip"))
     parser.add_argument(
-        "--var", action="append", default=[], type=_key_value, help="KEY=VALUE (JSON values)"
+        "--var",
+        action="append",
+        default=[],
+        type=localcloud_stack.key_value,
+        help="KEY=VALUE (JSON values)",
     )
     parser.add_argument("--token", help="entity API token, stored as an SSM SecureString")
     parser.add_argument("--runtime", default="python3.12", help="Lambda runtime of the zip")

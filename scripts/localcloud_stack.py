@@ -133,3 +133,10 @@ def resolve(args: argparse.Namespace) -> Stack:
         or "us-east-1",
         entity_api_base_url=None if explicit else recorded.get("entity_api_base_url"),
     )
+
+
+def key_value(text: str) -> str:
+    """argparse type for a KEY=VALUE option (`--set`, `--var`): a usage error otherwise."""
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return text
