@@ -1,0 +1,155 @@
+"""The governor's control law: the event source mapping's MaximumConcurrency from metrics.
+
+    decide(state, observations) -> Decision
+
+- Multiplicative decrease (x `decrease_factor`) when the throttled share of requests is above
+  `target_throttle_ratio`.
+- Additive increase (+ `increase_step`) while a backlog waits (visible messages, or the
+  oldest message's age rising) and the throttled share is at or under the target.
+- Hold otherwise: no backlog, missing data, or data that does not postdate the last change.
+- Always within [minimum, maximum].
+
+Stable under CloudWatch's metric lag: after a change, the law holds until the observations
+it is given cover only time after that change (`observations.since >= state.changed_at`),
+so it never reacts twice to the same, stale, evidence. A datum CloudWatch has not published
+yet (None) means hold, never act.
+
+Times are epoch seconds. Pure: no I/O, no clock reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+DEFAULT_DECREASE_FACTOR = 0.5
+"""Concurrency is multiplied by this on a throttled share above target."""
+
+
+@dataclass(frozen=True)
+class GovernorSettings:
+    """Bounds and tuning of the law (`adaptive_concurrency` in Terraform)."""
+
+    minimum: int
+    maximum: int
+    target_throttle_ratio: float
+    increase_step: int = 0
+    """Added per increase; 0 means the default, max(1, (maximum - minimum) // 50)."""
+    decrease_factor: float = DEFAULT_DECREASE_FACTOR
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.minimum <= self.maximum:
+            raise ValueError(f"need 1 <= minimum <= maximum, got {self.minimum}, {self.maximum}")
+        if not 0.0 < self.target_throttle_ratio < 1.0:
+            raise ValueError(
+                f"target_throttle_ratio must be in (0, 1): {self.target_throttle_ratio}"
+            )
+        if not 0.0 < self.decrease_factor < 1.0:
+            raise ValueError(f"decrease_factor must be in (0, 1): {self.decrease_factor}")
+        if self.increase_step < 0:
+            raise ValueError(f"increase_step must not be negative: {self.increase_step}")
+
+    @property
+    def step(self) -> int:
+        """The additive increase actually used."""
+        return self.increase_step or max(1, (self.maximum - self.minimum) // 50)
+
+    def clamp(self, concurrency: int) -> int:
+        """`concurrency` within [minimum, maximum]."""
+        return max(self.minimum, min(self.maximum, concurrency))
+
+
+@dataclass(frozen=True)
+class GovernorState:
+    """What the law remembers between runs: the current setting and when it last changed."""
+
+    settings: GovernorSettings
+    concurrency: int
+    changed_at: float | None = None
+    """Epoch seconds of the last change this law made (None: none yet)."""
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Metrics over the window [since, until) as CloudWatch returned them at `observed_at`
+    (None: no data)."""
+
+    observed_at: float
+    """When the metrics were read: a change decided on them takes effect from then."""
+    since: float
+    """Start of the earliest period the figures cover (epoch seconds)."""
+    until: float
+    """End of the latest period the figures cover."""
+    requests: float | None
+    throttled: float | None
+    visible_messages: float | None
+    oldest_age_seconds: float | None
+    previous_oldest_age_seconds: float | None = None
+    """Oldest age one period before `oldest_age_seconds`, to tell whether it rises."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The law's answer: the concurrency to set, whether it changed, why, and the next state."""
+
+    concurrency: int
+    changed: bool
+    reason: str
+    throttle_ratio: float | None
+    state: GovernorState
+
+
+def throttle_ratio(observations: Observations) -> float | None:
+    """Throttled share of requests (0.0 without requests), None when a figure is missing."""
+    if observations.requests is None or observations.throttled is None:
+        return None
+    if observations.requests <= 0:
+        return 0.0
+    return min(1.0, max(0.0, observations.throttled / observations.requests))
+
+
+def backlog_waits(observations: Observations) -> bool:
+    """Whether messages wait: visible ones, or the oldest message's age rising."""
+    if observations.visible_messages is not None and observations.visible_messages > 0:
+        return True
+    now, before = observations.oldest_age_seconds, observations.previous_oldest_age_seconds
+    return now is not None and before is not None and now > before
+
+
+def decide(state: GovernorState, observations: Observations) -> Decision:
+    """The next MaximumConcurrency (see the module docstring for the rules)."""
+    settings = state.settings
+    bounded = settings.clamp(state.concurrency)
+    ratio = throttle_ratio(observations)
+    wanted, reason = _wanted(state, observations, ratio, bounded)
+    if wanted == bounded and bounded != state.concurrency:  # changed by hand, out of bounds
+        reason += "; brought within bounds"
+    if wanted == state.concurrency:
+        return Decision(state.concurrency, False, reason, ratio, state)
+    # The change takes effect when it is made: only data from periods starting at or after
+    # this instant shows its effect.
+    new_state = replace(state, concurrency=wanted, changed_at=observations.observed_at)
+    return Decision(wanted, True, reason, ratio, new_state)
+
+
+def _wanted(
+    state: GovernorState, observations: Observations, ratio: float | None, bounded: int
+) -> tuple[int, str]:
+    """(concurrency the rules ask for, why), starting from the current one within bounds."""
+    settings = state.settings
+    if ratio is None or observations.visible_messages is None:
+        return bounded, "hold: metrics missing"
+    if state.changed_at is not None and observations.since < state.changed_at:
+        return bounded, "hold: waiting for metrics after the last change"
+    if ratio > settings.target_throttle_ratio:
+        lower = settings.clamp(math.floor(bounded * settings.decrease_factor))
+        at_bound = "hold: throttled above target at the minimum"
+        return lower, "decrease: throttled above target" if lower < bounded else at_bound
+    if backlog_waits(observations):
+        higher = settings.clamp(bounded + settings.step)
+        at_bound = "hold: backlog waits at the maximum"
+        return (
+            higher,
+            "increase: backlog waits, throttling under target" if higher > bounded else at_bound,
+        )
+    return bounded, "hold: no backlog"

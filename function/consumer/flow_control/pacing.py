@@ -1,0 +1,137 @@
+"""Client-side pacing of requests to a rate-limited API: an adaptive token bucket.
+
+In the spirit of botocore's adaptive retry mode (botocore/retries/adaptive.py, bucket.py,
+throttling.py), written for a caller that owns the clock:
+
+- Until the first throttling answer, requests go out unpaced.
+- The send rate is measured in half-second buckets, exponentially smoothed.
+- On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate) and the
+  rate at the drop is remembered as `w_max`.
+- On success the fill rate follows the CUBIC curve SCALE x (t - t_drop - K) ** 3 + w_max, where
+  K = cbrt(w_max x (1 - BETA) / SCALE): it climbs back to w_max in K seconds, pauses there,
+  then probes above it; never above twice the measured rate.
+- A Retry-After answer also blocks every token until its instant.
+
+Pure: no sleeping and no clock reads. Every call takes `now` (monotonic seconds).
+
+    limiter = AdaptiveRateLimiter()
+    wait = limiter.acquire(now)      # 0.0: send now (a token was taken); > 0: ask again later
+    limiter.record(now, throttled=False)                     # after each answer
+    limiter.record(now, throttled=True, retry_after=2.0)     # a 429 with Retry-After: 2
+"""
+
+from __future__ import annotations
+
+import math
+
+BETA = 0.7
+"""Multiplicative decrease on throttling."""
+SCALE = 0.4
+"""CUBIC scale constant (requests/s per s**3)."""
+MIN_RATE = 0.5
+"""The fill rate never goes below this (requests/s)."""
+SMOOTHING = 0.8
+"""Weight of the newest half-second bucket in the measured rate."""
+BUCKET_SECONDS = 0.5
+"""Width of the buckets the send rate is measured in."""
+MAX_RATE_SCALE = 2.0
+"""The fill rate never exceeds this multiple of the measured rate."""
+_EPSILON = 1e-9
+"""Token shortfall treated as none (float rounding must not yield endless tiny waits)."""
+
+
+class AdaptiveRateLimiter:
+    """An adaptive token bucket: call `acquire(now)` before each request and
+    `record(now, throttled=..., retry_after=...)` after each answer."""
+
+    __slots__ = (
+        "_bucket_start",
+        "_count",
+        "_drop_at",
+        "_k",
+        "_last_refill",
+        "_measured",
+        "_w_max",
+        "capacity",
+        "enabled",
+        "fill_rate",
+        "not_before",
+        "tokens",
+    )
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.enabled = False
+        self.fill_rate = MIN_RATE
+        self.capacity = 1.0
+        self.tokens = 0.0
+        self.not_before = -math.inf
+        self._last_refill: float | None = None
+        self._measured = 0.0
+        self._bucket_start = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
+        self._count = 0
+        self._w_max = 0.0
+        self._k = 0.0
+        self._drop_at = now
+
+    @property
+    def measured_rate(self) -> float:
+        """The smoothed rate of answers (requests/s) as last measured."""
+        return self._measured
+
+    def wait_seconds(self, now: float) -> float:
+        """Seconds until a request may be sent (0.0: now), without taking a token."""
+        blocked = max(0.0, self.not_before - now)
+        if not self.enabled:
+            return blocked
+        self._refill(now)
+        short = 1.0 - self.tokens
+        return max(blocked, short / self.fill_rate if short > _EPSILON else 0.0)
+
+    def acquire(self, now: float) -> float:
+        """Take a token and return 0.0 if a request may go now; else the seconds to wait
+        before asking again (no token is taken)."""
+        wait = self.wait_seconds(now)
+        if wait > 0.0:
+            return wait
+        if self.enabled:
+            self.tokens = max(0.0, self.tokens - 1.0)
+        return 0.0
+
+    def record(self, now: float, *, throttled: bool, retry_after: float | None = None) -> None:
+        """Account for one answer: adapt the fill rate, honour Retry-After (seconds)."""
+        measured = self._measure(now)
+        if retry_after is not None and retry_after > 0:
+            self.not_before = max(self.not_before, now + retry_after)
+        if throttled:
+            basis = min(measured, self.fill_rate) if self.enabled else measured
+            self._w_max = basis
+            self._k = (basis * (1.0 - BETA) / SCALE) ** (1.0 / 3.0)
+            self._drop_at = now
+            new_rate = basis * BETA
+            self.enabled = True
+        else:
+            new_rate = SCALE * (now - self._drop_at - self._k) ** 3 + self._w_max
+        self._set_rate(now, min(new_rate, MAX_RATE_SCALE * measured))
+
+    def _measure(self, now: float) -> float:
+        bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
+        self._count += 1
+        if bucket > self._bucket_start:
+            current = self._count / (bucket - self._bucket_start)
+            self._measured = current * SMOOTHING + self._measured * (1.0 - SMOOTHING)
+            self._count = 0
+            self._bucket_start = bucket
+        return self._measured
+
+    def _refill(self, now: float) -> None:
+        if self._last_refill is None or now < self._last_refill:
+            self._last_refill = now
+            return
+        self.tokens = min(self.capacity, self.tokens + (now - self._last_refill) * self.fill_rate)
+        self._last_refill = now
+
+    def _set_rate(self, now: float, rate: float) -> None:
+        self._refill(now)  # tokens earned so far count at the old rate
+        self.fill_rate = max(rate, MIN_RATE)
+        self.capacity = max(rate, 1.0)
+        self.tokens = min(self.tokens, self.capacity)

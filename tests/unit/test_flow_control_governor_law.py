@@ -1,0 +1,154 @@
+"""The governor's control law: decrease, increase, hold, bounds, metric lag, missing data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from consumer.flow_control.governor_law import (
+    GovernorSettings,
+    GovernorState,
+    Observations,
+    decide,
+)
+
+SETTINGS = GovernorSettings(minimum=2, maximum=100, target_throttle_ratio=0.05, increase_step=5)
+
+
+def state(concurrency: int, changed_at: float | None = None) -> GovernorState:
+    return GovernorState(SETTINGS, concurrency, changed_at)
+
+
+def seen(
+    *,
+    at: float = 1000.0,
+    requests: float | None = 1000,
+    throttled: float | None = 0,
+    visible: float | None = 5000,
+    oldest: float | None = 120,
+    oldest_before: float | None = None,
+) -> Observations:
+    """Observations read at `at`, covering the two minutes that ended 60 s earlier (lag)."""
+    return Observations(at, at - 180, at - 60, requests, throttled, visible, oldest, oldest_before)
+
+
+def test_throttling_above_target_halves_concurrency() -> None:
+    decision = decide(state(40), seen(throttled=200))
+    assert (decision.concurrency, decision.changed) == (20, True)
+    assert decision.throttle_ratio == pytest.approx(0.2)
+    assert decision.reason.startswith("decrease")
+    assert decision.state.concurrency == 20
+    assert decision.state.changed_at == 1000.0
+
+
+def test_backlog_under_target_adds_a_step() -> None:
+    decision = decide(state(40), seen(throttled=10))
+    assert (decision.concurrency, decision.changed) == (45, True)
+    assert decision.reason.startswith("increase")
+
+
+def test_rising_oldest_age_counts_as_a_backlog_without_visible_messages() -> None:
+    assert decide(state(10), seen(visible=0, oldest=300, oldest_before=240)).concurrency == 15
+    assert decide(state(10), seen(visible=0, oldest=240, oldest_before=300)).concurrency == 10
+
+
+def test_no_backlog_and_no_throttling_holds() -> None:
+    decision = decide(state(30), seen(visible=0, oldest=0, oldest_before=0))
+    assert (decision.concurrency, decision.changed) == (30, False)
+    assert decision.reason == "hold: no backlog"
+
+
+def test_throttling_exactly_at_target_does_not_decrease() -> None:
+    assert decide(state(30), seen(throttled=50)).concurrency == 35
+
+
+def test_bounds_are_never_crossed() -> None:
+    assert decide(state(3), seen(throttled=900)).concurrency == 2
+    at_minimum = decide(state(2), seen(throttled=900))
+    assert (at_minimum.concurrency, at_minimum.changed) == (2, False)
+    assert decide(state(98), seen()).concurrency == 100
+    at_maximum = decide(state(100), seen())
+    assert (at_maximum.concurrency, at_maximum.changed) == (100, False)
+
+
+def test_a_setting_outside_the_bounds_is_brought_back() -> None:
+    decision = decide(state(500), seen(requests=None))
+    assert (decision.concurrency, decision.changed) == (100, True)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [{"requests": None}, {"throttled": None}, {"visible": None}],
+)
+def test_missing_data_holds(missing: dict[str, None]) -> None:
+    figures: dict[str, float | None] = {"throttled": 500.0, **missing}  # would decrease
+    decision = decide(state(40), seen(**figures))  # type: ignore[arg-type]
+    assert (decision.concurrency, decision.changed) == (40, False)
+    assert decision.reason == "hold: metrics missing"
+
+
+def test_no_requests_means_no_throttling() -> None:
+    assert decide(state(40), seen(requests=0, throttled=0)).concurrency == 45
+
+
+def test_data_older_than_the_last_change_is_not_acted_on_again() -> None:
+    first = decide(state(40), seen(at=1000, throttled=300))
+    assert first.concurrency == 20
+    # one minute later CloudWatch still shows (mostly) periods from before the change
+    stale = decide(first.state, seen(at=1060, throttled=300))
+    assert (stale.concurrency, stale.changed) == (20, False)
+    assert stale.reason == "hold: waiting for metrics after the last change"
+    # once the whole window postdates the change, the law acts again
+    fresh = decide(first.state, seen(at=1180, throttled=0))
+    assert fresh.concurrency == 25
+
+
+def test_default_step_scales_with_the_span() -> None:
+    wide = GovernorSettings(minimum=2, maximum=1000, target_throttle_ratio=0.02)
+    narrow = GovernorSettings(minimum=2, maximum=20, target_throttle_ratio=0.02)
+    assert wide.step == 19
+    assert narrow.step == 1
+    assert decide(GovernorState(wide, 100), seen()).concurrency == 119
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"minimum": 0, "maximum": 5},
+        {"minimum": 6, "maximum": 5},
+        {"target_throttle_ratio": 0.0},
+        {"target_throttle_ratio": 1.0},
+        {"decrease_factor": 1.0},
+        {"increase_step": -1},
+    ],
+)
+def test_settings_refuse_nonsense(kwargs: dict[str, float]) -> None:
+    base: dict[str, float] = {"minimum": 2, "maximum": 10, "target_throttle_ratio": 0.05}
+    with pytest.raises(ValueError):  # noqa: PT011 - the messages differ per rule
+        GovernorSettings(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+def test_closed_loop_under_lag_converges_without_oscillating_wildly() -> None:
+    """A plant where throttling starts above 20 concurrent batches, observed 2 minutes late:
+    the law settles in a band around 20 instead of swinging between the bounds."""
+    settings = replace(SETTINGS, increase_step=2)
+    current = GovernorState(settings, 2)
+    history: list[tuple[float, int]] = [(-1e9, 2)]
+
+    def setting_at(t: float) -> int:
+        return [c for at, c in history if at <= t][-1]
+
+    levels = []
+    for minute in range(1, 121):
+        now = minute * 60.0
+        since, until = now - 180.0, now - 120.0  # the 1-minute period CloudWatch has by now
+        c = max(setting_at(since), setting_at(until - 1e-6))  # the busiest setting in the period
+        throttled = max(0.0, (c - 20) / c) * 1000
+        decision = decide(current, Observations(now, since, until, 1000, throttled, 10_000, 60))
+        current = decision.state
+        history.append((now, decision.concurrency))
+        levels.append(decision.concurrency)
+    late = levels[60:]
+    assert max(late) <= 30
+    assert min(late) >= 10

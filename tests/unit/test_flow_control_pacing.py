@@ -1,0 +1,122 @@
+"""The adaptive token bucket: unpaced until throttled, CUBIC decrease and recovery, Retry-After."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from consumer.flow_control.pacing import (
+    BETA,
+    MAX_RATE_SCALE,
+    MIN_RATE,
+    AdaptiveRateLimiter,
+)
+
+
+def send_steadily(limiter: AdaptiveRateLimiter, rate: float, start: float, seconds: float) -> float:
+    """Answers (unthrottled) at `rate` per second from `start`; returns the end time."""
+    now = start
+    for _ in range(int(rate * seconds)):
+        limiter.record(now, throttled=False)
+        now += 1.0 / rate
+    return now
+
+
+def test_unpaced_until_the_first_throttle() -> None:
+    limiter = AdaptiveRateLimiter()
+    for i in range(1000):
+        assert limiter.acquire(i * 0.001) == 0.0
+        limiter.record(i * 0.001, throttled=False)
+    assert not limiter.enabled
+
+
+def test_measured_rate_follows_the_send_rate() -> None:
+    limiter = AdaptiveRateLimiter()
+    send_steadily(limiter, 40.0, 0.0, 5.0)
+    assert limiter.measured_rate == pytest.approx(40.0, rel=0.1)
+
+
+def test_throttle_cuts_the_rate_to_beta_times_the_measured_rate() -> None:
+    limiter = AdaptiveRateLimiter()
+    now = send_steadily(limiter, 40.0, 0.0, 5.0)
+    measured = limiter.measured_rate
+    limiter.record(now, throttled=True)
+    assert limiter.enabled
+    assert limiter.fill_rate == pytest.approx(BETA * measured, rel=0.05)
+
+
+def test_tokens_arrive_at_the_fill_rate() -> None:
+    limiter = AdaptiveRateLimiter()
+    now = send_steadily(limiter, 20.0, 0.0, 5.0)
+    limiter.record(now, throttled=True)
+    rate = limiter.fill_rate
+    saved = limiter.tokens  # earned before the throttle, at most one second's worth
+    assert saved <= max(rate, 1.0)
+    granted, t = 0, now
+    for _ in range(10_000):
+        if t >= now + 10.0:
+            break
+        wait = limiter.acquire(t)
+        if wait == 0.0:
+            granted += 1
+        else:
+            t += wait
+    assert granted == pytest.approx(10.0 * rate + int(saved), abs=1)
+
+
+def test_rate_recovers_along_the_cubic_curve_to_the_rate_before_the_drop() -> None:
+    limiter = AdaptiveRateLimiter()
+    now = send_steadily(limiter, 30.0, 0.0, 5.0)
+    limiter.record(now, throttled=True)
+    w_max = limiter.fill_rate / BETA
+    after = limiter.fill_rate
+    # keep answering at the (reduced) rate; the fill rate climbs back towards w_max
+    t = now
+    rates = []
+    for _ in range(40):
+        t = send_steadily(limiter, max(limiter.fill_rate, 1.0), t, 0.5)
+        rates.append(limiter.fill_rate)
+        assert limiter.fill_rate <= MAX_RATE_SCALE * limiter.measured_rate + 1e-9
+    assert rates[0] >= after * 0.99
+    assert max(rates) >= 0.95 * w_max
+
+
+def test_repeated_throttling_drives_the_rate_down_to_the_floor_not_below() -> None:
+    limiter = AdaptiveRateLimiter()
+    now = send_steadily(limiter, 50.0, 0.0, 2.0)
+    rates = []
+    for i in range(60):
+        limiter.record(now + i * 0.6, throttled=True)
+        rates.append(limiter.fill_rate)
+    assert rates[-1] == MIN_RATE
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(rates))
+
+
+def test_retry_after_blocks_every_token_until_its_instant() -> None:
+    limiter = AdaptiveRateLimiter()
+    limiter.record(10.0, throttled=True, retry_after=3.0)
+    assert limiter.acquire(10.0) == pytest.approx(3.0)
+    assert limiter.acquire(12.5) == pytest.approx(0.5)  # Retry-After, not the bucket, blocks
+    assert limiter.acquire(13.0) == 0.0
+
+
+def test_retry_after_without_throttling_still_blocks() -> None:
+    limiter = AdaptiveRateLimiter()
+    limiter.record(1.0, throttled=False, retry_after=2.0)
+    assert limiter.acquire(2.0) == pytest.approx(1.0)
+    assert limiter.acquire(3.0) == 0.0
+
+
+def test_acquire_takes_a_token_only_when_it_grants() -> None:
+    limiter = AdaptiveRateLimiter()
+    now = send_steadily(limiter, 10.0, 0.0, 3.0)
+    limiter.record(now, throttled=True)
+    later = now + 5.0
+    assert limiter.acquire(later) == 0.0
+    tokens = limiter.tokens
+    wait = limiter.acquire(later)
+    if wait > 0.0:
+        assert limiter.tokens == tokens
+    else:
+        assert limiter.tokens == pytest.approx(tokens - 1.0)
