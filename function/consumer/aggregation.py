@@ -2,40 +2,58 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import json.encoder
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from consumer.json_numbers import ASCII_STRING, encode_exact
 from consumer.mapping import to_operation
-from consumer.records import SCHEMA_VIOLATION, Record
+from consumer.records import Record
+from consumer.terms import ErrorCode
 from consumer.time_budget import Deadline
 
 REQUEST_PREFIX = b'{"operations":['
 REQUEST_SUFFIX = b"]}"
 ENVELOPE_BYTES = len(REQUEST_PREFIX) + len(REQUEST_SUFFIX)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+DEFAULT_MAX_REQUEST_BYTES = 1_048_576
+MERGED_OP_ID_PREFIX = "merged:"
+SIZE_BOUND_SLACK_BYTES = 256
+"""Added to the bodies' sizes to bound a merged operation's encoded size (its op_id and
+what a mapping adds); above the bound, the merged operation is encoded to check exactly."""
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 EntityKey = tuple[str, str]
 
 
+def merged_op_id(event_ids: Iterable[str]) -> str:
+    """The op_id of an operation carrying several changes: a digest of their sorted event_ids
+    (71 characters), so it names exactly that set (contract section 2)."""
+    digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()
+    return MERGED_OP_ID_PREFIX + digest
+
+
+@dataclass(slots=True, eq=False)
 class Operation:
     """One operation for the entity API and the records whose outcome it decides.
 
-    Compared and hashed by identity. `encoded` is filled once, by `encode_operation`.
+    Compared and hashed by identity. `op_id` is the single change's event_id or, once
+    changes coalesce, `merged_op_id` of all of theirs. `encoded` is filled once, by
+    `encode_operation`; `size_bound` is at least the encoded size.
     """
 
-    __slots__ = ("encoded", "entity", "message", "op_id", "records")
-
-    def __init__(
-        self, op_id: str, entity: EntityKey, message: dict[str, Any], records: list[int]
-    ) -> None:
-        self.op_id = op_id
-        self.entity = entity
-        self.message = message
-        self.records = records
-        self.encoded = b""
+    op_id: str
+    entity: EntityKey
+    message: dict[str, Any]
+    records: list[int]
+    event_ids: list[str] = field(default_factory=list)
+    size_bound: int = 0
+    exact_numbers: bool = False
+    encoded: bytes = b""
 
     def __repr__(self) -> str:
         return f"Operation({self.op_id!r}, {self.entity!r}, records={self.records})"
@@ -51,17 +69,27 @@ class Plan:
     entities, which `plan_operations` settles up front).
     """
 
-    __slots__ = ("_groups", "_seen", "_validate", "built", "coalesced", "duplicate_of")
+    __slots__ = (
+        "_groups",
+        "_max_operation_bytes",
+        "_seen",
+        "_validate",
+        "built",
+        "coalesced",
+        "duplicate_of",
+    )
 
     def __init__(
         self,
         groups: list[list[Record]],
         validate: Callable[[Record], bool],
         seen: dict[str, int],
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         self._groups = groups
         self._validate = validate
         self._seen = seen
+        self._max_operation_bytes = max_request_bytes - ENVELOPE_BYTES
         self.built: list[list[Operation]] = []
         self.duplicate_of: dict[int, int] = {}
         self.coalesced = 0
@@ -99,7 +127,8 @@ class Plan:
         return owner
 
     def _build(self, group: list[Record]) -> list[Operation]:
-        """Validate one entity's records (sorted), drop duplicates, coalesce updates."""
+        """Validate one entity's records (sorted), drop duplicates, coalesce updates while
+        the merged operation still fits in a request."""
         chain: list[Operation] = []
         seen, validate = self._seen, self._validate
         for record in group:
@@ -112,18 +141,52 @@ class Plan:
                 self.duplicate_of[record.index] = winner
                 continue
             last = chain[-1] if chain else None
-            if last is not None and message["op"] == "update" and last.message["op"] == "update":
-                last.message = {
-                    **message,
-                    "attributes": {**last.message["attributes"], **message["attributes"]},
-                }
-                last.op_id = event_id
-                last.records.append(record.index)
+            if (
+                last is not None
+                and message["op"] == "update"
+                and last.message["op"] == "update"
+                and self._merge(last, record, message)
+            ):
                 self.coalesced += 1
             else:
                 entity = (message["entity_type"], message["entity_id"])
-                chain.append(Operation(event_id, entity, message, [record.index]))
+                chain.append(
+                    Operation(
+                        event_id,
+                        entity,
+                        message,
+                        [record.index],
+                        [event_id],
+                        record.body_bytes + SIZE_BOUND_SLACK_BYTES,
+                        record.exact_numbers,
+                    )
+                )
         return chain
+
+    def _merge(self, last: Operation, record: Record, message: dict[str, Any]) -> bool:
+        """Coalesce `message` (a later update) into `last`, unless the merged operation would
+        be too large for a request; return whether it was merged."""
+        merged = {
+            **message,  # the later change's fields, so occurred_at is the newest
+            "attributes": {**last.message["attributes"], **message["attributes"]},
+        }
+        event_ids = [*last.event_ids, message["event_id"]]
+        op_id = merged_op_id(event_ids)
+        exact_numbers = last.exact_numbers or record.exact_numbers
+        bound = last.size_bound + record.body_bytes
+        encoded = b""
+        if bound > self._max_operation_bytes:
+            try:
+                encoded = _encode(to_operation(merged, op_id), exact_numbers)
+            except (ValueError, TypeError, RecursionError):
+                return False  # each change then gets its own outcome
+            if len(encoded) > self._max_operation_bytes:
+                return False
+            bound = len(encoded)
+        last.message, last.op_id, last.event_ids = merged, op_id, event_ids
+        last.records.append(record.index)
+        last.size_bound, last.exact_numbers, last.encoded = bound, exact_numbers, encoded
+        return True
 
 
 def instant(occurred_at: str) -> float:
@@ -142,13 +205,18 @@ def instant(occurred_at: str) -> float:
 _KEY_FIELDS = ("event_id", "entity_type", "entity_id", "op", "occurred_at")
 
 
-def plan_operations(records: Iterable[Record], validate: Callable[[Record], bool]) -> Plan:
+def plan_operations(
+    records: Iterable[Record],
+    validate: Callable[[Record], bool],
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> Plan:
     """Order parsed records by occurred_at then SentTimestamp and group them by entity.
 
     `validate(record)` checks the schema (once) and returns whether the record is valid. The
     returned plan drops invalid records and duplicate event_ids (the first valid record in
     that order wins) and coalesces consecutive updates of one entity, attributes merged,
-    later wins, as its chains are built.
+    later wins, as its chains are built, as long as the merged operation fits in a request
+    of `max_request_bytes`.
     """
     candidates: list[tuple[tuple[float, int, int], Record, dict[str, Any]]] = []
     for record in records:
@@ -159,7 +227,7 @@ def plan_operations(records: Iterable[Record], validate: Callable[[Record], bool
             # cannot be valid: settle it now, it takes no part in ordering
             if validate(record):
                 record.message = None
-                record.error_code = SCHEMA_VIOLATION
+                record.error_code = ErrorCode.SCHEMA_VIOLATION
                 record.error_detail = f"fields {', '.join(_KEY_FIELDS)} must be strings"
             continue
         order = (instant(message["occurred_at"]), record.sent_timestamp, record.index)
@@ -178,7 +246,7 @@ def plan_operations(records: Iterable[Record], validate: Callable[[Record], bool
         event_id = message["event_id"]
         if event_id in shared and event_id not in seen and validate(record):
             seen[event_id] = record.index
-    return Plan(list(groups.values()), validate, seen)
+    return Plan(list(groups.values()), validate, seen, max_request_bytes)
 
 
 def _has_key_strings(message: dict[str, Any]) -> bool:
@@ -193,46 +261,20 @@ def _has_key_strings(message: dict[str, Any]) -> bool:
     )
 
 
-def _reference_encode(operation: dict[str, Any]) -> bytes:
-    return _ENCODER.encode(operation).encode()
+def _reference_encode(operation: dict[str, Any]) -> str:
+    return _ENCODER.encode(operation)
 
 
-def _prebuilt_encode() -> Callable[[dict[str, Any]], bytes]:
-    """`_reference_encode`, minus the C encoder `JSONEncoder.encode` builds on every call.
-
-    That construction is ~1 us of the ~5 us an operation takes. The C encoder is built once
-    with the same options (no circular check: parsed JSON has no cycles, and too deep a
-    nesting still raises RecursionError); where it is missing or answers differently on a
-    probe, the reference encoder is used.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return _reference_encode
+def _encode(operation: dict[str, Any], exact_numbers: bool = False) -> bytes:
+    """The operation's JSON as UTF-8 bytes (a lone surrogate, which UTF-8 cannot carry, is
+    written as a \\u escape instead); ExactNumbers as sent when `exact_numbers`."""
+    text = encode_exact(operation) if exact_numbers else _reference_encode(operation)
     try:
-        prebuilt = make(
-            None,  # markers: no circular check
-            _ENCODER.default,
-            json.encoder.encode_basestring_ascii,
-            None,  # indent
-            ":",
-            ",",
-            False,  # sort_keys
-            False,  # skipkeys
-            False,  # allow_nan
-        )
-        probe = {"op_id": "p", "attributes": {"é\n": [1, 2.5, True, None, {}], "x": "\u2028"}}
-        if "".join(prebuilt(probe, 0)).encode() != _reference_encode(probe):
-            return _reference_encode
-    except Exception:  # noqa: BLE001 - any surprise means: use the reference encoder
-        return _reference_encode
-
-    def encode(operation: dict[str, Any]) -> bytes:
-        return "".join(prebuilt(operation, 0)).encode()
-
-    return encode
-
-
-_encode = _prebuilt_encode()
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        if exact_numbers:
+            return encode_exact(operation, ASCII_STRING).encode("ascii")
+        return _ASCII_ENCODER.encode(operation).encode("ascii")
 
 
 def encode(operation: dict[str, Any]) -> bytes:
@@ -244,7 +286,9 @@ def encode_operation(operation: Operation) -> str | None:
     """Map and encode `operation` once (into `.encoded`); return why it cannot be, or None."""
     if not operation.encoded:
         try:
-            operation.encoded = _encode(to_operation(operation.message, operation.op_id))
+            operation.encoded = _encode(
+                to_operation(operation.message, operation.op_id), operation.exact_numbers
+            )
         except (ValueError, TypeError, RecursionError) as exc:
             return f"cannot encode the operation: {type(exc).__name__}: {exc}"
     return None

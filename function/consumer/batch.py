@@ -6,35 +6,42 @@ import gc
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.delivery import deliver_plan
-from consumer.dlq import MIN_CALL_SECONDS as DLQ_MIN_CALL_SECONDS
 from consumer.dlq import DlqEntry, route_to_dlq
-from consumer.entity_api import APPLIED, REJECTED, TRANSIENT, CallStats, EntityApiClient, Outcome
-from consumer.records import Record, load_validator, parse_record, validate_record
+from consumer.entity_api import CallStats, EntityApiClient
+from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
 from consumer.settings import Settings
-from consumer.telemetry import emit_summary, invocation_summary, log
-from consumer.time_budget import DLQ_RESERVE_SECONDS, Deadline
+from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
+from consumer.terms import (
+    DLQ_RESERVE_SECONDS,
+    BatchItemFailure,
+    BatchResponse,
+    ErrorCode,
+    Outcome,
+    OutcomeKind,
+    bounded,
+)
+from consumer.time_budget import Deadline
 
 PARSE_CHECK_EVERY = 256
 """Records parsed between two looks at the clock."""
 
 
+@dataclass(slots=True, eq=False)
 class Runtime:
-    """What a container builds once: settings, schema validator, entity API client."""
+    """What a container builds once: settings, schema validator, entity API client; and how
+    many invocations it has served (the first is the cold start)."""
 
-    __slots__ = ("client", "settings", "validator")
-
-    def __init__(
-        self, settings: Settings, validator: Draft202012Validator, client: EntityApiClient
-    ) -> None:
-        self.settings = settings
-        self.validator = validator
-        self.client = client
+    settings: Settings
+    validator: Draft202012Validator
+    client: EntityApiClient
+    invocations: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -43,16 +50,26 @@ class Runtime:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Runtime:
-        """Read settings from the environment (raises SettingsError naming a bad setting)."""
+        """Read settings from the environment (raises SettingsError naming a bad setting) and
+        the log level (AWS_LAMBDA_LOG_LEVEL)."""
+        LogContext.configure(environ)
         return cls.from_settings(Settings.from_environ(environ))
 
+    def begin(self, context: Any) -> None:
+        """Start an invocation: its log lines carry its request id and whether it is the
+        container's first."""
+        request_id = getattr(context, "aws_request_id", None)
+        LogContext.begin(request_id if isinstance(request_id, str) else None, self.invocations == 0)
+        self.invocations += 1
 
-def process_batch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+
+def process_batch(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     """Handle one SQS event; return the partial batch response. Never raises on bad input.
 
     The cyclic garbage collector is paused meanwhile: a batch keeps thousands of parsed
     messages alive (no cycles), and repeated full collections over them cost ~10%.
     """
+    runtime.begin(context)
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -62,14 +79,16 @@ def process_batch(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
             gc.enable()
 
 
-def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     started = time.perf_counter()
     deadline = Deadline.from_context(context)
     settings = runtime.settings
-    raw_records = event.get("Records") if isinstance(event, dict) else None
-    records = _parse_all(raw_records if isinstance(raw_records, list) else [], settings, deadline)
+    raw_records = _raw_records(event)
+    records = _parse_all(raw_records, settings, deadline)
     validator = runtime.validator
-    plan = plan_operations(records, lambda record: validate_record(record, validator))
+    plan = plan_operations(
+        records, lambda record: validate_record(record, validator), settings.max_request_bytes
+    )
     stats = CallStats()
     invalid = _InvalidRecords(records, settings.dlq_url, deadline)
     outcomes = deliver_plan(
@@ -82,20 +101,23 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         while_sending=invalid.route,
     )
     # validate what delivery did not reach while a DLQ call still fits: later, it only costs time
-    plan.complete(deadline.earlier_by(DLQ_MIN_CALL_SECONDS))
+    plan.complete(deadline.earlier_by(DLQ_RESERVE_SECONDS))
     invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
     rejected, retry = _settle(records, plan, outcomes)
     dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline)
-    failures, unreportable = _item_failures(records, retry | dlq_failed)
+    failed = retry | dlq_failed
+    failures, unreportable = _item_failures(records, failed)
     if unreportable:
         log(
             "ERROR",
             "records without a messageId failed and cannot be reported for retry",
             count=unreportable,
         )
-    permanent = sum(1 for o in outcomes.values() if o.kind == REJECTED)
-    applied = sum(1 for o in outcomes.values() if o.kind == APPLIED)
+    permanent = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.REJECTED)
+    applied = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.APPLIED)
+    dead_letters = [records[i].error_code for i in invalid.routed - invalid.failed]
+    dead_letters += [e.error_code for e in rejected if e.index not in dlq_failed]
     summary = invocation_summary(
         {
             "received": len(records),
@@ -107,7 +129,9 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
             "throttled": stats.throttled,
             "permanent": permanent,
             "transient": len(outcomes) - permanent - applied,
-            "dlq": invalid.count + len(rejected) - len(dlq_failed),
+            "dlq": len(dead_letters),
+            "expired": dead_letters.count(ErrorCode.EXPIRED),
+            "batch_failed": int(bool(records) and len(failed) == len(records)),
         },
         settings.metrics_namespace,
         _function_name(context),
@@ -116,11 +140,24 @@ def _process(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
             "dlq_failed": len(dlq_failed),
             "batch_item_failures": len(failures),
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            "request_id": getattr(context, "aws_request_id", None),
         },
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
+
+
+def _raw_records(event: Any) -> list[Any]:
+    """The event's `Records`; an event without a list there is logged as an ERROR."""
+    raw_records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(raw_records, list):
+        return raw_records
+    log(
+        "ERROR",
+        "the event has no Records list: nothing to process",
+        event_type=type(event).__name__,
+        records_type=type(raw_records).__name__,
+    )
+    return []
 
 
 class _InvalidRecords:
@@ -168,7 +205,7 @@ def _settle(
     A record that neither failed validation nor belongs to an operation was not reached
     in time: it is retried.
     """
-    not_sent = Outcome(TRANSIENT, "not sent")
+    not_sent = Outcome(OutcomeKind.TRANSIENT, "not sent")
     for unsent in (op for chain in plan.built for op in chain if op not in outcomes):
         outcomes[unsent] = not_sent
     owner = plan.operation_of()
@@ -181,27 +218,35 @@ def _settle(
                 retry.add(record.index)
             continue
         outcome = outcomes[operation]
-        if outcome.kind == REJECTED:
+        if outcome.kind == OutcomeKind.REJECTED:
             rejected.append(
                 DlqEntry(
                     record.index, record.body, outcome.error_code, outcome.detail, record.message_id
                 )
             )
-        elif outcome.kind != APPLIED:
+        elif outcome.kind != OutcomeKind.APPLIED:
             retry.add(record.index)
     return rejected, retry
 
 
 def _log_api_problems(stats: CallStats) -> None:
+    """One ERROR line per kind of problem: refused credentials, no answer, odd answers."""
+    if stats.unreachable:
+        log(
+            "ERROR",
+            "entity API unreachable; its records will be retried",
+            requests=stats.unreachable,
+            cause=stats.unreachable_cause,
+        )
     if stats.auth_failed:
         log("ERROR", "entity API refused the credentials", detail=stats.auth_detail)
     for problem in sorted(stats.unexpected):
         log("ERROR", "entity API answered unexpectedly", detail=problem)
 
 
-def _item_failures(records: list[Record], retry: set[int]) -> tuple[list[dict[str, str]], int]:
+def _item_failures(records: list[Record], retry: set[int]) -> tuple[list[BatchItemFailure], int]:
     """Batch item failures for the records to retry: batch order, no repeats, no unknown ids."""
-    failures: list[dict[str, str]] = []
+    failures: list[BatchItemFailure] = []
     seen: set[str] = set()
     unreportable = 0
     for index in sorted(retry):
@@ -221,16 +266,29 @@ def _function_name(context: Any) -> str:
     return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
 
 
-def retry_everything(event: Any) -> dict[str, Any]:
+def retry_everything(event: Any) -> BatchResponse:
     """The safe answer when the batch could not be processed at all: retry every record."""
     raw_records = event.get("Records") if isinstance(event, dict) else None
-    records = [parse_record_id(raw, index) for index, raw in enumerate(raw_records or [])]
+    if not isinstance(raw_records, list):
+        raw_records = []
+    records = [parse_record_id(raw, index) for index, raw in enumerate(raw_records)]
     failures, _ = _item_failures(records, set(range(len(records))))
     return {"batchItemFailures": failures}
 
 
-def parse_record_id(raw: Any, index: int) -> Record:
-    """A record with only its messageId read (for the fallback answer)."""
-    message_id = raw.get("messageId") if isinstance(raw, dict) else None
-    valid = isinstance(message_id, str) and bool(message_id)
-    return Record(index, message_id if valid else None, None, 0)
+def fail_whole_batch(event: Any, context: Any, runtime: Runtime, error: Exception) -> BatchResponse:
+    """The catch-all path: log the error, write the summary (`batch_failed` 1), retry all."""
+    log(
+        "ERROR", "batch processing failed; every record will be retried", error=bounded(repr(error))
+    )
+    response = retry_everything(event)
+    raw_records = event.get("Records") if isinstance(event, dict) else None
+    received = len(raw_records) if isinstance(raw_records, list) else 0
+    summary = invocation_summary(
+        {"received": received, "transient": received, "batch_failed": 1},
+        runtime.settings.metrics_namespace,
+        _function_name(context),
+        {"batch_item_failures": len(response["batchItemFailures"])},
+    )
+    emit_summary(summary)
+    return response

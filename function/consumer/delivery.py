@@ -9,16 +9,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from queue import SimpleQueue
 
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
-from consumer.entity_api import (
-    APPLIED,
-    REJECTED,
-    TRANSIENT,
-    CallStats,
-    EntityApiClient,
-    Outcome,
-)
-from consumer.records import SCHEMA_VIOLATION
+from consumer.entity_api import CallStats, EntityApiClient
 from consumer.telemetry import log
+from consumer.terms import ErrorCode, Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
 REQUESTS_IN_FLIGHT = 4
@@ -61,7 +54,7 @@ def deliver_plan(
         still_active = []
         for chain in in_wave:
             outcome = outcomes[chain[depth - 1]]
-            if outcome.kind != APPLIED:
+            if outcome.kind != OutcomeKind.APPLIED:
                 _fail_rest(chain, depth, outcome, outcomes)
             elif depth < len(chain):
                 still_active.append(chain)
@@ -93,14 +86,16 @@ def _encoded(
         operation = chain[depth]
         problem = encode_operation(operation)
         if problem is None and not fits_alone(operation, max_bytes):
+            what = "this change alone" if len(operation.records) == 1 else "these changes"
             problem = (
-                f"operation is {len(operation.encoded)} bytes: no request of at most "
-                f"{max_bytes} bytes (MAX_REQUEST_BYTES) can carry it"
+                f"too large to send: {what} encode(s) to a {len(operation.encoded)}-byte "
+                f"operation, and no request of at most {max_bytes} bytes (MAX_REQUEST_BYTES) "
+                "can carry it"
             )
         if problem is None:
             yield operation
         else:
-            outcomes[operation] = Outcome(REJECTED, problem, SCHEMA_VIOLATION)
+            outcomes[operation] = Outcome(OutcomeKind.REJECTED, problem, ErrorCode.SCHEMA_VIOLATION)
 
 
 class _Sender:
@@ -145,7 +140,7 @@ class _Sender:
             thread.join(max(self.deadline.remaining(), 0.0))
         with self.lock:
             self.closed = True
-            late = Outcome(TRANSIENT, "no answer before the time budget ran out")
+            late = Outcome(OutcomeKind.TRANSIENT, "no answer before the time budget ran out")
             for request in self.submitted:
                 for operation in request:
                     self.outcomes.setdefault(operation, late)
@@ -162,7 +157,8 @@ class _Sender:
                     error=type(exc).__name__,
                     operations=len(request),
                 )
-                result = dict.fromkeys(request, Outcome(TRANSIENT, f"send failed: {exc!r}"))
+                failed = Outcome(OutcomeKind.TRANSIENT, f"send failed: {type(exc).__name__}")
+                result = dict.fromkeys(request, failed)
             with self.lock:
                 if not self.closed:
                     self.outcomes.update(result)
@@ -171,9 +167,16 @@ class _Sender:
 def _fail_rest(
     chain: list[Operation], start: int, cause: Outcome, outcomes: dict[Operation, Outcome]
 ) -> None:
-    """Later operations of an entity share the failure of the one that failed first."""
+    """Later operations of an entity share the failure of the one that failed first; the
+    detail names the earlier change(s) and the cause."""
     blocker = chain[start - 1]
+    changes = ", ".join(blocker.event_ids)
+    code = f"{cause.error_code}: " if cause.kind == OutcomeKind.REJECTED else ""
+    detail = bounded(
+        f"not sent: the earlier change {changes} on this entity was {cause.kind} "
+        f"({code}{cause.detail or 'no detail'})"
+    )
+    kind = OutcomeKind.REJECTED if cause.kind == OutcomeKind.REJECTED else OutcomeKind.TRANSIENT
+    failed = Outcome(kind, detail)
     for operation in chain[start:]:
-        detail = f"not sent: earlier operation {blocker.op_id} on this entity failed ({cause.kind})"
-        kind = REJECTED if cause.kind == REJECTED else TRANSIENT
-        outcomes[operation] = Outcome(kind, detail)
+        outcomes[operation] = failed

@@ -2,46 +2,41 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from consumer.records import bounded
+from consumer.terms import (
+    DLQ_CONNECT_TIMEOUT_SECONDS,
+    DLQ_READ_TIMEOUT_SECONDS,
+    DLQ_RESERVE_SECONDS,
+    ErrorCode,
+    bounded,
+)
 from consumer.time_budget import Deadline
 
 BATCH_ENTRIES = 10
 BATCH_BYTES = 1_048_576
-CONNECT_TIMEOUT_SECONDS = 0.5
-READ_TIMEOUT_SECONDS = 1.0
-MIN_CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
-"""No SendMessageBatch call starts unless it can time out before the deadline."""
 EMPTY_BODY_PLACEHOLDER = "(empty body)"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters SQS refuses in a message body or attribute value (InvalidMessageContents)."""
 _AWS_HOST = r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$"
 
 
+@dataclass(frozen=True, slots=True)
 class DlqEntry:
     """One record to dead-letter: its index in the batch and why."""
 
-    __slots__ = ("body", "error_code", "error_detail", "index", "source_message_id")
-
-    def __init__(
-        self,
-        index: int,
-        body: Any,
-        error_code: str,
-        error_detail: str,
-        source_message_id: str | None,
-    ) -> None:
-        self.index = index
-        self.body = body
-        self.error_code = error_code
-        self.error_detail = error_detail
-        self.source_message_id = source_message_id
+    index: int
+    body: Any
+    error_code: ErrorCode
+    error_detail: str
+    source_message_id: str | None
 
 
 def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) -> set[int]:
@@ -51,7 +46,8 @@ def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) 
     """
     if not entries:
         return set()
-    if deadline.remaining() < MIN_CALL_SECONDS:  # no call could be made: skip the import too
+    # no SendMessageBatch call starts unless it can time out before the deadline
+    if deadline.remaining() < DLQ_RESERVE_SECONDS:  # no call could be made: skip the import
         return {entry.index for entry in entries}
     try:
         sqs_client(dlq_url)  # the lazy boto3 import happens before the clock is checked
@@ -68,7 +64,7 @@ def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) 
 def _send_all(entries: list[DlqEntry], dlq_url: str, deadline: Deadline) -> list[DlqEntry]:
     failed: list[DlqEntry] = []
     for chunk in _chunks(entries):
-        if deadline.remaining() < MIN_CALL_SECONDS:
+        if deadline.remaining() < DLQ_RESERVE_SECONDS:
             failed.extend(chunk)
             continue
         by_id = {str(n): entry for n, entry in enumerate(chunk)}
@@ -84,10 +80,23 @@ def _send_all(entries: list[DlqEntry], dlq_url: str, deadline: Deadline) -> list
     return failed
 
 
+def body_text(body: Any) -> str | None:
+    """The record's body as text for the DLQ copy: a string as is, bytes decoded, any other
+    content (a body Lambda delivered as an object, say) as JSON; None when empty."""
+    if isinstance(body, str):
+        return body or None
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace") or None
+    if body is None:
+        return None
+    try:
+        return json.dumps(body, ensure_ascii=False, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return repr(body)
+
+
 def _message(entry_id: str, entry: DlqEntry) -> dict[str, Any]:
-    body = entry.body if isinstance(entry.body, str) and entry.body else None
-    if body is None and isinstance(entry.body, bytes) and entry.body:
-        body = entry.body.decode("utf-8", "replace")
+    body = body_text(entry.body)
     if body is not None:
         body = _NOT_XML.sub("\ufffd", body.encode("utf-8", "replace").decode("utf-8"))
     detail = bounded(_NOT_XML.sub("\ufffd", entry.error_detail)) if entry.error_detail else "-"
@@ -106,7 +115,7 @@ def _message(entry_id: str, entry: DlqEntry) -> dict[str, Any]:
 
 
 def _size(entry: DlqEntry) -> int:
-    body = entry.body if isinstance(entry.body, str | bytes) else ""
+    body = entry.body if isinstance(entry.body, str | bytes) else body_text(entry.body) or ""
     return len(body) * 4 + len(entry.error_detail.encode()) + 200
 
 
@@ -140,8 +149,8 @@ def sqs_client(dlq_url: str) -> Any:
     match = re.search(_AWS_HOST, host)
     options: dict[str, Any] = {
         "config": Config(
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            connect_timeout=DLQ_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=DLQ_READ_TIMEOUT_SECONDS,
             retries={"mode": "standard", "total_max_attempts": 1},
         )
     }

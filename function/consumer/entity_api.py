@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
@@ -15,55 +16,52 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from consumer.aggregation import Operation, request_body
-from consumer.records import REJECTED_BY_API, bounded
 from consumer.settings import Settings
+from consumer.terms import Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
-APPLIED = "applied"
-REJECTED = "rejected"
-TRANSIENT = "transient"
+APPLIED = OutcomeKind.APPLIED
+REJECTED = OutcomeKind.REJECTED
+TRANSIENT = OutcomeKind.TRANSIENT
 
 MAX_ATTEMPTS = 5
 """Attempts per request for whole-request transient answers (429, 503, 5xx, network)."""
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
-MIN_REQUEST_SECONDS = 0.25
-"""No request starts with less than this left before the delivery deadline."""
+REQUEST_MARGIN_SECONDS = 0.25
+"""Beyond its whole timeout, the time a request needs left before the delivery deadline to
+start: a request never starts unless it can time out and be settled in time."""
 CONNECT_TIMEOUT_CAP_SECONDS = 3.0
 BISECT_STATUSES = frozenset({400, 413, 422})
 AUTH_STATUSES = frozenset({401, 403})
 
 
-class Outcome:
-    """What happened to one operation (`error_code` is the DLQ code when rejected)."""
-
-    __slots__ = ("detail", "error_code", "kind")
-
-    def __init__(self, kind: str, detail: str = "", error_code: str = REJECTED_BY_API) -> None:
-        self.kind = kind
-        self.detail = detail
-        self.error_code = error_code
-
-    def __repr__(self) -> str:
-        return f"Outcome({self.kind!r}, {self.detail!r}, {self.error_code!r})"
-
-
+@dataclass(eq=False)
 class CallStats:
-    """Counts of one invocation's calls to the entity API (shared by the sender threads)."""
+    """Counts of one invocation's calls to the entity API (shared by the sender threads).
 
-    def __init__(self) -> None:
-        self.requests = 0
-        self.throttled = 0
-        self.auth_failed = False
-        self.auth_detail = ""
-        self.unexpected: set[str] = set()
-        self._lock = threading.Lock()
+    `unexpected` holds answers outside the contract (status, size, type: never the body,
+    which could echo message contents); `unreachable` counts requests that got no answer,
+    `unreachable_cause` says why the first did not.
+    """
+
+    requests: int = 0
+    throttled: int = 0
+    auth_failed: bool = False
+    auth_detail: str = ""
+    unexpected: set[str] = field(default_factory=set)
+    unreachable: int = 0
+    unreachable_cause: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def answered(self, status: int, problem: str) -> None:
-        """Count one answer (status 0: no answer)."""
+        """Count one answer (status 0: no answer, `problem` says why)."""
         with self._lock:
             self.requests += 1
-            if status in (429, 503):
+            if status == 0:
+                self.unreachable += 1
+                self.unreachable_cause = self.unreachable_cause or problem
+            elif status in (429, 503):
                 self.throttled += 1
             elif status in AUTH_STATUSES:
                 self.auth_failed = True
@@ -72,7 +70,7 @@ class CallStats:
                 self.unexpected.add(problem)
 
 
-def classify_status(status: Any) -> str:
+def classify_status(status: Any) -> OutcomeKind:
     """Per-operation status -> applied (2xx, 409), transient (408, 429, 5xx, unknown) or
     rejected (any other 4xx)."""
     if isinstance(status, bool) or not isinstance(status, int):
@@ -160,6 +158,8 @@ class EntityApiClient:
         self.url = settings.entity_api_url
         self.path = urllib3.util.parse_url(self.url).request_uri
         self.timeout_cap = settings.entity_api_timeout_seconds
+        # the time a request needs left to start: its whole timeout plus the margin
+        self.request_seconds = self.timeout_cap + REQUEST_MARGIN_SECONDS
         self.pool = pool or shared_pool()
         self.sleep = sleep
         self.headers = {"Content-Type": "application/json", "User-Agent": "sqs-batch-consumer"}
@@ -174,10 +174,9 @@ class EntityApiClient:
             return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
         body = request_body(operations)
         for attempt in range(MAX_ATTEMPTS):
-            left = deadline.remaining()
-            if left < MIN_REQUEST_SECONDS:
+            if deadline.remaining() < self.request_seconds:
                 return dict.fromkeys(operations, Outcome(TRANSIENT, "time budget exhausted"))
-            status, data, retry_after, problem = self._post(body, left)
+            status, data, retry_after, problem = self._post(body)
             stats.answered(status, problem)
             if status == 200:
                 return parse_results(data, operations)
@@ -189,7 +188,7 @@ class EntityApiClient:
             if (
                 not _retryable(status)
                 or attempt + 1 == MAX_ATTEMPTS
-                or wait + MIN_REQUEST_SECONDS > deadline.remaining()
+                or wait + self.request_seconds > deadline.remaining()
             ):
                 return dict.fromkeys(operations, Outcome(TRANSIENT, problem))
             self.sleep(wait)
@@ -211,12 +210,15 @@ class EntityApiClient:
         outcomes.update(self.send(operations[middle:], deadline, stats))
         return outcomes
 
-    def _post(self, body: bytes, left: float) -> tuple[int, bytes, float | None, str]:
-        """(status, body, Retry-After seconds, problem); status 0 for a network failure."""
-        longest = min(self.timeout_cap, left)
-        # total: a slow connect and a slow answer together stay within the time left
+    def _post(self, body: bytes) -> tuple[int, bytes, float | None, str]:
+        """(status, body, Retry-After seconds, problem); status 0 for a network failure.
+
+        `problem` never quotes the answer's body (it is logged, and an API may echo input).
+        """
+        longest = self.timeout_cap
+        # total: a slow connect and a slow answer together stay within the timeout
         timeout = urllib3.Timeout(
-            connect=min(CONNECT_TIMEOUT_CAP_SECONDS, longest), read=longest, total=left
+            connect=min(CONNECT_TIMEOUT_CAP_SECONDS, longest), read=longest, total=longest
         )
         try:
             response = self.pool.connection_from_url(self.url).urlopen(
@@ -233,7 +235,11 @@ class EntityApiClient:
         if response.status == 200:
             return 200, response.data, None, ""
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        problem = f"entity API answered {response.status}: {_text(response.data)}"
+        kind = response.headers.get("Content-Type") or "no content type"
+        problem = (
+            f"entity API answered {response.status} "
+            f"({len(response.data)} bytes, {kind}; body not logged)"
+        )
         return response.status, response.data, retry_after, bounded(problem)
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from consumer.batch import Runtime, process_batch, retry_everything
-from consumer.telemetry import log
+from consumer.batch import Runtime, fail_whole_batch, process_batch, retry_everything
+from consumer.terms import BatchResponse
 
 RUNTIME = Runtime.from_environ(os.environ)
 
 
-def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+def lambda_handler(event: Any, context: Any) -> BatchResponse:
     """Process one SQS batch; return `{"batchItemFailures": [...]}`. Never raises."""
     try:
         return process_batch(event, context, RUNTIME)
     except Exception as exc:  # noqa: BLE001 - a bug must not fail the whole batch opaquely
-        log("ERROR", "batch processing failed; every record will be retried", error=repr(exc))
-        return retry_everything(event)
+        try:
+            return fail_whole_batch(event, context, RUNTIME, exc)
+        except Exception:  # noqa: BLE001 - not even logging works: still retry every record
+            return retry_everything(event)

@@ -1,8 +1,11 @@
 """Request mapping: a validated message -> one entity API operation.
 
 This is the part a service team edits when its API names things differently. It receives a
-message that passed the schema (with `attributes` already merged when updates coalesced) and
-the `op_id` to send, and returns the JSON object for the `operations` list.
+message that passed the schema (with `attributes` already merged and `occurred_at` the newest
+when updates coalesced) and the `op_id` to send, and returns the JSON object for the
+`operations` list. Coalescing bounds an operation's size by its bodies' sizes plus 256 bytes:
+a mapping that adds more is still correct, but a merged operation too large for a request is
+then rejected as a whole.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ def to_operation(message: dict[str, Any], op_id: str) -> dict[str, Any]:
         "op": message["op"],
         "entity_type": message["entity_type"],
         "entity_id": message["entity_id"],
+        "occurred_at": message["occurred_at"],
     }
     if message["op"] != "delete":
         operation["attributes"] = message["attributes"]

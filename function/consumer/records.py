@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -10,55 +11,37 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from consumer.json_numbers import DECODER, ExactNumbers
+from consumer.terms import ErrorCode, bounded
+
 SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "entity_change.schema.json"
-DETAIL_LIMIT_BYTES = 1024
 
-INVALID_JSON = "invalid_json"
-SCHEMA_VIOLATION = "schema_violation"
-REJECTED_BY_API = "rejected_by_api"
+# The DLQ codes under their former names, for the tools that import them from here.
+INVALID_JSON = ErrorCode.INVALID_JSON
+SCHEMA_VIOLATION = ErrorCode.SCHEMA_VIOLATION
+REJECTED_BY_API = ErrorCode.REJECTED_BY_API
 
 
+@dataclass(slots=True, eq=False)
 class Record:
     """One SQS record of the batch and what validation made of it.
 
     `message` is the parsed body while it may be valid; `checked` says whether the schema
-    was checked; `error_code`/`error_detail` say why the record goes to the DLQ.
+    was checked; `error_code`/`error_detail` say why the record goes to the DLQ;
+    `body_bytes` is the body's UTF-8 size; `exact_numbers` says whether the body holds a
+    number a float cannot carry (its operation is then encoded by `encode_exact`).
     """
 
-    __slots__ = (
-        "body",
-        "checked",
-        "error_code",
-        "error_detail",
-        "index",
-        "message",
-        "message_id",
-        "sent_timestamp",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        message_id: str | None,
-        body: Any,
-        sent_timestamp: int,
-    ) -> None:
-        self.index = index
-        self.message_id = message_id
-        self.body = body
-        self.sent_timestamp = sent_timestamp
-        self.message: dict[str, Any] | None = None
-        self.checked = False
-        self.error_code: str | None = None
-        self.error_detail: str | None = None
-
-
-def bounded(detail: str, limit: int = DETAIL_LIMIT_BYTES) -> str:
-    """`detail` cut to at most `limit` UTF-8 bytes (never empty)."""
-    data = detail.encode("utf-8", "replace")
-    if len(data) > limit:
-        detail = data[: limit - 3].decode("utf-8", "ignore") + "..."
-    return detail or "-"
+    index: int
+    message_id: str | None
+    body: Any
+    sent_timestamp: int
+    message: dict[str, Any] | None = None
+    checked: bool = False
+    error_code: ErrorCode | None = None
+    error_detail: str | None = None
+    body_bytes: int = 0
+    exact_numbers: bool = False
 
 
 @lru_cache(maxsize=2)
@@ -74,28 +57,29 @@ def load_validator(path: Path = SCHEMA_PATH, check: bool = False) -> Draft202012
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def _sent_timestamp(raw: dict[str, Any]) -> int:
+    """SentTimestamp in ms; 0 when missing or not a finite integer (e.g. Infinity)."""
     attributes = raw.get("attributes")
     if isinstance(attributes, dict):
         try:
             return int(attributes.get("SentTimestamp", 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return 0
     return 0
+
+
+def parse_record_id(raw: Any, index: int) -> Record:
+    """A record with only its messageId read (for records that are not processed)."""
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    valid = isinstance(message_id, str) and bool(message_id)
+    return Record(index, message_id if valid else None, None, 0)
 
 
 def parse_record(raw: Any, index: int, max_body_bytes: int) -> Record:
     """Decode one SQS record's body into a JSON object (schema not checked yet); never raises."""
     if not isinstance(raw, dict):
         record = Record(index, None, None, 0)
-        record.error_code, record.error_detail = INVALID_JSON, "record is not an object"
+        record.error_code, record.error_detail = ErrorCode.INVALID_JSON, "record is not an object"
         return record
     message_id = raw.get("messageId")
     record = Record(
@@ -104,13 +88,16 @@ def parse_record(raw: Any, index: int, max_body_bytes: int) -> Record:
         raw.get("body"),
         _sent_timestamp(raw),
     )
-    text, problem = decode_body(record.body, max_body_bytes)
+    text, size, problem = decode_body(record.body, max_body_bytes)
     if problem is not None:
         record.error_code, record.error_detail = problem
         return record
+    record.body_bytes = size
+    kept = ExactNumbers.kept
     record.message, detail = parse_json_object(text)
+    record.exact_numbers = ExactNumbers.kept != kept
     if record.message is None:
-        record.error_code, record.error_detail = INVALID_JSON, detail
+        record.error_code, record.error_detail = ErrorCode.INVALID_JSON, detail
     return record
 
 
@@ -128,7 +115,8 @@ def validate_record(record: Record, validator: Draft202012Validator) -> bool:
         detail = describe_violation(validator, message)
     except RecursionError:
         detail = "body is nested too deeply to validate"
-    record.message, record.error_code, record.error_detail = None, SCHEMA_VIOLATION, detail
+    record.message, record.error_code = None, ErrorCode.SCHEMA_VIOLATION
+    record.error_detail = detail
     return False
 
 
@@ -144,7 +132,7 @@ def check_record(
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
     """(object, "") when `text` is a JSON object, else (None, why not)."""
     try:
-        message = _DECODER.decode(text)
+        message = DECODER.decode(text)
     except RecursionError:
         return None, "body is nested too deeply to parse"
     except ValueError as exc:
@@ -154,28 +142,32 @@ def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
     return message, ""
 
 
-def decode_body(body: Any, max_body_bytes: int) -> tuple[str, tuple[str, str] | None]:
-    """(text, None) for a UTF-8 body within the size limit, else ("", (code, detail))."""
+Problem = tuple[ErrorCode, str]
+
+
+def decode_body(body: Any, max_body_bytes: int) -> tuple[str, int, Problem | None]:
+    """(text, UTF-8 bytes, None) for a UTF-8 body within the size limit, else
+    ("", 0, (code, detail))."""
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return "", (INVALID_JSON, "body is not valid UTF-8")
+            return "", 0, (ErrorCode.INVALID_JSON, "body is not valid UTF-8")
         size = len(body)
     elif isinstance(body, str):
         if len(body) > max_body_bytes:
-            return "", (SCHEMA_VIOLATION, _too_large(len(body), max_body_bytes))
+            return "", 0, (ErrorCode.SCHEMA_VIOLATION, _too_large(len(body), max_body_bytes))
         text, size = body, len(body)
         if not body.isascii():
             try:
                 size = len(body.encode("utf-8"))
             except UnicodeEncodeError:
-                return "", (INVALID_JSON, "body is not valid UTF-8")
+                return "", 0, (ErrorCode.INVALID_JSON, "body is not valid UTF-8")
     else:
-        return "", (INVALID_JSON, f"body is {type(body).__name__}, not a string")
+        return "", 0, (ErrorCode.INVALID_JSON, f"body is {type(body).__name__}, not a string")
     if size > max_body_bytes:
-        return "", (SCHEMA_VIOLATION, _too_large(size, max_body_bytes))
-    return text, None
+        return "", 0, (ErrorCode.SCHEMA_VIOLATION, _too_large(size, max_body_bytes))
+    return text, size, None
 
 
 def describe_violation(validator: Draft202012Validator, message: dict[str, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -16,7 +18,9 @@ MAX_REQUEST_BYTES_RANGE = (1_024, 6 * 1_048_576)
 TIMEOUT_RANGE = (0.1, 900.0)
 _LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _SSM_NAME_CHARS = _LETTERS_DIGITS | frozenset("_.-/")
-_NAMESPACE_CHARS = _LETTERS_DIGITS | frozenset("._#:/ -")
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9._/#:-]{1,255}")
+"""The metrics namespace rule, the same as the Terraform variable `metrics_namespace`'s
+(`^[A-Za-z0-9._/#:-]{1,255}$`, not starting with `AWS/`); matched whole (fullmatch)."""
 
 
 class SettingsError(ValueError):
@@ -80,17 +84,20 @@ class Settings:
                 "newline) to be sent as an Authorization header"
             )
         namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
-        if (
-            len(namespace) > 255
-            or not set(namespace) <= _NAMESPACE_CHARS
-            or namespace.startswith("AWS/")
-        ):
+        if not is_metrics_namespace(namespace):
             raise SettingsError(
-                "METRICS_NAMESPACE must be 1-255 characters of letters, digits and . _ # : / - "
-                f"and space, not starting with 'AWS/'; got {namespace!r}"
+                "METRICS_NAMESPACE must be 1-255 characters of letters, digits and . _ / # : -, "
+                f"not starting with 'AWS/'; got {namespace!r}"
+            )
+        entity_api_url = _url(environ, "ENTITY_API_URL")
+        if token is not None and not _may_carry_token(entity_api_url):
+            raise SettingsError(
+                "ENTITY_API_URL must be https:// when a token is set (ENTITY_API_TOKEN or "
+                "ENTITY_API_TOKEN_PARAMETER): a bearer token over http:// is readable on the "
+                f"way; plain http is only for a loopback host; got {entity_api_url!r}"
             )
         return cls(
-            entity_api_url=_url(environ, "ENTITY_API_URL"),
+            entity_api_url=entity_api_url,
             dlq_url=_url(environ, "DLQ_URL"),
             max_operations_per_request=int(
                 _number(environ, "MAX_OPERATIONS_PER_REQUEST", DEFAULT_MAX_OPERATIONS, int)
@@ -114,9 +121,25 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def _is_namespace(value: str) -> bool:
-    """A CloudWatch namespace we accept: 1-255 allowed characters, not AWS's own."""
-    return len(value) <= 255 and set(value) <= _NAMESPACE_CHARS and not value.startswith("AWS/")
+def is_metrics_namespace(value: str) -> bool:
+    """A CloudWatch namespace we accept: NAMESPACE_PATTERN, not AWS's own (`AWS/...`)."""
+    return NAMESPACE_PATTERN.fullmatch(value) is not None and not value.startswith("AWS/")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` (a URL's hostname) names this machine: localhost, 127.0.0.0/8, ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _may_carry_token(url: str) -> bool:
+    """A bearer token goes only over https, or over http to a loopback host (local use)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or is_loopback_host(parts.hostname or "")
 
 
 def _is_ssm_name(value: str) -> bool:
@@ -143,6 +166,12 @@ def _url(environ: Mapping[str, str], name: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"{name} must be an http(s) URL with a host, got {value!r}")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if port == 0:
+        raise SettingsError(f"{name} must have a port in 1-65535 (or none), got {value!r}")
     return value
 
 

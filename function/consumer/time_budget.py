@@ -7,8 +7,6 @@ from typing import Any
 
 SAFETY_MARGIN_SECONDS = 0.5
 """Kept free at the end of every invocation to log and return."""
-DLQ_RESERVE_SECONDS = 1.5
-"""Kept free after delivery for one SendMessageBatch call (0.5 s connect + 1 s read)."""
 DEFAULT_BUDGET_SECONDS = 60.0
 """Budget when there is no Lambda context (local runs)."""
 

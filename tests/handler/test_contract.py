@@ -3,7 +3,10 @@ clause of contract sections 2 and 3."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,6 +15,11 @@ if TYPE_CHECKING:
     from conftest import Harness
 
 BIG_ATTRIBUTES = {f"k{n}": "v" * 40 for n in range(20)}
+
+
+def merged(*event_ids: str) -> str:
+    """The op_id of an operation carrying these changes (contract section 2)."""
+    return "merged:" + hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()
 
 
 def test_valid_batch_is_applied_in_order_with_nothing_to_retry(h: Harness) -> None:
@@ -23,7 +31,7 @@ def test_valid_batch_is_applied_in_order_with_nothing_to_retry(h: Harness) -> No
     assert [(a["op_id"], a["op"], a["entity"]) for a in applied] == [
         ("evt-5", "delete", "customer:c-7"),
         ("evt-1", "create", "order:1001"),
-        ("evt-2", "update", "order:1001"),
+        (merged("evt-2", "evt-3"), "update", "order:1001"),
     ]
     assert applied[2]["attributes"] == {"status": "paid", "carrier": "dhl"}
     assert {m["source_message_id"]: m["error_code"] for m in h.dead()} == {
@@ -139,7 +147,7 @@ def test_consecutive_updates_coalesce_by_occurred_at_then_sent_timestamp(h: Harn
     run = h.handle({"Records": records}, h.runtime())
 
     [applied] = h.api.applied()
-    assert applied["op_id"] == "u3"
+    assert applied["op_id"] == merged("u1", "u2a", "u2b", "u3")
     assert applied["attributes"] == {"a": 3, "b": 22, "c": 3}
     assert run.summary["coalesced"] == 3
 
@@ -189,7 +197,9 @@ def test_an_operation_after_a_rejected_one_is_dead_lettered_with_it(h: Harness) 
     by_source = {m["source_message_id"]: m for m in h.dead()}
     assert set(by_source) == {"m0", "m1"}
     assert all(m["error_code"] == "rejected_by_api" for m in by_source.values())
-    assert "c1" in by_source["m1"]["error_detail"]
+    # the detail names the earlier change and why it was rejected
+    assert "earlier change c1" in by_source["m1"]["error_detail"]
+    assert "entity API status 422" in by_source["m1"]["error_detail"]
 
 
 def test_429_once_then_success_honours_retry_after(h: Harness) -> None:
@@ -207,7 +217,9 @@ def test_429_once_then_success_honours_retry_after(h: Harness) -> None:
 def test_503_always_with_4_seconds_left_returns_in_time_and_fails_everything(h: Harness) -> None:
     h.api.set_faults({"status_always": 503})
     run = h.handle(
-        h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]), h.runtime(), 4.0
+        h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]),
+        h.runtime(entity_api_timeout_seconds=1.0),
+        4.0,
     )
 
     assert run.seconds < 4.0
@@ -219,7 +231,7 @@ def test_503_always_with_4_seconds_left_returns_in_time_and_fails_everything(h: 
 
 def test_retry_after_longer_than_the_budget_is_not_waited_for(h: Harness) -> None:
     h.api.set_faults({"status_always": 429, "retry_after": "120"})
-    run = h.handle(h.event([h.change("a")]), h.runtime(), 10.0)
+    run = h.handle(h.event([h.change("a")]), h.runtime(entity_api_timeout_seconds=2.0), 10.0)
 
     assert run.seconds < 2.0
     assert run.failed == ["m0"]
@@ -227,11 +239,16 @@ def test_retry_after_longer_than_the_budget_is_not_waited_for(h: Harness) -> Non
 
 
 def test_retry_after_as_an_http_date(h: Harness) -> None:
-    h.api.set_faults({"status_sequence": [503], "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    # a date 3 s ahead (whole seconds: at least 2 s from now): the retry waits for it
+    retry_at = formatdate(int(time.time()) + 3, usegmt=True)
+    h.api.set_faults({"status_sequence": [503], "retry_after": retry_at})
     run = h.handle(h.event([h.change("a")]), h.runtime())
 
     assert run.failed == []
     assert run.summary["throttled"] == 1
+    first, second = h.api.request_log()
+    assert (first["status"], second["status"]) == (503, 200)
+    assert second["time"] - first["time"] >= 1.9
 
 
 def test_per_operation_mix_of_200_409_422_500(h: Harness) -> None:
@@ -414,13 +431,15 @@ def test_a_rate_limited_api_is_waited_for_within_the_budget(h: Harness) -> None:
 
 
 def test_without_time_for_a_request_valid_records_are_retried_and_invalid_ones_dead_lettered(
-    h: Harness, monkeypatch: pytest.MonkeyPatch
+    h: Harness,
 ) -> None:
-    # delivery's deadline already passed, the DLQ's not: nothing is sent, yet every record
+    # a request's timeout (60 s) is longer than the budget: nothing is sent, yet every record
     # is still judged (the schema check then happens after delivery)
-    monkeypatch.setattr("consumer.batch.DLQ_RESERVE_SECONDS", 60.0)
     bad = {**h.change("bad", "9", occurred_at="2026-01-02T00:00:00Z"), "op": "upsert"}
-    run = h.handle(h.event([h.change("a"), bad, "not json", h.change("b", "2")]), h.runtime())
+    run = h.handle(
+        h.event([h.change("a"), bad, "not json", h.change("b", "2")]),
+        h.runtime(entity_api_timeout_seconds=60.0),
+    )
 
     assert h.api.stats()["requests"] == 0
     assert run.failed == ["m0", "m3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -110,7 +111,9 @@ def test_consecutive_updates_coalesce_with_later_attributes_winning() -> None:
     plan = plan_operations(records, validate)
     [[operation]] = list(plan.chains())
 
-    assert operation.op_id == "u3"
+    # the op_id names exactly the three changes: not any one event_id (contract section 2)
+    assert operation.op_id == "merged:" + hashlib.sha256(b"u1\nu2\nu3").hexdigest()
+    assert operation.message["occurred_at"] == "2026-01-01T00:00:03Z"  # the newest
     assert operation.message["attributes"] == {"a": 1, "b": 2, "c": 3}
     assert operation.records == [0, 1, 2]
     assert plan.coalesced == 2
@@ -131,7 +134,7 @@ def test_updates_separated_by_another_op_do_not_coalesce() -> None:
             ("c", "create", [0]),
             ("u1", "update", [1]),
             ("d", "delete", [2]),
-            ("u3", "update", [3, 4]),
+            ("merged:" + hashlib.sha256(b"u2\nu3").hexdigest(), "update", [3, 4]),
         ],
         [("other", "update", [5])],
     ]
@@ -199,22 +202,32 @@ def test_encode_operation_once_and_report_what_cannot_be_encoded() -> None:
         "op": "update",
         "entity_type": "order",
         "entity_id": "1",
+        "occurred_at": "2026-01-01T00:00:00Z",
         "attributes": {"v": "e1"},
     }
     broken = Operation(
         "e2", ("order", "1"), {**(operation.message), "attributes": {"n": float("nan")}}, [1]
     )
     assert "cannot encode" in (encode_operation(broken) or "")
-    assert encode({"a": "é"}) == b'{"a":"\\u00e9"}'
 
 
-def test_the_prebuilt_encoder_gives_the_reference_bytes() -> None:
+def test_operations_are_encoded_as_utf8_not_ascii_escapes() -> None:
+    # ensure_ascii made CJK text 2x its UTF-8 size (\uXXXX, 6 bytes for 3), and so valid
+    # bodies under MAX_REQUEST_BYTES too large to send
+    assert encode({"a": "é漢字"}) == '{"a":"é漢字"}'.encode()
+    assert encode({"a": "漢" * 1000}) == b'{"a":"' + "漢".encode() * 1000 + b'"}'
+    # a lone surrogate (valid JSON escape, no UTF-8 form) is sent escaped, not refused
+    assert encode({"a": "x\ud800"}) == b'{"a":"x\\ud800"}'
+
+
+def test_the_encoder_gives_standard_json_bytes() -> None:
     samples: list[dict[str, object]] = [
         {"op_id": "e1", "attributes": {"é": '\u2028\x00"\\', "n": [1, -2.5, 1e300, True, None]}},
         {"op_id": "e2", "attributes": {"nested": {"a": [{"b": {}}], "": []}, "big": 2**70}},
     ]
     for sample in samples:
-        assert encode(sample) == json.dumps(sample, separators=(",", ":")).encode()
+        expected = json.dumps(sample, separators=(",", ":"), ensure_ascii=False).encode()
+        assert encode(sample) == expected
     for bad in (float("nan"), float("inf"), {1, 2}):
         with pytest.raises((ValueError, TypeError)):
             encode({"attributes": {"x": bad}})
@@ -236,11 +249,18 @@ def eager_reference(records: list[Record]) -> list[tuple[str, str, tuple[int, ..
         seen.add(m["event_id"])
         chain = result.setdefault((m["entity_type"], m["entity_id"]), [])
         if chain and m["op"] == "update" and chain[-1][1] == "update":
-            chain[-1][0] = m["event_id"]
+            chain[-1][0].append(m["event_id"])
             chain[-1][2].append(r.index)
         else:
-            chain.append([m["event_id"], m["op"], [r.index]])
-    return sorted((op[0], op[1], tuple(op[2])) for chain in result.values() for op in chain)
+            chain.append([[m["event_id"]], m["op"], [r.index]])
+    return sorted((op_id(op[0]), op[1], tuple(op[2])) for chain in result.values() for op in chain)
+
+
+def op_id(event_ids: list[str]) -> str:
+    """The contract's op_id: the event_id of a single change, else a digest of all."""
+    if len(event_ids) == 1:
+        return event_ids[0]
+    return "merged:" + hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()
 
 
 events = st.lists(
