@@ -9,9 +9,12 @@ ARCH ?= arm64
 PYTHON_VERSION ?= 3.12
 PACKAGE_OUT ?= dist/function.zip
 
-# The architecture of this machine in Lambda's words: the local cloud runs functions natively.
-HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+# The zip for this machine's architecture (`--arch host`): the local cloud runs it natively.
 LOCAL_PACKAGE := dist/function-local.zip
+
+# ---- Python import roots: the handler (function/) and the tool packages (scripts/) ---------
+# Set once, here: every tool runs as `python -m <package>` (see README, "Where things are").
+export PYTHONPATH := $(CURDIR)/function:$(CURDIR)/scripts
 
 # ---- Tooling virtual environment ---------------------------------------------------------
 DEV_PYTHON_VERSION ?= 3.12
@@ -19,10 +22,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 
-# ---- Terraform: a provider mirror, when one is given or found ------------------------------
-TF_PLUGIN_DIR ?= $(shell scripts/find_tf_mirror.sh)
-export TF_PLUGIN_DIR
-TF := scripts/tf.sh
+# ---- Terraform: scripts/tf/tf.sh finds a provider mirror itself (TF_PLUGIN_DIR overrides) ----
+TF := scripts/tf/tf.sh
 
 .PHONY: help
 help: ## List the targets
@@ -74,62 +75,74 @@ test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, cont
 
 .PHONY: test-terraform
 test-terraform: $(VENV_STAMP) ## terraform fmt/validate/test (offline, mock providers), docs check, checkov
-	scripts/test_terraform.sh
+	scripts/tf/test.sh
 
 .PHONY: test-integration integration
 test-integration: integration
 integration: $(VENV_STAMP) ## Whole stack in LocalStack: package, apply, integration tests, destroy
-	scripts/integration.sh
+	scripts/localcloud/integration.sh
 
 # ---- Build -------------------------------------------------------------------------------
 .PHONY: package
 package: $(VENV_STAMP) ## Build the Lambda zip (ARCH=arm64|x86_64 PYTHON_VERSION=3.12|3.13 PACKAGE_OUT=...)
-	$(PY) scripts/build_package.py --arch $(ARCH) --python-version $(PYTHON_VERSION) --output $(PACKAGE_OUT)
+	$(PY) -m lambda_package --arch $(ARCH) --python-version $(PYTHON_VERSION) --output $(PACKAGE_OUT)
 
 .PHONY: package-local
 package-local: $(VENV_STAMP) ## Build the zip for this machine's architecture (what LocalStack runs)
-	$(PY) scripts/build_package.py --arch $(HOST_ARCH) --python-version $(PYTHON_VERSION) --output $(LOCAL_PACKAGE)
+	$(PY) -m lambda_package --arch host --python-version $(PYTHON_VERSION) --output $(LOCAL_PACKAGE)
 
 .PHONY: docs
 docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform READMEs
-	$(PY) scripts/terraform_docs.py --write
+	$(PY) -m tf.docs --write
 
 # ---- Benchmarks --------------------------------------------------------------------------
 .PHONY: bench
 bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
-	$(PY) scripts/bench.py
-	$(PY) scripts/bench_package.py
+	$(PY) -m bench.handler
+	$(PY) -m bench.package
 
 .PHONY: bench-e2e
 bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through LocalStack
-	scripts/bench_e2e.sh
+	scripts/bench/e2e.sh
 
 # ---- Local cloud (LocalStack on this machine) ----------------------------------------------
 .PHONY: demo
 demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report
-	scripts/demo.sh
+	scripts/localcloud/demo.sh
 
 .PHONY: down
 down: ## Destroy the demo stack and stop LocalStack and the entity API server
 	@[ -x $(PY) ] || { echo "nothing to stop: no $(VENV) yet, so nothing was started"; exit 0; }; \
-	  scripts/demo.sh down
+	  scripts/localcloud/demo.sh down
 
 .PHONY: up
 up: $(VENV_STAMP) ## Start LocalStack only (see `make status`)
-	$(PY) scripts/localcloud.py start
+	$(PY) -m localcloud start
 
 .PHONY: status
 status: ## Show whether LocalStack and the entity API server are running
 	@[ -x $(PY) ] || { echo "nothing running: no $(VENV) yet (make demo sets everything up)"; exit 0; }; \
-	  $(PY) scripts/localcloud.py status
+	  $(PY) -m localcloud status
 
 .PHONY: report
 report: $(VENV_STAMP) ## Print the report of the current local run
-	$(PY) scripts/report.py
+	$(PY) -m ops.report $(ARGS)
 
 .PHONY: redrive
 redrive: $(VENV_STAMP) ## Move DLQ messages back to the source queue (ERROR_CODE=... to filter)
-	$(PY) scripts/redrive.py $(if $(ERROR_CODE),--error-code $(ERROR_CODE))
+	$(PY) -m ops.redrive $(if $(ERROR_CODE),--error-code $(ERROR_CODE)) $(ARGS)
+
+.PHONY: publish
+publish: $(VENV_STAMP) ## Publish generated changes to the local stack's queue (ARGS="--count 500 ...")
+	$(PY) -m ops.publish $(ARGS)
+
+.PHONY: logs
+logs: $(VENV_STAMP) ## Show the consumer function's CloudWatch Logs (ARGS=-f to follow)
+	$(PY) -m ops.logs $(ARGS)
+
+.PHONY: localcloud
+localcloud: $(VENV_STAMP) ## The local cloud's own CLI (ARGS="logs -f", "env", "stop --all", ...)
+	$(PY) -m localcloud $(ARGS)
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps .venv)

@@ -44,7 +44,7 @@ def context() -> Callable[[float], LambdaContext]:
 @pytest.fixture
 def entity_api() -> Iterator[Any]:
     """A fresh local entity API server on 127.0.0.1 (healthy, no rate limit)."""
-    from entity_api_server import EntityApiServer
+    from localcloud.entity_api_server import EntityApiServer
 
     with EntityApiServer() as server:
         yield server

@@ -11,7 +11,7 @@ from pathlib import Path
 from lambda_package.archive import sha256_of
 
 _BUILDER_DIR = Path(__file__).resolve().parent
-_BUILDER_FILES = (*sorted(_BUILDER_DIR.glob("*.py")), _BUILDER_DIR.parent / "build_package.py")
+_BUILDER_FILES = tuple(sorted(_BUILDER_DIR.glob("*.py")))  # the CLI (__main__) included
 
 
 @dataclass(frozen=True)

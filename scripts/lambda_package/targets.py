@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 
 from lambda_package.errors import BuildError
@@ -15,6 +16,11 @@ PYTHON_VERSIONS: tuple[str, ...] = ("3.12", "3.13")
 
 # Names people type for an architecture that Lambda spells differently.
 _ARCH_ALIASES = {"aarch64": "arm64", "amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64"}
+
+
+def host_architecture() -> str:
+    """This machine's architecture in Lambda's words (what the local cloud runs natively)."""
+    return "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 # The stack in LocalStack on this machine (see docs/local-cloud.md). Apply from terraform/ with
 #   AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-#   AWS_REGION=us-east-1 ../scripts/tf.sh apply -var-file=examples/localstack.tfvars
+#   AWS_REGION=us-east-1 ../scripts/tf/tf.sh apply -var-file=examples/localstack.tfvars
 # and override what the run decides with -var (for example the entity API's port).
 
 name           = "sqs-batch-consumer-local"

@@ -1,5 +1,5 @@
 # An example for a real account. Copy it, adjust the values, and apply from terraform/ with
-#   make package && ../scripts/tf.sh apply -var-file=examples/production.tfvars
+#   make package && ../scripts/tf/tf.sh apply -var-file=examples/production.tfvars
 # How to size batch_size, the window and maximum_concurrency: terraform/README.md.
 
 name           = "orders-entity-sync"

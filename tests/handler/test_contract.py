@@ -277,7 +277,7 @@ def test_a_400_caused_by_one_operation_is_bisected_down_to_it(h: Harness) -> Non
 
 
 def test_401_is_a_configuration_fault_every_operation_transient(h: Harness) -> None:
-    from entity_api_server import EntityApiServer
+    from localcloud.entity_api_server import EntityApiServer
 
     with EntityApiServer(token="right-token") as api:
         rt = h.runtime(entity_api_url=api.endpoint_url, token="wrong-token")
@@ -293,7 +293,7 @@ def test_401_is_a_configuration_fault_every_operation_transient(h: Harness) -> N
 
 
 def test_a_token_is_sent_as_a_bearer(h: Harness) -> None:
-    from entity_api_server import EntityApiServer
+    from localcloud.entity_api_server import EntityApiServer
 
     with EntityApiServer(token="s3cret") as api:
         run = h.handle(
@@ -415,7 +415,7 @@ def test_one_summary_line_in_embedded_metric_format(h: Harness) -> None:
 
 
 def test_a_rate_limited_api_is_waited_for_within_the_budget(h: Harness) -> None:
-    from entity_api_server import EntityApiServer
+    from localcloud.entity_api_server import EntityApiServer
 
     with EntityApiServer(rate_per_second=2, burst=1) as api:
         bodies = [h.change(f"e{n}", str(n)) for n in range(6)]

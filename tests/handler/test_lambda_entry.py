@@ -73,7 +73,8 @@ print(json.dumps({"answer": answer, "boto3": "boto3" in sys.modules}))
 
 def test_token_from_ssm_at_cold_start_and_never_logged(moto_endpoint: str) -> None:
     import boto3
-    from entity_api_server import EntityApiServer
+
+    from localcloud.entity_api_server import EntityApiServer
 
     boto3.client("ssm", endpoint_url=moto_endpoint, region_name="us-east-1").put_parameter(
         Name="/handler/token", Value="ssm-token-value", Type="SecureString", Overwrite=True

@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests: the stack that `scripts/integration.sh` applied.
+"""Fixtures for the integration tests: the stack that `scripts/localcloud/integration.sh` applied.
 
 The tests talk to the real thing: SQS, the event source mapping, the packaged handler in
 awslambdaric and CloudWatch Logs in LocalStack, and the local entity API server over HTTP.
@@ -7,7 +7,6 @@ They run only under `make integration`, which sets LOCALCLOUD_INSTANCE.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -15,11 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import localcloud_stack
 import pytest
-import stack_observations as observe
-from localcloud_venvs import STATE
 from stack_support import EntityApi, Waiter, wait_for
+
+from ops import observations as observe
+from ops import stack as stack_lookup
+from paths import STATE
 
 INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 
@@ -35,9 +35,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def stack() -> localcloud_stack.Stack:
-    args = argparse.Namespace(instance=INSTANCE, queue_url=None, dlq_url=None, endpoint_url=None)
-    return localcloud_stack.resolve(args)
+def stack() -> stack_lookup.Stack:
+    return stack_lookup.resolve(instance=INSTANCE)
 
 
 @pytest.fixture(scope="session")
@@ -49,17 +48,17 @@ def tfvars() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def sqs(stack: localcloud_stack.Stack) -> Any:
+def sqs(stack: stack_lookup.Stack) -> Any:
     return stack.client("sqs")
 
 
 @pytest.fixture(scope="session")
-def logs(stack: localcloud_stack.Stack) -> Any:
+def logs(stack: stack_lookup.Stack) -> Any:
     return stack.client("logs")
 
 
 @pytest.fixture(scope="session")
-def api(stack: localcloud_stack.Stack) -> EntityApi:
+def api(stack: stack_lookup.Stack) -> EntityApi:
     assert stack.entity_api_base_url, "the stack records no entity API server"
     return EntityApi(stack.entity_api_base_url)
 
@@ -70,7 +69,7 @@ def waiter() -> Waiter:
 
 
 @pytest.fixture
-def fresh(sqs: Any, stack: localcloud_stack.Stack, api: EntityApi) -> Iterator[int]:
+def fresh(sqs: Any, stack: stack_lookup.Stack, api: EntityApi) -> Iterator[int]:
     """Start a test from a drained queue and a reset API; yield the start time (epoch ms)."""
     wait_for(
         lambda: observe.queue_depth(sqs, stack.queue_url) == (0, 0),
@@ -83,12 +82,12 @@ def fresh(sqs: Any, stack: localcloud_stack.Stack, api: EntityApi) -> Iterator[i
     api.faults({})
 
 
-def summaries_since(logs: Any, stack: localcloud_stack.Stack, since_ms: int) -> list[Any]:
+def summaries_since(logs: Any, stack: stack_lookup.Stack, since_ms: int) -> list[Any]:
     assert stack.log_group
     return observe.invocation_summaries(logs, stack.log_group, since_ms)
 
 
 @pytest.fixture
-def summaries(logs: Any, stack: localcloud_stack.Stack) -> Callable[[int], list[Any]]:
+def summaries(logs: Any, stack: stack_lookup.Stack) -> Callable[[int], list[Any]]:
     """The handler's per-invocation log lines written since a time (epoch ms)."""
     return lambda since_ms: summaries_since(logs, stack, since_ms)

@@ -7,28 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import stack_observations as observe
 
+from localcloud.entity_api_admin import EntityApiAdmin
 
-class EntityApi:
-    """The local entity API server's admin endpoints."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def reset(self) -> None:
-        observe.entity_api_send(self.base_url, "POST", "/_admin/reset")
-
-    def faults(self, config: dict[str, Any]) -> None:
-        observe.entity_api_send(self.base_url, "PUT", "/_admin/faults", config)
-
-    def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = observe.entity_api(self.base_url, "/_admin/stats")
-        return stats
-
-    def applied(self) -> list[dict[str, Any]]:
-        applied: list[dict[str, Any]] = observe.entity_api(self.base_url, "/_admin/applied")
-        return applied
+# The local entity API server's admin endpoints (the project's one admin client).
+EntityApi = EntityApiAdmin
 
 
 Waiter = Callable[[Callable[[], Any], float, str], Any]

@@ -7,11 +7,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import message_factory
-import publish
 import pytest
-import stack_observations as observe
 from stack_support import EntityApi, Waiter
+
+from ops import messages as message_factory
+from ops import observations as observe
+from ops import publish
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redrive
-import stack_observations as observe
+
+from ops import observations as observe
+from ops import redrive
 
 pytestmark = pytest.mark.integration
 

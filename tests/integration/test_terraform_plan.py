@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-import localcloud_deploy
 import pytest
+
+from localcloud import deploy as localcloud_deploy
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Run scripts/build_package.py the way `make package` does, and find target interpreters."""
+"""Run `python -m lambda_package` the way `make package` does, and find target interpreters."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_package.py"
 # Shared with `make package`: the installed dependencies are reused across sessions.
 CACHE_DIR = REPO_ROOT / ".cache" / "package"
 
 
 @dataclass(frozen=True)
 class BuildRun:
-    """One run of scripts/build_package.py."""
+    """One run of `python -m lambda_package`."""
 
     returncode: int
     stdout: str
@@ -32,7 +31,7 @@ def run_build(
 ) -> BuildRun:
     """Run the build script's command line with the shared dependency cache."""
     command = [
-        sys.executable, str(BUILD_SCRIPT), "--arch", arch, "--python-version", python_version,
+        sys.executable, "-m", "lambda_package", "--arch", arch, "--python-version", python_version,
         "--output", str(output), "--cache-dir", str(CACHE_DIR), *extra,
     ]  # fmt: skip
     result = subprocess.run(  # noqa: S603  (our own script, fixed arguments)

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from entity_api_server import EntityApiServer
+from localcloud.entity_api_server import EntityApiServer
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import urllib3
-from entity_api_server import EntityApiServer, FaultConfigError, Faults
 
-SERVER = Path(__file__).resolve().parents[2] / "scripts" / "entity_api_server.py"
+from localcloud.entity_api_server import EntityApiServer, FaultConfigError, Faults
+
+SERVER = Path(__file__).resolve().parents[2] / "scripts" / "localcloud" / "entity_api_server.py"
 HTTP = urllib3.PoolManager(retries=False)
 
 

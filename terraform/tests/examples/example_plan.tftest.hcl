@@ -1,5 +1,5 @@
 # Plans the root with an example variable file and a mocked AWS provider, so an example that
-# breaks an input rule fails the tests. Run from terraform/ (scripts/test_terraform.sh does):
+# breaks an input rule fails the tests. Run from terraform/ (scripts/tf/test.sh does):
 #   terraform test -test-directory=tests/examples -var-file=examples/<example>.tfvars
 # The zip named in the example need not exist: package_path is replaced by an existing file.
 

@@ -1,5 +1,5 @@
 # Plan- and apply-level tests of the queue module with a mocked AWS provider (no credentials,
-# no network). Run: ../../../scripts/tf.sh test (from terraform/modules/queue).
+# no network). Run: ../../../scripts/tf/tf.sh test (from terraform/modules/queue).
 
 mock_provider "aws" {
   source = "../../tests/mocks" # account 123456789012, us-east-1

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`, `make bench-e2e`): figures printed, nothing asserted."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench-e2e: publish-to-applied throughput and latency through LocalStack, printed.
+#   Its own LocalStack instance ("bench", free ports) and stack, destroyed afterwards.
+#   BENCH_BATCH_SIZE (default 100), BENCH_WINDOW (default 1 s), BENCH_COUNT (default 2000).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=.venv/bin/python
+# shellcheck source=scripts/localcloud/instance.sh
+source scripts/localcloud/instance.sh
+INSTANCE=bench
+BATCH_SIZE="${BENCH_BATCH_SIZE:-100}"
+WINDOW="${BENCH_WINDOW:-1}"
+COUNT="${BENCH_COUNT:-2000}"
+
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  set +e
+  echo "==> tearing down the bench stack"
+  teardown_instance "$INSTANCE"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$PY" -m localcloud --instance "$INSTANCE" stop --all >/dev/null
+forget_stack "$INSTANCE"
+echo "==> bench stack: batch size $BATCH_SIZE, window ${WINDOW} s, $COUNT changes"
+"$PY" -m localcloud --instance "$INSTANCE" start --port 0
+"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0
+make --no-print-directory package-local | tail -n 1
+"$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-bench \
+  --var batch_size="$BATCH_SIZE" --var maximum_batching_window_in_seconds="$WINDOW" \
+  --var function_timeout=30 --var log_retention_in_days=1
+"$PY" -m bench.e2e --instance "$INSTANCE" --count "$COUNT"

@@ -1,0 +1,255 @@
+"""Apply, plan and destroy the Terraform root (`terraform/`) in a local LocalStack instance.
+
+    python -m localcloud.deploy apply --instance default --name demo --var batch_size=20 ...
+    python -m localcloud.deploy plan --instance integration     # exit 0: no changes
+    python -m localcloud.deploy destroy --instance integration
+
+The instance's LocalStack and entity API server must be running (`python -m localcloud`).
+Terraform state, its data folder and the variables live in `.localcloud/<instance>/terraform/`;
+the outputs are recorded in `.localcloud/<instance>/stack.json` for the other tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cli import console, key_value
+from lambda_package.targets import host_architecture
+from localcloud.services import read_service, tail
+from ops import stack as stack_lookup
+from paths import REPO, STATE
+
+TF = str(REPO / "scripts" / "tf" / "tf.sh")
+ROOT = REPO / "terraform"
+
+
+class DeployError(RuntimeError):
+    """A Terraform step failed; the message says where to look."""
+
+
+def _folder(instance: str) -> Path:
+    folder = STATE / instance / "terraform"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _environment(instance: str) -> dict[str, str]:
+    localstack = read_service(instance, "localstack")
+    if localstack is None:
+        raise DeployError(f"LocalStack ({instance}) is not running: start it first")
+    env = dict(os.environ)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{localstack.port}",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TF_DATA_DIR": str(_folder(instance) / "data"),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+        }
+    )
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def _terraform(
+    instance: str, args: list[str], what: str, log_name: str, deadline: float = 600.0
+) -> int:
+    """Run terraform with a one-line progress display; the full output goes to a log.
+
+    A run that outlives `deadline` seconds is interrupted (it fails with a message).
+    """
+    log = _folder(instance) / f"{log_name}.log"
+    env = _environment(instance)
+    started = time.monotonic()
+    done = 0
+    with log.open("w") as out, console.status(f"{what} ...") as status:
+        process = subprocess.Popen(
+            [TF, f"-chdir={ROOT}", *args, "-no-color"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        watchdog = threading.Timer(deadline, process.kill)
+        watchdog.start()
+        assert process.stdout is not None  # noqa: S101 (stdout=PIPE)
+        for line in process.stdout:
+            out.write(line)
+            if "complete after" in line:
+                done += 1
+            status.update(f"{what} ... {done} resources, {time.monotonic() - started:.0f} s")
+        code = process.wait()
+        watchdog.cancel()
+    seconds = time.monotonic() - started
+    if seconds >= deadline:
+        raise DeployError(f"{what} did not finish in {deadline:.0f} s; log: {log}\n{tail(log)}")
+    if code not in (0, 2) or (code == 2 and "-detailed-exitcode" not in args):
+        raise DeployError(
+            f"{what} failed (exit {code}) after {seconds:.0f} s; log: {log}\n{tail(log)}"
+        )
+    console.print(f"    {what}: done in {seconds:.0f} s")
+    return code
+
+
+def _state_args(instance: str) -> list[str]:
+    folder = _folder(instance)
+    return [f"-state={folder / 'terraform.tfstate'}", f"-var-file={folder / 'stack.tfvars.json'}"]
+
+
+def init(instance: str) -> None:
+    _terraform(instance, ["init", "-input=false", "-lockfile=readonly"], "terraform init", "init")
+
+
+def write_variables(instance: str, variables: dict[str, Any]) -> None:
+    (_folder(instance) / "stack.tfvars.json").write_text(json.dumps(variables, indent=2) + "\n")
+
+
+def apply(instance: str) -> dict[str, Any]:
+    """Apply the root configuration and record its outputs; returns the outputs."""
+    init(instance)
+    _terraform(
+        instance,
+        ["apply", "-auto-approve", "-input=false", *_state_args(instance)],
+        "terraform apply",
+        "apply",
+    )
+    state = _folder(instance) / "terraform.tfstate"
+    result = subprocess.run(
+        [TF, f"-chdir={ROOT}", "output", "-json", f"-state={state}"],
+        capture_output=True,
+        text=True,
+        env=_environment(instance),
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DeployError(f"terraform output failed: {result.stderr.strip()}")
+    outputs: dict[str, Any] = json.loads(result.stdout)
+    env = _environment(instance)
+    api = read_service(instance, "entity-api")
+    api_base = f"http://127.0.0.1:{api.port}" if api else None
+    stack_lookup.save(instance, outputs, env["AWS_ENDPOINT_URL"], api_base)
+    return outputs
+
+
+def plan_has_changes(instance: str) -> bool:
+    """`terraform plan -detailed-exitcode`: True when the plan is not empty."""
+    args = ["plan", "-input=false", "-detailed-exitcode", "-lock=false", *_state_args(instance)]
+    return _terraform(instance, args, "terraform plan", "plan") == 2
+
+
+def _forget_redrive_allow_policies(instance: str) -> None:
+    """Drop `aws_sqs_queue_redrive_allow_policy` resources from the state before a destroy.
+
+    LocalStack answers an emptied RedriveAllowPolicy as "" instead of leaving it out, and the
+    AWS provider waits for it to disappear for 20 minutes. Deleting the DLQ (which the destroy
+    does next) removes the policy with it, so nothing is left behind.
+    """
+    state = f"-state={_folder(instance) / 'terraform.tfstate'}"
+    env = _environment(instance)
+    listed = subprocess.run(
+        [TF, f"-chdir={ROOT}", "state", "list", state],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    for address in listed.stdout.split():
+        if ".aws_sqs_queue_redrive_allow_policy." in f".{address}":
+            subprocess.run(
+                [TF, f"-chdir={ROOT}", "state", "rm", state, address],
+                capture_output=True,
+                env=env,
+                check=False,
+            )
+
+
+def destroy(instance: str) -> None:
+    if not (_folder(instance) / "terraform.tfstate").exists():
+        return
+    _forget_redrive_allow_policies(instance)
+    _terraform(
+        instance,
+        ["destroy", "-auto-approve", "-input=false", *_state_args(instance)],
+        "terraform destroy",
+        "destroy",
+        deadline=180.0,
+    )
+    (STATE / instance / "stack.json").unlink(missing_ok=True)
+
+
+def put_token_parameter(instance: str, name: str, token: str) -> None:
+    """Store the entity API token as an SSM SecureString in the instance's LocalStack."""
+    env = _environment(instance)
+    stack = stack_lookup.Stack(queue_url="", endpoint_url=env["AWS_ENDPOINT_URL"])
+    stack.client("ssm").put_parameter(Name=name, Value=token, Type="SecureString", Overwrite=True)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["apply", "plan", "destroy"])
+    parser.add_argument("--instance", default="default")
+    parser.add_argument("--name", default="demo", help="the stack's `name` variable")
+    parser.add_argument("--package", default=str(REPO / "dist" / "function-local.zip"))
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        type=key_value,
+        help="KEY=VALUE (JSON values)",
+    )
+    parser.add_argument("--token", help="entity API token, stored as an SSM SecureString")
+    parser.add_argument("--runtime", default="python3.12", help="Lambda runtime of the zip")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "apply":
+            api = read_service(args.instance, "entity-api")
+            if api is None:
+                raise DeployError(f"the entity API server ({args.instance}) is not running")
+            variables: dict[str, Any] = {
+                "name": args.name,
+                "package_path": str(Path(args.package).resolve()),
+                "entity_api_url": f"http://127.0.0.1:{api.port}/v1/operations:batch",
+                "architecture": host_architecture(),
+                "runtime": args.runtime,
+            }
+            for item in args.var:
+                key, _, value = item.partition("=")
+                variables[key] = _parse_value(value)
+            if args.token:
+                parameter = f"/{args.name}/entity-api-token"
+                put_token_parameter(args.instance, parameter, args.token)
+                variables["entity_api_token_parameter_name"] = parameter
+            write_variables(args.instance, variables)
+            apply(args.instance)
+        elif args.command == "plan":
+            changes = plan_has_changes(args.instance)
+            console.print("plan: changes pending" if changes else "plan: no changes")
+            return 2 if changes else 0
+        else:
+            destroy(args.instance)
+    except DeployError as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The admin client of the local entity API server (`/_admin/*`): the only one in the project.
+
+Used by `localcloud.reset`, `ops.report`, the end-to-end benchmark and the integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+TIMEOUT_SECONDS = 10
+
+
+class EntityApiAdmin:
+    """Reset, inject faults and read counters of a local entity API server at `base_url`."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def get(self, path: str) -> Any:
+        """GET an admin endpoint; its JSON answer."""
+        url = f"{self.base_url}{path}"
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def send(self, method: str, path: str, document: Any = None) -> Any:
+        """PUT/POST to an admin endpoint; its JSON answer (None when it has no body)."""
+        data = json.dumps(document).encode() if document is not None else b""
+        request = urllib.request.Request(  # noqa: S310 (a URL of our own local server)
+            f"{self.base_url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            body = response.read()
+            return json.loads(body) if body else None
+
+    def reset(self) -> None:
+        """Clear faults, applied operations, stats and the request log."""
+        self.send("POST", "/_admin/reset")
+
+    def faults(self, config: dict[str, Any]) -> None:
+        """Replace the fault configuration (`{}`: a healthy API)."""
+        self.send("PUT", "/_admin/faults", config)
+
+    def stats(self) -> dict[str, Any]:
+        """Requests, operations, ops-per-request histogram, status counts."""
+        stats: dict[str, Any] = self.get("/_admin/stats")
+        return stats
+
+    def applied(self) -> list[dict[str, Any]]:
+        """Applied operations, oldest first."""
+        applied: list[dict[str, Any]] = self.get("/_admin/applied")
+        return applied

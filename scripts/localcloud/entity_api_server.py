@@ -1,0 +1,669 @@
+"""Local entity API server: contract section 2 on 127.0.0.1, with rate limit and fault injection.
+
+Used by the handler tests, the benchmarks, the packaging test and the local-cloud demo.
+
+Python::
+
+    with EntityApiServer(rate_per_second=50, burst=100) as api:
+        api.set_faults({"status_sequence": [429], "retry_after": "1"})
+        ... POST to api.endpoint_url ...
+        api.stats(); api.applied()
+
+CLI (foreground, one line per request on stdout unless ``--quiet``)::
+
+    python -m localcloud.entity_api_server --port 8080 [--rate N --burst N --token T --latency S]
+
+HTTP:
+    POST /v1/operations:batch   the entity API (contract section 2)
+    GET  /_admin/stats          requests, operations, ops-per-request histogram, status counts
+    GET  /_admin/applied        applied operations in order (op_id, op, entity, attributes)
+    GET  /_admin/requests       the per-request log (newest last, at most 10,000 entries)
+    GET  /_admin/faults         the fault configuration in force
+    PUT  /_admin/faults         replace the fault configuration (JSON below; {} clears it)
+    POST /_admin/reset          clear faults, applied operations, stats and the request log
+
+Fault configuration (every key optional; ``{}`` means a healthy API)::
+
+    {
+      "status_sequence": [429, 503],   # the next requests get these whole-request statuses,
+                                       # one per request, consumed in order
+      "status_always": 503,            # every request gets this status (null: off)
+      "retry_after": "1",              # Retry-After header on 429/503 answers (seconds or
+                                       # an HTTP date); none when absent
+      "latency_seconds": 0.5,          # extra delay before every answer (slow API)
+      "garbage_body": 2,               # the next N answers are 200 with a non-JSON body
+                                       # (true: every answer)
+      "reject_entities": ["order:42"], # whole-request 400 when any operation targets one of
+                                       # these entities ("<entity_type>:<entity_id>")
+      "op_status_by_entity": {"order:7": 422, "order:8": {"status": 500, "times": 1}},
+      "op_status_by_op_id": {"evt-3": 500},
+                                       # per-operation status: an int (always) or
+                                       # {"status": S, "times": N} (the next N times only);
+                                       # 2xx/409 apply the operation, anything else does not
+      "omit_results": ["evt-9"],       # op_ids whose result is left out of the answer
+                                       # (the operation is not applied)
+      "random_op_status": {"probability": 0.1, "statuses": [500, 422], "seed": 7},
+                                       # each operation fails with this probability
+      "max_operations": 100,           # 413 when a request carries more operations
+      "max_request_bytes": 1048576     # 413 when a request body is larger
+    }
+
+Whole-request checks run in this order: token (401), size limits (413), malformed body (400),
+rate limit (429 with Retry-After), ``status_always``, ``status_sequence``, ``reject_entities``
+(400), then ``garbage_body``; otherwise every operation gets a result. An ``op_id`` already
+applied answers 409 and is not applied again (the API is idempotent on op_id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+BATCH_PATH = "/v1/operations:batch"
+REQUEST_LOG_LIMIT = 10_000
+OPERATION_KINDS = frozenset({"create", "update", "delete"})
+
+JsonObject = dict[str, Any]
+
+
+class FaultConfigError(ValueError):
+    """A fault configuration that does not follow the documented format."""
+
+
+def _status(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise FaultConfigError(f"{where}: expected an HTTP status 100-599, got {value!r}")
+    return value
+
+
+def _op_rules(value: Any, where: str) -> dict[str, dict[str, int | None]]:
+    if not isinstance(value, dict):
+        raise FaultConfigError(f"{where}: expected an object of key -> status")
+    rules: dict[str, dict[str, int | None]] = {}
+    for key, rule in value.items():
+        if isinstance(rule, dict):
+            times = rule.get("times")
+            if times is not None and (not isinstance(times, int) or times < 0):
+                raise FaultConfigError(f"{where}.{key}.times: expected an integer >= 0")
+            rules[str(key)] = {"status": _status(rule.get("status"), f"{where}.{key}.status")}
+            rules[str(key)]["times"] = times
+        else:
+            rules[str(key)] = {"status": _status(rule, f"{where}.{key}"), "times": None}
+    return rules
+
+
+@dataclass
+class Faults:
+    """Parsed fault configuration (see the module docstring for the JSON format)."""
+
+    status_sequence: list[int] = field(default_factory=list)
+    status_always: int | None = None
+    retry_after: str | None = None
+    latency_seconds: float = 0.0
+    garbage_body: int | bool = 0
+    reject_entities: set[str] = field(default_factory=set)
+    op_status_by_entity: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    op_status_by_op_id: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    omit_results: set[str] = field(default_factory=set)
+    random_probability: float = 0.0
+    random_statuses: list[int] = field(default_factory=list)
+    random: random.Random = field(default_factory=random.Random)
+    max_operations: int | None = None
+    max_request_bytes: int | None = None
+    source: JsonObject = field(default_factory=dict)
+
+    def per_operation(self) -> bool:
+        """Whether any per-operation fault is configured."""
+        return bool(
+            self.op_status_by_entity
+            or self.op_status_by_op_id
+            or self.omit_results
+            or self.random_probability
+        )
+
+    @classmethod
+    def from_json(cls, config: Any) -> Faults:
+        """Validate a fault configuration object; raise FaultConfigError naming the bad key."""
+        if not isinstance(config, dict):
+            raise FaultConfigError("faults: expected a JSON object")
+        known = {
+            "status_sequence",
+            "status_always",
+            "retry_after",
+            "latency_seconds",
+            "garbage_body",
+            "reject_entities",
+            "op_status_by_entity",
+            "op_status_by_op_id",
+            "omit_results",
+            "random_op_status",
+            "max_operations",
+            "max_request_bytes",
+        }
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise FaultConfigError(f"faults: unknown keys {unknown}; known: {sorted(known)}")
+        faults = cls(source=json.loads(json.dumps(config)))
+        faults.status_sequence = [
+            _status(s, "status_sequence[]") for s in config.get("status_sequence", [])
+        ]
+        if config.get("status_always") is not None:
+            faults.status_always = _status(config["status_always"], "status_always")
+        if config.get("retry_after") is not None:
+            faults.retry_after = str(config["retry_after"])
+        latency = config.get("latency_seconds", 0.0)
+        if not isinstance(latency, int | float) or latency < 0:
+            raise FaultConfigError("latency_seconds: expected a number >= 0")
+        faults.latency_seconds = float(latency)
+        garbage = config.get("garbage_body", 0)
+        if not isinstance(garbage, bool | int) or garbage < 0:
+            raise FaultConfigError("garbage_body: expected true/false or a count >= 0")
+        faults.garbage_body = garbage
+        faults.reject_entities = {str(e) for e in config.get("reject_entities", [])}
+        faults.op_status_by_entity = _op_rules(
+            config.get("op_status_by_entity", {}), "op_status_by_entity"
+        )
+        faults.op_status_by_op_id = _op_rules(
+            config.get("op_status_by_op_id", {}), "op_status_by_op_id"
+        )
+        faults.omit_results = {str(o) for o in config.get("omit_results", [])}
+        rnd = config.get("random_op_status")
+        if rnd is not None:
+            if not isinstance(rnd, dict):
+                raise FaultConfigError("random_op_status: expected an object")
+            probability = rnd.get("probability", 0.0)
+            if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+                raise FaultConfigError("random_op_status.probability: expected 0-1")
+            statuses = [_status(s, "random_op_status.statuses[]") for s in rnd.get("statuses", [])]
+            if probability and not statuses:
+                raise FaultConfigError("random_op_status.statuses: give at least one status")
+            faults.random_probability = float(probability)
+            faults.random_statuses = statuses
+            faults.random = random.Random(rnd.get("seed"))
+        for key in ("max_operations", "max_request_bytes"):
+            value = config.get(key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise FaultConfigError(f"{key}: expected an integer >= 1")
+            setattr(faults, key, value)
+        return faults
+
+
+def _take_rule(rules: dict[str, dict[str, int | None]], key: str) -> int | None:
+    rule = rules.get(key)
+    if rule is None:
+        return None
+    times = rule["times"]
+    if times is not None:
+        if times <= 0:
+            return None
+        rule["times"] = times - 1
+    return rule["status"]
+
+
+class TokenBucket:
+    """Token bucket: `rate` tokens per second, at most `burst` stored."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """Take a token; return 0 on success, else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    operations: int = 0
+
+
+class EntityApiServer:
+    """The entity API on 127.0.0.1 in a background thread (or the foreground, from the CLI)."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        token: str | None = None,
+        rate_per_second: float | None = None,
+        burst: float | None = None,
+        latency_seconds: float = 0.0,
+        log_requests: bool = False,
+    ) -> None:
+        self.token = token
+        self.latency_seconds = latency_seconds
+        self.log_requests = log_requests
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._bucket = (
+            TokenBucket(rate_per_second, burst if burst is not None else rate_per_second)
+            if rate_per_second
+            else None
+        )
+        self.faults = Faults()
+        self._reset_state()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def endpoint_url(self) -> str:
+        """The batch endpoint: the handler's ENTITY_API_URL."""
+        return self.base_url + BATCH_PATH
+
+    def start(self) -> Self:
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="entity-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving, wake slow answers and close the socket."""
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- configuration and inspection ---------------------------------------------------
+    def set_faults(self, config: JsonObject) -> None:
+        """Replace the fault configuration (raises FaultConfigError on a bad one)."""
+        faults = Faults.from_json(config)
+        with self._lock:
+            self.faults = faults
+
+    def reset(self) -> None:
+        """Clear faults, applied operations, stats and the request log."""
+        with self._lock:
+            self.faults = Faults()
+            self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._applied: list[JsonObject] = []
+        self._applied_ids: set[str] = set()
+        self._requests = 0
+        self._operations = 0
+        self._ops_histogram: Counter[int] = Counter()
+        self._status_counts: Counter[int] = Counter()
+        self._op_status_counts: Counter[int] = Counter()
+        self._log: list[JsonObject] = []
+
+    def stats(self) -> JsonObject:
+        """Requests, operations, ops-per-request histogram and status counts."""
+        with self._lock:
+            return {
+                "requests": self._requests,
+                "operations": self._operations,
+                "applied": len(self._applied),
+                "ops_per_request": {str(k): v for k, v in sorted(self._ops_histogram.items())},
+                "status_counts": {str(k): v for k, v in sorted(self._status_counts.items())},
+                "op_status_counts": {str(k): v for k, v in sorted(self._op_status_counts.items())},
+            }
+
+    def fault_config(self) -> JsonObject:
+        """The fault configuration in force, as given."""
+        with self._lock:
+            return dict(self.faults.source)
+
+    def applied(self) -> list[JsonObject]:
+        """Applied operations, oldest first: op_id, op, entity ("<type>:<id>"), attributes."""
+        with self._lock:
+            operations = list(self._applied)
+        return [
+            {
+                "op_id": op["op_id"],
+                "op": op["op"],
+                "entity": _entity(op),
+                "attributes": op.get("attributes") or {},
+            }
+            for op in operations
+        ]
+
+    def entities(self) -> dict[str, JsonObject]:
+        """Current state of every entity ("<type>:<id>" -> attributes), replayed in order."""
+        state: dict[str, JsonObject] = {}
+        for op in self.applied():
+            if op["op"] == "delete":
+                state.pop(op["entity"], None)
+            elif op["op"] == "create":
+                state[op["entity"]] = dict(op["attributes"])
+            else:
+                state.setdefault(op["entity"], {}).update(op["attributes"])
+        return state
+
+    def request_log(self) -> list[JsonObject]:
+        """The per-request log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    # -- request processing -------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def handle_batch(self, body: bytes, authorization: str | None) -> _Answer:
+        """Answer one POST of the batch endpoint (contract section 2)."""
+        with self._lock:
+            faults = self.faults
+        self._sleep(self.latency_seconds + faults.latency_seconds)
+        with self._lock:
+            answer = self._answer(faults, body, authorization)
+            self._requests += 1
+            self._operations += answer.operations
+            self._ops_histogram[answer.operations] += 1
+            self._status_counts[answer.status] += 1
+        return answer
+
+    def _answer(self, faults: Faults, body: bytes, authorization: str | None) -> _Answer:
+        operations, refusal = self._refusal(faults, body, authorization)
+        if refusal is not None:
+            return refusal
+        if faults.garbage_body is True or faults.garbage_body > 0:
+            if faults.garbage_body is not True:
+                faults.garbage_body -= 1
+            return _Answer(200, b"<html>502 Bad Gateway</html>", {}, len(operations))
+        if faults.per_operation():
+            results = [r for r in (self._apply(faults, op) for op in operations) if r is not None]
+        else:
+            results = self._apply_healthy(operations)
+        return _Answer(200, json.dumps({"results": results}).encode(), {}, len(operations))
+
+    def _refusal(
+        self, faults: Faults, body: bytes, authorization: str | None
+    ) -> tuple[list[JsonObject], _Answer | None]:
+        """Whole-request checks, in the documented order; (operations, refusal or None)."""
+        if self.token is not None and authorization != f"Bearer {self.token}":
+            return [], _error(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
+        if faults.max_request_bytes is not None and len(body) > faults.max_request_bytes:
+            return [], _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+        operations, problem = _parse_operations(body)
+        count = len(operations)
+        refusal: _Answer | None = None
+        if problem:
+            refusal = _error(HTTPStatus.BAD_REQUEST, problem)
+        elif faults.max_operations is not None and count > faults.max_operations:
+            refusal = _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too many operations", count)
+        elif self._bucket is not None and (wait := self._bucket.take()):
+            retry_after = {"Retry-After": str(max(1, math.ceil(wait)))}
+            refusal = _error(HTTPStatus.TOO_MANY_REQUESTS, "rate limited", count, retry_after)
+        else:
+            refusal = _injected_status(faults, count)
+        if (
+            refusal is None
+            and faults.reject_entities
+            and any(_entity(op) in faults.reject_entities for op in operations)
+        ):
+            refusal = _error(HTTPStatus.BAD_REQUEST, "rejected entity in request", count)
+        return operations, refusal
+
+    def _apply_healthy(self, operations: list[JsonObject]) -> list[JsonObject]:
+        """The fast path when no per-operation fault is configured (status counts per request)."""
+        applied_ids, applied = self._applied_ids, self._applied
+        results: list[JsonObject] = []
+        conflicts = 0
+        for op in operations:
+            op_id = op["op_id"]
+            if op_id in applied_ids:
+                conflicts += 1
+                results.append({"op_id": op_id, "status": 409, "error": "op_id already applied"})
+            else:
+                applied_ids.add(op_id)
+                applied.append(op)
+                results.append({"op_id": op_id, "status": 200})
+        if conflicts:
+            self._op_status_counts[409] += conflicts
+        if len(operations) > conflicts:
+            self._op_status_counts[200] += len(operations) - conflicts
+        return results
+
+    def _apply(self, faults: Faults, op: JsonObject) -> JsonObject | None:
+        op_id, entity = op["op_id"], _entity(op)
+        if op_id in faults.omit_results:
+            return None
+        status = _take_rule(faults.op_status_by_op_id, op_id)
+        if status is None:
+            status = _take_rule(faults.op_status_by_entity, entity)
+        if (
+            status is None
+            and faults.random_probability
+            and faults.random.random() < faults.random_probability
+        ):
+            status = faults.random.choice(faults.random_statuses)
+        if status is None:
+            status = 409 if op_id in self._applied_ids else 200
+        if 200 <= status < 300:
+            self._applied_ids.add(op_id)
+            self._applied.append(op)
+        self._op_status_counts[status] += 1
+        result: JsonObject = {"op_id": op_id, "status": status}
+        if status >= 300 and status != 409:
+            result["error"] = f"injected status {status}"
+        elif status == 409:
+            result["error"] = "op_id already applied"
+        return result
+
+    def record(self, entry: JsonObject) -> None:
+        """Append one entry to the request log (and print it when logging is on)."""
+        with self._lock:
+            self._log.append(entry)
+            if len(self._log) > REQUEST_LOG_LIMIT:
+                del self._log[: len(self._log) - REQUEST_LOG_LIMIT]
+        if self.log_requests:
+            print(
+                f"{entry['method']} {entry['path']} -> {entry['status']} "
+                f"ops={entry['operations']} {entry['ms']:.1f} ms",
+                flush=True,
+            )
+
+
+def _error(
+    status: int, message: str, operations: int = 0, headers: dict[str, str] | None = None
+) -> _Answer:
+    return _Answer(status, json.dumps({"error": message}).encode(), headers or {}, operations)
+
+
+def _entity(op: JsonObject) -> str:
+    return f"{op['entity_type']}:{op['entity_id']}"
+
+
+def _injected_status(faults: Faults, count: int) -> _Answer | None:
+    """The injected whole-request status (status_always, then status_sequence), if any."""
+    whole = faults.status_always
+    if whole is None and faults.status_sequence:
+        whole = faults.status_sequence.pop(0)
+    if whole is None:
+        return None
+    headers = {}
+    if faults.retry_after is not None and whole in (429, 503):
+        headers["Retry-After"] = faults.retry_after
+    return _error(whole, "injected fault", count, headers)
+
+
+def _parse_operations(body: bytes) -> tuple[list[JsonObject], str]:
+    """Return (operations, problem); problem is empty when the body is well formed."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return [], "body is not JSON"
+    operations = document.get("operations") if isinstance(document, dict) else None
+    if not isinstance(operations, list):
+        return [], 'body must be {"operations": [...]}'
+    for op in operations:
+        if not (
+            type(op) is dict  # json.loads makes exact dicts, lists and strs
+            and type(op.get("op_id")) is str
+            and op.get("op") in OPERATION_KINDS
+            and type(op.get("entity_type")) is str
+            and type(op.get("entity_id")) is str
+            and type(op.get("attributes", _NO_ATTRIBUTES)) is dict
+        ):
+            return [], "malformed operation"
+    return operations, ""
+
+
+_NO_ATTRIBUTES: JsonObject = {}
+
+
+def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silence the default stderr log: the server keeps its own."""
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(body)
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _json(self, status: int, document: Any) -> None:
+            self._send(status, json.dumps(document).encode())
+
+        def do_POST(self) -> None:
+            started = time.perf_counter()
+            body = self._body()
+            if self.path == "/_admin/reset":
+                server.reset()
+                self._send(204, b"")
+                return
+            if self.path != BATCH_PATH:
+                self._json(404, {"error": f"no such path: {self.path}"})
+                return
+            answer = server.handle_batch(body, self.headers.get("Authorization"))
+            server.record(  # before answering, so a client that got its answer sees the entry
+                {
+                    "time": time.time(),
+                    "method": "POST",
+                    "path": self.path,
+                    "status": answer.status,
+                    "operations": answer.operations,
+                    "bytes": len(body),
+                    "ms": (time.perf_counter() - started) * 1000,
+                }
+            )
+            self._send(answer.status, answer.body, answer.headers)
+
+        def do_GET(self) -> None:
+            views = {
+                "/_admin/stats": server.stats,
+                "/_admin/applied": server.applied,
+                "/_admin/requests": server.request_log,
+                "/_admin/entities": server.entities,
+                "/_admin/faults": server.fault_config,
+            }
+            view = views.get(self.path)
+            if view is None:
+                self._json(404, {"error": f"no such path: {self.path}"})
+            else:
+                self._json(200, view())
+
+        def do_PUT(self) -> None:
+            if self.path != "/_admin/faults":
+                self._json(404, {"error": f"no such path: {self.path}"})
+                return
+            try:
+                server.set_faults(json.loads(self._body() or b"{}"))
+            except (ValueError, FaultConfigError) as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            self._json(200, server.faults.source)
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server in the foreground until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1")
+    parser.add_argument("--rate", type=float, help="token bucket: requests per second")
+    parser.add_argument("--burst", type=float, help="token bucket size (default: --rate)")
+    parser.add_argument("--token", help="require 'Authorization: Bearer <token>'")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--faults", help="initial fault configuration (JSON)")
+    parser.add_argument("--quiet", action="store_true", help="no per-request lines")
+    args = parser.parse_args(argv)
+    try:
+        server = EntityApiServer(
+            port=args.port,
+            token=args.token,
+            rate_per_second=args.rate,
+            burst=args.burst,
+            latency_seconds=args.latency,
+            log_requests=not args.quiet,
+        )
+        if args.faults:
+            server.set_faults(json.loads(args.faults))
+    except OSError as exc:
+        print(f"entity API server: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, FaultConfigError) as exc:
+        print(f"entity API server: bad --faults: {exc}", file=sys.stderr)
+        return 2
+    print(f"entity API listening on {server.endpoint_url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server._httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

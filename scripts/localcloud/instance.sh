@@ -1,0 +1,21 @@
+# Shell functions shared by demo.sh, integration.sh and bench/e2e.sh (source this file; it
+# expects PY, the tooling interpreter, the repository root as the working directory and
+# PYTHONPATH as the Makefile sets it).
+
+# forget_stack INSTANCE: drop the instance's Terraform state and stack outputs (they describe
+# a LocalStack that is gone once it stops: its state is not persisted).
+forget_stack() {
+  rm -rf ".localcloud/$1/terraform/terraform.tfstate"* ".localcloud/$1/stack.json"
+}
+
+# teardown_instance INSTANCE: destroy the stack when LocalStack runs, stop every process of the
+# instance, forget the stack. Returns non-zero when a process outlived LocalStack.
+teardown_instance() {
+  local instance=$1 status=0
+  if [ -f ".localcloud/$instance/localstack.json" ]; then
+    "$PY" -m localcloud.deploy destroy --instance "$instance" || true
+  fi
+  "$PY" -m localcloud --instance "$instance" stop --all || status=$?
+  forget_stack "$instance"
+  return "$status"
+}

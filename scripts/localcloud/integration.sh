@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make integration: the whole stack in LocalStack on this machine, then everything torn down.
+#   start LocalStack + the local entity API server (instance "integration", free ports),
+#   make package-local, terraform apply of terraform/ into LocalStack (token in SSM),
+#   pytest tests/integration (through the real event source mapping), then destroy and stop,
+#   also when a step fails or the run is interrupted.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=.venv/bin/python
+# shellcheck source=scripts/localcloud/instance.sh
+source scripts/localcloud/instance.sh
+INSTANCE=integration
+export LOCALCLOUD_INSTANCE=$INSTANCE
+started=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
+
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  set +e
+  step "tearing down (destroy, stop)"
+  # Fails when a function runtime process outlived LocalStack (they must die with it).
+  if ! teardown_instance "$INSTANCE" && [ "$code" = 0 ]; then
+    code=1
+  fi
+  step "integration run finished in $(( $(date +%s) - started )) s (exit $code)"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A clean slate: a previous run that was killed may have left its instance behind.
+"$PY" -m localcloud --instance "$INSTANCE" stop --all >/dev/null
+forget_stack "$INSTANCE"
+
+token="it-$(date +%s)-$RANDOM$RANDOM"
+step "starting LocalStack and the entity API server"
+"$PY" -m localcloud --instance "$INSTANCE" start --port 0
+"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --token "$token"
+
+step "building the function zip for this machine"
+make --no-print-directory package-local
+
+step "applying terraform/ into LocalStack"
+# Small timeouts keep redelivery fast: a failed record is visible again after 8 s and goes
+# to the DLQ after 3 receives. max_operations_per_request=10 makes the aggregation bound
+# (ceil(operations / 10) requests per invocation) visible with batches of 25.
+"$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
+  --token "$token" \
+  --var batch_size=25 \
+  --var maximum_batching_window_in_seconds=1 \
+  --var function_timeout=5 \
+  --var visibility_timeout_seconds=8 \
+  --var max_receive_count=3 \
+  --var max_operations_per_request=10 \
+  --var memory_size=256 \
+  --var log_retention_in_days=1
+
+step "running the integration tests"
+"$PY" -m pytest tests/integration -m integration -p no:cacheprovider -rfEsP "$@"

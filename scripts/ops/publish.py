@@ -1,0 +1,189 @@
+"""Publish entity changes to the consumer's queue: SendMessageBatch, 10 per call, several in flight.
+
+    python -m ops.publish --count 2000 --poison-percent 2 --duplicate-percent 1
+    python -m ops.publish --file changes.jsonl --queue-url https://sqs... (any SQS queue)
+
+Generated messages follow contract section 1 (`ops.messages`); failed entries are retried
+with backoff, and what still fails is listed. Ends with a summary and the throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli import console
+from ops import messages as message_factory
+from ops import stack as stack_lookup
+
+SQS_BATCH_LIMIT = 10
+ATTEMPTS = 6
+
+
+@dataclass
+class PublishResult:
+    """What happened to a publish run."""
+
+    sent: int = 0
+    failed: dict[int, str] = field(default_factory=dict)  # message index -> last error
+    calls: int = 0
+    retried_entries: int = 0
+    seconds: float = 0.0
+    sent_at: dict[int, float] = field(default_factory=dict)  # index -> time.time() when sent
+
+    @property
+    def per_second(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+def _send_chunk(
+    sqs: Any, queue_url: str, chunk: list[tuple[int, str]], result: PublishResult, lock: Any
+) -> int:
+    """Send up to 10 bodies; retry the entries that fail. Returns how many were sent."""
+    pending = dict(chunk)
+    error = "not sent"
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(min(2.0, 0.1 * 2**attempt))
+            with lock:
+                result.retried_entries += len(pending)
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
+        try:
+            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except EndpointConnectionError:  # boto3 has retried already: nothing listens there
+            raise
+        except Exception as exc:  # noqa: BLE001 (a failed call is retried as a whole)
+            error = f"{type(exc).__name__}: {exc}"
+            continue
+        finally:
+            with lock:
+                result.calls += 1
+        now = time.time()
+        with lock:
+            for ok in answer.get("Successful", []):
+                index = int(ok["Id"])
+                result.sent_at[index] = now
+                pending.pop(index, None)
+        retryable = {}
+        for failed in answer.get("Failed", []):
+            error = f"{failed.get('Code')}: {failed.get('Message', '')}"
+            if not failed.get("SenderFault"):
+                retryable[int(failed["Id"])] = pending[int(failed["Id"])]
+            else:
+                with lock:
+                    result.failed[int(failed["Id"])] = error
+                pending.pop(int(failed["Id"]), None)
+        pending = retryable
+        if not pending:
+            break
+    with lock:
+        for index in pending:
+            result.failed[index] = error
+    return len(chunk) - len(pending)
+
+
+def publish(
+    sqs: Any,
+    queue_url: str,
+    bodies: Sequence[str],
+    concurrency: int = 4,
+    on_progress: Callable[[int], None] | None = None,
+) -> PublishResult:
+    """Publish `bodies` in batches of 10 with `concurrency` calls in flight."""
+    result = PublishResult()
+    lock = threading.Lock()
+    indexed = list(enumerate(bodies))
+    chunks = [indexed[i : i + SQS_BATCH_LIMIT] for i in range(0, len(indexed), SQS_BATCH_LIMIT)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        sizes = {pool.submit(_send_chunk, sqs, queue_url, c, result, lock): len(c) for c in chunks}
+        try:
+            for future in as_completed(sizes):
+                sent = future.result()
+                with lock:
+                    result.sent += sent
+                if on_progress:
+                    on_progress(sizes[future])
+        except BaseException:  # Ctrl-C, or nothing listens there: do not try every chunk
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _messages(args: argparse.Namespace) -> list[message_factory.Message]:
+    if args.file:
+        return list(message_factory.read_jsonl(Path(args.file)))
+    return message_factory.generate(
+        args.count,
+        poison_percent=args.poison_percent,
+        duplicate_percent=args.duplicate_percent,
+        entities=args.entities,
+        seed=args.seed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000, help="messages to generate")
+    parser.add_argument("--file", help="publish the bodies of this JSONL file instead")
+    parser.add_argument("--poison-percent", type=float, default=2.0, help="invalid messages, %%")
+    parser.add_argument("--duplicate-percent", type=float, default=0.0, help="repeats, %%")
+    parser.add_argument("--entities", type=int, help="distinct entities (default: --count)")
+    parser.add_argument("--concurrency", type=int, default=4, help="SendMessageBatch in flight")
+    parser.add_argument("--seed", type=int, help="random seed (repeatable runs)")
+    stack_lookup.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        stack = stack_lookup.resolve_arguments(args)
+        messages = _messages(args)
+    except (stack_lookup.StackError, OSError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 1
+    sqs = stack.client("sqs")
+    kinds: dict[str, int] = {}
+    for message in messages:
+        kinds[message.kind] = kinds.get(message.kind, 0) + 1
+    mix = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
+    console.print(f"publishing {len(messages):,} messages ({mix}) to {stack.queue_url}")
+    with Progress(
+        TextColumn("[bold]publish"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("publish", total=len(messages))
+        result = publish(
+            sqs,
+            stack.queue_url,
+            [m.body for m in messages],
+            concurrency=args.concurrency,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    console.print(
+        f"sent [bold]{result.sent:,}[/bold] of {len(messages):,} in {result.seconds:.2f} s "
+        f"= [bold]{result.per_second:,.0f} msg/s[/bold] ({result.calls:,} SendMessageBatch "
+        f"calls, {args.concurrency} in flight, {result.retried_entries} entries retried)"
+    )
+    if result.failed:
+        console.print(f"[red]{len(result.failed)} messages could not be sent:[/red]")
+        for index, reason in sorted(result.failed.items())[:10]:
+            console.print(f"  #{index}: {reason}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(stack_lookup.run_cli(main))

@@ -1,0 +1,191 @@
+"""Move DLQ messages back to the source queue, optionally only those with one `error_code`.
+
+    python -m ops.redrive [--error-code schema_violation|invalid_json|rejected_by_api|none]
+                       [--limit N] [--dry-run]
+
+Send-then-delete: a message leaves the DLQ only after the source queue accepted its copy, so
+an interrupted run loses nothing (at worst a message is in both queues; the consumer is
+idempotent on event_id). Ctrl-C finishes the batch in hand, then stops. Only messages that
+were in the DLQ when the run started are moved (a redriven message that fails again is not
+picked up twice). `none` selects the
+messages SQS moved after maxReceiveCount (they carry no error_code). The handler's
+attributes (error_code, error_detail, source_message_id) are not copied back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from cli import console
+from consumer.records import INVALID_JSON, REJECTED_BY_API, SCHEMA_VIOLATION
+from ops import observations as observe
+from ops import stack as stack_lookup
+
+HANDLER_ATTRIBUTES = {"error_code", "error_detail", "source_message_id"}
+HOLD_SECONDS = 120
+
+
+@dataclass
+class RedriveResult:
+    """Counts of a redrive run."""
+
+    moved: int = 0
+    skipped: int = 0
+    failed: int = 0
+    interrupted: bool = False
+
+
+def _matches(message: dict[str, Any], error_code: str | None) -> bool:
+    if error_code is None:
+        return True
+    code = observe.attribute(message, "error_code")
+    return code is None if error_code == "none" else code == error_code
+
+
+def _sent_ms(message: dict[str, Any]) -> int:
+    return int(message.get("Attributes", {}).get("SentTimestamp", 0))
+
+
+def _copy_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    kept = {}
+    for name, value in message.get("MessageAttributes", {}).items():
+        if name in HANDLER_ATTRIBUTES:
+            continue
+        kept[name] = {k: v for k, v in value.items() if k in {"DataType", "StringValue"}}
+    return kept
+
+
+def _move(sqs: Any, source_url: str, dlq_url: str, batch: list[dict[str, Any]]) -> int:
+    """Send a batch to the source queue, then delete what was accepted. Returns the count."""
+    entries = []
+    for i, message in enumerate(batch):
+        entry: dict[str, Any] = {"Id": str(i), "MessageBody": message["Body"]}
+        if attributes := _copy_attributes(message):
+            entry["MessageAttributes"] = attributes
+        entries.append(entry)
+    answer = sqs.send_message_batch(QueueUrl=source_url, Entries=entries)
+    accepted = [batch[int(ok["Id"])] for ok in answer.get("Successful", [])]
+    if accepted:
+        sqs.delete_message_batch(
+            QueueUrl=dlq_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(accepted)
+            ],
+        )
+    rejected = [batch[int(f["Id"])] for f in answer.get("Failed", [])]
+    if rejected:
+        observe.release(sqs, dlq_url, rejected)
+    return len(accepted)
+
+
+def redrive(
+    sqs: Any,
+    source_url: str,
+    dlq_url: str,
+    *,
+    error_code: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+) -> RedriveResult:
+    """Move matching DLQ messages to the source queue; others stay in the DLQ untouched.
+
+    Each receive (up to 10 messages) is handled whole: the matching ones are sent and then
+    deleted, the others kept aside and made visible again at the end.
+    """
+    result = RedriveResult()
+    started_ms = int(time.time() * 1000)
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop["requested"] = True
+
+    def keep_going() -> bool:
+        return not (stop["requested"] or (limit is not None and result.moved >= limit))
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    held: list[dict[str, Any]] = []
+    in_hand: list[dict[str, Any]] = []  # the receive being handled, until it is settled
+    batches = observe.receive_batches(
+        sqs, dlq_url, hold_seconds=HOLD_SECONDS, keep_going=keep_going
+    )
+    try:
+        for received in batches:
+            in_hand = received
+            batch: list[dict[str, Any]] = []
+            for message in received:
+                # Sent after the run started (e.g. a redriven message the consumer rejected
+                # again): moving it would loop; it stays for the next run.
+                old = _sent_ms(message) < started_ms
+                room = limit is None or result.moved + len(batch) < limit
+                if not (old and _matches(message, error_code)):
+                    held.append(message)
+                    result.skipped += old
+                elif dry_run or not room:
+                    held.append(message)
+                    result.moved += dry_run and room
+                else:
+                    batch.append(message)
+            if batch:
+                sent = _move(sqs, source_url, dlq_url, batch)
+                result.moved += sent
+                result.failed += len(batch) - sent
+            in_hand = []
+        result.interrupted = stop["requested"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        # Not moved (other codes, or a receive interrupted before its delete): visible again
+        # at once. A batch whose send went through but whose delete did not is then in both
+        # queues: delivered twice, never lost.
+        leftover = held + [m for m in in_hand if m not in held]
+        if leftover:
+            observe.release(sqs, dlq_url, leftover)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    stack_lookup.add_arguments(parser)
+    parser.add_argument(
+        "--error-code",
+        choices=[SCHEMA_VIOLATION, INVALID_JSON, REJECTED_BY_API, "none"],
+        help="only this error_code ('none': no error_code)",
+    )
+    parser.add_argument("--limit", type=int, help="move at most this many")
+    parser.add_argument("--dry-run", action="store_true", help="count, move nothing")
+    args = parser.parse_args(argv)
+    stack = stack_lookup.resolve_arguments(args)
+    if not stack.dlq_url:
+        console.print("[red]error:[/red] no DLQ known: pass --dlq-url")
+        return 1
+    sqs = stack.client("sqs")
+    which = f"with error_code={args.error_code}" if args.error_code else "(all)"
+    with console.status(f"moving DLQ messages {which} back to {stack.queue_url} ..."):
+        result = redrive(
+            sqs,
+            stack.queue_url,
+            stack.dlq_url,
+            error_code=args.error_code,
+            limit=args.limit,
+            dry_run=args.dry_run,
+        )
+    verb = "would move" if args.dry_run else "moved"
+    console.print(
+        f"{verb} [bold]{result.moved:,}[/bold] messages to the source queue; "
+        f"{result.skipped:,} with another error_code stay in the DLQ"
+    )
+    if result.failed:
+        console.print(f"[red]{result.failed:,} could not be sent; they stay in the DLQ[/red]")
+    if result.interrupted:
+        console.print("interrupted: the messages not moved are still in the DLQ")
+        return 130
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(stack_lookup.run_cli(main))

@@ -1,0 +1,183 @@
+"""Report of a run: batch sizes per invocation, aggregation, DLQ contents by error_code.
+
+    python -m ops.report [--instance default] [--since-minutes 30]
+
+Reads the handler's per-invocation log lines from CloudWatch Logs, the local entity API
+server's `/_admin/stats`, and the queues (the DLQ is read without being consumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.table import Table
+
+from cli import stdout_console as console
+from localcloud.entity_api_admin import EntityApiAdmin
+from ops import observations as observe
+from ops import stack as stack_lookup
+
+BAR_WIDTH = 40
+
+
+@dataclass
+class RunReport:
+    """The figures of a run."""
+
+    summaries: list[dict[str, Any]]
+    api_stats: dict[str, Any] | None
+    dlq: list[observe.DlqMessage]
+    queue: tuple[int, int]
+    dlq_depth: tuple[int, int]
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.totals = {k: sum(int(s.get(k, 0)) for s in self.summaries) for k in observe.COUNTS}
+
+
+def gather(stack: stack_lookup.Stack, since_ms: int = 0) -> RunReport:
+    sqs, logs = stack.client("sqs"), stack.client("logs")
+    summaries = (
+        observe.invocation_summaries(logs, stack.log_group, since_ms) if stack.log_group else []
+    )
+    api_stats = None
+    if stack.entity_api_base_url:
+        try:
+            api_stats = EntityApiAdmin(stack.entity_api_base_url).stats()
+        except OSError:
+            api_stats = None
+    dlq = observe.peek_dlq(sqs, stack.dlq_url) if stack.dlq_url else []
+    dlq_depth = observe.queue_depth(sqs, stack.dlq_url) if stack.dlq_url else (0, 0)
+    return RunReport(
+        summaries, api_stats, dlq, observe.queue_depth(sqs, stack.queue_url), dlq_depth
+    )
+
+
+def _bar(value: int, largest: int) -> str:
+    return "█" * max(1 if value else 0, round(BAR_WIDTH * value / largest)) if largest else ""
+
+
+def _size_buckets(sizes: list[int]) -> list[tuple[str, int]]:
+    """Batch sizes as rows: each size when there are few, else ranges of equal width."""
+    counts = Counter(sizes)
+    if len(counts) <= 12:
+        return [(str(size), counts[size]) for size in sorted(counts)]
+    top = max(sizes)
+    width = -(-top // 10)
+    rows = []
+    for low in range(1, top + 1, width):
+        high = min(top, low + width - 1)
+        rows.append((f"{low}-{high}", sum(n for s, n in counts.items() if low <= s <= high)))
+    return rows
+
+
+def render_batches(report: RunReport) -> None:
+    sizes = [int(s.get("received", 0)) for s in report.summaries]
+    if not sizes:
+        console.print("no invocations found in the function's log group (yet)")
+        return
+    console.rule("[bold]Batch size per invocation")
+    shown = " ".join(str(n) for n in sizes[:40]) + (" ..." if len(sizes) > 40 else "")
+    console.print(f"messages per invocation, in order: {shown}")
+    mean = sum(sizes) / len(sizes)
+    console.print(
+        f"{len(sizes):,} invocations, {sum(sizes):,} records: "
+        f"min {min(sizes)}, mean {mean:.1f}, max {max(sizes)}"
+    )
+    table = Table(box=None, pad_edge=False)
+    table.add_column("batch size", justify="right")
+    table.add_column("invocations", justify="right")
+    table.add_column("")
+    rows = _size_buckets(sizes)
+    largest = max(n for _, n in rows)
+    for label, n in rows:
+        table.add_row(label, f"{n:,}", f"[cyan]{_bar(n, largest)}[/cyan]")
+    console.print(table)
+
+
+def render_aggregation(report: RunReport) -> None:
+    totals = report.totals
+    console.rule("[bold]What the handler did (sum over invocations)")
+    table = Table(box=None, pad_edge=False, show_header=False)
+    for justify in ("left", "right", "left", "right"):
+        table.add_column(justify=justify)
+    names = list(observe.COUNTS)
+    for left, right in zip(names[:5], names[5:], strict=True):
+        table.add_row(f"  {left}", f"{totals[left]:,}", f"    {right}", f"{totals[right]:,}")
+    console.print(table)
+    records = totals["received"]
+    stats = report.api_stats
+    requests = int(stats["requests"]) if stats else totals["requests"]
+    operations = int(stats["operations"]) if stats else totals["operations"]
+    console.rule("[bold]Entity API")
+    if records:
+        fewer = records / requests if requests else 0.0
+        console.print(
+            f"requests made: [bold]{requests:,}[/bold] for {records:,} records "
+            f"(one request per record would be {records:,}: [bold]{fewer:.1f}x fewer[/bold])"
+        )
+    if requests:
+        console.print(f"operations per request: mean {operations / requests:.1f}")
+    if stats and stats.get("ops_per_request"):
+        histogram = {int(k): int(v) for k, v in stats["ops_per_request"].items()}
+        largest = max(histogram.values())
+        table = Table(box=None, pad_edge=False)
+        table.add_column("ops/request", justify="right")
+        table.add_column("requests", justify="right")
+        table.add_column("")
+        for ops, n in sorted(histogram.items()):
+            table.add_row(str(ops), f"{n:,}", f"[green]{_bar(n, largest)}[/green]")
+        console.print(table)
+        statuses = ", ".join(f"{k}: {v:,}" for k, v in stats.get("status_counts", {}).items())
+        console.print(f"HTTP statuses: {statuses}; applied operations: {stats['applied']:,}")
+
+
+def render_queues(report: RunReport) -> None:
+    console.rule("[bold]Queues")
+    visible, in_flight = report.queue
+    console.print(f"source queue: {visible:,} waiting, {in_flight:,} in flight")
+    console.print(f"DLQ: {len(report.dlq):,} messages")
+    if report.dlq:
+        by_code = Counter(m.error_code or "(none: maxReceiveCount reached)" for m in report.dlq)
+        largest = max(by_code.values())
+        table = Table(box=None, pad_edge=False)
+        table.add_column("error_code")
+        table.add_column("messages", justify="right")
+        table.add_column("")
+        for code, n in by_code.most_common():
+            table.add_row(code, f"{n:,}", f"[red]{_bar(n, largest)}[/red]")
+        console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    stack_lookup.add_arguments(parser)
+    parser.add_argument("--function-name", help="function whose logs to read")
+    parser.add_argument("--since-minutes", type=float, help="only invocations this recent")
+    parser.add_argument("--since", type=float, help="only invocations after this epoch second")
+    args = parser.parse_args(argv)
+    stack = stack_lookup.resolve_arguments(args)
+    if args.function_name:
+        stack = stack_lookup.Stack(**{**stack.__dict__, "function_name": args.function_name})
+    since_ms = int((time.time() - args.since_minutes * 60) * 1000) if args.since_minutes else 0
+    if args.since:
+        since_ms = int(args.since * 1000)
+    try:
+        report = gather(stack, since_ms)
+    except Exception as error:  # noqa: BLE001 (shown as a message, not a traceback)
+        console.print(f"[red]error:[/red] could not read the stack: {error}")
+        return 1
+    console.print(f"[bold]Run report[/bold]: function {stack.function_name}, {stack.queue_url}")
+    render_batches(report)
+    render_aggregation(report)
+    render_queues(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(stack_lookup.run_cli(main))

@@ -1,0 +1,152 @@
+"""Where the applied stack is: queue and DLQ URLs, function, endpoints, and AWS clients for it.
+
+`make demo` and `make integration` record the Terraform outputs of their stack in
+`.localcloud/<instance>/stack.json`; the publisher, redrive and report read it, so they need
+no arguments locally. With `--queue-url`/`--endpoint-url` they work against any SQS.
+`run_cli` turns a missing stack and AWS errors into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from paths import STATE
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# https://sqs.<region>.amazonaws.com/<account>/<name>: the client must be of that region.
+AWS_QUEUE_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+class StackError(RuntimeError):
+    """The stack is not there or not described; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The parts of a deployed consumer stack the tools talk to."""
+
+    queue_url: str
+    dlq_url: str | None = None
+    function_name: str | None = None
+    endpoint_url: str | None = None  # None: the AWS default endpoints
+    region: str = "us-east-1"
+    entity_api_base_url: str | None = None  # the local entity API server, when there is one
+
+    @property
+    def log_group(self) -> str | None:
+        return f"/aws/lambda/{self.function_name}" if self.function_name else None
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this stack (test credentials for a local endpoint)."""
+        import boto3  # noqa: PLC0415 (slow import, only when needed)
+        from botocore.config import Config  # noqa: PLC0415
+
+        extra: dict[str, Any] = dict(LOCAL_CREDENTIALS) if self.endpoint_url else {}
+        config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            config=config,
+            **extra,
+        )
+
+
+def run_cli(main: Callable[[], int]) -> int:
+    """Run a tool's main; a missing stack, AWS and connection errors become a message."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        return main()
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        print(
+            f"error: {error}\nIs the stack up? `make status` shows what runs; "
+            "`make demo` starts it.",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def stack_file(instance: str) -> str:
+    return str(STATE / instance / "stack.json")
+
+
+def save(instance: str, outputs: dict[str, Any], endpoint_url: str, api_base: str | None) -> None:
+    """Record a stack from `terraform output -json` plus the endpoints it runs against."""
+    values = {key: value.get("value") for key, value in outputs.items()}
+    document = {
+        "queue_url": values["queue_url"],
+        "dlq_url": values.get("dlq_url"),
+        "function_name": values.get("function_name"),
+        "endpoint_url": endpoint_url,
+        "region": os.environ.get("AWS_REGION", "us-east-1"),
+        "entity_api_base_url": api_base,
+    }
+    path = STATE / instance / "stack.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instance", default="default", help="local stack (.localcloud/NAME)")
+    parser.add_argument("--queue-url", help="source queue (default: the local stack's)")
+    parser.add_argument("--dlq-url", help="dead-letter queue (default: the local stack's)")
+    parser.add_argument("--endpoint-url", help="AWS endpoint (default: the local stack's)")
+
+
+def resolve_arguments(args: argparse.Namespace) -> Stack:
+    """The stack named by the options of `add_arguments`."""
+    return resolve(
+        instance=args.instance,
+        queue_url=args.queue_url,
+        dlq_url=args.dlq_url,
+        endpoint_url=args.endpoint_url,
+    )
+
+
+def resolve(
+    *,
+    instance: str = "default",
+    queue_url: str | None = None,
+    dlq_url: str | None = None,
+    endpoint_url: str | None = None,
+) -> Stack:
+    """The stack named by the given URLs, else the recorded local stack of `instance`."""
+    recorded: dict[str, Any] = {}
+    path = STATE / instance / "stack.json"
+    if path.exists():
+        recorded = json.loads(path.read_text())
+    explicit = bool(queue_url)
+    queue_url = queue_url or recorded.get("queue_url")
+    if not queue_url:
+        raise StackError(
+            f"no stack recorded in {path.relative_to(STATE.parent)}: run `make demo` first, "
+            "or pass --queue-url (and --endpoint-url for a local endpoint)"
+        )
+    in_url = AWS_QUEUE_URL.match(queue_url)
+    return Stack(
+        queue_url=queue_url,
+        dlq_url=dlq_url or (None if explicit else recorded.get("dlq_url")),
+        function_name=None if explicit else recorded.get("function_name"),
+        endpoint_url=endpoint_url
+        or (os.environ.get("AWS_ENDPOINT_URL") if explicit else recorded.get("endpoint_url")),
+        region=(in_url.group(1) if in_url else None)
+        or os.environ.get("AWS_REGION")
+        or (os.environ.get("AWS_DEFAULT_REGION") if explicit else None)
+        or recorded.get("region")
+        or "us-east-1",
+        entity_api_base_url=None if explicit else recorded.get("entity_api_base_url"),
+    )

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# `make test-terraform`: every Terraform check, offline and without AWS credentials.
+#   fmt -check; init + validate of each module and the root (the root with its committed lock,
+#   read-only); `terraform test` with mocked providers in each; the example variable files
+#   planned through the root's rules; a wrong value must fail the root's plan naming the input;
+#   the README tables current (python -m tf.docs --check); checkov with zero failures.
+# Every step runs even when an earlier one fails; a summary table follows; the exit status is
+# non-zero when any step failed. Logs: .cache/test-terraform/<step>.log
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+
+CHECKOV_VERSION=3.3.30
+CHECKOV_VENV=.venv-checkov
+TF="$repo/scripts/tf/tf.sh"
+MODULES=(modules/queue modules/consumer modules/alarms)  # inits and validates; tests below
+EXAMPLES=(localstack production)
+LOGS=.cache/test-terraform
+
+# A provider mirror on this machine when there is one (tf.sh finds it); otherwise terraform
+# installs providers from the registry as on any workstation.
+TF_PLUGIN_DIR=$("$TF" --mirror)
+export TF_PLUGIN_DIR
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+# Mocked providers need no credentials; keep a developer's real endpoint out of the way anyway.
+unset AWS_ENDPOINT_URL AWS_PROFILE
+
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+names=() results=() seconds=() notes=()
+failed=0
+
+# start_step NAME -- COMMAND...: run COMMAND in the background, its output in a log.
+# finish_step NAME NOTE-COMMAND: wait for it and report; NOTE-COMMAND (or "-") prints a short
+# note from the log for the summary. step NAME NOTE-COMMAND -- COMMAND...: both, in a row.
+# Two slow steps (the consumer module's tests, checkov's venv) overlap the others: 2 cores.
+declare -A step_pids
+# Background steps die with the script (Ctrl-C included).
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+log_of() { echo "$LOGS/${1//[^A-Za-z0-9_.-]/_}.log"; }
+
+start_step() {
+  local name=$1 log
+  shift 2
+  log=$(log_of "$name")
+  (
+    begin=$SECONDS
+    "$@" >"$log" 2>&1
+    echo "$? $((SECONDS - begin))" >"$log.status"
+  ) &
+  step_pids[$name]=$!
+}
+
+finish_step() {
+  local name=$1 note_cmd=$2 log status took note=""
+  log=$(log_of "$name")
+  wait "${step_pids[$name]}"
+  read -r status took <"$log.status" 2>/dev/null || { status=1 took=0; }
+  printf '  %-44s ' "$name"
+  [ "$note_cmd" != "-" ] && note=$($note_cmd "$log" 2>/dev/null || true)
+  names+=("$name") seconds+=("$took") notes+=("$note")
+  if [ "$status" -eq 0 ]; then
+    results+=("ok")
+    printf 'ok    %4ss  %s\n' "$took" "$note"
+  else
+    results+=("FAILED")
+    failed=1
+    printf 'FAILED %3ss  (log: %s)\n' "$took" "$log"
+    sed 's/^/      | /' "$log" | tail -n 40
+  fi
+}
+
+step() {
+  local name=$1 note_cmd=$2
+  shift 2
+  start_step "$name" "$@"
+  finish_step "$name" "$note_cmd"
+}
+
+tests_note() { grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1; }
+checkov_note() { grep -Eo 'Passed checks: [0-9]+, Failed checks: [0-9]+, Skipped checks: [0-9]+' "$1" | tail -n 1; }
+
+tf_in() { local dir=$1; shift; "$TF" -chdir="terraform/$dir" "$@" -no-color; }
+init_module() { tf_in "$1" init -input=false -backend=false; }
+init_root() { tf_in . init -input=false -backend=false -lockfile=readonly; }
+
+# The root must refuse a wrong value at plan time with a message that names the input and rule.
+root_rejects_wrong_value() {
+  local out
+  out=$(tf_in . test -test-directory=tests/examples -var-file=examples/localstack.tfvars \
+    -var batch_size=11 -var maximum_batching_window_in_seconds=0 2>&1)
+  echo "$out"
+  if grep -q 'batch_size: a batch size above 10 needs' <<<"$out" && grep -q 'Failure!' <<<"$out"; then
+    echo "==> the plan failed naming batch_size and the rule, as it must"
+    return 0
+  fi
+  echo "==> expected the plan to fail with the batch_size rule" >&2
+  return 1
+}
+
+checkov_venv() {
+  local stamp="$CHECKOV_VENV/.installed-$CHECKOV_VERSION"
+  [ -f "$stamp" ] && return 0
+  local python
+  python=$(scripts/find_python.sh 3.12) || return 1
+  rm -rf "$CHECKOV_VENV"
+  "$python" -m venv "$CHECKOV_VENV" &&
+    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
+      -c scripts/constraints/checkov.txt &&
+    touch "$stamp"
+}
+
+# run_checkov LABEL [checkov args]: console output to the log, JSON to $LOGS/checkov-LABEL.json
+run_checkov() {
+  local label=$1
+  shift
+  # --skip-download and BC_SKIP_MAPPING: no calls to the vendor's platform; checks run locally.
+  BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" --directory terraform --framework terraform \
+    --skip-download --compact --output cli --output json \
+    --output-file-path "console,$LOGS/checkov-$label.json" "$@"
+}
+
+# Every checkov skip with its written reason, from the JSON results.
+list_checkov_skips() {
+  "$CHECKOV_VENV/bin/python" - "$LOGS"/checkov-*.json <<'PY'
+import json, sys
+seen = set()
+for path in sys.argv[1:]:
+    with open(path) as f:
+        data = json.load(f)
+    for report in data if isinstance(data, list) else [data]:
+        for c in report["results"]["skipped_checks"]:
+            reason = (c.get("check_result") or {}).get("suppress_comment") or "(no reason written)"
+            seen.add((c["check_id"], c["resource"], reason))
+for check_id, resource, reason in sorted(seen):
+    print(f"  {check_id:<12} {resource}\n               {reason}")
+PY
+}
+
+echo "==> Terraform checks ($("$TF" version | head -n 1); providers: ${TF_PLUGIN_DIR:-registry})"
+total_start=$SECONDS
+
+step "fmt -check" - -- "$TF" fmt -check -recursive -diff terraform
+start_step "checkov: venv $CHECKOV_VERSION" -- checkov_venv
+for dir in "${MODULES[@]}"; do
+  step "$dir: init" - -- init_module "$dir"
+  step "$dir: validate" - -- tf_in "$dir" validate
+done
+step "root: init (committed lock, read-only)" - -- init_root
+step "root: validate" - -- tf_in . validate
+
+start_step "modules/consumer: test" -- tf_in modules/consumer test
+step "modules/queue: test" tests_note -- tf_in modules/queue test
+step "modules/alarms: test" tests_note -- tf_in modules/alarms test
+step "root: test" tests_note -- tf_in . test
+for example in "${EXAMPLES[@]}"; do
+  step "root: plan examples/$example.tfvars" tests_note -- \
+    tf_in . test -test-directory=tests/examples -var-file="examples/$example.tfvars"
+done
+step "root: wrong value fails the plan" - -- root_rejects_wrong_value
+# The docs script needs only the standard library: the tooling venv when there is one.
+docs_python=.venv/bin/python
+[ -x "$docs_python" ] || docs_python=$(scripts/find_python.sh 3.12)
+step "docs: README tables current" - -- "$docs_python" -m tf.docs --check
+finish_step "modules/consumer: test" tests_note
+
+finish_step "checkov: venv $CHECKOV_VERSION" -
+step "checkov: defaults" checkov_note -- run_checkov defaults
+step "checkov: production example" checkov_note -- \
+  run_checkov production --var-file terraform/examples/production.tfvars
+
+echo
+echo "==> Summary ($((SECONDS - total_start)) s)"
+for i in "${!names[@]}"; do
+  printf '  %-6s %4ss  %-44s %s\n' "${results[$i]}" "${seconds[$i]}" "${names[$i]}" "${notes[$i]}"
+done
+if compgen -G "$LOGS/checkov-*.json" >/dev/null; then
+  echo "==> checkov skips (each written next to its resource)"
+  list_checkov_skips
+fi
+if [ $failed -ne 0 ]; then
+  echo "==> Terraform checks FAILED (logs in $LOGS/)"
+  exit 1
+fi
+echo "==> Terraform checks passed"
