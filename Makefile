@@ -14,7 +14,10 @@ LOCAL_PACKAGE := dist/function-local.zip
 
 # ---- Python import roots: the handler (function/) and the tool packages (scripts/) ---------
 # Set once, here: every tool runs as `python -m <package>` (see README, "Where things are").
-export PYTHONPATH := $(CURDIR)/function:$(CURDIR)/scripts
+# `make venv` also writes them into the tooling venv (a .pth file), so `.venv/bin/python -m
+# ops.publish` works from a shell as well.
+IMPORT_ROOTS := $(CURDIR)/function $(CURDIR)/scripts
+export PYTHONPATH := $(subst $(eval) ,:,$(IMPORT_ROOTS))
 
 # ---- Tooling virtual environment ---------------------------------------------------------
 DEV_PYTHON_VERSION ?= 3.12
@@ -42,6 +45,7 @@ $(VENV_STAMP): requirements-dev.txt function/requirements.txt scripts/constraint
 	  $(PY) -m pip install --quiet --disable-pip-version-check -r <(sed -e '/--hash/d' -e 's/ *\\$$//' function/requirements.txt); \
 	fi
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c scripts/constraints/dev.txt
+	@printf '%s\n' $(IMPORT_ROOTS) > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/sqs_batch_consumer_roots.pth"
 	@touch $@
 
 .PHONY: venv
@@ -66,8 +70,8 @@ test: lint test-unit test-package test-terraform test-integration ## Run every t
 	@echo "==> all tests passed"
 
 .PHONY: test-unit
-test-unit: $(VENV_STAMP) ## Unit and handler tests (local entity API server, moto SQS)
-	$(PY) -m pytest tests/unit tests/handler
+test-unit: $(VENV_STAMP) ## Unit, handler and tool tests (local entity API server, moto SQS)
+	$(PY) -m pytest tests/unit tests/handler tests/tools
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)

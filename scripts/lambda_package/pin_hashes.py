@@ -9,7 +9,6 @@ seen for it. Comments and order are kept. Run it after changing a pin:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 import subprocess
@@ -18,6 +17,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from cli import parser_for
 from lambda_package.targets import ARCHITECTURES, PYTHON_VERSIONS, Target
 from paths import REPO
 
@@ -53,7 +53,7 @@ def download_wheel_hashes(requirements: Path, target: Target, folder: Path) -> d
 
 def main() -> int:
     """Rewrite the requirements file with hashes for all targets."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     parser.add_argument("--requirements", type=Path, default=REPO / "function" / "requirements.txt")
     arguments = parser.parse_args()
     path: Path = arguments.requirements
