@@ -48,8 +48,11 @@ class ArgumentParser(argparse.ArgumentParser):
 def parser_for(doc: str | None, spec: ModuleSpec | None) -> ArgumentParser:
     """The parser of a tool run as `python -m <module>`: its prog and the docstring's first line."""
     name = spec.name.removesuffix(".__main__") if spec else None
+    command = Path(sys.argv[0]).name
+    # An installed command (`sbc-publish`) is called by its name; a module by `python -m`.
+    prog = command if command and not command.endswith(".py") else f"python -m {name}"
     return ArgumentParser(
-        prog=f"python -m {name}" if name else None,
+        prog=prog if name else None,
         description=(doc or "").strip().splitlines()[0] if doc else None,
     )
 

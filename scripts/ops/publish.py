@@ -192,5 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """The installed command `sbc-publish` (and `python -m ops.publish`): one line on errors."""
+    return stack_lookup.run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(stack_lookup.run_cli(main))
+    sys.exit(run())

@@ -187,5 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if result.failed else 0
 
 
+def run() -> int:
+    """The installed command `sbc-redrive` (and `python -m ops.redrive`): one line on errors."""
+    return stack_lookup.run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(stack_lookup.run_cli(main))
+    sys.exit(run())
