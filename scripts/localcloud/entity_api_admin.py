@@ -54,3 +54,8 @@ class EntityApiAdmin:
         """Applied operations, oldest first."""
         applied: list[dict[str, Any]] = self.get("/_admin/applied")
         return applied
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Strict mode: applied op_ids that came again with other content."""
+        conflicts: list[dict[str, Any]] = self.get("/_admin/conflicts")
+        return conflicts

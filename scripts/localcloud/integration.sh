@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make integration: the whole stack in LocalStack on this machine, then everything torn down.
-#   start LocalStack + the local entity API server (instance "integration", free ports),
+#   start LocalStack + the local entity API server (instance "integration", free ports, strict),
 #   make package-local, terraform apply of terraform/ into LocalStack (token in SSM),
 #   pytest tests/integration (through the real event source mapping), then destroy and stop,
 #   also when a step fails or the run is interrupted.
@@ -33,10 +33,12 @@ trap 'exit 130' INT TERM
 "$PY" -m localcloud --instance "$INSTANCE" stop --all >/dev/null
 forget_stack "$INSTANCE"
 
-token="it-$(date +%s)-$RANDOM$RANDOM"
-step "starting LocalStack and the entity API server"
+# The token travels in the environment (api-start and deploy read it), never on a command line.
+ENTITY_API_TOKEN="it-$(date +%s)-$RANDOM$RANDOM"
+export ENTITY_API_TOKEN
+step "starting LocalStack and the entity API server (strict: repeated op_ids are checked)"
 "$PY" -m localcloud --instance "$INSTANCE" start --port 0
-"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --token "$token"
+"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --strict
 
 step "building the function zip for this machine"
 make --no-print-directory package-local
@@ -46,7 +48,6 @@ step "applying terraform/ into LocalStack"
 # to the DLQ after 3 receives. max_operations_per_request=10 makes the aggregation bound
 # (ceil(operations / 10) requests per invocation) visible with batches of 25.
 "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
-  --token "$token" \
   --var batch_size=25 \
   --var maximum_batching_window_in_seconds=1 \
   --var function_timeout=5 \

@@ -10,7 +10,6 @@ in the README beside them. No terraform-docs binary needed (none installs offlin
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import re
@@ -18,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli import parser_for
 from paths import REPO
 
 TERRAFORM = REPO / "terraform"
@@ -269,7 +269,7 @@ def configurations() -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="update the READMEs in place")
     mode.add_argument("--check", action="store_true", help="fail when a README is stale")

@@ -10,7 +10,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 
-CHECKOV_VERSION=3.3.30
+CHECKOV_LOCK=scripts/tf/requirements-checkov.txt  # compiled from requirements-checkov.in (make lock)
+CHECKOV_VERSION=$(sed -n 's/^checkov==\([^ ]*\).*/\1/p' "$CHECKOV_LOCK")
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf/tf.sh"
 MODULES=(modules/queue modules/consumer modules/alarms)  # inits and validates; tests below
@@ -98,14 +99,15 @@ root_rejects_wrong_value() {
 }
 
 checkov_venv() {
-  local stamp="$CHECKOV_VENV/.installed-$CHECKOV_VERSION"
+  local stamp
+  stamp="$CHECKOV_VENV/.installed-$(sha256sum "$CHECKOV_LOCK" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   local python
   python=$(scripts/find_python.sh 3.12) || return 1
   rm -rf "$CHECKOV_VENV"
   "$python" -m venv "$CHECKOV_VENV" &&
-    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
-      -c scripts/constraints/checkov.txt &&
+    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+      -r "$CHECKOV_LOCK" &&
     touch "$stamp"
 }
 

@@ -2,7 +2,9 @@
 
 Every valid change must be applied by the entity API (directly, or merged into a coalesced
 operation: its unique `k<n>` attribute shows it) or be in the DLQ; every poison message must
-be in the DLQ exactly once. A message lost anywhere on the way fails this test.
+be in the DLQ exactly once. A message lost anywhere on the way fails this test. The API runs
+in strict mode: an op_id that reaches it again with other content (changes acknowledged by a
+409 without being applied) fails it too.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ def test_nothing_is_lost_under_throttling_and_server_errors(
         f"API statuses {api.stats()['status_counts']}"
     )
     assert not missing
+    assert api.stats()["strict"], "the entity API must run in strict mode"
+    assert api.conflicts() == [], "an op_id reached the API with two different contents"
     assert Counter(m.body for m in dlq if m.body in poison) == poison, "poison once each"
     for message in dlq:
         if message.body in poison:
