@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test-terraform`: every Terraform check, offline and without AWS credentials.
 #   fmt -check; init + validate of each module and the root (the root with its committed lock,
-#   read-only); `terraform test` with mocked providers in each; the example variable files
+#   read-only); `terraform test` with mocked providers in each; the runnable example roots
+#   (terraform/examples/<scenario>/) inited, validated and planned by their tests; the example variable files
 #   planned through the root's rules; a wrong value must fail the root's plan naming the input;
 #   the README tables current (scripts/terraform_docs.py --check); checkov with zero failures.
 # Every step runs even when an earlier one fails; a summary table follows; the exit status is
@@ -15,6 +16,7 @@ CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf.sh"
 MODULES=(modules/queue modules/consumer modules/alarms)  # inits and validates; tests below
 EXAMPLES=(localstack production)
+EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, validate, plan (tests)
 LOGS=.cache/test-terraform
 
 # A provider mirror on this machine when there is one; otherwise terraform installs providers
@@ -156,6 +158,11 @@ for example in "${EXAMPLES[@]}"; do
     tf_in . test -test-directory=tests/examples -var-file="examples/$example.tfvars"
 done
 step "root: wrong value fails the plan" - -- root_rejects_wrong_value
+for dir in "${EXAMPLE_ROOTS[@]}"; do
+  step "$dir: init" - -- init_module "$dir"
+  step "$dir: validate" - -- tf_in "$dir" validate
+  step "$dir: plan (test)" tests_note -- tf_in "$dir" test
+done
 # The docs script needs only the standard library: the tooling venv when there is one.
 docs_python=.venv/bin/python
 [ -x "$docs_python" ] || docs_python=$(scripts/find_python.sh 3.12)

@@ -31,6 +31,9 @@ module "consumer" {
 
   function_name                  = var.name
   package_path                   = var.package_path
+  s3_bucket                      = var.s3_bucket
+  s3_key                         = var.s3_key
+  s3_object_version              = var.s3_object_version
   runtime                        = var.runtime
   architecture                   = var.architecture
   memory_size                    = var.memory_size

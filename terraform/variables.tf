@@ -14,8 +14,27 @@ variable "name" {
 }
 
 variable "package_path" {
-  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time."
+  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time. Exactly one code source: this, or `s3_bucket` with `s3_key`."
   type        = string
+  default     = null
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket holding the function zip (same region as the stack), instead of `package_path`; with `s3_key`."
+  type        = string
+  default     = null
+}
+
+variable "s3_key" {
+  description = "Object key of the function zip in `s3_bucket`."
+  type        = string
+  default     = null
+}
+
+variable "s3_object_version" {
+  description = "Version of the zip object in a versioned bucket (a new upload under the same key then updates the function); null: updates follow `s3_key`."
+  type        = string
+  default     = null
 }
 
 variable "entity_api_url" {

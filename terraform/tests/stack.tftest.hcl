@@ -356,3 +356,19 @@ run "default_retry_horizon_rejects_an_sla_beyond_the_retention" {
 
   expect_failures = [var.retry_horizon_seconds]
 }
+
+run "zip_from_s3_reaches_the_function" {
+  command = plan
+
+  variables {
+    package_path      = null
+    s3_bucket         = "orders-artifacts"
+    s3_key            = "sqs-batch-consumer/function-arm64.zip"
+    s3_object_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+  }
+
+  assert {
+    condition     = module.consumer.code_source == "s3://orders-artifacts/sqs-batch-consumer/function-arm64.zip?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    error_message = "an S3 code source given to the root must reach the function"
+  }
+}

@@ -141,8 +141,13 @@ resource "aws_lambda_function" "this" {
   memory_size   = var.memory_size
   timeout       = var.function_timeout
 
-  filename         = var.package_path
-  source_code_hash = filebase64sha256(var.package_path)
+  # One code source (validated): a local zip, hashed so that a rebuild updates the function, or
+  # an S3 object, updated through its key or version.
+  filename          = var.package_path
+  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
 
   reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
   kms_key_arn                    = var.function_kms_key_arn

@@ -50,3 +50,11 @@ output "filter_patterns" {
   description = "The event source mapping's filter patterns (empty: no filter)."
   value       = flatten([for criteria in aws_lambda_event_source_mapping.this.filter_criteria : [for f in criteria.filter : f.pattern]])
 }
+
+output "code_source" {
+  description = "Where the function's code comes from: the local zip's path, or `s3://<bucket>/<key>` (with `?versionId=<version>` when pinned)."
+  value = aws_lambda_function.this.s3_bucket == null ? aws_lambda_function.this.filename : format(
+    "s3://%s/%s%s", aws_lambda_function.this.s3_bucket, aws_lambda_function.this.s3_key,
+    aws_lambda_function.this.s3_object_version == null ? "" : "?versionId=${aws_lambda_function.this.s3_object_version}",
+  )
+}
