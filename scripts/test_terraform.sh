@@ -14,7 +14,7 @@ repo=$(pwd)
 CHECKOV_VERSION=3.3.30
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf.sh"
-MODULES=(modules/queue modules/consumer modules/alarms)  # inits and validates; tests below
+MODULES=(modules/queue modules/consumer modules/alarms modules/governor)  # inits and validates; tests below
 EXAMPLES=(localstack production)
 EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, validate, plan (tests)
 LOGS=.cache/test-terraform
@@ -152,6 +152,7 @@ step "root: validate" - -- tf_in . validate
 start_step "modules/consumer: test" -- tf_in modules/consumer test
 step "modules/queue: test" tests_note -- tf_in modules/queue test
 step "modules/alarms: test" tests_note -- tf_in modules/alarms test
+step "modules/governor: test" tests_note -- tf_in modules/governor test
 step "root: test" tests_note -- tf_in . test
 for example in "${EXAMPLES[@]}"; do
   step "root: plan examples/$example.tfvars" tests_note -- \

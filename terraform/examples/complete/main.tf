@@ -1,7 +1,8 @@
 # Every option of the stack, composing the modules directly (as the repository's root does):
 # a customer-managed key for the queues, logs and environment; the API token from an SSM
 # SecureString encrypted with its own key; an encrypted alarm topic; the dashboard; sizing for a
-# rate-limited API; a shorter retry horizon than the SLA-derived default.
+# rate-limited API with the concurrency governor; a shorter retry horizon than the SLA-derived
+# default.
 
 provider "aws" {
   region = var.region
@@ -98,7 +99,10 @@ module "consumer" {
   batch_size                         = 400
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
   maximum_concurrency                = 10
-  filter_patterns                    = ["{\"body\":{\"entity_type\":[\"order\",\"customer\"]}}"]
+  # The governor below owns MaximumConcurrency: the mapping starts at 10, Terraform then
+  # ignores its scaling_config.
+  maximum_concurrency_owned_by_governor = true
+  filter_patterns                       = ["{\"body\":{\"entity_type\":[\"order\",\"customer\"]}}"]
 
   tags = var.tags
 }
@@ -115,9 +119,36 @@ module "alarms" {
   metrics_namespace          = var.metrics_namespace
   event_source_mapping_uuid  = module.consumer.event_source_mapping_uuid
   throttled_share_threshold  = 0.2
-  max_concurrency_annotation = 10
+  max_concurrency_annotation = 40
+  governor_function_name     = module.governor.function_name
   create_dashboard           = true
   create_sns_topic           = true
+
+  tags = var.tags
+}
+
+# ---- Concurrency governor --------------------------------------------------------------------
+
+module "governor" {
+  source = "../../modules/governor"
+
+  function_name         = "${var.name}-governor"
+  package_path          = var.package_path
+  architecture          = "arm64"
+  runtime               = "python3.12"
+  log_retention_in_days = 90
+  kms_key_arn           = aws_kms_key.stack.arn
+
+  event_source_mapping_uuid = module.consumer.event_source_mapping_uuid
+  event_source_mapping_arn  = module.consumer.event_source_mapping_arn
+  consumer_function_name    = module.consumer.function_name
+  queue_name                = module.queue.queue_name
+  metrics_namespace         = var.metrics_namespace
+
+  # Between 2 and 40 concurrent invocations, aiming at under 5% throttled requests.
+  minimum_concurrency   = 2
+  maximum_concurrency   = 40
+  target_throttle_ratio = 0.05
 
   tags = var.tags
 }

@@ -37,3 +37,8 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = module.alarms.dashboard_name
 }
+
+output "governor_function_name" {
+  description = "Name of the concurrency governor function."
+  value       = module.governor.function_name
+}

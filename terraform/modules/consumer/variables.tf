@@ -406,6 +406,12 @@ variable "maximum_concurrency" {
   }
 }
 
+variable "maximum_concurrency_owned_by_governor" {
+  description = "True when a concurrency governor (the governor module) sets the mapping's MaximumConcurrency: the mapping is then created at `maximum_concurrency` and Terraform ignores later changes of its scaling_config. Switching it replaces the mapping (see README: adaptive concurrency)."
+  type        = bool
+  default     = false
+}
+
 variable "filter_patterns" {
   description = "Event filter patterns on the message `body` (JSON strings, at most 5). Messages that match none are DELETED from the queue without invoking the function. Empty: no filter."
   type        = list(string)

@@ -34,6 +34,11 @@ run "complete_example_plans" {
   }
 
   assert {
+    condition     = output.governor_function_name == "entity-sync-complete-governor" && module.consumer.maximum_concurrency_owner == "governor"
+    error_message = "the complete example must run the governor and hand it MaximumConcurrency"
+  }
+
+  assert {
     condition     = aws_kms_key.stack.enable_key_rotation
     error_message = "the example's key must rotate"
   }
