@@ -26,6 +26,8 @@ module "queue" {
   dlq_message_retention_seconds = var.dlq_message_retention_seconds
   max_receive_count             = var.max_receive_count
   kms_key_arn                   = var.kms_key_arn
+  fifo_queue                    = var.fifo_queue
+  fifo_high_throughput          = var.fifo_high_throughput
 
   tags = var.tags
 }

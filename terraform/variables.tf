@@ -45,15 +45,25 @@ variable "entity_api_url" {
 # ---- Event source mapping (see README: choosing batch size, window and concurrency) ----------
 
 variable "batch_size" {
-  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1."
+  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1. With `fifo_queue`, at most 10."
   type        = number
   default     = 100
+
+  validation {
+    condition     = !var.fifo_queue || var.batch_size <= 10
+    error_message = "batch_size: with fifo_queue, at most 10 (Lambda's limit for FIFO event source mappings)."
+  }
 }
 
 variable "maximum_batching_window_in_seconds" {
-  description = "Longest time records are gathered before an invocation, 0-300 seconds."
+  description = "Longest time records are gathered before an invocation, 0-300 seconds. With `fifo_queue`, 0."
   type        = number
   default     = 5
+
+  validation {
+    condition     = !var.fifo_queue || var.maximum_batching_window_in_seconds == 0
+    error_message = "maximum_batching_window_in_seconds: with fifo_queue, must be 0 (Lambda offers no batching window on FIFO event source mappings)."
+  }
 }
 
 variable "maximum_concurrency" {
@@ -118,6 +128,18 @@ variable "adaptive_concurrency" {
 }
 
 # ---- Queues ----------------------------------------------------------------------------------
+
+variable "fifo_queue" {
+  description = "FIFO queues (`<name>.fifo`, `<name>-dlq.fifo`): each entity's changes applied in order across batches. Needs `batch_size` <= 10 and `maximum_batching_window_in_seconds` = 0. Producers set `MessageGroupId` (the entity) and `MessageDeduplicationId` (`event_id`)."
+  type        = bool
+  default     = false
+}
+
+variable "fifo_high_throughput" {
+  description = "With `fifo_queue`: high-throughput mode (deduplication and the throughput limit per message group, not per queue)."
+  type        = bool
+  default     = true
+}
 
 variable "visibility_timeout_seconds" {
   description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout`, at most 43200."

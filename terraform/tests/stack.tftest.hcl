@@ -538,3 +538,45 @@ run "adaptive_concurrency_rejects_maximum_above_reservation" {
   }
   expect_failures = [var.adaptive_concurrency]
 }
+
+# ---- FIFO ------------------------------------------------------------------------------------
+
+run "fifo_stack" {
+  command = plan
+
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+  }
+
+  assert {
+    condition     = module.queue.queue_name == "orders.fifo" && module.queue.dlq_name == "orders-dlq.fifo"
+    error_message = "fifo_queue must make both queues FIFO, named <name>.fifo and <name>-dlq.fifo"
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 6 * 60
+    error_message = "a FIFO stack without a window gets 6 x the function timeout"
+  }
+}
+
+run "fifo_rejects_batch_size_above_10" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 11
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.batch_size]
+}
+
+run "fifo_rejects_a_batching_window" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+  expect_failures = [var.maximum_batching_window_in_seconds]
+}

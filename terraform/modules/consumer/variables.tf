@@ -309,8 +309,8 @@ variable "queue_arn" {
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.queue_arn))
-    error_message = "queue_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)."
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:([A-Za-z0-9_-]{1,75}\\.fifo|[A-Za-z0-9_-]{1,80})$", var.queue_arn))
+    error_message = "queue_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>, <name> ending in .fifo for a FIFO queue)."
   }
 }
 
@@ -329,7 +329,7 @@ variable "dlq_arn" {
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.dlq_arn))
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:([A-Za-z0-9_-]{1,75}\\.fifo|[A-Za-z0-9_-]{1,80})$", var.dlq_arn))
     error_message = "dlq_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)."
   }
 }
@@ -382,6 +382,11 @@ variable "batch_size" {
     condition     = var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
     error_message = "batch_size: a batch size above 10 needs maximum_batching_window_in_seconds of at least 1 (the Lambda API rejects it otherwise)."
   }
+
+  validation {
+    condition     = !endswith(var.queue_arn, ".fifo") || var.batch_size <= 10
+    error_message = "batch_size: a FIFO queue's event source mapping takes at most 10 records per batch."
+  }
 }
 
 variable "maximum_batching_window_in_seconds" {
@@ -392,6 +397,11 @@ variable "maximum_batching_window_in_seconds" {
   validation {
     condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
     error_message = "maximum_batching_window_in_seconds: must be a whole number of seconds from 0 to 300."
+  }
+
+  validation {
+    condition     = !endswith(var.queue_arn, ".fifo") || var.maximum_batching_window_in_seconds == 0
+    error_message = "maximum_batching_window_in_seconds: must be 0 with a FIFO queue (Lambda offers no batching window on FIFO event source mappings)."
   }
 }
 

@@ -978,3 +978,39 @@ run "filter_patterns_reject_non_json" {
   }
   expect_failures = [var.filter_patterns]
 }
+
+# ---- FIFO queue --------------------------------------------------------------------------------
+
+run "fifo_accepts_10_records_without_window" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.this[0].event_source_arn == "arn:aws:sqs:us-east-1:123456789012:orders.fifo" && aws_lambda_event_source_mapping.this[0].batch_size == 10
+    error_message = "a FIFO queue with 10 records per batch and no window must be accepted"
+  }
+}
+
+run "fifo_rejects_11_records" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    batch_size                         = 11
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.batch_size]
+}
+
+run "fifo_rejects_a_window" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+  expect_failures = [var.maximum_batching_window_in_seconds]
+}
