@@ -14,27 +14,56 @@ variable "name" {
 }
 
 variable "package_path" {
-  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time."
+  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time. Exactly one code source: this, or `s3_bucket` with `s3_key`."
   type        = string
+  default     = null
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket holding the function zip (same region as the stack), instead of `package_path`; with `s3_key`."
+  type        = string
+  default     = null
+}
+
+variable "s3_key" {
+  description = "Object key of the function zip in `s3_bucket`."
+  type        = string
+  default     = null
+}
+
+variable "s3_object_version" {
+  description = "Version of the zip object in a versioned bucket (a new upload under the same key then updates the function); null: updates follow `s3_key`."
+  type        = string
+  default     = null
 }
 
 variable "entity_api_url" {
-  description = "Full http(s) URL of the entity API's batch endpoint (ENTITY_API_URL)."
+  description = "Full http(s) URL of the entity API's batch endpoint (ENTITY_API_URL); a port, when given, 1-65535. With `entity_api_token_parameter_name` it must be https://, unless the host is a loopback address (local use)."
   type        = string
 }
 
 # ---- Event source mapping (see README: choosing batch size, window and concurrency) ----------
 
 variable "batch_size" {
-  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1."
+  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1. With `fifo_queue`, at most 10."
   type        = number
   default     = 100
+
+  validation {
+    condition     = !var.fifo_queue || var.batch_size <= 10
+    error_message = "batch_size: with fifo_queue, at most 10 (Lambda's limit for FIFO event source mappings)."
+  }
 }
 
 variable "maximum_batching_window_in_seconds" {
-  description = "Longest time records are gathered before an invocation, 0-300 seconds."
+  description = "Longest time records are gathered before an invocation, 0-300 seconds. With `fifo_queue`, 0."
   type        = number
   default     = 5
+
+  validation {
+    condition     = !var.fifo_queue || var.maximum_batching_window_in_seconds == 0
+    error_message = "maximum_batching_window_in_seconds: with fifo_queue, must be 0 (Lambda offers no batching window on FIFO event source mappings)."
+  }
 }
 
 variable "maximum_concurrency" {
@@ -61,7 +90,56 @@ variable "event_source_mapping_enabled" {
   default     = true
 }
 
+variable "adaptive_concurrency" {
+  description = "The concurrency governor (off by default): a function from the same zip, run every minute, that moves the mapping's MaximumConcurrency between `minimum` and `maximum` (2 <= minimum <= maximum <= 1000) from the consumer's throttled share of requests (target `target_throttle_ratio`, in (0, 1)) and the queue's backlog, read over `period_seconds` (60-3600, a multiple of 60). While enabled, Terraform ignores the mapping's scaling_config; switching it on or off replaces the mapping (README: adaptive concurrency)."
+  type = object({
+    enabled               = optional(bool, false)
+    minimum               = optional(number, 2)
+    maximum               = optional(number, 20)
+    target_throttle_ratio = optional(number, 0.05)
+    period_seconds        = optional(number, 60)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = (
+      var.adaptive_concurrency.minimum >= 2 && var.adaptive_concurrency.minimum <= var.adaptive_concurrency.maximum &&
+      var.adaptive_concurrency.maximum <= 1000 &&
+      floor(var.adaptive_concurrency.minimum) == var.adaptive_concurrency.minimum && floor(var.adaptive_concurrency.maximum) == var.adaptive_concurrency.maximum
+    )
+    error_message = "adaptive_concurrency: minimum and maximum must be whole numbers with 2 <= minimum <= maximum <= 1000 (the event source mapping's MaximumConcurrency range)."
+  }
+
+  validation {
+    condition     = var.adaptive_concurrency.target_throttle_ratio > 0 && var.adaptive_concurrency.target_throttle_ratio < 1
+    error_message = "adaptive_concurrency: target_throttle_ratio must be above 0 and below 1 (the share of API requests throttled that the governor aims at)."
+  }
+
+  validation {
+    condition     = var.adaptive_concurrency.period_seconds >= 60 && var.adaptive_concurrency.period_seconds <= 3600 && var.adaptive_concurrency.period_seconds % 60 == 0
+    error_message = "adaptive_concurrency: period_seconds must be a multiple of 60 from 60 to 3600 (a CloudWatch metric period; the governor runs every minute)."
+  }
+
+  validation {
+    condition     = !var.adaptive_concurrency.enabled || var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= var.adaptive_concurrency.maximum, false)
+    error_message = "adaptive_concurrency: maximum must not exceed reserved_concurrent_executions when that is set (the governor could otherwise raise the mapping past the reservation, and invocations would be throttled)."
+  }
+}
+
 # ---- Queues ----------------------------------------------------------------------------------
+
+variable "fifo_queue" {
+  description = "FIFO queues (`<name>.fifo`, `<name>-dlq.fifo`): each entity's changes applied in order across batches. Needs `batch_size` <= 10 and `maximum_batching_window_in_seconds` = 0. Producers set `MessageGroupId` (the entity) and `MessageDeduplicationId` (`event_id`)."
+  type        = bool
+  default     = false
+}
+
+variable "fifo_high_throughput" {
+  description = "With `fifo_queue`: high-throughput mode (deduplication and the throughput limit per message group, not per queue)."
+  type        = bool
+  default     = true
+}
 
 variable "visibility_timeout_seconds" {
   description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout`, at most 43200."
@@ -137,7 +215,13 @@ variable "tracing_mode" {
 }
 
 variable "application_log_level" {
-  description = "Application log level of the JSON logs: TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  description = "Application log level of the JSON logs: TRACE, DEBUG or INFO. WARN, ERROR and FATAL are refused at plan: they would drop the handler's INFO summary line that carries its EMF metrics (alarms and dashboard)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "system_log_level" {
+  description = "Lambda system log level: DEBUG, INFO or WARN. INFO keeps the REPORT lines (duration, memory, init time)."
   type        = string
   default     = "INFO"
 }
@@ -181,9 +265,34 @@ variable "max_request_bytes" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the handler's metrics (METRICS_NAMESPACE); null keeps the handler's default."
+  description = "CloudWatch namespace of the handler's metrics (METRICS_NAMESPACE), read by the alarms and the dashboard; null: the handler's default `SqsBatchConsumer`."
   type        = string
   default     = null
+}
+
+# ---- Retries (visibility backoff and retry horizon) -----------------------------------------
+
+variable "retry_horizon_seconds" {
+  description = "How long after its first send a valid change is retried before the handler sends it to the DLQ as `expired` (RETRY_HORIZON_SECONDS), 60-1209600 seconds; null: `max_message_age_seconds`. At most `message_retention_seconds`."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = coalesce(var.retry_horizon_seconds, var.max_message_age_seconds) <= var.message_retention_seconds
+    error_message = "retry_horizon_seconds: the retry horizon (when null, max_message_age_seconds) must be at most message_retention_seconds: SQS deletes a message at the end of its retention, before the handler could send it to the DLQ as expired."
+  }
+}
+
+variable "retry_backoff_base_seconds" {
+  description = "Base of the exponential visibility backoff of transiently failed records (RETRY_BACKOFF_BASE_SECONDS), above 0 and at most `retry_backoff_max_seconds`."
+  type        = number
+  default     = 2
+}
+
+variable "retry_backoff_max_seconds" {
+  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds."
+  type        = number
+  default     = 900
 }
 
 # ---- Alarms ----------------------------------------------------------------------------------
@@ -215,6 +324,18 @@ variable "alarm_actions" {
   description = "Further ARNs (SNS topics) notified on alarm and recovery."
   type        = list(string)
   default     = []
+}
+
+variable "throttled_share_alarm_threshold" {
+  description = "Share of API requests answered with a throttle (429/503) above which a period breaches the `<name>-throttled-share` alarm (3 of 5 periods fire it); above 0, below 1."
+  type        = number
+  default     = 0.1
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard `<name>` (queue depth and age, the event source mapping, the function's errors, throttles, duration and concurrency, the handler's metrics)."
+  type        = bool
+  default     = true
 }
 
 # ---- Tags ------------------------------------------------------------------------------------

@@ -265,7 +265,11 @@ def updated_readme(readme: Path, tables: str) -> str:
 
 
 def configurations() -> list[Path]:
-    return [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
+    return [
+        TERRAFORM,
+        *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir()),
+        *sorted(p for p in (TERRAFORM / "examples").iterdir() if (p / "main.tf").is_file()),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print("\n".join(diff))
     except DocsError as error:
-        print(f"terraform_docs: {error}", file=sys.stderr)
+        print(f"tf.docs: {error}", file=sys.stderr)
         return 2
     return 1 if stale else 0
 

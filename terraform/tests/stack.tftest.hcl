@@ -39,7 +39,7 @@ run "stack_wiring_and_outputs" {
   }
 
   override_resource {
-    target = module.consumer.aws_lambda_event_source_mapping.this
+    target = module.consumer.aws_lambda_event_source_mapping.this[0]
     values = { uuid = "2f5e3f1e-0000-4000-8000-000000000000" }
   }
 
@@ -227,4 +227,356 @@ run "tags_reject_long_value" {
   }
 
   expect_failures = [var.tags]
+}
+
+# ---- Inputs the root passes to the modules ---------------------------------------------------
+
+run "filter_patterns_and_metrics_namespace_reach_the_consumer" {
+  command = plan
+
+  variables {
+    filter_patterns   = ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
+    metrics_namespace = "Orders/EntitySync"
+  }
+
+  assert {
+    condition     = module.consumer.filter_patterns == ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
+    error_message = "filter_patterns must reach the mapping's filter criteria unchanged"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["METRICS_NAMESPACE"] == "Orders/EntitySync"
+    error_message = "metrics_namespace must reach the handler's environment"
+  }
+
+  assert {
+    condition     = module.alarms.alarm_metrics.batch_failed == "Orders/EntitySync batch_failed" && module.alarms.alarm_metrics.expired == "Orders/EntitySync expired" && module.alarms.alarm_metrics.throttled_share == "Orders/EntitySync"
+    error_message = "the alarms on the handler's metrics must read the same namespace"
+  }
+}
+
+run "defaults_reach_the_consumer_and_the_alarms" {
+  command = plan
+
+  assert {
+    condition     = module.consumer.filter_patterns == []
+    error_message = "no filter by default"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["METRICS_NAMESPACE"] == "SqsBatchConsumer" && module.alarms.alarm_metrics.batch_failed == "SqsBatchConsumer batch_failed"
+    error_message = "without metrics_namespace the handler and the alarms must use the same namespace, the handler's default"
+  }
+
+  assert {
+    condition = (
+      module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "3600" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_BASE_SECONDS"] == "2" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_MAX_SECONDS"] == "900"
+    )
+    error_message = "the retry horizon must default to max_message_age_seconds (3600), the backoff to 2 s base and 900 s cap"
+  }
+
+  assert {
+    condition     = module.consumer.log_levels.system == "INFO" && module.consumer.log_levels.application == "INFO"
+    error_message = "system and application log level INFO by default"
+  }
+
+  assert {
+    condition     = output.dashboard_name == "orders"
+    error_message = "the dashboard must be part of the stack by default"
+  }
+}
+
+run "retry_settings_and_log_levels_reach_the_consumer" {
+  command = plan
+
+  variables {
+    max_message_age_seconds    = 900
+    retry_horizon_seconds      = 7200
+    retry_backoff_base_seconds = 1
+    retry_backoff_max_seconds  = 120
+    application_log_level      = "DEBUG"
+    system_log_level           = "WARN"
+    create_dashboard           = false
+  }
+
+  assert {
+    condition = (
+      module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "7200" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_BASE_SECONDS"] == "1" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_MAX_SECONDS"] == "120"
+    )
+    error_message = "a given horizon replaces max_message_age_seconds; the backoff settings reach the environment"
+  }
+
+  assert {
+    condition     = module.consumer.log_levels.application == "DEBUG" && module.consumer.log_levels.system == "WARN"
+    error_message = "the log levels must reach the function"
+  }
+
+  assert {
+    condition     = output.dashboard_name == null
+    error_message = "create_dashboard = false must create no dashboard"
+  }
+}
+
+run "retry_horizon_accepts_the_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 86400
+    retry_horizon_seconds     = 86400
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "86400"
+    error_message = "a horizon equal to the queue's retention must be accepted"
+  }
+}
+
+run "retry_horizon_rejects_beyond_the_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 86400
+    retry_horizon_seconds     = 86401
+  }
+
+  expect_failures = [var.retry_horizon_seconds]
+}
+
+run "default_retry_horizon_rejects_an_sla_beyond_the_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 600
+    max_message_age_seconds   = 900
+  }
+
+  expect_failures = [var.retry_horizon_seconds]
+}
+
+run "zip_from_s3_reaches_the_function" {
+  command = plan
+
+  variables {
+    package_path      = null
+    s3_bucket         = "orders-artifacts"
+    s3_key            = "sqs-batch-consumer/function-arm64.zip"
+    s3_object_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+  }
+
+  assert {
+    condition     = module.consumer.code_source == "s3://orders-artifacts/sqs-batch-consumer/function-arm64.zip?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    error_message = "an S3 code source given to the root must reach the function"
+  }
+}
+
+# ---- Adaptive concurrency (the governor) -----------------------------------------------------
+
+run "governor_off_creates_nothing" {
+  command = plan
+
+  assert {
+    condition     = length(module.governor) == 0 && output.governor_function_name == null
+    error_message = "without adaptive_concurrency.enabled no part of the governor may exist"
+  }
+
+  assert {
+    condition     = output.maximum_concurrency_owner == "terraform" && !contains(keys(output.alarm_names), "governor_errors")
+    error_message = "without the governor Terraform owns MaximumConcurrency, and there is no governor alarm"
+  }
+}
+
+run "governor_on" {
+  command   = apply
+  state_key = "governed"
+
+  variables {
+    maximum_concurrency = 100
+    adaptive_concurrency = {
+      enabled = true
+      minimum = 3
+      maximum = 40
+    }
+  }
+
+  override_resource {
+    target = module.consumer.aws_lambda_event_source_mapping.governed[0]
+    values = {
+      uuid = "2f5e3f1e-0000-4000-8000-000000000000"
+      arn  = "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
+    }
+  }
+
+  override_resource {
+    target = module.consumer.aws_lambda_function.this
+    values = { function_name = "orders", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders" }
+  }
+
+  override_resource {
+    target = module.governor[0].aws_lambda_function.this
+    values = { function_name = "orders-governor", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-governor" }
+  }
+
+  override_resource {
+    target = module.queue.aws_sqs_queue.this
+    values = {
+      arn  = "arn:aws:sqs:us-east-1:123456789012:orders"
+      url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+      id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+      name = "orders"
+    }
+  }
+
+  override_resource {
+    target = module.queue.aws_sqs_queue.dlq
+    values = {
+      arn  = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+      url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      name = "orders-dlq"
+    }
+  }
+
+  assert {
+    condition     = output.governor_function_name == "orders-governor" && output.maximum_concurrency_owner == "governor"
+    error_message = "enabled, the governor must exist and own MaximumConcurrency"
+  }
+
+  assert {
+    condition     = module.governor[0].governed_event_source_mapping_arn == "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
+    error_message = "the governor's role must be scoped to this stack's mapping"
+  }
+
+  assert {
+    condition = (
+      module.governor[0].environment_variables["EVENT_SOURCE_MAPPING_UUID"] == "2f5e3f1e-0000-4000-8000-000000000000" &&
+      module.governor[0].environment_variables["CONSUMER_FUNCTION_NAME"] == "orders" &&
+      module.governor[0].environment_variables["QUEUE_NAME"] == "orders" &&
+      module.governor[0].environment_variables["METRICS_NAMESPACE"] == "SqsBatchConsumer" &&
+      module.governor[0].environment_variables["MINIMUM_CONCURRENCY"] == "3" &&
+      module.governor[0].environment_variables["MAXIMUM_CONCURRENCY"] == "40"
+    )
+    error_message = "the governor must govern this stack's mapping, function and queue within the given bounds"
+  }
+
+  assert {
+    condition     = output.alarm_names.governor_errors == "orders-governor-errors"
+    error_message = "the governor's errors must be alarmed on"
+  }
+}
+
+run "governor_starts_the_mapping_within_its_bounds" {
+  command = plan
+
+  variables {
+    maximum_concurrency  = 100
+    adaptive_concurrency = { enabled = true, minimum = 3, maximum = 40 }
+  }
+
+  assert {
+    condition     = module.consumer.maximum_concurrency_owner == "governor" && module.consumer.configured_maximum_concurrency == 40
+    error_message = "the governed mapping must start at maximum_concurrency held within the governor's bounds"
+  }
+}
+
+run "adaptive_concurrency_rejects_minimum_1" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, minimum = 1 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_minimum_above_maximum" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, minimum = 30, maximum = 20 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_maximum_1001" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, maximum = 1001 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_ratio_1" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, target_throttle_ratio = 1 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_ratio_0" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, target_throttle_ratio = 0 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_period_90" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, period_seconds = 90 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_maximum_above_reservation" {
+  command = plan
+  variables {
+    reserved_concurrent_executions = 10
+    adaptive_concurrency           = { enabled = true, maximum = 11 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+# ---- FIFO ------------------------------------------------------------------------------------
+
+run "fifo_stack" {
+  command = plan
+
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+  }
+
+  assert {
+    condition     = module.queue.queue_name == "orders.fifo" && module.queue.dlq_name == "orders-dlq.fifo"
+    error_message = "fifo_queue must make both queues FIFO, named <name>.fifo and <name>-dlq.fifo"
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 6 * 60
+    error_message = "a FIFO stack without a window gets 6 x the function timeout"
+  }
+}
+
+run "fifo_rejects_batch_size_above_10" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 11
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.batch_size]
+}
+
+run "fifo_rejects_a_batching_window" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+  expect_failures = [var.maximum_batching_window_in_seconds]
 }

@@ -25,6 +25,9 @@ locals {
       DLQ_URL                    = var.dlq_url
       MAX_OPERATIONS_PER_REQUEST = tostring(var.max_operations_per_request)
       MAX_REQUEST_BYTES          = tostring(var.max_request_bytes)
+      RETRY_HORIZON_SECONDS      = tostring(var.retry_horizon_seconds)
+      RETRY_BACKOFF_BASE_SECONDS = tostring(var.retry_backoff_base_seconds)
+      RETRY_BACKOFF_MAX_SECONDS  = tostring(var.retry_backoff_max_seconds)
     },
     var.entity_api_token_parameter_name == null ? {} : { ENTITY_API_TOKEN_PARAMETER = var.entity_api_token_parameter_name },
     var.entity_api_timeout_seconds == null ? {} : { ENTITY_API_TIMEOUT_SECONDS = tostring(var.entity_api_timeout_seconds) },
@@ -59,11 +62,13 @@ locals {
       Action   = ["ssm:GetParameter"]
       Resource = [local.token_parameter_arn]
     }],
+    # SSM passes the parameter's ARN as encryption context: the key decrypts that parameter only.
     var.entity_api_token_kms_key_arn == null ? [] : [{
-      Sid      = "DecryptApiTokenParameter"
-      Effect   = "Allow"
-      Action   = ["kms:Decrypt"]
-      Resource = [var.entity_api_token_kms_key_arn]
+      Sid       = "DecryptApiTokenParameter"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt"]
+      Resource  = [var.entity_api_token_kms_key_arn]
+      Condition = { StringEquals = { "kms:EncryptionContext:PARAMETER_ARN" = local.token_parameter_arn } }
     }],
     var.queue_kms_key_arn == null ? [] : [{
       Sid      = "UseQueueKey"
@@ -136,8 +141,13 @@ resource "aws_lambda_function" "this" {
   memory_size   = var.memory_size
   timeout       = var.function_timeout
 
-  filename         = var.package_path
-  source_code_hash = filebase64sha256(var.package_path)
+  # One code source (validated): a local zip, hashed so that a rebuild updates the function, or
+  # an S3 object, updated through its key or version.
+  filename          = var.package_path
+  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
 
   reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
   kms_key_arn                    = var.function_kms_key_arn
@@ -150,7 +160,7 @@ resource "aws_lambda_function" "this" {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
     application_log_level = var.application_log_level
-    system_log_level      = "WARN"
+    system_log_level      = var.system_log_level
   }
 
   tracing_config {
@@ -165,7 +175,21 @@ resource "aws_lambda_function" "this" {
 
 # ---- Event source mapping --------------------------------------------------------------------
 
+# Two mutually exclusive mappings, because lifecycle.ignore_changes cannot depend on a variable:
+# `this` when Terraform owns MaximumConcurrency, `governed` when the governor does (Terraform then
+# ignores the scaling_config it finds). Switching between them replaces the mapping: `governed`
+# depends on `this`, so Terraform destroys the old mapping before it creates the new one (SQS
+# allows one mapping per queue and function). Records in flight come back after their
+# visibility timeout; nothing is lost.
+locals {
+  mapping_filter_patterns = length(var.filter_patterns) > 0 ? [var.filter_patterns] : []
+  mapping_metrics         = var.enable_esm_metrics ? [["EventCount"]] : []
+  mapping                 = one(concat(aws_lambda_event_source_mapping.this, aws_lambda_event_source_mapping.governed))
+}
+
 resource "aws_lambda_event_source_mapping" "this" {
+  count = var.maximum_concurrency_owned_by_governor ? 0 : 1
+
   event_source_arn                   = var.queue_arn
   function_name                      = aws_lambda_function.this.arn
   enabled                            = var.event_source_mapping_enabled
@@ -180,7 +204,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   dynamic "filter_criteria" {
-    for_each = length(var.filter_patterns) > 0 ? [var.filter_patterns] : []
+    for_each = local.mapping_filter_patterns
     content {
       dynamic "filter" {
         for_each = filter_criteria.value
@@ -192,9 +216,9 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   dynamic "metrics_config" {
-    for_each = var.enable_esm_metrics ? [1] : []
+    for_each = local.mapping_metrics
     content {
-      metrics = ["EventCount"]
+      metrics = metrics_config.value
     }
   }
 
@@ -202,4 +226,56 @@ resource "aws_lambda_event_source_mapping" "this" {
 
   # The mapping polls with the role: its SQS permissions must exist first.
   depends_on = [aws_iam_role_policy.this]
+}
+
+# The same mapping while the governor owns MaximumConcurrency (keep both blocks in step).
+resource "aws_lambda_event_source_mapping" "governed" {
+  count = var.maximum_concurrency_owned_by_governor ? 1 : 0
+
+  event_source_arn                   = var.queue_arn
+  function_name                      = aws_lambda_function.this.arn
+  enabled                            = var.event_source_mapping_enabled
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+
+  function_response_types = ["ReportBatchItemFailures"]
+
+  # The starting value; from then on the governor sets it and Terraform leaves it alone.
+  scaling_config {
+    maximum_concurrency = var.maximum_concurrency
+  }
+
+  dynamic "filter_criteria" {
+    for_each = local.mapping_filter_patterns
+    content {
+      dynamic "filter" {
+        for_each = filter_criteria.value
+        content {
+          pattern = filter.value
+        }
+      }
+    }
+  }
+
+  dynamic "metrics_config" {
+    for_each = local.mapping_metrics
+    content {
+      metrics = metrics_config.value
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    ignore_changes = [scaling_config]
+  }
+
+  # `this` first: on a switch, the old mapping is destroyed before this one is created.
+  depends_on = [aws_iam_role_policy.this, aws_lambda_event_source_mapping.this]
+}
+
+# State written before the governor existed held the mapping without an index.
+moved {
+  from = aws_lambda_event_source_mapping.this
+  to   = aws_lambda_event_source_mapping.this[0]
 }

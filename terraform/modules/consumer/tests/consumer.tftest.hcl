@@ -22,26 +22,26 @@ run "event_source_mapping_defaults" {
   command = plan
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"])
+    condition     = aws_lambda_event_source_mapping.this[0].function_response_types == toset(["ReportBatchItemFailures"])
     error_message = "the mapping must report batch item failures (otherwise a returned failure list is ignored)"
   }
 
   assert {
     condition = (
-      aws_lambda_event_source_mapping.this.batch_size == 100 &&
-      aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 5 &&
-      aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 5
+      aws_lambda_event_source_mapping.this[0].batch_size == 100 &&
+      aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 5 &&
+      aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency == 5
     )
     error_message = "default batch size 100, window 5 s, maximum concurrency 5"
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.event_source_arn == var.queue_arn && aws_lambda_event_source_mapping.this.enabled
+    condition     = aws_lambda_event_source_mapping.this[0].event_source_arn == var.queue_arn && aws_lambda_event_source_mapping.this[0].enabled
     error_message = "the mapping must read the source queue and be enabled"
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.metrics_config[0].metrics == toset(["EventCount"]) && length(aws_lambda_event_source_mapping.this.filter_criteria) == 0
+    condition     = aws_lambda_event_source_mapping.this[0].metrics_config[0].metrics == toset(["EventCount"]) && length(aws_lambda_event_source_mapping.this[0].filter_criteria) == 0
     error_message = "EventCount metrics on and no filter by default"
   }
 }
@@ -66,8 +66,16 @@ run "function_defaults" {
       DLQ_URL                    = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
       MAX_OPERATIONS_PER_REQUEST = "100"
       MAX_REQUEST_BYTES          = "1048576"
+      RETRY_HORIZON_SECONDS      = "3600"
+      RETRY_BACKOFF_BASE_SECONDS = "2"
+      RETRY_BACKOFF_MAX_SECONDS  = "900"
     })
-    error_message = "the environment must hold exactly the required handler settings when no optional one is given"
+    error_message = "the environment must hold exactly the required handler settings and the retry defaults when no optional one is given"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "INFO" && aws_lambda_function.this.logging_config[0].system_log_level == "INFO"
+    error_message = "application and system log level INFO by default (the REPORT lines carry duration, memory and init time)"
   }
 
   assert {
@@ -173,6 +181,11 @@ run "token_parameter_and_keys" {
     function_kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"
     entity_api_timeout_seconds      = 5
     metrics_namespace               = "OrdersSync"
+    retry_horizon_seconds           = 7200
+    retry_backoff_base_seconds      = 0.5
+    retry_backoff_max_seconds       = 43200
+    application_log_level           = "DEBUG"
+    system_log_level                = "WARN"
   }
 
   assert {
@@ -184,9 +197,13 @@ run "token_parameter_and_keys" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource] if s.Sid == "DecryptApiTokenParameter"
-    ][0] == [["kms:Decrypt"], ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"]]
-    error_message = "kms:Decrypt on exactly the token parameter's key"
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource, s.Condition] if s.Sid == "DecryptApiTokenParameter"
+      ][0] == [
+      ["kms:Decrypt"],
+      ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"],
+      { StringEquals = { "kms:EncryptionContext:PARAMETER_ARN" = "arn:aws:ssm:us-east-1:123456789012:parameter/orders/entity-api-token" } },
+    ]
+    error_message = "kms:Decrypt on exactly the token parameter's key, and only for that parameter (SSM encryption context PARAMETER_ARN)"
   }
 
   assert {
@@ -201,6 +218,9 @@ run "token_parameter_and_keys" {
       aws_lambda_function.this.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token" &&
       aws_lambda_function.this.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "5" &&
       aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"] == "OrdersSync" &&
+      aws_lambda_function.this.environment[0].variables["RETRY_HORIZON_SECONDS"] == "7200" &&
+      aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "0.5" &&
+      aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "43200" &&
       !contains(keys(aws_lambda_function.this.environment[0].variables), "ENTITY_API_TOKEN")
     )
     error_message = "optional settings must reach the environment, and the token itself never"
@@ -209,6 +229,11 @@ run "token_parameter_and_keys" {
   assert {
     condition     = aws_cloudwatch_log_group.this.kms_key_id == var.function_kms_key_arn && aws_lambda_function.this.kms_key_arn == var.function_kms_key_arn
     error_message = "the function key must encrypt the log group and the environment"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "DEBUG" && aws_lambda_function.this.logging_config[0].system_log_level == "WARN"
+    error_message = "the application and system log levels must follow their inputs"
   }
 }
 
@@ -240,12 +265,12 @@ run "options_reach_the_resources" {
   }
 
   assert {
-    condition     = [for f in aws_lambda_event_source_mapping.this.filter_criteria[0].filter : f.pattern] == ["{\"body\":{\"entity_type\":[\"order\"]}}"]
+    condition     = [for f in aws_lambda_event_source_mapping.this[0].filter_criteria[0].filter : f.pattern] == ["{\"body\":{\"entity_type\":[\"order\"]}}"]
     error_message = "filter patterns must become the mapping's filter criteria"
   }
 
   assert {
-    condition     = length(aws_lambda_event_source_mapping.this.metrics_config) == 0 && !aws_lambda_event_source_mapping.this.enabled
+    condition     = length(aws_lambda_event_source_mapping.this[0].metrics_config) == 0 && !aws_lambda_event_source_mapping.this[0].enabled
     error_message = "metrics and the mapping itself must be switchable off"
   }
 
@@ -257,5 +282,44 @@ run "options_reach_the_resources" {
   assert {
     condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
     error_message = "reserved concurrency must reach the function"
+  }
+}
+
+# ---- MaximumConcurrency owned by the governor ------------------------------------------------
+
+run "terraform_owns_maximum_concurrency_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this) == 1 && length(aws_lambda_event_source_mapping.governed) == 0 && output.maximum_concurrency_owner == "terraform"
+    error_message = "without a governor, the mapping whose scaling_config Terraform manages must be the only one"
+  }
+}
+
+run "governor_owns_maximum_concurrency" {
+  command = plan
+
+  variables {
+    maximum_concurrency_owned_by_governor = true
+    maximum_concurrency                   = 7
+    filter_patterns                       = ["{\"body\":{\"op\":[\"delete\"]}}"]
+  }
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this) == 0 && length(aws_lambda_event_source_mapping.governed) == 1 && output.maximum_concurrency_owner == "governor"
+    error_message = "with a governor, only the mapping whose scaling_config Terraform ignores may exist"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.governed[0].scaling_config[0].maximum_concurrency == 7 &&
+      aws_lambda_event_source_mapping.governed[0].function_response_types == toset(["ReportBatchItemFailures"]) &&
+      aws_lambda_event_source_mapping.governed[0].batch_size == 100 &&
+      aws_lambda_event_source_mapping.governed[0].maximum_batching_window_in_seconds == 5 &&
+      aws_lambda_event_source_mapping.governed[0].event_source_arn == var.queue_arn &&
+      aws_lambda_event_source_mapping.governed[0].metrics_config[0].metrics == toset(["EventCount"]) &&
+      output.filter_patterns == ["{\"body\":{\"op\":[\"delete\"]}}"]
+    )
+    error_message = "the governed mapping must start at maximum_concurrency and otherwise match the plain one"
   }
 }
