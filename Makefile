@@ -116,6 +116,17 @@ bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios 
 	$(PY) -m bench.handler
 	$(PY) -m bench.package
 
+# ---- Simulator and capacity planner (scripts/sim, docs/simulator.md) -----------------------
+SCENARIO ?= million-burst
+
+.PHONY: simulate
+simulate: $(VENV_STAMP) ## Simulate a scenario at AWS scale (SCENARIO=million-burst|seed-burst|outage|rate-drop)
+	$(PY) -m sim simulate $(SCENARIO)
+
+.PHONY: plan-capacity
+plan-capacity: $(VENV_STAMP) ## Sweep batch size, window, concurrency, governor; print the cheapest .tfvars (SCENARIO=...)
+	$(PY) -m sim plan $(SCENARIO)
+
 .PHONY: bench-e2e
 bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through LocalStack
 	scripts/bench/e2e.sh
