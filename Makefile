@@ -81,8 +81,8 @@ test: lint test-unit test-package test-terraform test-integration ## Run every t
 	@echo "==> all tests passed"
 
 .PHONY: test-unit
-test-unit: $(VENV_STAMP) ## Unit, handler and tool tests (local entity API server, moto SQS)
-	$(PY) -m pytest tests/unit tests/handler tests/tools
+test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests (local entity API server, moto SQS)
+	$(PY) -m pytest tests/unit tests/handler tests/tools tests/sim
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)

@@ -203,6 +203,15 @@ class Simulation:
     def run(self) -> Result:
         """Simulate until everything is finished or `max_duration_seconds` has passed."""
         started = time.perf_counter()
+        self.start()
+        self.loop.run(self.scenario.max_duration_seconds)
+        final = self.loop.now
+        self.max_oldest_age = max(self.max_oldest_age, self.queue.oldest_age(final))
+        return self._result(time.perf_counter() - started)
+
+    def start(self) -> None:
+        """Schedule the arrivals, the mapping, the governor and the samplers (`run` does this;
+        tests call it to step the loop themselves)."""
         scenario = self.scenario
         for burst in scenario.traffic.bursts:
             if burst.count > 0:
@@ -212,10 +221,6 @@ class Simulation:
             self.governor.start(0.0)
         self.loop.at(0.0, self._sample)
         self.loop.at(MINUTE, self._minute)
-        self.loop.run(scenario.max_duration_seconds)
-        final = self.loop.now
-        self.max_oldest_age = max(self.max_oldest_age, self.queue.oldest_age(final))
-        return self._result(time.perf_counter() - started)
 
     def _result(self, wall: float) -> Result:
         scenario, queue, counters = self.scenario, self.queue, self.function.counters
