@@ -115,6 +115,7 @@ docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform REA
 bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
 	$(PY) -m bench.handler
 	$(PY) -m bench.package
+	$(PY) -m sim bench
 
 # ---- Simulator and capacity planner (scripts/sim, docs/simulator.md) -----------------------
 SCENARIO ?= million-burst

@@ -3,6 +3,7 @@
     python -m sim simulate SCENARIO [--png PATH]   table: static 2, 50, 1000 and the governor
     python -m sim plan SCENARIO [--batch-sizes 10,100 --windows 1,5 --concurrency 2,5,20]
     python -m sim calibrate                        against the stored LocalStack measurements
+    python -m sim bench [SCENARIO]                 speed: the governed run of million-burst
     python -m sim list                             stored scenarios
 
 Run with PYTHONPATH=function:scripts (the Makefile sets it).
@@ -104,6 +105,19 @@ def calibrate(_: argparse.Namespace) -> int:
     return 0 if all(row.within for row in rows if row.measurement.asserted) else 1
 
 
+def bench(args: argparse.Namespace) -> int:
+    chosen = scenario.load(args.scenario)
+    label, governed = report.variants(chosen)[-1]
+    result = run(governed, label)
+    stdout_console.print(
+        f"simulator: {chosen.name} ({label}, {chosen.changes:,} changes) in "
+        f"{result.wall_seconds:.1f} s, {result.events:,} events = "
+        f"{result.events_per_second:,.0f} events/s (goal: <= 60 s on one core)",
+        markup=False,
+    )
+    return 0
+
+
 def list_scenarios(_: argparse.Namespace) -> int:
     for name in scenario.available():
         stdout_console.print(f"{name:15} {scenario.load(name).description}", markup=False)
@@ -127,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("calibrate", help="compare with LocalStack measurements").set_defaults(
         run=calibrate
     )
+    speed = commands.add_parser("bench", help="time the governed run of a scenario")
+    speed.add_argument("scenario", nargs="?", default="million-burst")
+    speed.set_defaults(run=bench)
     commands.add_parser("list", help="stored scenarios").set_defaults(run=list_scenarios)
     args = parser.parse_args(argv)
     try:

@@ -238,6 +238,9 @@ class Function:
     def _settle(self, now: float, invocation: Invocation) -> None:
         """DLQ sends, visibility changes, the response; the mapping deletes the successes."""
         counters, queue = self.counters, self.queue
+        if now - invocation.started > self.stack.function_timeout:
+            self._timed_out(invocation)
+            return
         done, to_dlq, failed = self._sort_outcomes(invocation)
         retried, delays = self._retry_plan(now, failed, to_dlq)
         end = now
@@ -254,8 +257,6 @@ class Function:
             retry_at = [invocation.received + queue.visibility_timeout] * len(retried)
         counters.retried += len(retried)
         queue.requests += sqs_calls
-        if end - invocation.started > self.stack.function_timeout:
-            counters.timeouts += 1  # the handler's budget should make this impossible
         counters.billed_ms += math.ceil((end - invocation.received) * 1000)
         minute = counters.by_minute.setdefault(int(end // 60), [0, 0])
         minute[0] += invocation.calls
@@ -263,6 +264,19 @@ class Function:
         counters.requests += invocation.calls
         counters.throttled += invocation.throttled
         self.loop.at(end, self._returned, (invocation, done, to_dlq, retried, retry_at))
+
+    def _timed_out(self, invocation: Invocation) -> None:
+        """Lambda stopped the function: nothing is deleted, every record comes back after the
+        visibility timeout. (The handler's time budget should make this impossible; a batch
+        whose per-record cost alone exceeds the timeout shows it.)"""
+        counters, queue = self.counters, self.queue
+        counters.timeouts += 1
+        end = invocation.started + self.stack.function_timeout
+        counters.billed_ms += math.ceil((end - invocation.received) * 1000)
+        messages = invocation.messages
+        retry_at = [invocation.received + queue.visibility_timeout] * len(messages)
+        counters.retried += len(messages)
+        self.loop.at(end, self._returned, (invocation, [], [], messages, retry_at))
 
     def _sort_outcomes(self, invocation: Invocation) -> tuple[list[int], list[int], list[int]]:
         """(applied, for the DLQ, failed transiently) records of the invocation."""

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 
 from sim.simulation import Result
 
+LOG_TICKS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 
 
@@ -39,9 +40,11 @@ def draw(results: Sequence[Result], path: Path) -> Path:
             minutes, timeline.throttled_per_second, color=colour, linewidth=1, linestyle="--"
         )
         age.plot(minutes, [a / 60 for a in timeline.oldest_age], color=colour)
-    rates.axhline(scenario.api.rate, color="black", linewidth=0.8)
-    for change in scenario.api.rate_changes:
-        rates.hlines(change.rate, change.at / 60, rates.get_xlim()[1], color="black", linewidth=0.8)
+    end = max((r.timeline.at[-1] for r in results if r.timeline.at), default=0.0) / 60
+    changes = sorted(scenario.api.rate_changes, key=lambda c: c.at)
+    limit_at = [0.0] + [c.at / 60 for c in changes] + [end]
+    limits = [scenario.api.rate] + [c.rate for c in changes]
+    rates.step(limit_at, [*limits, limits[-1]], where="post", color="black", linewidth=0.8)
     for outage in scenario.api.outages:
         for ax in axes:
             ax.axvspan(outage.start / 60, (outage.start + outage.duration) / 60, color="0.9")
@@ -64,11 +67,14 @@ def draw(results: Sequence[Result], path: Path) -> Path:
     backlog.set_title(
         f"{scenario.name}: {scenario.changes:,} changes, "
         f"API limit {scenario.api.rate:g} requests/s (black line)"
+        + (" until it changes" if scenario.api.rate_changes else "")
     )
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
     for ax in (concurrency, rates):
+        top = ax.get_ylim()[1]
+        ax.set_yticks([t for t in LOG_TICKS if t <= top * 1.05])
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -107,3 +107,30 @@ def test_six_megabyte_payload_caps_the_batch() -> None:
     )
     result = Simulation(scenario).run()
     assert result.invocations == 10
+
+
+def test_a_batch_longer_than_the_timeout_times_out_and_comes_back() -> None:
+    # 100 records x 100 ms = 10 s of work in a 5 s function: every invocation times out,
+    # nothing is deleted, and after max_receive_count receives the messages are redriven
+    scenario = small_scenario(
+        count=100,
+        span=0.1,
+        stack={
+            "batch_size": 100,
+            "function_timeout": 5.0,
+            "visibility_timeout_seconds": 10.0,
+            "max_receive_count": 2,
+        },
+        runtime={"per_record_ms": 100.0},
+    )
+    simulation = Simulation(scenario)
+    result = simulation.run()
+    assert result.timeouts == 2
+    assert result.applied == 0
+    assert result.redriven_valid == 100
+    # back only after the whole visibility timeout each time (received at 0 s and 10 s)
+    assert simulation.drained_at is not None
+    assert 20.0 <= simulation.drained_at < 21.0
+    # each invocation is stopped and billed at the timeout (plus the cold start)
+    memory_gb = scenario.stack.memory_size / 1024
+    assert result.gb_seconds <= 2 * (5.0 + scenario.runtime.cold_start_seconds) * memory_gb
