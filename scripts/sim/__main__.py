@@ -73,7 +73,19 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_RULES = (
+    ("batch_sizes", 1, 10_000, "--batch-sizes: each 1-10000"),
+    ("windows", 0, 300, "--windows: each 0-300 seconds"),
+    ("concurrency", 2, 1000, "--concurrency: each 2-1000"),
+)
+
+
 def plan(args: argparse.Namespace) -> int:
+    for name, low, high, rule in SWEEP_RULES:
+        values = getattr(args, name)
+        if not values or any(not low <= v <= high for v in values):
+            print_error(f"{rule}, got {','.join(f'{v:g}' for v in values) or 'nothing'}")
+            return 2
     chosen = scenario.load(args.scenario)
 
     def progress(index: int, total: int, candidate: planner.Candidate) -> None:

@@ -111,3 +111,20 @@ def test_unknown_scenario_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
 def test_variants_are_the_three_static_settings_and_the_governor() -> None:
     labels = [label for label, _ in report.variants(scenario.load("outage"))]
     assert labels == ["static 2", "static 50", "static 1000", "governor 2-50"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--concurrency", "1,5", "--concurrency: each 2-1000, got 1,5"),
+        ("--batch-sizes", "0", "--batch-sizes: each 1-10000"),
+        ("--windows", "400", "--windows: each 0-300 seconds"),
+    ],
+)
+def test_plan_refuses_sweep_values_the_stack_refuses(
+    option: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "million-burst", option, value]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
