@@ -94,21 +94,27 @@ def sweep(
 
 
 COST_TIE = 0.01
-"""Settings within 1% of the cheapest cost count as equally cheap: the fastest drain wins."""
+"""Settings within 1% of the cheapest cost count as equally cheap; among them, those within 1%
+of the fastest drain count as equally fast, and the lowest concurrency wins."""
 
 
 def ranked(scenario: Scenario, candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Those meeting every target: the ones within 1% of the cheapest, fastest drain first,
-    then the rest by cost."""
-    meeting = sorted((c for c in candidates if not c.problems(scenario)), key=lambda c: c.cost)
+    """Those meeting every target, best first: equally cheap and equally fast with the lowest
+    concurrency, then the rest of the equally cheap by drain, then the others by cost."""
+    meeting = [c for c in candidates if not c.problems(scenario)]
     if not meeting:
         return []
-    cheapest = meeting[0].cost
+    cheapest = min(c.cost for c in meeting)
+    tied = [c for c in meeting if c.cost <= cheapest * (1 + COST_TIE)]
+    fastest = min(c.result.drain_seconds or 0.0 for c in tied)
 
-    def key(candidate: Candidate) -> tuple[bool, float, float]:
-        tied = candidate.cost <= cheapest * (1 + COST_TIE)
+    def key(candidate: Candidate) -> tuple[int, float, float]:
         drain = candidate.result.drain_seconds or 0.0
-        return (not tied, drain if tied else candidate.cost, candidate.cost)
+        if candidate.cost > cheapest * (1 + COST_TIE):
+            return (2, candidate.cost, drain)
+        if drain > fastest * (1 + COST_TIE):
+            return (1, drain, candidate.cost)
+        return (0, candidate.concurrency, candidate.cost)
 
     return sorted(meeting, key=key)
 
@@ -116,9 +122,10 @@ def ranked(scenario: Scenario, candidates: Sequence[Candidate]) -> list[Candidat
 def tfvars(scenario: Scenario, best: Candidate) -> str:
     """The winning setting as Terraform input values."""
     lines = [
-        f"# {scenario.name}: cheapest setting (within 1%: the fastest) meeting the SLA "
-        f"({scenario.sla_seconds:,.0f} s), 429 share <= "
-        f"{scenario.governor.target_throttle_ratio:.0%}, no valid change in the DLQ",
+        f"# {scenario.name}: cheapest setting meeting the SLA ({scenario.sla_seconds:,.0f} s), "
+        "429 share <= "
+        f"{scenario.governor.target_throttle_ratio:.0%}, no valid change in the DLQ\n"
+        "# (within 1% of the cheapest: the fastest, then the fewest concurrent batches)",
         f"batch_size                         = {best.batch_size}",
         f"maximum_batching_window_in_seconds = {best.window:g}",
     ]

@@ -68,6 +68,13 @@ def test_cheapest_first_and_near_ties_go_to_the_fastest() -> None:
     assert order == [cheap_fast, cheap_slow, dear, dearer]
 
 
+def test_equally_cheap_and_fast_settings_go_to_the_fewest_concurrent_batches() -> None:
+    many = candidate(cost=1.0, drain=120.9, conc=100)
+    few = candidate(cost=1.003, drain=121.0, conc=5)
+    some = candidate(cost=1.001, drain=120.3, conc=20)
+    assert planner.ranked(SCENARIO, [many, some, few]) == [few, some, many]
+
+
 def test_tfvars_for_a_static_and_a_governed_setting() -> None:
     static = candidate(cost=1.0, conc=20)
     text = planner.tfvars(SCENARIO, static)
