@@ -112,7 +112,7 @@ docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform REA
 
 # ---- Benchmarks --------------------------------------------------------------------------
 .PHONY: bench
-bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
+bench: $(VENV_STAMP) ## Handler, package and simulator benchmarks (figures printed, ratios against baselines)
 	$(PY) -m bench.handler
 	$(PY) -m bench.package
 	$(PY) -m sim bench
