@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sim import cost
 from sim.entity_api import EntityApi
-from sim.esm import EventSourceMapping
+from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
 from sim.governor import MINUTE, Change, CloudWatch, GovernorRunner
 from sim.loop import Loop
@@ -138,8 +138,8 @@ class Simulation:
         if status == 429:
             self._answers_429 += 1
 
-    def _finished(self, slot: object, now: float) -> None:
-        self.esm.finished(slot, now)  # type: ignore[arg-type]
+    def _finished(self, slot: Slot, now: float) -> None:
+        self.esm.finished(slot, now)
         self._check_drained()
 
     def _check_drained(self) -> None:
