@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cli import console, print_error
+from cli import ArgumentParser, console, integer, print_error
 from paths import REPO
 from sim import calibration, planner, plot, report, scenario
 from sim.scenario import ScenarioError
@@ -137,7 +137,7 @@ def list_scenarios(_: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("simulate", help="run a scenario: the comparison table and timeline")
     one.add_argument("scenario", help="a stored scenario name or a .toml path")
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.add_argument("--batch-sizes", type=_list_of(int), default=list(planner.BATCH_SIZES))
     sweep.add_argument("--windows", type=_list_of(float), default=list(planner.WINDOWS))
     sweep.add_argument("--concurrency", type=_list_of(int), default=list(planner.CONCURRENCY))
-    sweep.add_argument("--runners-up", type=int, default=5)
+    sweep.add_argument("--runners-up", type=integer(0, 100), default=5)
     sweep.set_defaults(run=plan)
     commands.add_parser("calibrate", help="compare with LocalStack measurements").set_defaults(
         run=calibrate
