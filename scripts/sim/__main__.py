@@ -58,8 +58,11 @@ def simulate(args: argparse.Namespace) -> int:
         for line in report.details(result):
             stdout_console.print(line)
     stdout_console.print()
-    stdout_console.print(f"goals ({results[-1].label}):")
-    for line in report.goals(chosen, results[-1]):
+    goals = report.goals(chosen, results[-1])
+    stdout_console.print(
+        f"goals ({results[-1].label}):" if goals else "goals: none for this scenario"
+    )
+    for line in goals:
         stdout_console.print(f"  {line}")
     governed = results[-1]
     stdout_console.print(
