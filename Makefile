@@ -81,8 +81,8 @@ test: lint test-unit test-package test-terraform test-integration ## Run every t
 	@echo "==> all tests passed"
 
 .PHONY: test-unit
-test-unit: $(VENV_STAMP) ## Unit, handler and tool tests (local entity API server, moto SQS)
-	$(PY) -m pytest tests/unit tests/handler tests/tools
+test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests (local entity API server, moto SQS)
+	$(PY) -m pytest tests/unit tests/handler tests/tools tests/sim
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
@@ -112,9 +112,21 @@ docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform REA
 
 # ---- Benchmarks --------------------------------------------------------------------------
 .PHONY: bench
-bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
+bench: $(VENV_STAMP) ## Handler, package and simulator benchmarks (figures printed, ratios against baselines)
 	$(PY) -m bench.handler
 	$(PY) -m bench.package
+	$(PY) -m sim bench
+
+# ---- Simulator and capacity planner (scripts/sim, docs/simulator.md) -----------------------
+SCENARIO ?= million-burst
+
+.PHONY: simulate
+simulate: $(VENV_STAMP) ## Simulate a scenario at AWS scale (SCENARIO=million-burst|seed-burst|outage|rate-drop)
+	$(PY) -m sim simulate $(SCENARIO)
+
+.PHONY: plan-capacity
+plan-capacity: $(VENV_STAMP) ## Sweep batch size, window, concurrency, governor; print the cheapest .tfvars (SCENARIO=...)
+	$(PY) -m sim plan $(SCENARIO)
 
 .PHONY: bench-e2e
 bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through LocalStack
