@@ -211,11 +211,29 @@ def _url(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
+def read_number(
+    environ: Mapping[str, str],
+    name: str,
+    default: float | None,
+    kind: type[int] | type[float],
+    bounds: tuple[float, float],
+) -> float:
+    """The setting `name` as a number within `bounds` (inclusive), `default` when unset
+    (None: required); SettingsError naming the setting and its rule otherwise."""
+    if default is None and _optional(environ, name) is None:
+        raise SettingsError(f"{name} is required and not set")
+    return _number(environ, name, 0.0 if default is None else default, kind, bounds)
+
+
 def _number(
-    environ: Mapping[str, str], name: str, default: float, kind: type[int] | type[float]
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    kind: type[int] | type[float],
+    bounds: tuple[float, float] | None = None,
 ) -> float:
     raw = _optional(environ, name)
-    low, high = _RANGES[name]
+    low, high = bounds or _RANGES[name]
     if raw is None:
         return default
     rule = f"{name} must be {'an integer' if kind is int else 'a number'} in {_n(low)}-{_n(high)}"
