@@ -127,15 +127,32 @@ def stack(moto_endpoint: str) -> Stack:
     return Stack(lambda_client, client("cloudwatch"), name, name, mapping)
 
 
+class CallLog:
+    """The real boto3 client, with the names of the calls made through it written down."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.client, name)
+
+
 def later(stack: Stack, periods: int = 4) -> float:
     """A run `periods` periods after the mapping's last change: its metrics postdate it."""
     return stack.last_modified() + periods * PERIOD
 
 
 def run(stack: Stack, now: float, capsys: pytest.CaptureFixture[str], **env: str) -> Any:
+    """One governor run at `now`; (decision, its log line). Asserts UpdateEventSourceMapping
+    was called exactly when the decision is a change."""
     capsys.readouterr()
-    decision = govern(stack.config(**env), stack.lambda_client, stack.cloudwatch, now)
+    lambda_client = CallLog(stack.lambda_client)
+    decision = govern(stack.config(**env), lambda_client, stack.cloudwatch, now)
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    updates = lambda_client.calls.count("update_event_source_mapping")
+    assert updates == (1 if decision.changed else 0)
     return decision, line
 
 
