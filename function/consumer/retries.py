@@ -167,9 +167,12 @@ def apply_backoffs(
     (unless backoff is off). Whatever fails stays on the normal path."""
     copies: list[Requeue] = []
     changes: list[VisibilityChange] = []
+    limits: dict[str, tuple[bool, int | None]] = {}
     for backoff in backoffs:
         facts, plan, index = backoff.facts, backoff.plan, backoff.index
-        known, limit = redrive_limit(facts.queue_url, deadline)
+        if facts.queue_url not in limits:  # one look per queue and invocation
+            limits[facts.queue_url] = redrive_limit(facts.queue_url, deadline)
+        known, limit = limits[facts.queue_url]
         at_limit = not known or (limit is not None and facts.receive_count >= limit)
         body = records[index].body
         attributes = requeue_attributes(raw_records[index], facts.first_sent_ms, facts.attempts)

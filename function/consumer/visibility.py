@@ -7,8 +7,10 @@ Calls (boto3, through the DLQ's client factory, so one lazily built client per q
 - SendMessageBatch of a copy, with a delay (the re-enqueue before the redrive limit, see
   consumer.retries): the copy carries when the change was first sent and how many attempts
   it has had.
-- GetQueueAttributes RedrivePolicy, once per container and queue: the receive count at which
-  SQS would move a record to the DLQ by itself.
+- GetQueueAttributes RedrivePolicy, once per invocation and queue, only when records are to be
+  retried: the receive count at which SQS would move a record to the DLQ by itself. Not kept
+  across invocations: a max_receive_count lowered while containers stay warm must be seen at
+  once, or records would reach the DLQ by redrive before their copy is made.
 
 Each call starts only while one SQS call still fits before the deadline; whatever fails or
 does not fit is reported back, and its record stays on the normal path (it is returned in
@@ -138,15 +140,9 @@ def requeue_attributes(raw: dict[str, Any], first_sent_ms: int, attempts: int) -
     return kept if len(kept) <= MAX_MESSAGE_ATTRIBUTES else {}
 
 
-_REDRIVE_LIMITS: dict[str, int | None] = {}
-"""Per container: queue URL -> maxReceiveCount of its redrive policy (None: no policy)."""
-
-
 def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]:
-    """(known, maxReceiveCount or None without a redrive policy), read once per container;
-    (False, None) when it could not be read (not cached: asked again next time)."""
-    if queue_url in _REDRIVE_LIMITS:
-        return True, _REDRIVE_LIMITS[queue_url]
+    """(known, maxReceiveCount or None without a redrive policy) of the queue; (False, None)
+    when it could not be read in time."""
     if deadline.remaining() < SQS_CALL_SECONDS:
         return False, None
     try:
@@ -157,7 +153,6 @@ def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]
         limit = int(json.loads(policy)["maxReceiveCount"]) if policy else None
     except Exception:  # noqa: BLE001 - unknown limit: the caller assumes the worst
         return False, None
-    _REDRIVE_LIMITS[queue_url] = limit
     return True, limit
 
 

@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from consumer import visibility
-
 HOUR_MS = 3_600_000
 ANSWER_503_AT_ONCE = {"status_always": 503, "retry_after": "0"}
 """An outage whose Retry-After (0) makes the backoff 0 s: a failed record is visible again
@@ -32,11 +30,6 @@ class Queue:
     url: str
     arn: str
     redrive_dlq: str | None = None
-
-
-@pytest.fixture(autouse=True)
-def fresh_redrive_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(visibility, "_REDRIVE_LIMITS", {})
 
 
 @pytest.fixture
