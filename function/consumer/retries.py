@@ -15,10 +15,7 @@ Per record reported for retry, with the policy of consumer.flow_control.backoff:
 - RETRY_BACKOFF_MAX_SECONDS=0 turns the visibility backoff off (the record waits out the
   queue's visibility timeout); the horizon and the copy before the redrive limit remain.
 
-A record without a receipt handle or an SQS eventSourceARN stays on the normal path. On a FIFO
-queue no copy is made (it would join the back of its message group and overtake nothing but
-reorder the group): there the visibility backoff alone applies, and the redrive policy bounds
-the retries as before.
+A record without a receipt handle or an SQS eventSourceARN stays on the normal path.
 """
 
 from __future__ import annotations
@@ -185,8 +182,7 @@ def apply_backoffs(
         at_limit = not known or (limit is not None and facts.receive_count >= limit)
         body = records[index].body
         attributes = requeue_attributes(raw_records[index], facts.first_sent_ms, facts.attempts)
-        fifo = facts.queue_url.endswith(".fifo")  # a copy would go behind its group: no copy
-        if at_limit and not fifo and isinstance(body, str) and body and attributes:
+        if at_limit and isinstance(body, str) and body and attributes:
             delay = min(plan.visibility_seconds, MAX_DELAY_SECONDS)
             copies.append(Requeue(index, facts.queue_url, body, attributes, delay))
         elif settings.backoff_enabled:

@@ -34,24 +34,18 @@ class Queue:
 
 @pytest.fixture
 def make_queue(sqs: Any) -> Callable[..., Queue]:
-    def create(max_receive_count: int | None = None, fifo: bool = False) -> Queue:
+    def create(max_receive_count: int | None = None) -> Queue:
         attributes: dict[str, str] = {"VisibilityTimeout": "300"}
-        suffix = ".fifo" if fifo else ""
-        if fifo:
-            attributes |= {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
         redrive_dlq = None
         if max_receive_count is not None:
-            redrive_dlq = sqs.create_queue(
-                QueueName=f"redrive-{uuid.uuid4().hex[:10]}{suffix}",
-                Attributes={"FifoQueue": "true"} if fifo else {},
-            )["QueueUrl"]
+            redrive_dlq = sqs.create_queue(QueueName=f"redrive-{uuid.uuid4().hex[:10]}")["QueueUrl"]
             target = _arn(sqs, redrive_dlq)
             attributes["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": target, "maxReceiveCount": str(max_receive_count)}
             )
-        url = sqs.create_queue(
-            QueueName=f"src-{uuid.uuid4().hex[:10]}{suffix}", Attributes=attributes
-        )["QueueUrl"]
+        url = sqs.create_queue(QueueName=f"src-{uuid.uuid4().hex[:10]}", Attributes=attributes)[
+            "QueueUrl"
+        ]
         return Queue(url, _arn(sqs, url), redrive_dlq)
 
     return create
@@ -63,12 +57,11 @@ def _arn(sqs: Any, url: str) -> str:
 
 
 def publish(sqs: Any, queue: Queue, bodies: list[dict[str, Any]]) -> None:
-    group = {"MessageGroupId": "g"} if queue.url.endswith(".fifo") else {}
     for start in range(0, len(bodies), 10):
         sqs.send_message_batch(
             QueueUrl=queue.url,
             Entries=[
-                {"Id": str(n), "MessageBody": json.dumps(body), **group}
+                {"Id": str(n), "MessageBody": json.dumps(body)}
                 for n, body in enumerate(bodies[start : start + 10])
             ],
         )
@@ -282,17 +275,3 @@ def test_the_copy_replaces_the_record_on_the_receive_that_reaches_the_limit(
     assert copy["messageAttributes"]["retry_attempts"]["stringValue"] == "2"
     assert copy["attributes"]["ApproximateReceiveCount"] == "1"
     assert json.loads(copy["body"])["event_id"] == "a"
-
-
-def test_on_a_fifo_queue_no_copy_is_made_the_visibility_is_set(
-    h: Any, sqs: Any, make_queue: Callable[..., Queue]
-) -> None:
-    queue = make_queue(max_receive_count=1, fifo=True)
-    publish(sqs, queue, [h.change("a")])
-    h.api.set_faults(ANSWER_503_AT_ONCE)
-
-    event = poll(sqs, queue, want=1)
-    run = h.handle(event, h.runtime())
-
-    assert run.failed == [event["Records"][0]["messageId"]]
-    assert (run.summary["requeued"], run.summary["backoff_set"]) == (0, 1)
