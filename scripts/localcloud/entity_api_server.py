@@ -44,16 +44,12 @@ Fault configuration (every key optional; ``{}`` means a healthy API)::
                                        # (the operation is not applied)
       "random_op_status": {"probability": 0.1, "statuses": [500, 422], "seed": 7},
                                        # each operation fails with this probability
-      "random_request_status": {"statuses": {"429": 0.15, "500": 0.05}, "seed": 7},
-                                       # each request gets one of these whole-request
-                                       # statuses with its probability (after status_sequence)
       "max_operations": 100,           # 413 when a request carries more operations
       "max_request_bytes": 1048576     # 413 when a request body is larger
     }
 
 Whole-request checks run in this order: token (401), size limits (413), malformed body (400),
-rate limit (429 with Retry-After), ``status_always``, ``status_sequence``,
-``random_request_status``, ``reject_entities``
+rate limit (429 with Retry-After), ``status_always``, ``status_sequence``, ``reject_entities``
 (400), then ``garbage_body``; otherwise every operation gets a result. An ``op_id`` already
 applied answers 409 and is not applied again (the API is idempotent on op_id).
 """
@@ -122,8 +118,6 @@ class Faults:
     omit_results: set[str] = field(default_factory=set)
     random_probability: float = 0.0
     random_statuses: list[int] = field(default_factory=list)
-    request_statuses: list[tuple[int, float]] = field(default_factory=list)
-    request_random: random.Random = field(default_factory=random.Random)
     random: random.Random = field(default_factory=random.Random)
     max_operations: int | None = None
     max_request_bytes: int | None = None
@@ -154,7 +148,6 @@ class Faults:
             "op_status_by_op_id",
             "omit_results",
             "random_op_status",
-            "random_request_status",
             "max_operations",
             "max_request_bytes",
         }
@@ -198,9 +191,6 @@ class Faults:
             faults.random_probability = float(probability)
             faults.random_statuses = statuses
             faults.random = random.Random(rnd.get("seed"))
-        faults.request_statuses, faults.request_random = _request_statuses(
-            config.get("random_request_status")
-        )
         for key in ("max_operations", "max_request_bytes"):
             value = config.get(key)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -522,41 +512,11 @@ def _entity(op: JsonObject) -> str:
     return f"{op['entity_type']}:{op['entity_id']}"
 
 
-def _request_statuses(config: Any) -> tuple[list[tuple[int, float]], random.Random]:
-    """`random_request_status` -> ([(status, probability)], its random generator)."""
-    if config is None:
-        return [], random.Random()
-    where = "random_request_status"
-    if not isinstance(config, dict) or not isinstance(config.get("statuses"), dict):
-        raise FaultConfigError(f'{where}: expected {{"statuses": {{"429": 0.15}}, "seed": 1}}')
-    statuses: list[tuple[int, float]] = []
-    for key, probability in config["statuses"].items():
-        status = _status(int(key) if str(key).isdigit() else key, f"{where}.statuses")
-        if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-            raise FaultConfigError(f"{where}.statuses.{key}: expected a probability 0-1")
-        statuses.append((status, float(probability)))
-    if sum(p for _, p in statuses) > 1:
-        raise FaultConfigError(f"{where}.statuses: the probabilities add up to more than 1")
-    return statuses, random.Random(config.get("seed"))
-
-
-def _random_status(faults: Faults) -> int | None:
-    draw = faults.request_random.random()
-    for status, probability in faults.request_statuses:
-        if draw < probability:
-            return status
-        draw -= probability
-    return None
-
-
 def _injected_status(faults: Faults, count: int) -> _Answer | None:
-    """The injected whole-request status (status_always, status_sequence, then
-    random_request_status), if any."""
+    """The injected whole-request status (status_always, then status_sequence), if any."""
     whole = faults.status_always
     if whole is None and faults.status_sequence:
         whole = faults.status_sequence.pop(0)
-    if whole is None and faults.request_statuses:
-        whole = _random_status(faults)
     if whole is None:
         return None
     headers = {}

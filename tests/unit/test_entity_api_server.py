@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -122,33 +121,10 @@ def test_random_operation_faults_are_reproducible() -> None:
     assert set(seen[0].values()) == {200, 500}
 
 
-def test_random_request_statuses_come_at_their_rates_with_retry_after(
-    entity_api: EntityApiServer,
-) -> None:
-    entity_api.set_faults(
-        {
-            "random_request_status": {"statuses": {"429": 0.3, "500": 0.2}, "seed": 5},
-            "retry_after": "1",
-        }
-    )
-    answers = [post(entity_api, operation(f"e{n}", str(n))) for n in range(400)]
-    statuses = Counter(a.status for a in answers)
-
-    assert set(statuses) == {200, 429, 500}
-    assert 90 <= statuses[429] <= 150
-    assert 50 <= statuses[500] <= 110
-    assert all(a.headers.get("Retry-After") == "1" for a in answers if a.status == 429)
-    assert all("Retry-After" not in a.headers for a in answers if a.status == 500)
-
-
 @pytest.mark.parametrize(
     ("config", "named"),
     [
         ({"bogus": 1}, "unknown keys"),
-        ({"random_request_status": {"statuses": {"429": 2}}}, "random_request_status"),
-        ({"random_request_status": {"statuses": {"429": 0.6, "500": 0.6}}}, "add up"),
-        ({"random_request_status": {"statuses": {"99": 0.1}}}, "random_request_status"),
-        ({"random_request_status": [429]}, "random_request_status"),
         ({"status_always": 99}, "status_always"),
         ({"status_sequence": ["x"]}, "status_sequence"),
         ({"op_status_by_op_id": {"a": {"status": 500, "times": -1}}}, "times"),
