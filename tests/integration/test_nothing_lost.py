@@ -25,7 +25,8 @@ from ops import publish
 pytestmark = pytest.mark.integration
 
 FAULTS = {
-    "random_request_status": {"statuses": {"429": 0.15, "500": 0.05}, "seed": 11},
+    # 20% of requests fail whole, 3 in 4 of them 429: 15% 429 and 5% 500
+    "random_request_status": {"probability": 0.2, "statuses": [429, 429, 429, 500], "seed": 11},
     "retry_after": "1",
     "random_op_status": {"probability": 0.03, "statuses": [503], "seed": 11},
 }
