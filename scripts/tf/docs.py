@@ -265,7 +265,11 @@ def updated_readme(readme: Path, tables: str) -> str:
 
 
 def configurations() -> list[Path]:
-    return [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
+    return [
+        TERRAFORM,
+        *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir()),
+        *sorted(p for p in (TERRAFORM / "examples").iterdir() if (p / "main.tf").is_file()),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

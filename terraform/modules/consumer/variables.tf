@@ -11,12 +11,51 @@ variable "function_name" {
 }
 
 variable "package_path" {
-  description = "Path of the function zip built by `make package` (relative to the directory Terraform runs in, or absolute)."
+  description = "Path of the function zip built by `make package` (relative to the directory Terraform runs in, or absolute). Exactly one code source: this, or `s3_bucket` with `s3_key`."
   type        = string
+  default     = null
 
   validation {
-    condition     = fileexists(var.package_path)
+    condition     = (var.package_path == null) != (var.s3_bucket == null)
+    error_message = "package_path: give exactly one code source, package_path (a local zip) or s3_bucket with s3_key (a zip in S3), not both and not neither."
+  }
+
+  validation {
+    condition     = var.package_path == null ? true : fileexists(var.package_path)
     error_message = "package_path: no file at this path; build the zip with `make package` (it writes dist/function.zip) and pass its path, relative to the directory Terraform runs in."
+  }
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket that holds the function zip (in the function's region); with `s3_key`, instead of `package_path`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket))
+    error_message = "s3_bucket: must be null or an S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-'; a name, not an ARN or URL)."
+  }
+}
+
+variable "s3_key" {
+  description = "Object key of the function zip in `s3_bucket`; required with `s3_bucket`, and only with it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.s3_key == null) == (var.s3_bucket == null) && (var.s3_key == null ? true : length(var.s3_key) >= 1 && length(var.s3_key) <= 1024)
+    error_message = "s3_key: give s3_key (1-1024 characters) together with s3_bucket, and neither with package_path."
+  }
+}
+
+variable "s3_object_version" {
+  description = "Version of the zip object in a versioned bucket, so that a new upload under the same key updates the function; only with `s3_bucket`. Null: the function is updated when `s3_key` changes."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_object_version == null || var.s3_bucket != null
+    error_message = "s3_object_version: only with s3_bucket and s3_key (a version of the zip object in S3)."
   }
 }
 
@@ -365,6 +404,12 @@ variable "maximum_concurrency" {
     condition     = var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000 && floor(var.maximum_concurrency) == var.maximum_concurrency
     error_message = "maximum_concurrency: must be a whole number from 2 to 1000 (the SQS event source mapping's ScalingConfig range)."
   }
+}
+
+variable "maximum_concurrency_owned_by_governor" {
+  description = "True when a concurrency governor (the governor module) sets the mapping's MaximumConcurrency: the mapping is then created at `maximum_concurrency` and Terraform ignores later changes of its scaling_config. Switching it replaces the mapping (see README: adaptive concurrency)."
+  type        = bool
+  default     = false
 }
 
 variable "filter_patterns" {
