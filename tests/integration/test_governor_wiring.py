@@ -148,9 +148,11 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
 
     _wait_for_metrics_after(changed_at)
     _put(stack, environment, throttled=0, visible=500)
+    # the rule's own runs may have moved it meanwhile (they see the same metrics): from here
+    before_increase, _ = _concurrency(stack, uuid)
     raised = _invoke(stack, governor["name"])
     after_increase, _ = _concurrency(stack, uuid)
 
     assert raised["reason"].startswith("increase"), raised
-    assert after_increase == raised["concurrency"] > after_decrease
-    assert after_increase <= high
+    assert after_increase == raised["concurrency"] > before_increase
+    assert low <= after_decrease <= before_increase < after_increase <= high
