@@ -16,6 +16,7 @@ from consumer.delivery import deliver_plan
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
+from consumer.retries import apply_backoffs, plan_retries
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
@@ -105,8 +106,12 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
     rejected, retry = _settle(records, plan, outcomes)
-    dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline)
-    failed = retry | dlq_failed
+    retries = plan_retries(records, raw_records, retry, settings)
+    dead = rejected + retries.expired
+    dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline)
+    backoff = apply_backoffs(retries.backoffs, records, raw_records, settings, deadline)
+    settled = {entry.index for entry in retries.expired} | backoff.acknowledged
+    failed = (retry.keys() - settled) | dlq_failed
     failures, unreportable = _item_failures(records, failed)
     if unreportable:
         log(
@@ -117,7 +122,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     permanent = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.REJECTED)
     applied = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.APPLIED)
     dead_letters = [records[i].error_code for i in invalid.routed - invalid.failed]
-    dead_letters += [e.error_code for e in rejected if e.index not in dlq_failed]
+    dead_letters += [e.error_code for e in dead if e.index not in dlq_failed]
     summary = invocation_summary(
         {
             "received": len(records),
@@ -139,6 +144,10 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             "applied": applied,
             "dlq_failed": len(dlq_failed),
             "batch_item_failures": len(failures),
+            "backoff_set": backoff.backoff_set,
+            "backoff_failed": backoff.backoff_failed,
+            "requeued": backoff.requeued,
+            "requeue_failed": backoff.requeue_failed,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
@@ -199,8 +208,9 @@ def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -
 
 def _settle(
     records: list[Record], plan: Plan, outcomes: dict[Operation, Outcome]
-) -> tuple[list[DlqEntry], set[int]]:
-    """(DLQ entries of rejected records, indices to retry); outcomes gains the unsent ops.
+) -> tuple[list[DlqEntry], dict[int, Outcome | None]]:
+    """(DLQ entries of rejected records, records to retry: index -> the transient outcome of
+    its change, None when it has none); outcomes gains the unsent ops.
 
     A record that neither failed validation nor belongs to an operation was not reached
     in time: it is retried.
@@ -210,12 +220,12 @@ def _settle(
         outcomes[unsent] = not_sent
     owner = plan.operation_of()
     rejected: list[DlqEntry] = []
-    retry: set[int] = set()
+    retry: dict[int, Outcome | None] = {}
     for record in records:
         operation = owner.get(record.index)
         if operation is None:
             if record.error_code is None:
-                retry.add(record.index)
+                retry[record.index] = None
             continue
         outcome = outcomes[operation]
         if outcome.kind == OutcomeKind.REJECTED:
@@ -225,7 +235,7 @@ def _settle(
                 )
             )
         elif outcome.kind != OutcomeKind.APPLIED:
-            retry.add(record.index)
+            retry[record.index] = outcome
     return rejected, retry
 
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from rich.table import Table
 
@@ -76,15 +77,24 @@ class Phase:
 
 
 def run_phase(
-    stack: stack_lookup.Stack, name: str, count: int, rate: float | None, timeout: float
+    stack: stack_lookup.Stack,
+    name: str,
+    count: int,
+    rate: float | None,
+    timeout: float,
+    *,
+    faults: dict[str, Any] | None = None,
 ) -> Phase | None:
-    """Publish `count` changes (all at once, or paced at `rate` per second) and time them."""
+    """Publish `count` changes (all at once, or paced at `rate` per second) and time them,
+    the entity API answering with `faults` (none: healthy)."""
     assert stack.entity_api_base_url  # noqa: S101 (checked by the caller)
     sqs = stack.client("sqs")
     messages = message_factory.generate(count)
     ids = [m.event_id or "" for m in messages]
     bodies = [m.body for m in messages]
     EntityApiAdmin(stack.entity_api_base_url).reset()
+    if faults:
+        EntityApiAdmin(stack.entity_api_base_url).faults(faults)
     watcher = AppliedWatcher(stack.entity_api_base_url)
     watcher.start()
     sent_at: dict[int, float] = {}

@@ -59,3 +59,8 @@ class EntityApiAdmin:
         """Strict mode: applied op_ids that came again with other content."""
         conflicts: list[dict[str, Any]] = self.get("/_admin/conflicts")
         return conflicts
+
+    def sequences(self) -> dict[str, list[str]]:
+        """Each entity's applied op_ids, in the order they were applied."""
+        sequences: dict[str, list[str]] = self.get("/_admin/sequences")
+        return sequences

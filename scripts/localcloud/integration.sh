@@ -44,15 +44,22 @@ step "building the function zip for this machine"
 make --no-print-directory package-local
 
 step "applying terraform/ into LocalStack"
-# Small timeouts keep redelivery fast: a failed record is visible again after 8 s and goes
-# to the DLQ after 3 receives. max_operations_per_request=10 makes the aggregation bound
-# (ceil(operations / 10) requests per invocation) visible with batches of 25.
+# Small timeouts keep redelivery fast: a record the handler never settled is visible again
+# after 8 s and goes to the DLQ after 3 receives; a transiently failed one comes back after a
+# visibility backoff of at most 8 s, until its 10-minute retry horizon. A request must fit
+# its whole timeout in the invocation: 1 s of 5 (the handler's default, 10 s, never would).
+# max_operations_per_request=10 makes the aggregation bound (ceil(operations / 10) requests
+# per invocation) visible with batches of 25. The concurrency governor is deployed too.
 "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
   --var batch_size=25 \
   --var maximum_batching_window_in_seconds=1 \
   --var function_timeout=5 \
+  --var entity_api_timeout_seconds=1 \
   --var visibility_timeout_seconds=8 \
   --var max_receive_count=3 \
+  --var retry_horizon_seconds=600 \
+  --var retry_backoff_max_seconds=8 \
+  --var 'adaptive_concurrency={"enabled": true, "minimum": 2, "maximum": 20}' \
   --var max_operations_per_request=10 \
   --var memory_size=256 \
   --var log_retention_in_days=1
