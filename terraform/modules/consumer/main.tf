@@ -44,6 +44,14 @@ locals {
         Resource = [var.queue_arn]
       },
       {
+        # A record whose next receive would pass the redrive limit is re-sent as a delayed copy
+        # (retry horizon, docs/flow-control.md) before the original is acknowledged.
+        Sid      = "RequeueRetriesAtRedriveLimit"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [var.queue_arn]
+      },
+      {
         Sid      = "RouteInvalidRecordsToDlq"
         Effect   = "Allow"
         Action   = ["sqs:SendMessage"]

@@ -148,6 +148,18 @@ run "iam_least_privilege_defaults" {
 
   assert {
     condition = [
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "RequeueRetriesAtRedriveLimit"
+      ][0] == {
+      Sid      = "RequeueRetriesAtRedriveLimit"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = ["arn:aws:sqs:us-east-1:123456789012:orders"]
+    }
+    error_message = "sqs:SendMessage on the source queue (delayed copies at the redrive limit), nothing else"
+  }
+
+  assert {
+    condition = [
       for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "RouteInvalidRecordsToDlq"
       ][0] == {
       Sid      = "RouteInvalidRecordsToDlq"
@@ -166,7 +178,7 @@ run "iam_least_privilege_defaults" {
   }
 
   assert {
-    condition     = toset([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
+    condition     = toset([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RequeueRetriesAtRedriveLimit", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
     error_message = "no SSM or KMS statement without a token parameter or key"
   }
 }
