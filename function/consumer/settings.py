@@ -109,8 +109,8 @@ class Settings:
         namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
         if not is_metrics_namespace(namespace):
             raise SettingsError(
-                "METRICS_NAMESPACE must be 1-255 characters of letters, digits, spaces and . _ / # : -, "
-                f"not starting with 'AWS/'; got {namespace!r}"
+                "METRICS_NAMESPACE must be 1-255 characters of letters, digits, spaces and "
+                f". _ / # : -, not starting with 'AWS/'; got {namespace!r}"
             )
         entity_api_url = _url(environ, "ENTITY_API_URL")
         if token is not None and not _may_carry_token(entity_api_url):

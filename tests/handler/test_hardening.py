@@ -23,7 +23,7 @@ class RecordingApi:
     """The local entity API server, keeping every request body as it arrived (raw bytes)."""
 
     def __init__(self) -> None:
-        from entity_api_server import EntityApiServer
+        from localcloud.entity_api_server import EntityApiServer
 
         bodies: list[bytes] = []
 
