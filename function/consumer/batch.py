@@ -15,6 +15,7 @@ from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.delivery import deliver_plan
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
+from consumer.message_groups import held_back, is_fifo_batch, message_group
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
@@ -86,8 +87,12 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     raw_records = _raw_records(event)
     records = _parse_all(raw_records, settings, deadline)
     validator = runtime.validator
+    groups = [message_group(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
     plan = plan_operations(
-        records, lambda record: validate_record(record, validator), settings.max_request_bytes
+        records,
+        lambda record: validate_record(record, validator),
+        settings.max_request_bytes,
+        groups,
     )
     stats = CallStats()
     invalid = _InvalidRecords(records, settings.dlq_url, deadline)
@@ -105,6 +110,11 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
     rejected, retry = _settle(records, plan, outcomes)
+    held: set[int] = set()
+    if groups is not None:  # FIFO: a group's records after a failed one come back after it
+        dead_lettered = invalid.routed | {entry.index for entry in rejected}
+        held = held_back(groups, retry) - dead_lettered
+        retry |= held  # (delivery already stopped each group's chain at its first failure)
     dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline)
     failed = retry | dlq_failed
     failures, unreportable = _item_failures(records, failed)
@@ -140,10 +150,21 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             "dlq_failed": len(dlq_failed),
             "batch_item_failures": len(failures),
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            **(_group_counts(groups, held) if groups is not None else {}),
         },
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
+
+
+def _group_counts(groups: list[str | None], held: set[int]) -> dict[str, int]:
+    """Summary fields of a FIFO batch: its message groups, the records held back behind an
+    earlier failure of their group, and the groups that hold records back."""
+    return {
+        "message_groups": len(set(groups)),
+        "held_back": len(held),
+        "groups_held": len({groups[index] for index in held}),
+    }
 
 
 def _raw_records(event: Any) -> list[Any]:

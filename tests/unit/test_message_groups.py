@@ -1,0 +1,94 @@
+"""FIFO message groups: detection, the held-back rule and group chains (pure logic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_aggregation import make_record, validate
+
+from consumer.aggregation import plan_operations
+from consumer.message_groups import held_back, is_fifo_batch, message_group
+
+FIFO_ARN = "arn:aws:sqs:eu-west-1:123456789012:changes.fifo"
+STANDARD_ARN = "arn:aws:sqs:eu-west-1:123456789012:changes"
+
+
+def raw(group: str | None = None, arn: str = STANDARD_ARN) -> dict[str, Any]:
+    attributes = {"SentTimestamp": "1"} | ({"MessageGroupId": group} if group else {})
+    return {"messageId": "m", "attributes": attributes, "eventSourceARN": arn}
+
+
+@pytest.mark.parametrize(
+    ("records", "fifo"),
+    [
+        ([raw(), raw()], False),
+        ([raw("g1"), raw("g2")], True),
+        ([raw(arn=FIFO_ARN)], True),
+        ([raw(), "not a record", None], False),
+        ([{"attributes": {"MessageGroupId": 7}}], False),
+        ([], False),
+    ],
+)
+def test_a_fifo_batch_is_recognised_by_a_group_or_a_fifo_arn(
+    records: list[Any], fifo: bool
+) -> None:
+    assert is_fifo_batch(records) is fifo
+
+
+def test_message_group_reads_only_a_non_empty_string() -> None:
+    assert message_group(raw("order:1")) == "order:1"
+    assert message_group({"attributes": {"MessageGroupId": ""}}) is None
+    assert message_group({"attributes": "x"}) is None
+    assert message_group(42) is None
+
+
+def test_held_back_is_every_later_record_of_a_failed_records_group() -> None:
+    groups = ["a", "b", "a", "a", "b", "c", "a"]
+    assert held_back(groups, {2}) == {3, 6}
+    assert held_back(groups, {3, 2}) == {3, 6}  # the first failure counts
+    assert held_back(groups, {4}) == set()  # the last of its group: nothing behind it
+    assert held_back(groups, {0, 1}) == {2, 3, 4, 6}
+    assert held_back(groups, set()) == set()
+
+
+def test_records_without_a_group_hold_each_other_back() -> None:
+    assert held_back([None, "a", None, None], {0}) == {2, 3}
+
+
+def group_chains(records: list[Any], groups: list[str | None]) -> list[list[str]]:
+    plan = plan_operations(records, validate, message_groups=groups)
+    return [[op.op_id for op in chain] for chain in plan.chains() if chain]
+
+
+def test_a_fifo_plan_keeps_batch_order_whatever_occurred_at_says() -> None:
+    records = [
+        make_record(0, "late", "1", "create", at="2026-01-01T00:00:09Z"),
+        make_record(1, "early", "1", "delete", at="2026-01-01T00:00:01Z"),
+    ]
+    assert group_chains(records, ["g", "g"]) == [["late", "early"]]
+    # without groups (a standard queue) occurred_at decides
+    plan = plan_operations(records, validate)
+    assert [[op.op_id for op in chain] for chain in plan.chains()] == [["early", "late"]]
+
+
+def test_a_fifo_plan_has_one_chain_per_group_even_across_entities() -> None:
+    records = [
+        make_record(0, "a", "1", "create"),
+        make_record(1, "b", "2", "create"),
+        make_record(2, "c", "1", "delete"),
+        make_record(3, "d", "3", "create"),
+    ]
+    assert group_chains(records, ["t1", "t1", "t1", "t2"]) == [["a", "b", "c"], ["d"]]
+
+
+def test_a_coalesced_operation_carries_the_newest_occurred_at_in_fifo_order() -> None:
+    records = [
+        make_record(0, "u1", "1", attributes={"x": 1}, at="2026-01-01T00:00:09Z"),
+        make_record(1, "u2", "1", attributes={"x": 2}, at="2026-01-01T00:00:01Z"),
+    ]
+    plan = plan_operations(records, validate, message_groups=["g", "g"])
+    [[operation]] = list(plan.chains())
+    assert operation.message["attributes"] == {"x": 2}  # queue order: the later change wins
+    assert operation.message["occurred_at"] == "2026-01-01T00:00:09Z"
+    assert operation.records == [0, 1]
