@@ -15,7 +15,7 @@ from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.delivery import deliver_plan
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
-from consumer.message_groups import held_back, is_fifo_batch, message_group
+from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
@@ -87,7 +87,8 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     raw_records = _raw_records(event)
     records = _parse_all(raw_records, settings, deadline)
     validator = runtime.validator
-    groups = [message_group(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
+    keys = [fifo_keys(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
+    groups = [group for group, _ in keys] if keys is not None else None
     plan = plan_operations(
         records,
         lambda record: validate_record(record, validator),
@@ -95,7 +96,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         groups,
     )
     stats = CallStats()
-    invalid = _InvalidRecords(records, settings.dlq_url, deadline)
+    invalid = _InvalidRecords(records, settings.dlq_url, deadline, keys)
     outcomes = deliver_plan(
         plan,
         runtime.client,
@@ -115,7 +116,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         dead_lettered = invalid.routed | {entry.index for entry in rejected}
         held = held_back(groups, retry) - dead_lettered
         retry |= held  # (delivery already stopped each group's chain at its first failure)
-    dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline)
+    dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline, keys)
     failed = retry | dlq_failed
     failures, unreportable = _item_failures(records, failed)
     if unreportable:
@@ -184,10 +185,17 @@ def _raw_records(event: Any) -> list[Any]:
 class _InvalidRecords:
     """Dead-letters the records that failed parsing or validation, each once."""
 
-    def __init__(self, records: list[Record], dlq_url: str, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        records: list[Record],
+        dlq_url: str,
+        deadline: Deadline,
+        fifo_keys: list[tuple[str | None, str | None]] | None = None,
+    ) -> None:
         self.records = records
         self.dlq_url = dlq_url
         self.deadline = deadline
+        self.fifo_keys = fifo_keys
         self.routed: set[int] = set()
         self.failed: set[int] = set()
 
@@ -204,7 +212,7 @@ class _InvalidRecords:
             if r.error_code is not None and r.index not in self.routed
         ]
         self.routed.update(entry.index for entry in entries)
-        self.failed |= route_to_dlq(entries, self.dlq_url, self.deadline)
+        self.failed |= route_to_dlq(entries, self.dlq_url, self.deadline, self.fifo_keys)
 
 
 def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -> list[Record]:

@@ -11,11 +11,29 @@ order. Records of other groups go on. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import hashlib
+import string
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 FIFO_SUFFIX = ".fifo"
 GROUP_ATTRIBUTE = "MessageGroupId"
+DEDUPLICATION_ATTRIBUTE = "MessageDeduplicationId"
+GROUP_ID_MAX_CHARACTERS = 128
+GROUP_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + string.punctuation)
+"""What SQS accepts in a MessageGroupId (and a MessageDeduplicationId): 1-128 characters,
+ASCII letters, digits and punctuation."""
+
+
+def entity_group_id(entity_type: str, entity_id: str) -> str:
+    """The MessageGroupId of an entity's changes: `<entity_type>:<entity_id>`; when that is
+    too long or holds a character SQS refuses there, `<entity_type>:~<digest of entity_id>`
+    (the same entity always gets the same group)."""
+    plain = f"{entity_type}:{entity_id}"
+    if len(plain) <= GROUP_ID_MAX_CHARACTERS and GROUP_ID_CHARACTERS.issuperset(plain):
+        return plain
+    digest = hashlib.sha256(entity_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{entity_type[:64]}:~{digest[:60]}"
 
 
 def message_group(raw: Any) -> str | None:
@@ -23,6 +41,16 @@ def message_group(raw: Any) -> str | None:
     attributes = raw.get("attributes") if isinstance(raw, dict) else None
     group = attributes.get(GROUP_ATTRIBUTE) if isinstance(attributes, dict) else None
     return group if isinstance(group, str) and group else None
+
+
+def fifo_keys(raw: Any) -> tuple[str | None, str | None]:
+    """The record's (MessageGroupId, MessageDeduplicationId) attributes (None: absent)."""
+    attributes = raw.get("attributes") if isinstance(raw, dict) else None
+    deduplication_id = (
+        attributes.get(DEDUPLICATION_ATTRIBUTE) if isinstance(attributes, dict) else None
+    )
+    valid = isinstance(deduplication_id, str) and bool(deduplication_id)
+    return message_group(raw), deduplication_id if valid else None
 
 
 def from_fifo_queue(raw: Any) -> bool:

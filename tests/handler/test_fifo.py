@@ -7,6 +7,7 @@ test_contract.py; the events are shaped as Lambda delivers FIFO records.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -218,3 +219,36 @@ def test_a_standard_batch_has_no_group_fields_in_its_summary(h: Harness) -> None
 
     assert run.failed == []
     assert "held_back" not in run.summary
+
+
+def test_a_fifo_dlq_gets_each_copy_in_its_group_once(h: Harness, fifo: Fifo, sqs: Any) -> None:
+    name = f"dead-{uuid.uuid4().hex[:10]}.fifo"
+    dlq = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    h.api.set_faults({"op_status_by_op_id": {"j2": 422}})
+    event = fifo.event(
+        [("order:J", "{not json"), fifo.change("j2", "J", "create"), fifo.change("j3", "J")]
+    )
+    event["Records"][0]["attributes"]["MessageDeduplicationId"] = "poison-1"
+    first = h.handle(event, h.runtime(dlq_url=dlq))
+    again = h.handle(event, h.runtime(dlq_url=dlq))  # the same batch delivered once more
+
+    assert first.failed == again.failed == []
+    answer = sqs.receive_message(
+        QueueUrl=dlq,
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    copies = [
+        (
+            m["MessageAttributes"]["source_message_id"]["StringValue"],
+            m["Attributes"]["MessageGroupId"],
+            m["Attributes"]["MessageDeduplicationId"],
+        )
+        for m in answer["Messages"]
+    ]
+    assert copies == [
+        ("m0", "order:J", "poison-1"),
+        ("m1", "order:J", "j2"),
+        ("m2", "order:J", "j3"),
+    ]
