@@ -54,3 +54,8 @@ class EntityApiAdmin:
         """Applied operations, oldest first."""
         applied: list[dict[str, Any]] = self.get("/_admin/applied")
         return applied
+
+    def sequences(self) -> dict[str, list[str]]:
+        """Each entity's applied op_ids, in the order they were applied."""
+        sequences: dict[str, list[str]] = self.get("/_admin/sequences")
+        return sequences

@@ -17,6 +17,7 @@ HTTP:
     POST /v1/operations:batch   the entity API (contract section 2)
     GET  /_admin/stats          requests, operations, ops-per-request histogram, status counts
     GET  /_admin/applied        applied operations in order (op_id, op, entity, attributes)
+    GET  /_admin/sequences      each entity's applied op_ids in the order they were applied
     GET  /_admin/requests       the per-request log (newest last, at most 10,000 entries)
     GET  /_admin/faults         the fault configuration in force
     PUT  /_admin/faults         replace the fault configuration (JSON below; {} clears it)
@@ -44,14 +45,17 @@ Fault configuration (every key optional; ``{}`` means a healthy API)::
                                        # (the operation is not applied)
       "random_op_status": {"probability": 0.1, "statuses": [500, 422], "seed": 7},
                                        # each operation fails with this probability
+      "random_request_status": {"probability": 0.05, "statuses": [503], "seed": 7},
+                                       # each request fails as a whole with this probability
       "max_operations": 100,           # 413 when a request carries more operations
       "max_request_bytes": 1048576     # 413 when a request body is larger
     }
 
 Whole-request checks run in this order: token (401), size limits (413), malformed body (400),
-rate limit (429 with Retry-After), ``status_always``, ``status_sequence``, ``reject_entities``
-(400), then ``garbage_body``; otherwise every operation gets a result. An ``op_id`` already
-applied answers 409 and is not applied again (the API is idempotent on op_id).
+rate limit (429 with Retry-After), ``status_always``, ``status_sequence``,
+``random_request_status``, ``reject_entities`` (400), then ``garbage_body``; otherwise every
+operation gets a result. An ``op_id`` already applied answers 409 and is not applied again
+(the API is idempotent on op_id).
 """
 
 from __future__ import annotations
@@ -118,7 +122,10 @@ class Faults:
     omit_results: set[str] = field(default_factory=set)
     random_probability: float = 0.0
     random_statuses: list[int] = field(default_factory=list)
-    random: random.Random = field(default_factory=random.Random)
+    request_probability: float = 0.0
+    request_statuses: list[int] = field(default_factory=list)
+    request_random: random.Random = field(default_factory=random.Random)
+    random: random.Random = field(default_factory=random.Random)  # (shadows the module below)
     max_operations: int | None = None
     max_request_bytes: int | None = None
     source: JsonObject = field(default_factory=dict)
@@ -148,6 +155,7 @@ class Faults:
             "op_status_by_op_id",
             "omit_results",
             "random_op_status",
+            "random_request_status",
             "max_operations",
             "max_request_bytes",
         }
@@ -178,25 +186,32 @@ class Faults:
             config.get("op_status_by_op_id", {}), "op_status_by_op_id"
         )
         faults.omit_results = {str(o) for o in config.get("omit_results", [])}
-        rnd = config.get("random_op_status")
-        if rnd is not None:
-            if not isinstance(rnd, dict):
-                raise FaultConfigError("random_op_status: expected an object")
-            probability = rnd.get("probability", 0.0)
-            if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-                raise FaultConfigError("random_op_status.probability: expected 0-1")
-            statuses = [_status(s, "random_op_status.statuses[]") for s in rnd.get("statuses", [])]
-            if probability and not statuses:
-                raise FaultConfigError("random_op_status.statuses: give at least one status")
-            faults.random_probability = float(probability)
-            faults.random_statuses = statuses
-            faults.random = random.Random(rnd.get("seed"))
+        if "random_op_status" in config:
+            faults.random_probability, faults.random_statuses, faults.random = _random_rule(
+                config["random_op_status"], "random_op_status"
+            )
+        if "random_request_status" in config:
+            rule = _random_rule(config["random_request_status"], "random_request_status")
+            faults.request_probability, faults.request_statuses, faults.request_random = rule
         for key in ("max_operations", "max_request_bytes"):
             value = config.get(key)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise FaultConfigError(f"{key}: expected an integer >= 1")
             setattr(faults, key, value)
         return faults
+
+
+def _random_rule(rule: Any, where: str) -> tuple[float, list[int], random.Random]:
+    """(probability, statuses, generator) of a `random_*_status` fault."""
+    if not isinstance(rule, dict):
+        raise FaultConfigError(f"{where}: expected an object")
+    probability = rule.get("probability", 0.0)
+    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+        raise FaultConfigError(f"{where}.probability: expected 0-1")
+    statuses = [_status(s, f"{where}.statuses[]") for s in rule.get("statuses", [])]
+    if probability and not statuses:
+        raise FaultConfigError(f"{where}.statuses: give at least one status")
+    return float(probability), statuses, random.Random(rule.get("seed"))
 
 
 def _take_rule(rules: dict[str, dict[str, int | None]], key: str) -> int | None:
@@ -365,6 +380,15 @@ class EntityApiServer:
             for op in operations
         ]
 
+    def sequences(self) -> dict[str, list[str]]:
+        """Each entity's applied op_ids ("<type>:<id>" -> op_ids), in the order applied."""
+        with self._lock:
+            operations = list(self._applied)
+        sequences: dict[str, list[str]] = {}
+        for op in operations:
+            sequences.setdefault(_entity(op), []).append(op["op_id"])
+        return sequences
+
     def entities(self) -> dict[str, JsonObject]:
         """Current state of every entity ("<type>:<id>" -> attributes), replayed in order."""
         state: dict[str, JsonObject] = {}
@@ -517,6 +541,12 @@ def _injected_status(faults: Faults, count: int) -> _Answer | None:
     whole = faults.status_always
     if whole is None and faults.status_sequence:
         whole = faults.status_sequence.pop(0)
+    if (
+        whole is None
+        and faults.request_probability
+        and faults.request_random.random() < faults.request_probability
+    ):
+        whole = faults.request_random.choice(faults.request_statuses)
     if whole is None:
         return None
     headers = {}
@@ -603,6 +633,7 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
             views = {
                 "/_admin/stats": server.stats,
                 "/_admin/applied": server.applied,
+                "/_admin/sequences": server.sequences,
                 "/_admin/requests": server.request_log,
                 "/_admin/entities": server.entities,
                 "/_admin/faults": server.fault_config,

@@ -121,6 +121,31 @@ def test_random_operation_faults_are_reproducible() -> None:
     assert set(seen[0].values()) == {200, 500}
 
 
+def test_random_request_faults_fail_whole_requests_reproducibly() -> None:
+    config = {"random_request_status": {"probability": 0.5, "statuses": [503], "seed": 5}}
+    seen = []
+    for _ in range(2):
+        with EntityApiServer() as api:
+            api.set_faults(config)
+            seen.append([post(api, operation(f"e{n}", str(n))).status for n in range(20)])
+            applied = {a["op_id"] for a in api.applied()}
+
+    assert seen[0] == seen[1]
+    assert set(seen[0]) == {200, 503}
+    assert applied == {f"e{n}" for n, status in enumerate(seen[1]) if status == 200}
+
+
+def test_sequences_are_each_entitys_applied_op_ids_in_order(entity_api: EntityApiServer) -> None:
+    entity_api.set_faults({"op_status_by_op_id": {"b2": {"status": 500, "times": 1}}})
+    post(entity_api, operation("a1", "A", "create"), operation("b1", "B", "create"))
+    post(entity_api, operation("b2", "B"), operation("a2", "A", "delete"))
+    post(entity_api, operation("b2", "B"), operation("a1", "A", "create"))  # b2 again, a1 409
+
+    assert entity_api.sequences() == {"order:A": ["a1", "a2"], "order:B": ["b1", "b2"]}
+    over_http = HTTP.request("GET", f"{entity_api.base_url}/_admin/sequences")
+    assert json.loads(over_http.data) == entity_api.sequences()
+
+
 @pytest.mark.parametrize(
     ("config", "named"),
     [
@@ -130,6 +155,7 @@ def test_random_operation_faults_are_reproducible() -> None:
         ({"op_status_by_op_id": {"a": {"status": 500, "times": -1}}}, "times"),
         ({"latency_seconds": -1}, "latency_seconds"),
         ({"random_op_status": {"probability": 2}}, "probability"),
+        ({"random_request_status": {"probability": 0.1}}, "random_request_status.statuses"),
         ({"max_request_bytes": 0}, "max_request_bytes"),
         ([], "JSON object"),
     ],
