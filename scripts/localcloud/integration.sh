@@ -2,8 +2,9 @@
 # make integration: the whole stack in LocalStack on this machine, then everything torn down.
 #   start LocalStack + the local entity API server (instance "integration", free ports),
 #   make package-local, terraform apply of terraform/ into LocalStack (token in SSM),
-#   pytest tests/integration (through the real event source mapping), then destroy and stop,
-#   also when a step fails or the run is interrupted.
+#   pytest tests/integration (through the real event source mapping), then the same on FIFO
+#   queues (fifo_queue = true), then destroy and stop, also when a step fails or the run is
+#   interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -41,20 +42,45 @@ step "starting LocalStack and the entity API server"
 step "building the function zip for this machine"
 make --no-print-directory package-local
 
-step "applying terraform/ into LocalStack"
-# Small timeouts keep redelivery fast: a failed record is visible again after 8 s and goes
-# to the DLQ after 3 receives. max_operations_per_request=10 makes the aggregation bound
-# (ceil(operations / 10) requests per invocation) visible with batches of 25.
-"$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
-  --token "$token" \
-  --var batch_size=25 \
-  --var maximum_batching_window_in_seconds=1 \
-  --var function_timeout=5 \
-  --var visibility_timeout_seconds=8 \
-  --var max_receive_count=3 \
-  --var max_operations_per_request=10 \
-  --var memory_size=256 \
-  --var log_retention_in_days=1
+# INTEGRATION_PHASES: "standard" (the stack on standard queues), "fifo" (the same stack with
+# fifo_queue = true, applied after destroying the first), or both (the default).
+PHASES="${INTEGRATION_PHASES:-standard fifo}"
 
-step "running the integration tests"
-"$PY" -m pytest tests/integration -m integration -p no:cacheprovider -rfEsP "$@"
+if [[ " $PHASES " == *" standard "* ]]; then
+  step "applying terraform/ into LocalStack"
+  # Small timeouts keep redelivery fast: a failed record is visible again after 8 s and goes
+  # to the DLQ after 3 receives. max_operations_per_request=10 makes the aggregation bound
+  # (ceil(operations / 10) requests per invocation) visible with batches of 25.
+  "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
+    --token "$token" \
+    --var batch_size=25 \
+    --var maximum_batching_window_in_seconds=1 \
+    --var function_timeout=5 \
+    --var visibility_timeout_seconds=8 \
+    --var max_receive_count=3 \
+    --var max_operations_per_request=10 \
+    --var memory_size=256 \
+    --var log_retention_in_days=1
+
+  step "running the integration tests"
+  "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@"
+fi
+
+if [[ " $PHASES " == *" fifo "* ]]; then
+  step "FIFO: replacing the stack by one on FIFO queues (fifo_queue = true, batch size 10)"
+  "$PY" -m localcloud.deploy destroy --instance "$INSTANCE"
+  # A failed record holds its message group until it is visible again (8 s); every receive
+  # of a group's batch counts for each of its records, so the redrive limit is generous.
+  "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
+    --token "$token" \
+    --var fifo_queue=true \
+    --var batch_size=10 \
+    --var function_timeout=5 \
+    --var visibility_timeout_seconds=8 \
+    --var max_receive_count=30 \
+    --var memory_size=256 \
+    --var log_retention_in_days=1
+
+  step "running the integration tests on FIFO queues"
+  "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
+fi

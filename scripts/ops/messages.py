@@ -164,3 +164,30 @@ def covered_event_ids(applied: Iterable[dict[str, Any]]) -> set[str]:
             if key.startswith("k") and key[1:].isdigit():
                 covered.add(f"{run}-{int(key[1:]):06d}")
     return covered
+
+
+def applied_sequences(
+    sequences: dict[str, list[str]], applied: Iterable[dict[str, Any]], run: str
+) -> dict[str, list[str]]:
+    """Each entity's changes of `run` in the order the API applied them.
+
+    `sequences` is the API's entity -> applied op_ids; an op_id is one change's event_id, or,
+    for a coalesced operation (`merged:...`), stands for the changes its `k<n>` attributes
+    name (in publishing order, which is the order they were merged in).
+    """
+    merged = {
+        str(op["op_id"]): [
+            f"{run}-{n:06d}"
+            for n in sorted(int(k[1:]) for k in op.get("attributes") or {} if _change_key(k))
+        ]
+        for op in applied
+        if str(op.get("op_id", "")).startswith("merged:")
+    }
+    return {
+        entity: [event_id for op_id in op_ids for event_id in merged.get(op_id, [op_id])]
+        for entity, op_ids in sequences.items()
+    }
+
+
+def _change_key(key: str) -> bool:
+    return key.startswith("k") and key[1:].isdigit()

@@ -92,3 +92,18 @@ def test_a_coalesced_operation_carries_the_newest_occurred_at_in_fifo_order() ->
     assert operation.message["attributes"] == {"x": 2}  # queue order: the later change wins
     assert operation.message["occurred_at"] == "2026-01-01T00:00:09Z"
     assert operation.records == [0, 1]
+
+
+def test_applied_sequences_expand_coalesced_operations_in_publishing_order() -> None:
+    from ops.messages import applied_sequences
+
+    applied = [
+        {"op_id": "r-000001", "attributes": {"k1": 1}},
+        {"op_id": "merged:abc", "attributes": {"k10": 10, "k4": 4, "status": "paid"}},
+        {"op_id": "r-000002", "attributes": {}},
+    ]
+    sequences = {"order:a": ["r-000001", "merged:abc"], "order:b": ["r-000002"]}
+    assert applied_sequences(sequences, applied, "r") == {
+        "order:a": ["r-000001", "r-000004", "r-000010"],
+        "order:b": ["r-000002"],
+    }
