@@ -45,22 +45,22 @@ make --no-print-directory package-local
 # INTEGRATION_PHASES: "standard" (the stack on standard queues), "fifo" (the same stack with
 # fifo_queue = true, applied after destroying the first), or both (the default).
 PHASES="${INTEGRATION_PHASES:-standard fifo}"
+# What both phases apply: small timeouts keep redelivery fast (a failed record is visible
+# again after 8 s).
+STACK=(--instance "$INSTANCE" --name sbc-integration --token "$token"
+  --var function_timeout=5 --var visibility_timeout_seconds=8 --var memory_size=256
+  --var log_retention_in_days=1)
 
 if [[ " $PHASES " == *" standard "* ]]; then
   step "applying terraform/ into LocalStack"
-  # Small timeouts keep redelivery fast: a failed record is visible again after 8 s and goes
-  # to the DLQ after 3 receives. max_operations_per_request=10 makes the aggregation bound
-  # (ceil(operations / 10) requests per invocation) visible with batches of 25.
-  "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
-    --token "$token" \
+  # A failed record goes to the DLQ after 3 receives. max_operations_per_request=10 makes the
+  # aggregation bound (ceil(operations / 10) requests per invocation) visible with batches
+  # of 25.
+  "$PY" -m localcloud.deploy apply "${STACK[@]}" \
     --var batch_size=25 \
     --var maximum_batching_window_in_seconds=1 \
-    --var function_timeout=5 \
-    --var visibility_timeout_seconds=8 \
     --var max_receive_count=3 \
-    --var max_operations_per_request=10 \
-    --var memory_size=256 \
-    --var log_retention_in_days=1
+    --var max_operations_per_request=10
 
   step "running the integration tests"
   "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@"
@@ -71,15 +71,10 @@ if [[ " $PHASES " == *" fifo "* ]]; then
   "$PY" -m localcloud.deploy destroy --instance "$INSTANCE"
   # A failed record holds its message group until it is visible again (8 s); every receive
   # of a group's batch counts for each of its records, so the redrive limit is generous.
-  "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
-    --token "$token" \
+  "$PY" -m localcloud.deploy apply "${STACK[@]}" \
     --var fifo_queue=true \
     --var batch_size=10 \
-    --var function_timeout=5 \
-    --var visibility_timeout_seconds=8 \
-    --var max_receive_count=30 \
-    --var memory_size=256 \
-    --var log_retention_in_days=1
+    --var max_receive_count=30
 
   step "running the integration tests on FIFO queues"
   "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
