@@ -1,5 +1,5 @@
 # The sqs-batch-consumer stack: queue and DLQ, the consumer function with its event source
-# mapping, and the alarms. Region and credentials come from the usual AWS environment.
+# mapping, the alarms and the dashboard. Region and credentials come from the usual AWS environment.
 
 locals {
   # AWS's recommendation for an SQS event source: 6 x the function timeout plus the window.
@@ -7,6 +7,10 @@ locals {
     var.visibility_timeout_seconds,
     6 * var.function_timeout + var.maximum_batching_window_in_seconds,
   )
+
+  # The handler's metrics namespace, set explicitly so that the alarms and the dashboard read
+  # exactly where the handler writes (null: the handler's DEFAULT_METRICS_NAMESPACE).
+  metrics_namespace = coalesce(var.metrics_namespace, "SqsBatchConsumer")
 }
 
 module "queue" {
@@ -34,6 +38,7 @@ module "consumer" {
   reserved_concurrent_executions = var.reserved_concurrent_executions
   tracing_mode                   = var.tracing_mode
   application_log_level          = var.application_log_level
+  system_log_level               = var.system_log_level
   log_retention_in_days          = var.log_retention_in_days
   function_kms_key_arn           = var.kms_key_arn
 
@@ -43,7 +48,11 @@ module "consumer" {
   entity_api_timeout_seconds      = var.entity_api_timeout_seconds
   max_operations_per_request      = var.max_operations_per_request
   max_request_bytes               = var.max_request_bytes
-  metrics_namespace               = var.metrics_namespace
+  metrics_namespace               = local.metrics_namespace
+
+  retry_horizon_seconds      = coalesce(var.retry_horizon_seconds, var.max_message_age_seconds)
+  retry_backoff_base_seconds = var.retry_backoff_base_seconds
+  retry_backoff_max_seconds  = var.retry_backoff_max_seconds
 
   queue_arn                        = module.queue.queue_arn
   queue_visibility_timeout_seconds = local.visibility_timeout_seconds
@@ -69,9 +78,16 @@ module "alarms" {
   dlq_name                = module.queue.dlq_name
   function_name           = module.consumer.function_name
   max_message_age_seconds = var.max_message_age_seconds
-  create_sns_topic        = var.create_alarm_topic
-  sns_kms_key_arn         = var.alarm_topic_kms_key_arn
-  alarm_actions           = var.alarm_actions
+
+  metrics_namespace          = local.metrics_namespace
+  event_source_mapping_uuid  = var.enable_esm_metrics ? module.consumer.event_source_mapping_uuid : null
+  throttled_share_threshold  = var.throttled_share_alarm_threshold
+  create_dashboard           = var.create_dashboard
+  max_concurrency_annotation = var.maximum_concurrency
+
+  create_sns_topic = var.create_alarm_topic
+  sns_kms_key_arn  = var.alarm_topic_kms_key_arn
+  alarm_actions    = var.alarm_actions
 
   tags = var.tags
 }

@@ -49,11 +49,16 @@ output "visibility_timeout_seconds" {
 }
 
 output "alarm_names" {
-  description = "CloudWatch alarm names by purpose: dlq_not_empty, oldest_message_age, function_errors, function_throttles."
+  description = "CloudWatch alarm names by purpose: dlq_not_empty, oldest_message_age, function_errors, function_throttles, batch_failed, expired, dlq_records, throttled_share (and governor_errors with adaptive_concurrency)."
   value       = module.alarms.alarm_names
 }
 
 output "alarm_topic_arn" {
   description = "ARN of the alarm SNS topic, or null when create_alarm_topic is false."
   value       = module.alarms.sns_topic_arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when create_dashboard is false."
+  value       = module.alarms.dashboard_name
 }

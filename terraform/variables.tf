@@ -19,7 +19,7 @@ variable "package_path" {
 }
 
 variable "entity_api_url" {
-  description = "Full http(s) URL of the entity API's batch endpoint (ENTITY_API_URL)."
+  description = "Full http(s) URL of the entity API's batch endpoint (ENTITY_API_URL); a port, when given, 1-65535. With `entity_api_token_parameter_name` it must be https://, unless the host is a loopback address (local use)."
   type        = string
 }
 
@@ -137,7 +137,13 @@ variable "tracing_mode" {
 }
 
 variable "application_log_level" {
-  description = "Application log level of the JSON logs: TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  description = "Application log level of the JSON logs: TRACE, DEBUG or INFO. WARN, ERROR and FATAL are refused at plan: they would drop the handler's INFO summary line that carries its EMF metrics (alarms and dashboard)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "system_log_level" {
+  description = "Lambda system log level: DEBUG, INFO or WARN. INFO keeps the REPORT lines (duration, memory, init time)."
   type        = string
   default     = "INFO"
 }
@@ -181,9 +187,34 @@ variable "max_request_bytes" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the handler's metrics (METRICS_NAMESPACE); null keeps the handler's default."
+  description = "CloudWatch namespace of the handler's metrics (METRICS_NAMESPACE), read by the alarms and the dashboard; null: the handler's default `SqsBatchConsumer`."
   type        = string
   default     = null
+}
+
+# ---- Retries (visibility backoff and retry horizon) -----------------------------------------
+
+variable "retry_horizon_seconds" {
+  description = "How long after its first send a valid change is retried before the handler sends it to the DLQ as `expired` (RETRY_HORIZON_SECONDS), 60-1209600 seconds; null: `max_message_age_seconds`. At most `message_retention_seconds`."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = coalesce(var.retry_horizon_seconds, var.max_message_age_seconds) <= var.message_retention_seconds
+    error_message = "retry_horizon_seconds: the retry horizon (when null, max_message_age_seconds) must be at most message_retention_seconds: SQS deletes a message at the end of its retention, before the handler could send it to the DLQ as expired."
+  }
+}
+
+variable "retry_backoff_base_seconds" {
+  description = "Base of the exponential visibility backoff of transiently failed records (RETRY_BACKOFF_BASE_SECONDS), above 0 and at most `retry_backoff_max_seconds`."
+  type        = number
+  default     = 2
+}
+
+variable "retry_backoff_max_seconds" {
+  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds."
+  type        = number
+  default     = 900
 }
 
 # ---- Alarms ----------------------------------------------------------------------------------
@@ -215,6 +246,18 @@ variable "alarm_actions" {
   description = "Further ARNs (SNS topics) notified on alarm and recovery."
   type        = list(string)
   default     = []
+}
+
+variable "throttled_share_alarm_threshold" {
+  description = "Share of API requests answered with a throttle (429/503) above which a period breaches the `<name>-throttled-share` alarm (3 of 5 periods fire it); above 0, below 1."
+  type        = number
+  default     = 0.1
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard `<name>` (queue depth and age, the event source mapping, the function's errors, throttles, duration and concurrency, the handler's metrics)."
+  type        = bool
+  default     = true
 }
 
 # ---- Tags ------------------------------------------------------------------------------------

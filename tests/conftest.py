@@ -14,6 +14,11 @@ from unittest import mock
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_EPOCH_MS = 1_767_225_600_000
+"""The SentTimestamp the fixture files are written with."""
+SENT_MS = int(time.time() * 1000)
+"""The SentTimestamp of generated records: the start of the test session, well within the
+retry horizon (a transient failure of an older record would expire it)."""
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -105,7 +110,7 @@ def dlq_messages(sqs: Any) -> Callable[[str], list[dict[str, Any]]]:
 
 
 def make_sqs_record(
-    body: Any, message_id: str | None = None, sent_timestamp: int = 1_767_225_600_000
+    body: Any, message_id: str | None = None, sent_timestamp: int = SENT_MS
 ) -> dict[str, Any]:
     """One SQS record as Lambda delivers it; a dict body is JSON-encoded."""
     record: dict[str, Any] = json.loads((FIXTURES / "sqs_record_template.json").read_text())
@@ -143,9 +148,7 @@ def make_change(
 def make_sqs_event(bodies: list[Any]) -> dict[str, Any]:
     """An SQS event whose records carry `bodies`, with message ids m0, m1, ..."""
     return {
-        "Records": [
-            make_sqs_record(body, f"m{n}", 1_767_225_600_000 + n) for n, body in enumerate(bodies)
-        ]
+        "Records": [make_sqs_record(body, f"m{n}", SENT_MS + n) for n, body in enumerate(bodies)]
     }
 
 
@@ -173,6 +176,9 @@ def fixture_event() -> Callable[[str], dict[str, Any]]:
 
     def load(name: str) -> dict[str, Any]:
         event: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+        for record in event.get("Records", []):  # sent now, as the file's order has them
+            sent = int(record["attributes"]["SentTimestamp"])
+            record["attributes"]["SentTimestamp"] = str(sent - FIXTURE_EPOCH_MS + SENT_MS)
         return event
 
     return load

@@ -17,6 +17,7 @@ from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
+from consumer.retries import apply_backoffs, fifo_backoffs, plan_retries
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
@@ -114,10 +115,19 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     held: set[int] = set()
     if groups is not None:  # FIFO: a group's records after a failed one come back after it
         dead_lettered = invalid.routed | {entry.index for entry in rejected}
-        held = held_back(groups, retry) - dead_lettered
-        retry |= held  # (delivery already stopped each group's chain at its first failure)
-    dlq_failed = invalid.failed | route_to_dlq(rejected, settings.dlq_url, deadline, keys)
-    failed = retry | dlq_failed
+        held = held_back(groups, retry.keys()) - dead_lettered
+        for index in held:  # (delivery already stopped each group's chain at its first failure)
+            retry.setdefault(index, None)
+    retries = plan_retries(records, raw_records, retry, settings)
+    if groups is not None:
+        retries.backoffs = fifo_backoffs(retries.backoffs, groups)
+    dead = rejected + retries.expired
+    dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline, keys)
+    backoff = apply_backoffs(
+        retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
+    )
+    settled = {entry.index for entry in retries.expired} | backoff.acknowledged
+    failed = (retry.keys() - settled) | dlq_failed
     failures, unreportable = _item_failures(records, failed)
     if unreportable:
         log(
@@ -128,7 +138,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     permanent = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.REJECTED)
     applied = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.APPLIED)
     dead_letters = [records[i].error_code for i in invalid.routed - invalid.failed]
-    dead_letters += [e.error_code for e in rejected if e.index not in dlq_failed]
+    dead_letters += [e.error_code for e in dead if e.index not in dlq_failed]
     summary = invocation_summary(
         {
             "received": len(records),
@@ -150,6 +160,10 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             "applied": applied,
             "dlq_failed": len(dlq_failed),
             "batch_item_failures": len(failures),
+            "backoff_set": backoff.backoff_set,
+            "backoff_failed": backoff.backoff_failed,
+            "requeued": backoff.requeued,
+            "requeue_failed": backoff.requeue_failed,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             **(_group_counts(groups, held) if groups is not None else {}),
         },
@@ -228,8 +242,9 @@ def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -
 
 def _settle(
     records: list[Record], plan: Plan, outcomes: dict[Operation, Outcome]
-) -> tuple[list[DlqEntry], set[int]]:
-    """(DLQ entries of rejected records, indices to retry); outcomes gains the unsent ops.
+) -> tuple[list[DlqEntry], dict[int, Outcome | None]]:
+    """(DLQ entries of rejected records, records to retry: index -> the transient outcome of
+    its change, None when it has none); outcomes gains the unsent ops.
 
     A record that neither failed validation nor belongs to an operation was not reached
     in time: it is retried.
@@ -239,12 +254,12 @@ def _settle(
         outcomes[unsent] = not_sent
     owner = plan.operation_of()
     rejected: list[DlqEntry] = []
-    retry: set[int] = set()
+    retry: dict[int, Outcome | None] = {}
     for record in records:
         operation = owner.get(record.index)
         if operation is None:
             if record.error_code is None:
-                retry.add(record.index)
+                retry[record.index] = None
             continue
         outcome = outcomes[operation]
         if outcome.kind == OutcomeKind.REJECTED:
@@ -254,7 +269,7 @@ def _settle(
                 )
             )
         elif outcome.kind != OutcomeKind.APPLIED:
-            retry.add(record.index)
+            retry[record.index] = outcome
     return rejected, retry
 
 

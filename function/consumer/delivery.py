@@ -5,17 +5,66 @@ was applied; a failure stops the entity's later operations (they fail with it).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from queue import SimpleQueue
 
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
 from consumer.entity_api import CallStats, EntityApiClient
+from consumer.flow_control.pacing import AdaptiveRateLimiter
 from consumer.telemetry import log
 from consumer.terms import ErrorCode, Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
 REQUESTS_IN_FLIGHT = 4
 """Requests of one wave sent at the same time (each wave holds distinct entities)."""
+THROTTLING_STATUSES = frozenset({429})
+"""Answers that slow the pace. A 503 is an outage, not a rate limit: its Retry-After holds
+the requests, but it does not lower the rate (as botocore's adaptive mode)."""
+
+
+class Pacer:
+    """The invocation's request pace: flow_control.pacing's adaptive token bucket with the
+    clock, the sleeping and a lock around it (the sender threads share one).
+
+    Requests go out unpaced until the API throttles; then the send rate drops and recovers
+    as answers succeed, and a Retry-After holds every request until its instant. One per
+    invocation: a rate measured in an earlier one says little after the pause between them
+    (the bucket would start from a decayed measurement), and concurrent invocations start
+    unpaced anyway.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.limiter = AdaptiveRateLimiter(clock())
+        self.waited = 0.0
+        """Seconds spent waiting for a turn, over all threads."""
+
+    def wait_turn(self, deadline: Deadline, needed: float) -> bool:
+        """Wait for a token; False (no token taken) when the wait would leave less than
+        `needed` seconds before `deadline`."""
+        while True:
+            with self._lock:
+                wait = self.limiter.acquire(self._clock())
+                if wait <= 0.0:
+                    return True
+                if deadline.remaining() - wait < needed:
+                    return False
+                self.waited += wait
+            self._sleep(wait)
+
+    def record(self, status: int, retry_after: float | None) -> None:
+        """Account for one answer of the API."""
+        with self._lock:
+            self.limiter.record(
+                self._clock(), throttled=status in THROTTLING_STATUSES, retry_after=retry_after
+            )
 
 
 def deliver_plan(
@@ -27,11 +76,13 @@ def deliver_plan(
     max_bytes: int,
     stats: CallStats,
     while_sending: Callable[[], None] | None = None,
+    pacer: Pacer | None = None,
 ) -> dict[Operation, Outcome]:
     """Send every operation of `plan`; return one outcome per operation.
 
     `while_sending` is called once, when the first wave is packed (so every record reached
-    in time has been validated) and its requests may still be in flight.
+    in time has been validated) and its requests may still be in flight. Every request of
+    every wave is paced by `pacer` (a new Pacer for the invocation when not given).
 
     Wave k carries the k-th operation of every entity whose earlier operations were all
     applied, so one request never holds two operations on the same entity and no operation
@@ -41,8 +92,9 @@ def deliver_plan(
     outcomes: dict[Operation, Outcome] = {}
     active: Iterable[list[Operation]] = plan.chains()
     depth = 0
+    pacer = pacer or Pacer()
     while True:
-        sender = _Sender(client, deadline, stats, outcomes)
+        sender = _Sender(client, deadline, stats, outcomes, pacer)
         in_wave: list[list[Operation]] = []
         wave = _encoded(active, depth, max_bytes, outcomes, in_wave=in_wave, deadline=deadline)
         for request in pack_requests(wave, max_operations, max_bytes):
@@ -107,8 +159,10 @@ class _Sender:
         deadline: Deadline,
         stats: CallStats,
         outcomes: dict[Operation, Outcome],
+        pacer: Pacer,
     ) -> None:
         self.client = client
+        self.pacer = pacer
         self.deadline = deadline
         self.stats = stats
         self.outcomes = outcomes
@@ -148,7 +202,7 @@ class _Sender:
     def _work(self) -> None:
         while (request := self.queue.get()) is not None:
             try:
-                result = self.client.send(request, self.deadline, self.stats)
+                result = self.client.send(request, self.deadline, self.stats, self.pacer)
             except Exception as exc:  # noqa: BLE001 - never lose a request's outcome
                 # Only the exception's type is logged: its text could quote request headers.
                 log(

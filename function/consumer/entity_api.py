@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3
 from urllib3.exceptions import HTTPError
@@ -68,6 +68,19 @@ class CallStats:
                 self.auth_detail = f"entity API answered {status}: check the token"
             elif status != 200 and status not in BISECT_STATUSES and not _retryable(status):
                 self.unexpected.add(problem)
+
+
+class Pacing(Protocol):
+    """Client-side pacing shared by the requests of one invocation (see consumer.delivery)."""
+
+    def wait_turn(self, deadline: Deadline, needed: float) -> bool:
+        """Wait until a request may go; False when that would leave less than `needed`
+        seconds before `deadline` (nothing is sent then)."""
+        ...
+
+    def record(self, status: int, retry_after: float | None) -> None:
+        """Account for one answer (a 429 or 503 slows the pace; Retry-After blocks it)."""
+        ...
 
 
 def classify_status(status: Any) -> OutcomeKind:
@@ -167,21 +180,28 @@ class EntityApiClient:
             self.headers["Authorization"] = f"Bearer {settings.token}"
 
     def send(
-        self, operations: Sequence[Operation], deadline: Deadline, stats: CallStats
+        self,
+        operations: Sequence[Operation],
+        deadline: Deadline,
+        stats: CallStats,
+        pacer: Pacing | None = None,
     ) -> dict[Operation, Outcome]:
-        """Deliver `operations` in one request (retrying, bisecting) within `deadline`."""
+        """Deliver `operations` in one request (retrying, bisecting) within `deadline`;
+        every attempt waits for its turn from `pacer` and reports its answer to it."""
         if stats.auth_failed:
             return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
         body = request_body(operations)
         for attempt in range(MAX_ATTEMPTS):
-            if deadline.remaining() < self.request_seconds:
-                return dict.fromkeys(operations, Outcome(TRANSIENT, "time budget exhausted"))
+            if (refusal := self._no_time(deadline, pacer)) is not None:
+                return dict.fromkeys(operations, Outcome(TRANSIENT, refusal))
             status, data, retry_after, problem = self._post(body)
             stats.answered(status, problem)
+            if pacer is not None and status != 0:
+                pacer.record(status, retry_after)
             if status == 200:
                 return parse_results(data, operations)
             if status in BISECT_STATUSES:
-                return self._bisect(operations, status, data, deadline, stats)
+                return self._bisect(operations, status, data, deadline, stats, pacer=pacer)
             if status in AUTH_STATUSES:
                 return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
             wait = retry_after if retry_after is not None else backoff_seconds(attempt)
@@ -190,9 +210,19 @@ class EntityApiClient:
                 or attempt + 1 == MAX_ATTEMPTS
                 or wait + self.request_seconds > deadline.remaining()
             ):
-                return dict.fromkeys(operations, Outcome(TRANSIENT, problem))
+                failed = Outcome(TRANSIENT, problem, retry_after=retry_after)
+                return dict.fromkeys(operations, failed)
             self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _no_time(self, deadline: Deadline, pacer: Pacing | None) -> str | None:
+        """Why no attempt may start now (None: it may): too little time left, or none left
+        once the pace allows it."""
+        if deadline.remaining() < self.request_seconds:
+            return "time budget exhausted"
+        if pacer is not None and not pacer.wait_turn(deadline, self.request_seconds):
+            return "time budget exhausted while pacing requests after throttling"
+        return None
 
     def _bisect(
         self,
@@ -201,13 +231,15 @@ class EntityApiClient:
         data: bytes,
         deadline: Deadline,
         stats: CallStats,
+        *,
+        pacer: Pacing | None,
     ) -> dict[Operation, Outcome]:
         if len(operations) == 1:
             reason = bounded(f"entity API answered {status} to this operation alone: {_text(data)}")
             return {operations[0]: Outcome(REJECTED, reason)}
         middle = len(operations) // 2
-        outcomes = self.send(operations[:middle], deadline, stats)
-        outcomes.update(self.send(operations[middle:], deadline, stats))
+        outcomes = self.send(operations[:middle], deadline, stats, pacer)
+        outcomes.update(self.send(operations[middle:], deadline, stats, pacer))
         return outcomes
 
     def _post(self, body: bytes) -> tuple[int, bytes, float | None, str]:

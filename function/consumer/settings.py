@@ -12,10 +12,18 @@ DEFAULT_MAX_OPERATIONS = 100
 DEFAULT_MAX_REQUEST_BYTES = 1_048_576
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_METRICS_NAMESPACE = "SqsBatchConsumer"
+DEFAULT_RETRY_HORIZON_SECONDS = 3600
+DEFAULT_RETRY_BACKOFF_BASE_SECONDS = 2.0
+DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 900
 
 MAX_OPERATIONS_RANGE = (1, 10_000)
 MAX_REQUEST_BYTES_RANGE = (1_024, 6 * 1_048_576)
 TIMEOUT_RANGE = (0.1, 900.0)
+RETRY_HORIZON_RANGE = (60, 1_209_600)
+"""One minute to fourteen days (SQS's longest retention)."""
+RETRY_BACKOFF_BASE_RANGE = (0.0, 43_200.0)
+RETRY_BACKOFF_MAX_RANGE = (0, 43_200)
+"""Up to SQS's visibility maximum (12 hours); 0 turns visibility backoff off."""
 _LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _SSM_NAME_CHARS = _LETTERS_DIGITS | frozenset("_.-/")
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9._/#:-]{1,255}")
@@ -39,6 +47,17 @@ class Settings:
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     token_parameter: str | None = None
     token: str | None = field(default=None, repr=False)
+    retry_horizon_seconds: int = DEFAULT_RETRY_HORIZON_SECONDS
+    """A valid change failing transiently after this long since its first send is
+    dead-lettered as `expired`."""
+    retry_backoff_base_seconds: float = DEFAULT_RETRY_BACKOFF_BASE_SECONDS
+    retry_backoff_max_seconds: int = DEFAULT_RETRY_BACKOFF_MAX_SECONDS
+    """Cap of the visibility backoff; 0: visibility is left alone (backoff off)."""
+
+    @property
+    def backoff_enabled(self) -> bool:
+        """Whether transiently failed records get their visibility set (max > 0)."""
+        return self.retry_backoff_max_seconds > 0
 
     def __repr__(self) -> str:
         hidden = "'***'" if self.token else "None"
@@ -48,7 +67,10 @@ class Settings:
             f"max_request_bytes={self.max_request_bytes}, "
             f"entity_api_timeout_seconds={self.entity_api_timeout_seconds}, "
             f"metrics_namespace={self.metrics_namespace!r}, "
-            f"token_parameter={self.token_parameter!r}, token={hidden})"
+            f"token_parameter={self.token_parameter!r}, token={hidden}, "
+            f"retry_horizon_seconds={self.retry_horizon_seconds}, "
+            f"retry_backoff_base_seconds={self.retry_backoff_base_seconds}, "
+            f"retry_backoff_max_seconds={self.retry_backoff_max_seconds})"
         )
 
     __str__ = __repr__
@@ -111,6 +133,17 @@ class Settings:
             metrics_namespace=namespace,
             token_parameter=token_parameter,
             token=token,
+            retry_horizon_seconds=int(
+                _number(environ, "RETRY_HORIZON_SECONDS", DEFAULT_RETRY_HORIZON_SECONDS, int)
+            ),
+            retry_backoff_base_seconds=_number(
+                environ, "RETRY_BACKOFF_BASE_SECONDS", DEFAULT_RETRY_BACKOFF_BASE_SECONDS, float
+            ),
+            retry_backoff_max_seconds=int(
+                _number(
+                    environ, "RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS, int
+                )
+            ),
         )
 
 
@@ -118,6 +151,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "MAX_OPERATIONS_PER_REQUEST": MAX_OPERATIONS_RANGE,
     "MAX_REQUEST_BYTES": MAX_REQUEST_BYTES_RANGE,
     "ENTITY_API_TIMEOUT_SECONDS": TIMEOUT_RANGE,
+    "RETRY_HORIZON_SECONDS": RETRY_HORIZON_RANGE,
+    "RETRY_BACKOFF_BASE_SECONDS": RETRY_BACKOFF_BASE_RANGE,
+    "RETRY_BACKOFF_MAX_SECONDS": RETRY_BACKOFF_MAX_RANGE,
 }
 
 
@@ -175,11 +211,29 @@ def _url(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
+def read_number(
+    environ: Mapping[str, str],
+    name: str,
+    default: float | None,
+    kind: type[int] | type[float],
+    bounds: tuple[float, float],
+) -> float:
+    """The setting `name` as a number within `bounds` (inclusive), `default` when unset
+    (None: required); SettingsError naming the setting and its rule otherwise."""
+    if default is None and _optional(environ, name) is None:
+        raise SettingsError(f"{name} is required and not set")
+    return _number(environ, name, 0.0 if default is None else default, kind, bounds)
+
+
 def _number(
-    environ: Mapping[str, str], name: str, default: float, kind: type[int] | type[float]
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    kind: type[int] | type[float],
+    bounds: tuple[float, float] | None = None,
 ) -> float:
     raw = _optional(environ, name)
-    low, high = _RANGES[name]
+    low, high = bounds or _RANGES[name]
     if raw is None:
         return default
     rule = f"{name} must be {'an integer' if kind is int else 'a number'} in {_n(low)}-{_n(high)}"

@@ -36,11 +36,13 @@ class ErrorCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one operation (`error_code` is the DLQ code when rejected)."""
+    """What happened to one operation (`error_code` is the DLQ code when rejected;
+    `retry_after` the API's Retry-After in seconds on a transient answer that gave one)."""
 
     kind: OutcomeKind
     detail: str = ""
     error_code: ErrorCode = ErrorCode.REJECTED_BY_API
+    retry_after: float | None = None
 
 
 class BatchItemFailure(TypedDict):

@@ -228,3 +228,131 @@ run "tags_reject_long_value" {
 
   expect_failures = [var.tags]
 }
+
+# ---- Inputs the root passes to the modules ---------------------------------------------------
+
+run "filter_patterns_and_metrics_namespace_reach_the_consumer" {
+  command = plan
+
+  variables {
+    filter_patterns   = ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
+    metrics_namespace = "Orders/EntitySync"
+  }
+
+  assert {
+    condition     = module.consumer.filter_patterns == ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
+    error_message = "filter_patterns must reach the mapping's filter criteria unchanged"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["METRICS_NAMESPACE"] == "Orders/EntitySync"
+    error_message = "metrics_namespace must reach the handler's environment"
+  }
+
+  assert {
+    condition     = module.alarms.alarm_metrics.batch_failed == "Orders/EntitySync batch_failed" && module.alarms.alarm_metrics.expired == "Orders/EntitySync expired" && module.alarms.alarm_metrics.throttled_share == "Orders/EntitySync"
+    error_message = "the alarms on the handler's metrics must read the same namespace"
+  }
+}
+
+run "defaults_reach_the_consumer_and_the_alarms" {
+  command = plan
+
+  assert {
+    condition     = module.consumer.filter_patterns == []
+    error_message = "no filter by default"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["METRICS_NAMESPACE"] == "SqsBatchConsumer" && module.alarms.alarm_metrics.batch_failed == "SqsBatchConsumer batch_failed"
+    error_message = "without metrics_namespace the handler and the alarms must use the same namespace, the handler's default"
+  }
+
+  assert {
+    condition = (
+      module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "3600" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_BASE_SECONDS"] == "2" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_MAX_SECONDS"] == "900"
+    )
+    error_message = "the retry horizon must default to max_message_age_seconds (3600), the backoff to 2 s base and 900 s cap"
+  }
+
+  assert {
+    condition     = module.consumer.log_levels.system == "INFO" && module.consumer.log_levels.application == "INFO"
+    error_message = "system and application log level INFO by default"
+  }
+
+  assert {
+    condition     = output.dashboard_name == "orders"
+    error_message = "the dashboard must be part of the stack by default"
+  }
+}
+
+run "retry_settings_and_log_levels_reach_the_consumer" {
+  command = plan
+
+  variables {
+    max_message_age_seconds    = 900
+    retry_horizon_seconds      = 7200
+    retry_backoff_base_seconds = 1
+    retry_backoff_max_seconds  = 120
+    application_log_level      = "DEBUG"
+    system_log_level           = "WARN"
+    create_dashboard           = false
+  }
+
+  assert {
+    condition = (
+      module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "7200" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_BASE_SECONDS"] == "1" &&
+      module.consumer.environment_variables["RETRY_BACKOFF_MAX_SECONDS"] == "120"
+    )
+    error_message = "a given horizon replaces max_message_age_seconds; the backoff settings reach the environment"
+  }
+
+  assert {
+    condition     = module.consumer.log_levels.application == "DEBUG" && module.consumer.log_levels.system == "WARN"
+    error_message = "the log levels must reach the function"
+  }
+
+  assert {
+    condition     = output.dashboard_name == null
+    error_message = "create_dashboard = false must create no dashboard"
+  }
+}
+
+run "retry_horizon_accepts_the_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 86400
+    retry_horizon_seconds     = 86400
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "86400"
+    error_message = "a horizon equal to the queue's retention must be accepted"
+  }
+}
+
+run "retry_horizon_rejects_beyond_the_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 86400
+    retry_horizon_seconds     = 86401
+  }
+
+  expect_failures = [var.retry_horizon_seconds]
+}
+
+run "default_retry_horizon_rejects_an_sla_beyond_the_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 600
+    max_message_age_seconds   = 900
+  }
+
+  expect_failures = [var.retry_horizon_seconds]
+}

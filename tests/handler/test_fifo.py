@@ -7,6 +7,7 @@ test_contract.py; the events are shaped as Lambda delivers FIFO records.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ import pytest
 if TYPE_CHECKING:
     from conftest import Harness
 
+SENT_MS = int(time.time() * 1000)
+"""SentTimestamp of the records: now, well within the retry horizon."""
 FIFO_ARN = "arn:aws:sqs:us-east-1:123456789012:entity-changes.fifo"
 
 
@@ -28,7 +31,7 @@ class Fifo:
         """A FIFO batch: (message group or None, body) per record, message ids m0, m1, ..."""
         records = []
         for n, (group, body) in enumerate(items):
-            record = self.h.record(body, f"m{n}", 1_767_225_600_000 + n)
+            record = self.h.record(body, f"m{n}", SENT_MS + n)
             record["eventSourceARN"] = arn
             record["attributes"]["SequenceNumber"] = str(18_000_000_000_000_000_000 + n)
             if group is not None:
@@ -252,3 +255,50 @@ def test_a_fifo_dlq_gets_each_copy_in_its_group_once(h: Harness, fifo: Fifo, sqs
         ("m1", "order:J", "j2"),
         ("m2", "order:J", "j3"),
     ]
+
+
+def test_at_the_redrive_limit_a_fifo_record_is_not_copied_but_stays_in_its_place(
+    h: Harness, sqs: Any
+) -> None:
+    # On a standard queue a delayed copy replaces a record on the receive that reaches the
+    # redrive limit; on FIFO a copy would join the end of its group (and SQS refuses a
+    # per-message delay there): the record keeps its place and comes back after its backoff.
+    dead = sqs.create_queue(
+        QueueName=f"dead-{uuid.uuid4().hex[:10]}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+    policy = {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": "1"}
+    url = sqs.create_queue(
+        QueueName=f"src-{uuid.uuid4().hex[:10]}.fifo",
+        Attributes={"FifoQueue": "true", "RedrivePolicy": json.dumps(policy)},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    for n in range(3):
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(h.change(f"f{n}", "F", "create" if n == 0 else "update")),
+            MessageGroupId="order:F",
+            MessageDeduplicationId=f"f{n}",
+        )
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn["Attributes"]["QueueArn"],
+                "awsRegion": "us-east-1",
+            }
+            for m in received["Messages"]
+        ]
+    }
+    h.api.set_faults({"status_always": 503, "retry_after": "0"})
+    run = h.handle(event, h.runtime())
+
+    assert run.failed == [m["MessageId"] for m in received["Messages"]]
+    summary = run.summary
+    assert (summary["requeued"], summary["requeue_failed"], summary["backoff_set"]) == (0, 0, 3)

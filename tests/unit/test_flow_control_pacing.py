@@ -46,6 +46,18 @@ def test_throttle_cuts_the_rate_to_beta_times_the_measured_rate() -> None:
     assert limiter.fill_rate == pytest.approx(BETA * measured, rel=0.05)
 
 
+def test_a_throttle_before_the_first_bucket_closes_keeps_the_rate_seen_so_far() -> None:
+    # four requests in flight at the start of an invocation, the fifth answer a 429:
+    # the rate is taken from those answers, not read as 0 (which meant MIN_RATE, 0.5/s)
+    limiter = AdaptiveRateLimiter(0.0)
+    for n in range(4):
+        limiter.record(0.01 * (n + 1), throttled=False)
+    limiter.record(0.05, throttled=True)
+    assert limiter.fill_rate == pytest.approx(BETA * 5 / 0.5)
+    limiter.record(0.06, throttled=False)  # a success in the same bucket does not undo it
+    assert limiter.fill_rate > MIN_RATE
+
+
 def test_tokens_arrive_at_the_fill_rate() -> None:
     limiter = AdaptiveRateLimiter()
     now = send_steadily(limiter, 20.0, 0.0, 5.0)

@@ -107,3 +107,16 @@ def test_applied_sequences_expand_coalesced_operations_in_publishing_order() -> 
         "order:a": ["r-000001", "r-000004", "r-000010"],
         "order:b": ["r-000002"],
     }
+
+
+def test_fifo_backoffs_make_a_group_wait_as_long_as_its_first_record() -> None:
+    from consumer.flow_control.backoff import RetryPlan
+    from consumer.retries import Backoff, RetryFacts, fifo_backoffs
+
+    def backoff(index: int, seconds: int) -> Backoff:
+        facts = RetryFacts("https://sqs/q.fifo", f"rh{index}", 0, 1, 1)
+        return Backoff(index, facts, RetryPlan(expired=False, visibility_seconds=seconds))
+
+    groups = ["a", "b", "a", "a", "b"]
+    aligned = fifo_backoffs([backoff(3, 40), backoff(0, 7), backoff(2, 900), backoff(4, 5)], groups)
+    assert {b.index: b.plan.visibility_seconds for b in aligned} == {0: 7, 2: 7, 3: 7, 4: 5}

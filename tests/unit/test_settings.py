@@ -20,6 +20,26 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.entity_api_timeout_seconds == 10.0
     assert settings.metrics_namespace == "SqsBatchConsumer"
     assert settings.token is None
+    assert settings.retry_horizon_seconds == 3600
+    assert settings.retry_backoff_base_seconds == 2.0
+    assert settings.retry_backoff_max_seconds == 900
+    assert settings.backoff_enabled
+
+
+def test_retry_settings_are_read_and_zero_turns_backoff_off() -> None:
+    settings = Settings.from_environ(
+        {
+            **BASE,
+            "RETRY_HORIZON_SECONDS": "600",
+            "RETRY_BACKOFF_BASE_SECONDS": "0.5",
+            "RETRY_BACKOFF_MAX_SECONDS": "0",
+        }
+    )
+
+    assert settings.retry_horizon_seconds == 600
+    assert settings.retry_backoff_base_seconds == 0.5
+    assert settings.retry_backoff_max_seconds == 0
+    assert not settings.backoff_enabled
 
 
 def test_every_setting_is_read() -> None:
@@ -53,6 +73,13 @@ def test_every_setting_is_read() -> None:
         ({"MAX_REQUEST_BYTES": "100"}, "MAX_REQUEST_BYTES must be an integer in 1024-"),
         ({"ENTITY_API_TIMEOUT_SECONDS": "0"}, "ENTITY_API_TIMEOUT_SECONDS must be a number"),
         ({"METRICS_NAMESPACE": "AWS/Lambda"}, "METRICS_NAMESPACE"),
+        ({"RETRY_HORIZON_SECONDS": "59"}, "RETRY_HORIZON_SECONDS must be an integer in 60-"),
+        ({"RETRY_HORIZON_SECONDS": "1209601"}, "RETRY_HORIZON_SECONDS must be an integer"),
+        ({"RETRY_HORIZON_SECONDS": "1h"}, "RETRY_HORIZON_SECONDS must be an integer"),
+        ({"RETRY_BACKOFF_BASE_SECONDS": "-1"}, "RETRY_BACKOFF_BASE_SECONDS must be a number"),
+        ({"RETRY_BACKOFF_BASE_SECONDS": "nan"}, "RETRY_BACKOFF_BASE_SECONDS must be a number"),
+        ({"RETRY_BACKOFF_MAX_SECONDS": "43201"}, "RETRY_BACKOFF_MAX_SECONDS must be an integer"),
+        ({"RETRY_BACKOFF_MAX_SECONDS": "1.5"}, "RETRY_BACKOFF_MAX_SECONDS must be an integer"),
         ({"METRICS_NAMESPACE": "bad|name"}, "METRICS_NAMESPACE"),
         ({"ENTITY_API_TOKEN_PARAMETER": "has spaces"}, "ENTITY_API_TOKEN_PARAMETER must be"),
         (

@@ -4,7 +4,8 @@ In the spirit of botocore's adaptive retry mode (botocore/retries/adaptive.py, b
 throttling.py), written for a caller that owns the clock:
 
 - Until the first throttling answer, requests go out unpaced.
-- The send rate is measured in half-second buckets, exponentially smoothed.
+- The send rate is measured in half-second buckets, exponentially smoothed (before the first
+  bucket closes: the answers so far over one bucket's width).
 - On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate) and the
   rate at the drop is remembered as `w_max`.
 - On success the fill rate follows the CUBIC curve SCALE x (t - t_drop - K) ** 3 + w_max, where
@@ -121,7 +122,11 @@ class AdaptiveRateLimiter:
             self._measured = current * SMOOTHING + self._measured * (1.0 - SMOOTHING)
             self._count = 0
             self._bucket_start = bucket
-        return self._measured
+        if self._measured > 0.0:
+            return self._measured
+        # nothing measured yet (the first bucket is still open): the answers so far, as a
+        # rate over one bucket, rather than 0 (which would drop the rate to MIN_RATE)
+        return self._count / BUCKET_SECONDS
 
     def _refill(self, now: float) -> None:
         if self._last_refill is None or now < self._last_refill:

@@ -1,5 +1,7 @@
 # CloudWatch alarms of the consumer: a non-empty DLQ, a source queue older than the delivery SLA,
-# function errors and throttles; optionally an encrypted SNS topic that receives them.
+# function errors and throttles, the handler's own failure signals (batch_failed, expired and
+# DLQ'd records, the throttled share of API requests), the governor's errors when it runs;
+# optionally an encrypted SNS topic that receives them. The dashboard is in dashboard.tf.
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -8,6 +10,8 @@ locals {
   create_topic_key = var.create_sns_topic && var.sns_kms_key_arn == null
   topic_arns       = var.create_sns_topic ? [aws_sns_topic.this[0].arn] : []
   actions          = concat(local.topic_arns, var.alarm_actions)
+
+  throttled_share_datapoints = coalesce(var.throttled_share_datapoints, min(3, var.evaluation_periods))
 }
 
 # ---- Notifications ---------------------------------------------------------------------------
@@ -100,11 +104,56 @@ locals {
       evaluation_periods  = var.evaluation_periods
       datapoints_to_alarm = 1
     }
+    batch_failed = {
+      description         = "Invocations of ${var.function_name} failed as a whole (the handler's catch-all path) or failed every record (handler metric batch_failed in ${var.metrics_namespace}): nothing gets through. Read the function's ERROR log lines: API unreachable or refusing auth, DLQ unreachable, a bug."
+      namespace           = var.metrics_namespace
+      metric_name         = "batch_failed"
+      dimensions          = { FunctionName = var.function_name }
+      statistic           = "Sum"
+      threshold           = var.batch_failed_threshold
+      evaluation_periods  = var.evaluation_periods
+      datapoints_to_alarm = 1
+    }
+    expired = {
+      description         = "The handler sent valid changes to the DLQ ${var.dlq_name} as expired (handler metric expired): they were retried for the whole retry horizon without being applied. The API was down or throttling for longer than the horizon; fix it, then redrive."
+      namespace           = var.metrics_namespace
+      metric_name         = "expired"
+      dimensions          = { FunctionName = var.function_name }
+      statistic           = "Sum"
+      threshold           = var.expired_threshold
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+    }
+    dlq_records = {
+      description         = "The handler sent records to the DLQ ${var.dlq_name} in the last period (handler metric dlq: invalid_json, schema_violation, rejected_by_api or expired). Unlike dlq-not-empty, which stays in ALARM while messages wait, this one fires again for each new burst."
+      namespace           = var.metrics_namespace
+      metric_name         = "dlq"
+      dimensions          = { FunctionName = var.function_name }
+      statistic           = "Sum"
+      threshold           = var.dlq_records_threshold
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+    }
+  }
+
+  # The governor's errors, only when it runs: a failing governor leaves MaximumConcurrency where
+  # it last set it.
+  governor_alarms = var.governor_function_name == null ? {} : {
+    governor_errors = {
+      description         = "The concurrency governor ${coalesce(var.governor_function_name, "-")} failed: the mapping's MaximumConcurrency stays where it last set it. Read the governor's log group."
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = { FunctionName = coalesce(var.governor_function_name, "-") }
+      statistic           = "Sum"
+      threshold           = 0
+      evaluation_periods  = var.evaluation_periods
+      datapoints_to_alarm = 1
+    }
   }
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
-  for_each = local.alarms
+  for_each = merge(local.alarms, local.governor_alarms)
 
   alarm_name          = "${var.name}-${replace(each.key, "_", "-")}"
   alarm_description   = each.value.description
@@ -118,6 +167,44 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.actions
+  ok_actions    = local.actions
+
+  tags = var.tags
+}
+
+# The share of API requests answered with a throttle (429/503), from the handler's EMF metrics:
+# throttled / requests per period. A period without requests counts as 0, not as missing data.
+resource "aws_cloudwatch_metric_alarm" "throttled_share" {
+  alarm_name          = "${var.name}-throttled-share"
+  alarm_description   = "More than ${var.throttled_share_threshold * 100}% of ${var.function_name}'s API requests were throttled (429/503) in ${local.throttled_share_datapoints} of ${var.evaluation_periods} periods: the entity API's rate limit is reached. Lower maximum_concurrency (or enable adaptive_concurrency), or raise the API's limit."
+  evaluation_periods  = var.evaluation_periods
+  datapoints_to_alarm = local.throttled_share_datapoints
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.throttled_share_threshold
+  treat_missing_data  = "notBreaching"
+
+  metric_query {
+    id          = "share"
+    expression  = "IF(requests > 0, throttled / requests, 0)"
+    label       = "Throttled share of API requests"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = ["throttled", "requests"]
+    content {
+      id = metric_query.value
+      metric {
+        namespace   = var.metrics_namespace
+        metric_name = metric_query.value
+        dimensions  = { FunctionName = var.function_name }
+        stat        = "Sum"
+        period      = var.period_seconds
+      }
+    }
+  }
 
   alarm_actions = local.actions
   ok_actions    = local.actions

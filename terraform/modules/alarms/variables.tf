@@ -40,6 +40,34 @@ variable "function_name" {
   }
 }
 
+variable "event_source_mapping_uuid" {
+  description = "UUID of the consumer's event source mapping (the dashboard shows its EventCount metrics); null leaves that widget out."
+  type        = string
+  default     = null
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the handler's Embedded Metric Format metrics (the consumer's METRICS_NAMESPACE; the handler's default is `SqsBatchConsumer`)."
+  type        = string
+  default     = "SqsBatchConsumer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#: -]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace: must be 1-255 characters of letters, digits, '.', '_', '/', '#', ':', '-' and space, and must not start with 'AWS/' (reserved)."
+  }
+}
+
+variable "governor_function_name" {
+  description = "Name of the concurrency governor function when it runs (its errors are alarmed on, its decisions shown on the dashboard); null when there is none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.governor_function_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", var.governor_function_name))
+    error_message = "governor_function_name: must be null or a Lambda function name (1-64 characters of A-Z, a-z, 0-9, '-' and '_')."
+  }
+}
+
 # ---- Thresholds ------------------------------------------------------------------------------
 
 variable "max_message_age_seconds" {
@@ -72,6 +100,61 @@ variable "function_throttles_threshold" {
   validation {
     condition     = var.function_throttles_threshold >= 0 && floor(var.function_throttles_threshold) == var.function_throttles_threshold
     error_message = "function_throttles_threshold: must be a whole number >= 0."
+  }
+}
+
+variable "batch_failed_threshold" {
+  description = "Invocations per `period_seconds` that failed as a whole or failed every record (handler metric `batch_failed`) above which its alarm fires (in 1 of `evaluation_periods` periods)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.batch_failed_threshold >= 0 && floor(var.batch_failed_threshold) == var.batch_failed_threshold
+    error_message = "batch_failed_threshold: must be a whole number >= 0."
+  }
+}
+
+variable "expired_threshold" {
+  description = "Records sent to the DLQ as `expired` per `period_seconds` (handler metric `expired`) above which its alarm fires."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.expired_threshold >= 0 && floor(var.expired_threshold) == var.expired_threshold
+    error_message = "expired_threshold: must be a whole number >= 0."
+  }
+}
+
+variable "dlq_records_threshold" {
+  description = "Records the handler sent to the DLQ per `period_seconds` (handler metric `dlq`, any error code) above which its alarm fires."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.dlq_records_threshold >= 0 && floor(var.dlq_records_threshold) == var.dlq_records_threshold
+    error_message = "dlq_records_threshold: must be a whole number >= 0."
+  }
+}
+
+variable "throttled_share_threshold" {
+  description = "Share of API requests answered with a throttle (handler metrics throttled / requests), above which a period breaches; from 0 to 1 (exclusive). Some throttling is normal against a rate-limited API: the handler backs off."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.throttled_share_threshold > 0 && var.throttled_share_threshold < 1
+    error_message = "throttled_share_threshold: must be above 0 and below 1 (a share of requests)."
+  }
+}
+
+variable "throttled_share_datapoints" {
+  description = "Breaching periods out of `evaluation_periods` that fire the throttled-share alarm (1 to `evaluation_periods`); null: 3, or `evaluation_periods` when fewer."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.throttled_share_datapoints == null || try(var.throttled_share_datapoints >= 1 && var.throttled_share_datapoints <= var.evaluation_periods && floor(var.throttled_share_datapoints) == var.throttled_share_datapoints, false)
+    error_message = "throttled_share_datapoints: must be null or a whole number from 1 to evaluation_periods."
   }
 }
 
@@ -130,6 +213,20 @@ variable "alarm_actions" {
     condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:", arn))])
     error_message = "alarm_actions: every entry must be an ARN (arn:<partition>:<service>:...)."
   }
+}
+
+# ---- Dashboard -------------------------------------------------------------------------------
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard `<name>`: queue depth and age, the event source mapping, the function's invocations, errors, throttles, duration and concurrency, and the handler's metrics."
+  type        = bool
+  default     = true
+}
+
+variable "max_concurrency_annotation" {
+  description = "Maximum concurrency drawn as a line on the dashboard's concurrency widget (the mapping's maximum_concurrency, or the governor's maximum); null draws none."
+  type        = number
+  default     = null
 }
 
 variable "tags" {

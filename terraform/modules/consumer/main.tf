@@ -25,6 +25,9 @@ locals {
       DLQ_URL                    = var.dlq_url
       MAX_OPERATIONS_PER_REQUEST = tostring(var.max_operations_per_request)
       MAX_REQUEST_BYTES          = tostring(var.max_request_bytes)
+      RETRY_HORIZON_SECONDS      = tostring(var.retry_horizon_seconds)
+      RETRY_BACKOFF_BASE_SECONDS = tostring(var.retry_backoff_base_seconds)
+      RETRY_BACKOFF_MAX_SECONDS  = tostring(var.retry_backoff_max_seconds)
     },
     var.entity_api_token_parameter_name == null ? {} : { ENTITY_API_TOKEN_PARAMETER = var.entity_api_token_parameter_name },
     var.entity_api_timeout_seconds == null ? {} : { ENTITY_API_TIMEOUT_SECONDS = tostring(var.entity_api_timeout_seconds) },
@@ -59,11 +62,13 @@ locals {
       Action   = ["ssm:GetParameter"]
       Resource = [local.token_parameter_arn]
     }],
+    # SSM passes the parameter's ARN as encryption context: the key decrypts that parameter only.
     var.entity_api_token_kms_key_arn == null ? [] : [{
-      Sid      = "DecryptApiTokenParameter"
-      Effect   = "Allow"
-      Action   = ["kms:Decrypt"]
-      Resource = [var.entity_api_token_kms_key_arn]
+      Sid       = "DecryptApiTokenParameter"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt"]
+      Resource  = [var.entity_api_token_kms_key_arn]
+      Condition = { StringEquals = { "kms:EncryptionContext:PARAMETER_ARN" = local.token_parameter_arn } }
     }],
     var.queue_kms_key_arn == null ? [] : [{
       Sid      = "UseQueueKey"
@@ -150,7 +155,7 @@ resource "aws_lambda_function" "this" {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
     application_log_level = var.application_log_level
-    system_log_level      = "WARN"
+    system_log_level      = var.system_log_level
   }
 
   tracing_config {

@@ -32,3 +32,21 @@ output "event_source_mapping_arn" {
   description = "ARN of the SQS event source mapping."
   value       = aws_lambda_event_source_mapping.this.arn
 }
+
+output "environment_variables" {
+  description = "The function's environment (the handler settings of contract section 3; no secrets: the token stays in SSM)."
+  value       = aws_lambda_function.this.environment[0].variables
+}
+
+output "log_levels" {
+  description = "The function's application and system log levels."
+  value = {
+    application = aws_lambda_function.this.logging_config[0].application_log_level
+    system      = aws_lambda_function.this.logging_config[0].system_log_level
+  }
+}
+
+output "filter_patterns" {
+  description = "The event source mapping's filter patterns (empty: no filter)."
+  value       = flatten([for criteria in aws_lambda_event_source_mapping.this.filter_criteria : [for f in criteria.filter : f.pattern]])
+}

@@ -92,13 +92,29 @@ variable "tracing_mode" {
 }
 
 variable "application_log_level" {
-  description = "Lambda application log level (JSON log format): TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  description = "Lambda application log level (JSON log format): TRACE, DEBUG or INFO. WARN, ERROR and FATAL are refused: Lambda would drop the handler's INFO summary line, which carries the Embedded Metric Format metrics the alarms and the dashboard read."
   type        = string
   default     = "INFO"
 
   validation {
     condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
-    error_message = "application_log_level: must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+    error_message = "application_log_level: must be one of TRACE, DEBUG, INFO (WARN, ERROR and FATAL are refused too, see the next rule)."
+  }
+
+  validation {
+    condition     = !contains(["WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "application_log_level: WARN, ERROR and FATAL would drop the EMF summary (the handler's one INFO line per invocation that carries its CloudWatch metrics), leaving the alarms and the dashboard blind; use INFO, DEBUG or TRACE."
+  }
+}
+
+variable "system_log_level" {
+  description = "Lambda system log level (JSON log format): DEBUG, INFO or WARN. INFO keeps the platform's REPORT lines (duration, billed duration, memory used, init time)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level: must be one of DEBUG, INFO, WARN (WARN drops the REPORT lines with duration, memory and init time)."
   }
 }
 
@@ -116,12 +132,29 @@ variable "log_retention_in_days" {
 # ---- Handler settings (environment, contract section 3) --------------------------------------
 
 variable "entity_api_url" {
-  description = "Full URL of the entity API's batch endpoint (ENTITY_API_URL)."
+  description = "Full URL of the entity API's batch endpoint (ENTITY_API_URL). With a token (`entity_api_token_parameter_name`) it must be https://, unless its host is a loopback address (127.0.0.0/8, ::1, localhost) for local use."
   type        = string
 
   validation {
     condition     = can(regex("^https?://[^\\s/?#@]+([/?#][^\\s]*)?$", var.entity_api_url))
     error_message = "entity_api_url: must be an http:// or https:// URL with a host, without spaces and without user:password@ (credentials belong in the SSM token parameter, not in the environment)."
+  }
+
+  # After the scheme and the host (a name, an IPv4 address or a bracketed IPv6 address), a ':'
+  # must be followed by a port from 1 to 65535 without leading zeros.
+  validation {
+    condition = (
+      !can(regex("^[A-Za-z]+://(\\[[^\\]/]*\\]|[^:/?#\\[\\]]*):", var.entity_api_url)) ||
+      can(regex("^[A-Za-z]+://(\\[[^\\]/]*\\]|[^:/?#\\[\\]]*):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})([/?#]|$)", var.entity_api_url))
+    )
+    error_message = "entity_api_url: the port, when given, must be a number from 1 to 65535 (for example https://entities.example.com:8443/v1/operations:batch)."
+  }
+
+  validation {
+    condition = var.entity_api_token_parameter_name == null || can(regex("^(?i)https://", var.entity_api_url)) || can(regex(
+      "^(?i)http://(localhost|127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|\\[::1\\])(:[0-9]*)?([/?#]|$)", var.entity_api_url
+    ))
+    error_message = "entity_api_url: a bearer token (entity_api_token_parameter_name) must not travel over plain http://; use https://, or a loopback host (127.0.0.1, ::1, localhost) for local use."
   }
 }
 
@@ -138,13 +171,18 @@ variable "entity_api_token_parameter_name" {
 }
 
 variable "entity_api_token_kms_key_arn" {
-  description = "ARN of the customer-managed KMS key that encrypts the token parameter; the role gets kms:Decrypt on it. Null for the AWS-managed `aws/ssm` key, which needs no grant."
+  description = "ARN of the customer-managed KMS key that encrypts the token parameter; the role gets kms:Decrypt on it, only for that parameter (condition on the SSM encryption context `PARAMETER_ARN`). Null for the AWS-managed `aws/ssm` key, which needs no grant. Needs `entity_api_token_parameter_name`."
   type        = string
   default     = null
 
   validation {
     condition     = var.entity_api_token_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.entity_api_token_kms_key_arn))
     error_message = "entity_api_token_kms_key_arn: must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>)."
+  }
+
+  validation {
+    condition     = var.entity_api_token_kms_key_arn == null || var.entity_api_token_parameter_name != null
+    error_message = "entity_api_token_kms_key_arn: needs entity_api_token_parameter_name (the key is granted only for decrypting that parameter)."
   }
 }
 
@@ -187,8 +225,41 @@ variable "metrics_namespace" {
   default     = null
 
   validation {
-    condition     = var.metrics_namespace == null || can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(coalesce(var.metrics_namespace, "x"), "AWS/")
-    error_message = "metrics_namespace: must be null or 1-255 characters of letters, digits, '.', '_', '/', '#', ':', '-', and must not start with 'AWS/' (reserved)."
+    condition     = var.metrics_namespace == null || can(regex("^[A-Za-z0-9._/#: -]{1,255}$", var.metrics_namespace)) && !startswith(coalesce(var.metrics_namespace, "x"), "AWS/")
+    error_message = "metrics_namespace: must be null or 1-255 characters of letters, digits, '.', '_', '/', '#', ':', '-' and space (CloudWatch's rule, the handler's too), and must not start with 'AWS/' (reserved)."
+  }
+}
+
+variable "retry_horizon_seconds" {
+  description = "How long after its first send a valid change is retried before the handler sends it to the DLQ as `expired` (RETRY_HORIZON_SECONDS), 60-1209600 seconds. Keep it within the source queue's retention."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.retry_horizon_seconds >= 60 && var.retry_horizon_seconds <= 1209600 && floor(var.retry_horizon_seconds) == var.retry_horizon_seconds
+    error_message = "retry_horizon_seconds: must be a whole number of seconds from 60 to 1209600 (14 days, the longest SQS retention)."
+  }
+}
+
+variable "retry_backoff_base_seconds" {
+  description = "Base of the exponential visibility backoff of transiently failed records (RETRY_BACKOFF_BASE_SECONDS): above 0 and at most `retry_backoff_max_seconds`."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.retry_backoff_base_seconds > 0 && var.retry_backoff_base_seconds <= var.retry_backoff_max_seconds
+    error_message = "retry_backoff_base_seconds: must be above 0 and at most retry_backoff_max_seconds."
+  }
+}
+
+variable "retry_backoff_max_seconds" {
+  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds (SQS's visibility maximum)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.retry_backoff_max_seconds >= 1 && var.retry_backoff_max_seconds <= 43200 && floor(var.retry_backoff_max_seconds) == var.retry_backoff_max_seconds
+    error_message = "retry_backoff_max_seconds: must be a whole number of seconds from 1 to 43200 (12 hours, the longest visibility timeout SQS accepts)."
   }
 }
 

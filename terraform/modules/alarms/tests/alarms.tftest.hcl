@@ -24,8 +24,36 @@ run "alarms_watch_the_right_metrics" {
       oldest_message_age = ["orders-oldest-message-age", "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", "GreaterThanThreshold", 3600, tomap({ QueueName = "orders" })]
       function_errors    = ["orders-function-errors", "AWS/Lambda", "Errors", "Sum", "GreaterThanThreshold", 0, tomap({ FunctionName = "orders" })]
       function_throttles = ["orders-function-throttles", "AWS/Lambda", "Throttles", "Sum", "GreaterThanThreshold", 0, tomap({ FunctionName = "orders" })]
+      batch_failed       = ["orders-batch-failed", "SqsBatchConsumer", "batch_failed", "Sum", "GreaterThanThreshold", 0, tomap({ FunctionName = "orders" })]
+      expired            = ["orders-expired", "SqsBatchConsumer", "expired", "Sum", "GreaterThanThreshold", 0, tomap({ FunctionName = "orders" })]
+      dlq_records        = ["orders-dlq-records", "SqsBatchConsumer", "dlq", "Sum", "GreaterThanThreshold", 0, tomap({ FunctionName = "orders" })]
     }
-    error_message = "four alarms: DLQ not empty, oldest message over the 3600 s SLA, any function error, any throttle"
+    error_message = "seven metric alarms: DLQ not empty, oldest message over the 3600 s SLA, any function error, any throttle, any batch_failed, any expired record, any record sent to the DLQ (no governor alarm without a governor)"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.throttled_share.alarm_name == "orders-throttled-share" &&
+      aws_cloudwatch_metric_alarm.throttled_share.threshold == 0.1 &&
+      aws_cloudwatch_metric_alarm.throttled_share.evaluation_periods == 5 &&
+      aws_cloudwatch_metric_alarm.throttled_share.datapoints_to_alarm == 3 &&
+      aws_cloudwatch_metric_alarm.throttled_share.treat_missing_data == "notBreaching"
+    )
+    error_message = "the throttled-share alarm fires above 10% in 3 of 5 periods"
+  }
+
+  assert {
+    condition = (
+      [for q in aws_cloudwatch_metric_alarm.throttled_share.metric_query : [q.id, q.expression] if q.return_data == true] == [["share", "IF(requests > 0, throttled / requests, 0)"]] &&
+      {
+        for q in aws_cloudwatch_metric_alarm.throttled_share.metric_query :
+        q.id => [q.metric[0].namespace, q.metric[0].metric_name, q.metric[0].stat, q.metric[0].dimensions.FunctionName] if length(q.metric) > 0
+        } == {
+        throttled = ["SqsBatchConsumer", "throttled", "Sum", "orders"]
+        requests  = ["SqsBatchConsumer", "requests", "Sum", "orders"]
+      }
+    )
+    error_message = "the throttled share must be the handler's throttled / requests sums, 0 in a period without requests"
   }
 
   assert {
@@ -51,8 +79,14 @@ run "sla_and_thresholds_follow_inputs" {
     max_message_age_seconds      = 900
     function_errors_threshold    = 3
     function_throttles_threshold = 10
+    batch_failed_threshold       = 4
+    expired_threshold            = 5
+    dlq_records_threshold        = 6
+    throttled_share_threshold    = 0.25
+    throttled_share_datapoints   = 2
     period_seconds               = 300
     evaluation_periods           = 2
+    metrics_namespace            = "Orders Sync/Consumer"
   }
 
   assert {
@@ -60,10 +94,136 @@ run "sla_and_thresholds_follow_inputs" {
       aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 900 &&
       aws_cloudwatch_metric_alarm.this["function_errors"].threshold == 3 &&
       aws_cloudwatch_metric_alarm.this["function_throttles"].threshold == 10 &&
+      aws_cloudwatch_metric_alarm.this["batch_failed"].threshold == 4 &&
+      aws_cloudwatch_metric_alarm.this["expired"].threshold == 5 &&
+      aws_cloudwatch_metric_alarm.this["dlq_records"].threshold == 6 &&
       aws_cloudwatch_metric_alarm.this["function_throttles"].evaluation_periods == 2 &&
       alltrue([for alarm in aws_cloudwatch_metric_alarm.this : alarm.period == 300])
     )
     error_message = "thresholds, period and evaluation periods must follow the inputs"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.throttled_share.threshold == 0.25 &&
+      aws_cloudwatch_metric_alarm.throttled_share.datapoints_to_alarm == 2 &&
+      alltrue([for q in aws_cloudwatch_metric_alarm.throttled_share.metric_query : q.metric[0].period == 300 && q.metric[0].namespace == "Orders Sync/Consumer" if length(q.metric) > 0])
+    )
+    error_message = "the throttled-share alarm must follow its threshold, datapoints, the period and the namespace"
+  }
+
+  assert {
+    condition     = alltrue([for key in ["batch_failed", "expired", "dlq_records"] : aws_cloudwatch_metric_alarm.this[key].namespace == "Orders Sync/Consumer"])
+    error_message = "the handler's alarms must read the given metrics namespace"
+  }
+}
+
+run "governor_errors_alarm_when_it_runs" {
+  command = plan
+
+  variables {
+    governor_function_name = "orders-governor"
+  }
+
+  assert {
+    condition = [
+      for key, alarm in aws_cloudwatch_metric_alarm.this :
+      [alarm.alarm_name, alarm.namespace, alarm.metric_name, alarm.dimensions] if key == "governor_errors"
+    ] == [["orders-governor-errors", "AWS/Lambda", "Errors", tomap({ FunctionName = "orders-governor" })]]
+    error_message = "with a governor, its Errors must be alarmed on"
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "governor_concurrency")
+    error_message = "with a governor, the dashboard must show its decisions"
+  }
+}
+
+# ---- Dashboard -------------------------------------------------------------------------------
+
+run "dashboard_by_default" {
+  command = plan
+
+  variables {
+    event_source_mapping_uuid  = "2f5e3f1e-0000-4000-8000-000000000000"
+    max_concurrency_annotation = 5
+  }
+
+  assert {
+    condition     = aws_cloudwatch_dashboard.this[0].dashboard_name == "orders" && output.dashboard_name == "orders"
+    error_message = "a dashboard named after the stack must be created by default"
+  }
+
+  assert {
+    condition = [for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.title] == [
+      "Queue depth", "Oldest message age (s)", "Invocations, errors and throttles", "Duration (ms)", "Concurrency",
+      "Event source mapping (records)", "Handler: records", "Handler: API requests and outcomes", "Handler: throttled share of API requests",
+    ]
+    error_message = "the dashboard must show queue depth and age, the function, the mapping and the handler's metrics, in that order"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for m in w.properties.metrics : "${m[0]} ${m[1]} ${m[3]}" if can(m[3])
+      ]
+      ])) == toset([
+      "AWS/SQS ApproximateNumberOfMessagesVisible orders",
+      "AWS/SQS ApproximateNumberOfMessagesNotVisible orders",
+      "AWS/SQS ApproximateNumberOfMessagesVisible orders-dlq",
+      "AWS/SQS ApproximateAgeOfOldestMessage orders",
+      "AWS/Lambda Invocations orders",
+      "AWS/Lambda Errors orders",
+      "AWS/Lambda Throttles orders",
+      "AWS/Lambda Duration orders",
+      "AWS/Lambda ConcurrentExecutions orders",
+      "AWS/Lambda PolledEventCount 2f5e3f1e-0000-4000-8000-000000000000",
+      "AWS/Lambda InvokedEventCount 2f5e3f1e-0000-4000-8000-000000000000",
+      "AWS/Lambda FailedInvokeEventCount 2f5e3f1e-0000-4000-8000-000000000000",
+      "AWS/Lambda FilteredOutEventCount 2f5e3f1e-0000-4000-8000-000000000000",
+      "AWS/Lambda DroppedEventCount 2f5e3f1e-0000-4000-8000-000000000000",
+      "AWS/Lambda DeletedEventCount 2f5e3f1e-0000-4000-8000-000000000000",
+      "SqsBatchConsumer received orders",
+      "SqsBatchConsumer invalid orders",
+      "SqsBatchConsumer duplicates orders",
+      "SqsBatchConsumer coalesced orders",
+      "SqsBatchConsumer dlq orders",
+      "SqsBatchConsumer expired orders",
+      "SqsBatchConsumer operations orders",
+      "SqsBatchConsumer requests orders",
+      "SqsBatchConsumer throttled orders",
+      "SqsBatchConsumer permanent orders",
+      "SqsBatchConsumer transient orders",
+      "SqsBatchConsumer batch_failed orders",
+    ])
+    error_message = "the dashboard's metrics must be the queues', the function's, the mapping's and every handler metric, on this stack's resources"
+  }
+
+  assert {
+    condition = alltrue([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.region == "us-east-1" && w.properties.period == 60
+    ])
+    error_message = "every widget must read this region at the alarm period"
+  }
+
+  assert {
+    condition = [
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.annotations.horizontal[0].value if w.properties.title == "Concurrency"
+    ] == [5] && !strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "governor_concurrency")
+    error_message = "the concurrency widget must draw the maximum concurrency, and no governor line without a governor"
+  }
+}
+
+run "dashboard_can_be_turned_off" {
+  command = plan
+
+  variables {
+    create_dashboard = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 0 && output.dashboard_name == null
+    error_message = "create_dashboard = false must create no dashboard"
   }
 }
 
@@ -228,8 +388,60 @@ run "thresholds_reject_negative" {
   variables {
     function_errors_threshold    = -1
     function_throttles_threshold = -1
+    batch_failed_threshold       = -1
+    expired_threshold            = -1
+    dlq_records_threshold        = -1
   }
-  expect_failures = [var.function_errors_threshold, var.function_throttles_threshold]
+  expect_failures = [var.function_errors_threshold, var.function_throttles_threshold, var.batch_failed_threshold, var.expired_threshold, var.dlq_records_threshold]
+}
+
+run "throttled_share_rejects_0" {
+  command = plan
+  variables {
+    throttled_share_threshold = 0
+  }
+  expect_failures = [var.throttled_share_threshold]
+}
+
+run "throttled_share_rejects_1" {
+  command = plan
+  variables {
+    throttled_share_threshold = 1
+  }
+  expect_failures = [var.throttled_share_threshold]
+}
+
+run "throttled_share_datapoints_reject_more_than_evaluation_periods" {
+  command = plan
+  variables {
+    evaluation_periods         = 2
+    throttled_share_datapoints = 3
+  }
+  expect_failures = [var.throttled_share_datapoints]
+}
+
+run "metrics_namespace_rejects_aws_prefix" {
+  command = plan
+  variables {
+    metrics_namespace = "AWS/Lambda"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "metrics_namespace_rejects_comma" {
+  command = plan
+  variables {
+    metrics_namespace = "Orders,Sync"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "governor_function_name_rejects_arn" {
+  command = plan
+  variables {
+    governor_function_name = "arn:aws:lambda:us-east-1:123456789012:function:orders-governor"
+  }
+  expect_failures = [var.governor_function_name]
 }
 
 run "alarm_actions_reject_non_arn" {

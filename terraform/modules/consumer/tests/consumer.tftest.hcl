@@ -66,8 +66,16 @@ run "function_defaults" {
       DLQ_URL                    = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
       MAX_OPERATIONS_PER_REQUEST = "100"
       MAX_REQUEST_BYTES          = "1048576"
+      RETRY_HORIZON_SECONDS      = "3600"
+      RETRY_BACKOFF_BASE_SECONDS = "2"
+      RETRY_BACKOFF_MAX_SECONDS  = "900"
     })
-    error_message = "the environment must hold exactly the required handler settings when no optional one is given"
+    error_message = "the environment must hold exactly the required handler settings and the retry defaults when no optional one is given"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "INFO" && aws_lambda_function.this.logging_config[0].system_log_level == "INFO"
+    error_message = "application and system log level INFO by default (the REPORT lines carry duration, memory and init time)"
   }
 
   assert {
@@ -173,6 +181,11 @@ run "token_parameter_and_keys" {
     function_kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"
     entity_api_timeout_seconds      = 5
     metrics_namespace               = "OrdersSync"
+    retry_horizon_seconds           = 7200
+    retry_backoff_base_seconds      = 0.5
+    retry_backoff_max_seconds       = 43200
+    application_log_level           = "DEBUG"
+    system_log_level                = "WARN"
   }
 
   assert {
@@ -184,9 +197,13 @@ run "token_parameter_and_keys" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource] if s.Sid == "DecryptApiTokenParameter"
-    ][0] == [["kms:Decrypt"], ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"]]
-    error_message = "kms:Decrypt on exactly the token parameter's key"
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource, s.Condition] if s.Sid == "DecryptApiTokenParameter"
+      ][0] == [
+      ["kms:Decrypt"],
+      ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"],
+      { StringEquals = { "kms:EncryptionContext:PARAMETER_ARN" = "arn:aws:ssm:us-east-1:123456789012:parameter/orders/entity-api-token" } },
+    ]
+    error_message = "kms:Decrypt on exactly the token parameter's key, and only for that parameter (SSM encryption context PARAMETER_ARN)"
   }
 
   assert {
@@ -201,6 +218,9 @@ run "token_parameter_and_keys" {
       aws_lambda_function.this.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token" &&
       aws_lambda_function.this.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "5" &&
       aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"] == "OrdersSync" &&
+      aws_lambda_function.this.environment[0].variables["RETRY_HORIZON_SECONDS"] == "7200" &&
+      aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "0.5" &&
+      aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "43200" &&
       !contains(keys(aws_lambda_function.this.environment[0].variables), "ENTITY_API_TOKEN")
     )
     error_message = "optional settings must reach the environment, and the token itself never"
@@ -209,6 +229,11 @@ run "token_parameter_and_keys" {
   assert {
     condition     = aws_cloudwatch_log_group.this.kms_key_id == var.function_kms_key_arn && aws_lambda_function.this.kms_key_arn == var.function_kms_key_arn
     error_message = "the function key must encrypt the log group and the environment"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "DEBUG" && aws_lambda_function.this.logging_config[0].system_log_level == "WARN"
+    error_message = "the application and system log levels must follow their inputs"
   }
 }
 

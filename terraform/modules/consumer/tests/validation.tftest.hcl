@@ -244,6 +244,61 @@ run "application_log_level_rejects_lowercase" {
   expect_failures = [var.application_log_level]
 }
 
+run "application_log_level_accepts_trace" {
+  command = plan
+  variables {
+    application_log_level = "TRACE"
+  }
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "TRACE"
+    error_message = "TRACE keeps the INFO summary and must be accepted"
+  }
+}
+
+# WARN and above would make Lambda drop the handler's INFO summary line with its EMF metrics.
+run "application_log_level_rejects_warn" {
+  command = plan
+  variables {
+    application_log_level = "WARN"
+  }
+  expect_failures = [var.application_log_level]
+}
+
+run "application_log_level_rejects_error" {
+  command = plan
+  variables {
+    application_log_level = "ERROR"
+  }
+  expect_failures = [var.application_log_level]
+}
+
+run "application_log_level_rejects_fatal" {
+  command = plan
+  variables {
+    application_log_level = "FATAL"
+  }
+  expect_failures = [var.application_log_level]
+}
+
+run "system_log_level_accepts_debug" {
+  command = plan
+  variables {
+    system_log_level = "DEBUG"
+  }
+  assert {
+    condition     = aws_lambda_function.this.logging_config[0].system_log_level == "DEBUG"
+    error_message = "system log level DEBUG must be accepted and reach the function"
+  }
+}
+
+run "system_log_level_rejects_error" {
+  command = plan
+  variables {
+    system_log_level = "ERROR"
+  }
+  expect_failures = [var.system_log_level]
+}
+
 run "log_retention_accepts_1" {
   command = plan
   variables {
@@ -336,6 +391,115 @@ run "entity_api_url_rejects_space" {
   expect_failures = [var.entity_api_url]
 }
 
+run "entity_api_url_accepts_port_65535" {
+  command = plan
+  variables {
+    entity_api_url = "https://entities.example.com:65535/v1/operations:batch"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com:65535/v1/operations:batch"
+    error_message = "port 65535 must be accepted"
+  }
+}
+
+run "entity_api_url_accepts_ipv6_loopback_with_port" {
+  command = plan
+  variables {
+    entity_api_url = "http://[::1]:8080/v1/operations:batch"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "http://[::1]:8080/v1/operations:batch"
+    error_message = "an IPv6 host with a port must be accepted"
+  }
+}
+
+run "entity_api_url_rejects_port_0" {
+  command = plan
+  variables {
+    entity_api_url = "https://entities.example.com:0/v1/operations:batch"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+run "entity_api_url_rejects_port_65536" {
+  command = plan
+  variables {
+    entity_api_url = "https://entities.example.com:65536/v1/operations:batch"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+run "entity_api_url_rejects_non_numeric_port" {
+  command = plan
+  variables {
+    entity_api_url = "https://entities.example.com:84x3/v1/operations:batch"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+run "entity_api_url_rejects_empty_port" {
+  command = plan
+  variables {
+    entity_api_url = "https://entities.example.com:/v1/operations:batch"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+# A bearer token over plain http:// only to a loopback host (local use).
+run "entity_api_url_rejects_http_with_token" {
+  command = plan
+  variables {
+    entity_api_url                  = "http://entities.example.com/v1/operations:batch"
+    entity_api_token_parameter_name = "/orders/entity-api-token"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+run "entity_api_url_rejects_http_with_token_to_a_loopback_lookalike" {
+  command = plan
+  variables {
+    entity_api_url                  = "http://127.0.0.1.example.com/v1/operations:batch"
+    entity_api_token_parameter_name = "/orders/entity-api-token"
+  }
+  expect_failures = [var.entity_api_url]
+}
+
+run "entity_api_url_accepts_http_with_token_to_loopback" {
+  command = plan
+  variables {
+    entity_api_url                  = "http://127.0.0.1:8080/v1/operations:batch"
+    entity_api_token_parameter_name = "/orders/entity-api-token"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "http://127.0.0.1:8080/v1/operations:batch"
+    error_message = "a token to a loopback http:// URL (local use) must be accepted"
+  }
+}
+
+run "entity_api_url_accepts_http_with_token_to_localhost" {
+  command = plan
+  variables {
+    entity_api_url                  = "http://LocalHost:8080/v1/operations:batch"
+    entity_api_token_parameter_name = "/orders/entity-api-token"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "http://LocalHost:8080/v1/operations:batch"
+    error_message = "a token to http://localhost (any case) must be accepted"
+  }
+}
+
+run "entity_api_url_accepts_https_with_token" {
+  command = plan
+  variables {
+    entity_api_url                  = "https://entities.example.com/v1/operations:batch"
+    entity_api_token_parameter_name = "/orders/entity-api-token"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token"
+    error_message = "a token over https:// must be accepted"
+  }
+}
+
 run "token_parameter_rejects_arn" {
   command = plan
   variables {
@@ -348,6 +512,14 @@ run "token_key_rejects_alias" {
   command = plan
   variables {
     entity_api_token_kms_key_arn = "alias/aws/ssm"
+  }
+  expect_failures = [var.entity_api_token_kms_key_arn]
+}
+
+run "token_key_rejects_without_parameter" {
+  command = plan
+  variables {
+    entity_api_token_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
   expect_failures = [var.entity_api_token_kms_key_arn]
 }
@@ -474,6 +646,133 @@ run "metrics_namespace_rejects_aws_prefix" {
     metrics_namespace = "AWS/Lambda"
   }
   expect_failures = [var.metrics_namespace]
+}
+
+run "metrics_namespace_accepts_every_allowed_character" {
+  command = plan
+  variables {
+    metrics_namespace = "Team_1/Orders-Sync.v2 #prod:eu"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"] == "Team_1/Orders-Sync.v2 #prod:eu"
+    error_message = "letters, digits, '.', '_', '/', '#', ':', '-' and space must be accepted and reach the environment"
+  }
+}
+
+run "metrics_namespace_accepts_255_characters" {
+  command = plan
+  variables {
+    metrics_namespace = join("", [for i in range(255) : "n"])
+  }
+  assert {
+    condition     = length(aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"]) == 255
+    error_message = "a 255-character namespace must be accepted"
+  }
+}
+
+# Each of these is refused by the character rule alone (no AWS/ prefix).
+run "metrics_namespace_rejects_comma" {
+  command = plan
+  variables {
+    metrics_namespace = "Orders,Sync"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "metrics_namespace_rejects_non_ascii" {
+  command = plan
+  variables {
+    metrics_namespace = "Bestellungen-Übersicht"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "metrics_namespace_rejects_empty" {
+  command = plan
+  variables {
+    metrics_namespace = ""
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "metrics_namespace_rejects_256_characters" {
+  command = plan
+  variables {
+    metrics_namespace = join("", [for i in range(256) : "n"])
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "retry_horizon_accepts_60" {
+  command = plan
+  variables {
+    retry_horizon_seconds = 60
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["RETRY_HORIZON_SECONDS"] == "60"
+    error_message = "a 60 s horizon must be accepted and reach the environment"
+  }
+}
+
+run "retry_horizon_rejects_59" {
+  command = plan
+  variables {
+    retry_horizon_seconds = 59
+  }
+  expect_failures = [var.retry_horizon_seconds]
+}
+
+run "retry_horizon_rejects_1209601" {
+  command = plan
+  variables {
+    retry_horizon_seconds = 1209601
+  }
+  expect_failures = [var.retry_horizon_seconds]
+}
+
+run "retry_backoff_max_rejects_43201" {
+  command = plan
+  variables {
+    retry_backoff_max_seconds = 43201
+  }
+  expect_failures = [var.retry_backoff_max_seconds]
+}
+
+run "retry_backoff_max_rejects_0" {
+  command = plan
+  variables {
+    retry_backoff_max_seconds = 0
+  }
+  expect_failures = [var.retry_backoff_max_seconds]
+}
+
+run "retry_backoff_base_rejects_0" {
+  command = plan
+  variables {
+    retry_backoff_base_seconds = 0
+  }
+  expect_failures = [var.retry_backoff_base_seconds]
+}
+
+run "retry_backoff_base_rejects_above_max" {
+  command = plan
+  variables {
+    retry_backoff_base_seconds = 31
+    retry_backoff_max_seconds  = 30
+  }
+  expect_failures = [var.retry_backoff_base_seconds]
+}
+
+run "retry_backoff_base_accepts_equal_to_max" {
+  command = plan
+  variables {
+    retry_backoff_base_seconds = 30
+    retry_backoff_max_seconds  = 30
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "30" && aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "30"
+    error_message = "a base equal to the cap must be accepted"
+  }
 }
 
 run "queue_arn_rejects_non_sqs" {
@@ -655,10 +954,11 @@ run "filter_patterns_accept_5" {
   }
 }
 
+# Six distinct, valid patterns: only the count rule can refuse them.
 run "filter_patterns_reject_6" {
   command = plan
   variables {
-    filter_patterns = ["{}", "{}", "{}", "{}", "{}", "{}"]
+    filter_patterns = ["{\"body\":{\"op\":[\"create\"]}}", "{\"body\":{\"op\":[\"update\"]}}", "{\"body\":{\"op\":[\"delete\"]}}", "{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"entity_type\":[\"customer\"]}}", "{\"body\":{\"entity_type\":[\"invoice\"]}}"]
   }
   expect_failures = [var.filter_patterns]
 }

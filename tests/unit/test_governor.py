@@ -1,0 +1,334 @@
+"""The governor against moto's server (Lambda event source mapping, CloudWatch metrics):
+settings, decrease, hold while metrics are stale, increase, bounds, the log line, the entry."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from consumer.governing import GovernorConfig, govern, window
+from consumer.settings import SettingsError
+
+PERIOD = 60
+NAMESPACE = "GovernorTest"
+
+
+@dataclass
+class Stack:
+    """A consumer function, its queue and its event source mapping on moto's server."""
+
+    lambda_client: Any
+    cloudwatch: Any
+    function: str
+    queue: str
+    mapping: str
+
+    def environ(self, **overrides: str) -> dict[str, str]:
+        return {
+            "EVENT_SOURCE_MAPPING_UUID": self.mapping,
+            "CONSUMER_FUNCTION_NAME": self.function,
+            "QUEUE_NAME": self.queue,
+            "METRICS_NAMESPACE": NAMESPACE,
+            "MINIMUM_CONCURRENCY": "2",
+            "MAXIMUM_CONCURRENCY": "40",
+            "TARGET_THROTTLE_RATIO": "0.1",
+            "PERIOD_SECONDS": str(PERIOD),
+            **overrides,
+        }
+
+    def config(self, **overrides: str) -> GovernorConfig:
+        return GovernorConfig.from_environ(self.environ(**overrides))
+
+    def concurrency(self) -> int | None:
+        mapping = self.lambda_client.get_event_source_mapping(UUID=self.mapping)
+        value = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        return None if value is None else int(value)
+
+    def last_modified(self) -> float:
+        mapping = self.lambda_client.get_event_source_mapping(UUID=self.mapping)
+        return float(mapping["LastModified"].timestamp())
+
+    def put(self, at: float, *, requests: float, throttled: float, visible: float) -> None:
+        """The consumer's and the queue's metrics at `at` (epoch seconds)."""
+        stamp = datetime.fromtimestamp(at, UTC)
+        consumer = [{"Name": "FunctionName", "Value": self.function}]
+        queue = [{"Name": "QueueName", "Value": self.queue}]
+        self.cloudwatch.put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {"MetricName": name, "Dimensions": consumer, "Value": value, "Timestamp": stamp}
+                for name, value in (("requests", requests), ("throttled", throttled))
+            ],
+        )
+        self.cloudwatch.put_metric_data(
+            Namespace="AWS/SQS",
+            MetricData=[
+                {
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": queue,
+                    "Value": visible,
+                    "Timestamp": stamp,
+                },
+                {
+                    "MetricName": "ApproximateAgeOfOldestMessage",
+                    "Dimensions": queue,
+                    "Value": 30.0 if visible else 0.0,
+                    "Timestamp": stamp,
+                },
+            ],
+        )
+
+
+@pytest.fixture
+def stack(moto_endpoint: str) -> Stack:
+    import boto3
+
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1")
+
+    name = f"consumer-{uuid.uuid4().hex[:8]}"
+    role = client("iam").create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return None\n")
+    lambda_client = client("lambda")
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handle",
+        Code={"ZipFile": code.getvalue()},
+    )
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=name,
+        BatchSize=10,
+        ScalingConfig={"MaximumConcurrency": 20},
+    )["UUID"]
+    return Stack(lambda_client, client("cloudwatch"), name, name, mapping)
+
+
+class CallLog:
+    """The real boto3 client, with the names of the calls made through it written down."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.client, name)
+
+
+def later(stack: Stack, periods: int = 4) -> float:
+    """A run `periods` periods after the mapping's last change: its metrics postdate it."""
+    return stack.last_modified() + periods * PERIOD
+
+
+def run(stack: Stack, now: float, capsys: pytest.CaptureFixture[str], **env: str) -> Any:
+    """One governor run at `now`; (decision, its log line). Asserts UpdateEventSourceMapping
+    was called exactly when the decision is a change."""
+    capsys.readouterr()
+    lambda_client = CallLog(stack.lambda_client)
+    decision = govern(stack.config(**env), lambda_client, stack.cloudwatch, now)
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    updates = lambda_client.calls.count("update_event_source_mapping")
+    assert updates == (1 if decision.changed else 0)
+    return decision, line
+
+
+def test_throttling_above_target_halves_the_concurrency(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = later(stack)
+    since, until = window(now, PERIOD)
+    stack.put(until - 30, requests=100, throttled=30, visible=500)
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, decision.changed) == (10, True)
+    assert stack.concurrency() == 10
+    assert line["governor_concurrency"] == 10
+    assert line["previous"] == 20
+    assert line["reason"].startswith("decrease")
+    assert line["throttle_ratio"] == pytest.approx(0.3)
+    [directive] = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == NAMESPACE
+    assert directive["Metrics"] == [{"Name": "governor_concurrency", "Unit": "Count"}]
+    assert line["FunctionName"] == stack.function
+    assert since < until
+
+
+def test_after_a_change_it_holds_until_the_metrics_postdate_it(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.lambda_client.update_event_source_mapping(
+        UUID=stack.mapping, ScalingConfig={"MaximumConcurrency": 16}
+    )
+    changed_at = stack.last_modified()
+    now = changed_at + PERIOD  # the window still covers time before the change
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=50, visible=500)
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, decision.changed) == (16, False)
+    assert "waiting for metrics" in line["reason"]
+    assert stack.last_modified() == changed_at  # no UpdateEventSourceMapping call
+
+
+def test_a_backlog_without_throttling_raises_it_by_the_step(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = later(stack)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=1, visible=500)
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, stack.concurrency()) == (21, 21)
+    assert line["reason"].startswith("increase")
+
+
+def test_no_backlog_and_no_data_both_hold_without_calling_update(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = stack.last_modified()
+    now = later(stack)
+    decision, line = run(stack, now, capsys)  # nothing published in the window
+    assert (decision.changed, line["reason"]) == (False, "hold: metrics missing")
+
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=0, visible=0)
+    decision, line = run(stack, now, capsys)
+    assert (decision.changed, line["reason"]) == (False, "hold: no backlog")
+    assert stack.last_modified() == before
+
+
+def test_it_stays_within_its_bounds(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    now = later(stack)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=90, visible=500)
+
+    decision, _ = run(stack, now, capsys, MINIMUM_CONCURRENCY="15")
+
+    assert (decision.concurrency, stack.concurrency()) == (15, 15)  # not 10: the minimum
+
+
+def test_a_mapping_set_by_hand_above_the_maximum_is_brought_within_bounds(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.lambda_client.update_event_source_mapping(
+        UUID=stack.mapping, ScalingConfig={"MaximumConcurrency": 900}
+    )
+    now = later(stack)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=0, visible=0)
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, stack.concurrency()) == (40, 40)
+    assert "brought within bounds" in line["reason"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"EVENT_SOURCE_MAPPING_UUID": ""}, "EVENT_SOURCE_MAPPING_UUID is required"),
+        ({"EVENT_SOURCE_MAPPING_UUID": "abc"}, "EVENT_SOURCE_MAPPING_UUID must be"),
+        ({"CONSUMER_FUNCTION_NAME": "a b"}, "CONSUMER_FUNCTION_NAME must be"),
+        ({"QUEUE_NAME": ""}, "QUEUE_NAME is required"),
+        ({"MINIMUM_CONCURRENCY": "1"}, "MINIMUM_CONCURRENCY must be an integer in 2-1000"),
+        ({"MAXIMUM_CONCURRENCY": "1001"}, "MAXIMUM_CONCURRENCY must be an integer in 2-1000"),
+        ({"MAXIMUM_CONCURRENCY": ""}, "MAXIMUM_CONCURRENCY is required"),
+        ({"MINIMUM_CONCURRENCY": "50"}, "MINIMUM_CONCURRENCY (50) must not exceed"),
+        ({"TARGET_THROTTLE_RATIO": "1"}, "TARGET_THROTTLE_RATIO must be in (0, 1)"),
+        ({"TARGET_THROTTLE_RATIO": "x"}, "TARGET_THROTTLE_RATIO must be a number"),
+        ({"PERIOD_SECONDS": "90"}, "PERIOD_SECONDS must be a multiple of 60"),
+        ({"PERIOD_SECONDS": "5"}, "PERIOD_SECONDS must be an integer in 10-3600"),
+        ({"METRICS_NAMESPACE": "AWS/Lambda"}, "METRICS_NAMESPACE"),
+    ],
+)
+def test_a_bad_setting_is_named(stack: Stack, overrides: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        stack.config(**overrides)
+    assert named in str(caught.value)
+
+
+@pytest.fixture
+def entry(moto_endpoint: str) -> Iterator[Callable[[dict[str, str]], Any]]:
+    """`entry(environ)`: consumer.governor imported afresh (a cold start) with `environ`."""
+
+    def load(environ: dict[str, str]) -> Any:
+        sys.modules.pop("consumer.governor", None)
+        with mock.patch.dict(os.environ, {**environ, "AWS_ENDPOINT_URL": moto_endpoint}):
+            module = importlib.import_module("consumer.governor")
+            module._clients.cache_clear()
+            module._clients()
+        return module
+
+    yield load
+    sys.modules.pop("consumer.governor", None)
+
+
+def test_the_entry_point_runs_one_decision(
+    stack: Stack, entry: Callable[[dict[str, str]], Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    governor = entry(stack.environ())
+    capsys.readouterr()
+
+    answer = governor.lambda_handler({"source": "aws.events"}, None)
+
+    # the mapping was created moments ago: its metrics cannot postdate it yet
+    assert answer == {"concurrency": 20, "changed": False, "reason": answer["reason"]}
+    assert "hold" in answer["reason"]
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    assert line["governor_concurrency"] == 20
+
+
+def test_a_bad_setting_fails_the_cold_start(
+    stack: Stack, entry: Callable[[dict[str, str]], Any]
+) -> None:
+    with pytest.raises(SettingsError, match="PERIOD_SECONDS"):
+        entry(stack.environ(PERIOD_SECONDS="45"))
+
+
+def test_an_aws_error_is_logged_and_raised(
+    stack: Stack, entry: Callable[[dict[str, str]], Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    governor = entry(stack.environ(EVENT_SOURCE_MAPPING_UUID=str(uuid.uuid4())))
+    capsys.readouterr()
+
+    with pytest.raises(Exception, match=r"ResourceNotFound|not found|does not exist"):
+        governor.lambda_handler({}, None)
+
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    assert line["level"] == "ERROR"
+    assert "left as it was" in line["message"]
+
+
+def test_boto3_waits_for_the_first_run(stack: Stack) -> None:
+    probe = "import sys, consumer.governor; print('boto3' in sys.modules)"
+    function_dir = Path(__file__).resolve().parents[2] / "function"
+    result = subprocess.run(  # noqa: S603 - our own code
+        [sys.executable, "-c", probe],
+        env={**os.environ, **stack.environ(), "PYTHONPATH": str(function_dir)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
