@@ -120,7 +120,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             retry.setdefault(index, None)
     retries = plan_retries(records, raw_records, retry, settings)
     if groups is not None:
-        retries.backoffs = fifo_backoffs(retries.backoffs, groups)
+        retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
     dead = rejected + retries.expired
     dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline, keys)
     backoff = apply_backoffs(

@@ -20,6 +20,7 @@ A record without a receipt handle or an SQS eventSourceARN stays on the normal p
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumer.dlq import DlqEntry
-from consumer.flow_control.backoff import RetryPlan, schedule_retry
+from consumer.flow_control.backoff import MAX_VISIBILITY_SECONDS, RetryPlan, schedule_retry
 from consumer.records import Record
 from consumer.settings import Settings
 from consumer.terms import ErrorCode, Outcome, bounded
@@ -155,17 +156,53 @@ def plan_retries(
     return decisions
 
 
-def fifo_backoffs(backoffs: list[Backoff], groups: Sequence[str | None]) -> list[Backoff]:
-    """On a FIFO queue a message group waits as one: every record of a group comes back
-    after the backoff of the group's first record (SQS hands out none of a group's messages
-    while one of them is in flight, so a longer draw for a later record would only hold the
-    group longer)."""
-    first: dict[str | None, RetryPlan] = {}
-    aligned = []
+def fifo_backoffs(
+    backoffs: list[Backoff],
+    groups: Sequence[str | None],
+    settings: Settings,
+    deadline: Deadline,
+    *,
+    now_ms: int | None = None,
+) -> list[Backoff]:
+    """The backoffs of a FIFO batch: each message group waits as one, long enough that its
+    receives last until the retry horizon.
+
+    SQS hands out none of a group's messages while one of them is in flight, so every record
+    of a group comes back after the backoff of the group's first record. No copy resets a
+    receive count on FIFO (it would join the end of the group), so each receive brings the
+    group's records closer to the queue's redrive limit: the wait is at least the time left
+    until the horizon spread over the receives left (`spread_to_horizon`), for the group's
+    most advanced record, so throttling shorter than the horizon never lets SQS's redrive
+    dead-letter a valid change.
+    """
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    limits: dict[str, tuple[bool, int | None]] = {}
+    by_group: dict[str | None, list[Backoff]] = {}
     for backoff in sorted(backoffs, key=lambda b: b.index):
-        plan = first.setdefault(groups[backoff.index], backoff.plan)
-        aligned.append(replace(backoff, plan=plan))
+        by_group.setdefault(groups[backoff.index], []).append(backoff)
+    aligned: list[Backoff] = []
+    for members in by_group.values():
+        seconds = members[0].plan.visibility_seconds
+        for member in members:
+            queue_url = member.facts.queue_url
+            if queue_url not in limits:  # one look per queue and invocation
+                limits[queue_url] = redrive_limit(queue_url, deadline)
+            known, limit = limits[queue_url]
+            if known and limit is not None:
+                horizon_ms = member.facts.first_sent_ms + settings.retry_horizon_seconds * 1000
+                receives_left = limit - member.facts.receive_count
+                seconds = max(seconds, spread_to_horizon((horizon_ms - now) / 1000, receives_left))
+        plan = replace(members[0].plan, visibility_seconds=min(seconds, MAX_VISIBILITY_SECONDS))
+        aligned += [replace(member, plan=plan) for member in members]
     return aligned
+
+
+def spread_to_horizon(seconds_left: float, receives_left: int) -> int:
+    """The shortest wait that keeps `receives_left` receives (before the redrive limit) from
+    running out within `seconds_left` (until the horizon): whole seconds, 0 when past it."""
+    if seconds_left <= 0:
+        return 0
+    return math.ceil(seconds_left / max(receives_left, 1))
 
 
 def apply_backoffs(

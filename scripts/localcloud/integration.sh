@@ -69,12 +69,13 @@ fi
 if [[ " $PHASES " == *" fifo "* ]]; then
   step "FIFO: replacing the stack by one on FIFO queues (fifo_queue = true, batch size 10)"
   "$PY" -m localcloud.deploy destroy --instance "$INSTANCE"
-  # A failed record holds its message group until it is visible again (8 s); every receive
-  # of a group's batch counts for each of its records, so the redrive limit is generous.
+  # A failed record holds its message group until it comes back; every receive of a group's
+  # batch counts for each of its records, and on FIFO the handler spreads a group's receives
+  # over the retry horizon (an hour / 1,000 receives: waits of at least 4 s).
   "$PY" -m localcloud.deploy apply "${STACK[@]}" \
     --var fifo_queue=true \
     --var batch_size=10 \
-    --var max_receive_count=30
+    --var max_receive_count=1000
 
   step "running the integration tests on FIFO queues"
   "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"

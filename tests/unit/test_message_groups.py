@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
 import pytest
@@ -109,14 +111,71 @@ def test_applied_sequences_expand_coalesced_operations_in_publishing_order() -> 
     }
 
 
-def test_fifo_backoffs_make_a_group_wait_as_long_as_its_first_record() -> None:
-    from consumer.flow_control.backoff import RetryPlan
-    from consumer.retries import Backoff, RetryFacts, fifo_backoffs
+def fifo_source(sqs: Any, max_receive_count: int | None) -> str:
+    attributes = {"FifoQueue": "true"}
+    if max_receive_count is not None:
+        dead = sqs.create_queue(
+            QueueName=f"dead-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"}
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": arn["Attributes"]["QueueArn"],
+                "maxReceiveCount": str(max_receive_count),
+            }
+        )
+    url: str = sqs.create_queue(
+        QueueName=f"src-{uuid.uuid4().hex[:8]}.fifo", Attributes=attributes
+    )["QueueUrl"]
+    return url
 
-    def backoff(index: int, seconds: int) -> Backoff:
-        facts = RetryFacts("https://sqs/q.fifo", f"rh{index}", 0, 1, 1)
+
+def backoffs_at(queue_url: str, now_ms: int) -> list[Any]:
+    """Group a: records 0 and 2 (the second older and received more often); group b: 1."""
+    from consumer.flow_control.backoff import RetryPlan
+    from consumer.retries import Backoff, RetryFacts
+
+    def backoff(index: int, seconds: int, age_s: int, receives: int) -> Backoff:
+        facts = RetryFacts(queue_url, f"rh{index}", now_ms - age_s * 1000, receives, receives)
         return Backoff(index, facts, RetryPlan(expired=False, visibility_seconds=seconds))
 
-    groups = ["a", "b", "a", "a", "b"]
-    aligned = fifo_backoffs([backoff(3, 40), backoff(0, 7), backoff(2, 900), backoff(4, 5)], groups)
-    assert {b.index: b.plan.visibility_seconds for b in aligned} == {0: 7, 2: 7, 3: 7, 4: 5}
+    return [backoff(2, 900, 600, 3), backoff(0, 7, 0, 1), backoff(1, 5, 0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("max_receive_count", "waits"),
+    [
+        # 3,600 s to the horizon over 4 receives left: 900 s; the older record of group a
+        # has 3,000 s over 2: 1,500 s, and its group waits as long as that
+        (5, {0: 1500, 2: 1500, 1: 900}),
+        # receives are plenty: the group's first record's backoff decides
+        (1000, {0: 7, 2: 7, 1: 5}),
+        # no redrive policy: nothing to spread, the first record decides
+        (None, {0: 7, 2: 7, 1: 5}),
+    ],
+)
+def test_a_fifo_group_waits_as_one_and_its_receives_last_until_the_horizon(
+    sqs: Any, max_receive_count: int | None, waits: dict[int, int]
+) -> None:
+    from consumer.retries import fifo_backoffs
+    from consumer.settings import Settings
+    from consumer.time_budget import Deadline
+
+    now_ms = 1_800_000_000_000
+    queue_url = fifo_source(sqs, max_receive_count)
+    settings = Settings(entity_api_url="http://127.0.0.1:9/x", dlq_url=queue_url)
+    assert settings.retry_horizon_seconds == 3600
+    aligned = fifo_backoffs(
+        backoffs_at(queue_url, now_ms), ["a", "b", "a"], settings, Deadline(30), now_ms=now_ms
+    )
+    assert {b.index: b.plan.visibility_seconds for b in aligned} == waits
+
+
+@pytest.mark.parametrize(
+    ("seconds_left", "receives_left", "wait"),
+    [(3600, 4, 900), (3600, 0, 3600), (3600, -2, 3600), (0, 4, 0), (-5, 4, 0), (10, 3, 4)],
+)
+def test_spread_to_horizon(seconds_left: float, receives_left: int, wait: int) -> None:
+    from consumer.retries import spread_to_horizon
+
+    assert spread_to_horizon(seconds_left, receives_left) == wait
