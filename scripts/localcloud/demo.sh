@@ -15,7 +15,8 @@ INSTANCE=default
 COUNT="${DEMO_MESSAGES:-2000}"
 if [ "${FIFO:-0}" = 1 ]; then
   SHAPE="FIFO queues (fifo_queue = true): batch size 10, no batching window"
-  STACK_VARS=(--var fifo_queue=true --var batch_size=10 --var max_receive_count=1000)
+  STACK_VARS=(--var fifo_queue=true --var batch_size=10 --var maximum_batching_window_in_seconds=0
+    --var max_receive_count=1000)
   SPREAD=(--entities "${DEMO_ENTITIES:-50}")
 else
   SHAPE="batch size 20, batching window 2 s"

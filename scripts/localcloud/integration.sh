@@ -75,6 +75,7 @@ if [[ " $PHASES " == *" fifo "* ]]; then
   "$PY" -m localcloud.deploy apply "${STACK[@]}" \
     --var fifo_queue=true \
     --var batch_size=10 \
+    --var maximum_batching_window_in_seconds=0 \
     --var max_receive_count=1000
 
   step "running the integration tests on FIFO queues"
