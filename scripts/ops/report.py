@@ -180,7 +180,14 @@ def render_queues(report: RunReport) -> None:
     console.rule("[bold]Queues")
     visible, in_flight = report.queue
     console.print(f"source queue: {visible:,} waiting, {in_flight:,} in flight")
-    console.print(f"DLQ: {len(report.dlq):,} messages")
+    stored = sum(report.dlq_depth)
+    if stored > len(report.dlq):  # FIFO: a group's later messages stay hidden while reading
+        console.print(
+            f"DLQ: {stored:,} messages ({len(report.dlq):,} could be read without consuming "
+            "them: a FIFO queue hands out none of a group while some of it is being read)"
+        )
+    else:
+        console.print(f"DLQ: {len(report.dlq):,} messages")
     if report.dlq:
         by_code = Counter(m.error_code or "(none: maxReceiveCount reached)" for m in report.dlq)
         largest = max(by_code.values())

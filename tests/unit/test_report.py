@@ -58,3 +58,13 @@ def test_the_groups_section_shows_groups_per_batch_held_back_and_dlq_groups(
 def test_a_standard_queue_has_no_groups_section(capsys: pytest.CaptureFixture[str]) -> None:
     run = report.RunReport([summary(received=3)], None, [], (0, 0), (0, 0))
     assert rendered(capsys, lambda: report.render_groups(run, fifo=False)) == ""
+
+
+def test_the_dlq_count_comes_from_the_queue_when_reading_saw_fewer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen = [observe.DlqMessage(f"d{n}", "{", "invalid_json", "x", 1, group="g") for n in range(39)]
+    run = report.RunReport([], None, seen, (0, 0), (40, 0))
+    out = rendered(capsys, lambda: report.render_queues(run))
+
+    assert "DLQ: 40 messages (39 could be read" in out
