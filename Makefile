@@ -14,7 +14,10 @@ LOCAL_PACKAGE := dist/function-local.zip
 
 # ---- Python import roots: the handler (function/) and the tool packages (scripts/) ---------
 # Set once, here: every tool runs as `python -m <package>` (see README, "Where things are").
-export PYTHONPATH := $(CURDIR)/function:$(CURDIR)/scripts
+# `make venv` also writes them into the tooling venv (a .pth file), so `.venv/bin/python -m
+# ops.publish` works from a shell as well.
+IMPORT_ROOTS := $(CURDIR)/function $(CURDIR)/scripts
+export PYTHONPATH := $(subst $(eval) ,:,$(IMPORT_ROOTS))
 
 # ---- Tooling virtual environment ---------------------------------------------------------
 DEV_PYTHON_VERSION ?= 3.12
@@ -26,26 +29,38 @@ VENV_STAMP := $(VENV)/.installed
 TF := scripts/tf/tf.sh
 
 .PHONY: help
-help: ## List the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
+help: ## List the targets (bold names only on a terminal)
+	@if [ -t 1 ]; then on=$$'\033[1m' off=$$'\033[0m'; else on= off=; fi; \
+	  grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk -F':.*## ' -v on="$$on" -v off="$$off" '{printf "  %s%-18s%s %s\n", on, $$1, off, $$2}'
 
-$(VENV_STAMP): requirements-dev.txt function/requirements.txt scripts/constraints/dev.txt
+$(VENV_STAMP): requirements-dev.txt
 	@interpreter=$$(scripts/find_python.sh $(DEV_PYTHON_VERSION)); \
 	  [ -x $(PY) ] || { echo "==> creating $(VENV) with $$interpreter"; "$$interpreter" -m venv $(VENV); }
 	@echo "==> installing tooling into $(VENV)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@# The runtime pins carry hashes of the Linux wheels the zip uses; elsewhere (macOS) the
-	@# tooling venv installs the same versions without hash checking.
-	@if [ "$$(uname -s)" = Linux ]; then \
-	  $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r function/requirements.txt; \
-	else \
-	  $(PY) -m pip install --quiet --disable-pip-version-check -r <(sed -e '/--hash/d' -e 's/ *\\$$//' function/requirements.txt); \
-	fi
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c scripts/constraints/dev.txt
+	@# Every package pinned with hashes (make lock); the handler's runtime dependencies at the
+	@# versions of function/requirements.txt.
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	@printf '%s\n' $(IMPORT_ROOTS) > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/sqs_batch_consumer_roots.pth"
 	@touch $@
 
 .PHONY: venv
 venv: $(VENV_STAMP) ## Create the tooling virtual environment (.venv)
+
+# ---- Pinned requirements: each .in compiled by uv into its .txt, every package with hashes ----
+# UPGRADE=1 moves to the newest versions the .in files allow; otherwise pins stay as they are.
+EXECUTOR := scripts/localcloud/localstack_host_executor
+LOCK = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
+  $(if $(UPGRADE),--upgrade)
+
+.PHONY: lock
+lock: $(VENV_STAMP) ## Re-lock every requirements file from its .in with uv (UPGRADE=1: newest)
+	$(LOCK) --universal --python-version 3.12 function/requirements.in -o function/requirements.txt
+	$(LOCK) --universal --python-version 3.12 requirements-dev.in -o requirements-dev.txt
+	$(LOCK) --universal --python-version 3.12 scripts/tf/requirements-checkov.in -o scripts/tf/requirements-checkov.txt
+	$(LOCK) --universal --python-version 3.12 $(EXECUTOR)/requirements-runtime.in -o $(EXECUTOR)/requirements-runtime.txt
+	$(LOCK) --python-version 3.13 --python-platform linux $(EXECUTOR)/requirements-localstack.in -o $(EXECUTOR)/requirements-localstack.txt
 
 # ---- Quality -----------------------------------------------------------------------------
 .PHONY: lint
@@ -66,8 +81,8 @@ test: lint test-unit test-package test-terraform test-integration ## Run every t
 	@echo "==> all tests passed"
 
 .PHONY: test-unit
-test-unit: $(VENV_STAMP) ## Unit and handler tests (local entity API server, moto SQS)
-	$(PY) -m pytest tests/unit tests/handler
+test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests (local entity API server, moto SQS)
+	$(PY) -m pytest tests/unit tests/handler tests/tools tests/sim
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
@@ -97,9 +112,21 @@ docs: $(VENV_STAMP) ## Regenerate the inputs/outputs tables of the Terraform REA
 
 # ---- Benchmarks --------------------------------------------------------------------------
 .PHONY: bench
-bench: $(VENV_STAMP) ## Handler and package benchmarks (figures printed, ratios against baselines)
+bench: $(VENV_STAMP) ## Handler, package and simulator benchmarks (figures printed, ratios against baselines)
 	$(PY) -m bench.handler
 	$(PY) -m bench.package
+	$(PY) -m sim bench
+
+# ---- Simulator and capacity planner (scripts/sim, docs/simulator.md) -----------------------
+SCENARIO ?= million-burst
+
+.PHONY: simulate
+simulate: $(VENV_STAMP) ## Simulate a scenario at AWS scale (SCENARIO=million-burst|seed-burst|outage|rate-drop)
+	$(PY) -m sim simulate $(SCENARIO)
+
+.PHONY: plan-capacity
+plan-capacity: $(VENV_STAMP) ## Sweep batch size, window, concurrency, governor; print the cheapest .tfvars (SCENARIO=...)
+	$(PY) -m sim plan $(SCENARIO)
 
 .PHONY: bench-e2e
 bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through LocalStack

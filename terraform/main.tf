@@ -11,6 +11,10 @@ locals {
   # The handler's metrics namespace, set explicitly so that the alarms and the dashboard read
   # exactly where the handler writes (null: the handler's DEFAULT_METRICS_NAMESPACE).
   metrics_namespace = coalesce(var.metrics_namespace, "SqsBatchConsumer")
+
+  # With the governor, the mapping starts at maximum_concurrency held within its bounds.
+  governor                    = var.adaptive_concurrency
+  initial_maximum_concurrency = local.governor.enabled ? max(local.governor.minimum, min(local.governor.maximum, var.maximum_concurrency)) : var.maximum_concurrency
 }
 
 module "queue" {
@@ -22,6 +26,8 @@ module "queue" {
   dlq_message_retention_seconds = var.dlq_message_retention_seconds
   max_receive_count             = var.max_receive_count
   kms_key_arn                   = var.kms_key_arn
+  fifo_queue                    = var.fifo_queue
+  fifo_high_throughput          = var.fifo_high_throughput
 
   tags = var.tags
 }
@@ -31,6 +37,9 @@ module "consumer" {
 
   function_name                  = var.name
   package_path                   = var.package_path
+  s3_bucket                      = var.s3_bucket
+  s3_key                         = var.s3_key
+  s3_object_version              = var.s3_object_version
   runtime                        = var.runtime
   architecture                   = var.architecture
   memory_size                    = var.memory_size
@@ -60,12 +69,13 @@ module "consumer" {
   dlq_url                          = module.queue.dlq_url
   queue_kms_key_arn                = var.kms_key_arn
 
-  batch_size                         = var.batch_size
-  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
-  maximum_concurrency                = var.maximum_concurrency
-  filter_patterns                    = var.filter_patterns
-  enable_esm_metrics                 = var.enable_esm_metrics
-  event_source_mapping_enabled       = var.event_source_mapping_enabled
+  batch_size                            = var.batch_size
+  maximum_batching_window_in_seconds    = var.maximum_batching_window_in_seconds
+  maximum_concurrency                   = local.initial_maximum_concurrency
+  maximum_concurrency_owned_by_governor = local.governor.enabled
+  filter_patterns                       = var.filter_patterns
+  enable_esm_metrics                    = var.enable_esm_metrics
+  event_source_mapping_enabled          = var.event_source_mapping_enabled
 
   tags = var.tags
 }
@@ -83,11 +93,42 @@ module "alarms" {
   event_source_mapping_uuid  = var.enable_esm_metrics ? module.consumer.event_source_mapping_uuid : null
   throttled_share_threshold  = var.throttled_share_alarm_threshold
   create_dashboard           = var.create_dashboard
-  max_concurrency_annotation = var.maximum_concurrency
+  max_concurrency_annotation = local.governor.enabled ? local.governor.maximum : var.maximum_concurrency
+  governor_function_name     = local.governor.enabled ? module.governor[0].function_name : null
 
   create_sns_topic = var.create_alarm_topic
   sns_kms_key_arn  = var.alarm_topic_kms_key_arn
   alarm_actions    = var.alarm_actions
+
+  tags = var.tags
+}
+
+# The concurrency governor: nothing of it exists unless adaptive_concurrency.enabled.
+module "governor" {
+  source = "./modules/governor"
+  count  = local.governor.enabled ? 1 : 0
+
+  function_name     = "${var.name}-governor"
+  package_path      = var.package_path
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+  runtime           = var.runtime
+  architecture      = var.architecture
+
+  log_retention_in_days = var.log_retention_in_days
+  kms_key_arn           = var.kms_key_arn
+
+  event_source_mapping_uuid = module.consumer.event_source_mapping_uuid
+  event_source_mapping_arn  = module.consumer.event_source_mapping_arn
+  consumer_function_name    = module.consumer.function_name
+  queue_name                = module.queue.queue_name
+  metrics_namespace         = local.metrics_namespace
+
+  minimum_concurrency   = local.governor.minimum
+  maximum_concurrency   = local.governor.maximum
+  target_throttle_ratio = local.governor.target_throttle_ratio
+  period_seconds        = local.governor.period_seconds
 
   tags = var.tags
 }

@@ -62,3 +62,13 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard, or null when create_dashboard is false."
   value       = module.alarms.dashboard_name
 }
+
+output "governor_function_name" {
+  description = "Name of the concurrency governor function, or null when adaptive_concurrency is not enabled."
+  value       = one(module.governor[*].function_name)
+}
+
+output "maximum_concurrency_owner" {
+  description = "Who sets the mapping's MaximumConcurrency: `terraform` (maximum_concurrency) or `governor` (adaptive_concurrency)."
+  value       = module.consumer.maximum_concurrency_owner
+}

@@ -14,8 +14,27 @@ variable "name" {
 }
 
 variable "package_path" {
-  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time."
+  description = "Path of the function zip from `make package` (`dist/function.zip`), relative to the directory Terraform runs in (`../dist/function.zip` from `terraform/`). The file must exist at plan time. Exactly one code source: this, or `s3_bucket` with `s3_key`."
   type        = string
+  default     = null
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket holding the function zip (same region as the stack), instead of `package_path`; with `s3_key`."
+  type        = string
+  default     = null
+}
+
+variable "s3_key" {
+  description = "Object key of the function zip in `s3_bucket`."
+  type        = string
+  default     = null
+}
+
+variable "s3_object_version" {
+  description = "Version of the zip object in a versioned bucket (a new upload under the same key then updates the function); null: updates follow `s3_key`."
+  type        = string
+  default     = null
 }
 
 variable "entity_api_url" {
@@ -26,15 +45,25 @@ variable "entity_api_url" {
 # ---- Event source mapping (see README: choosing batch size, window and concurrency) ----------
 
 variable "batch_size" {
-  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1."
+  description = "Most records per invocation, 1-10000; above 10 needs `maximum_batching_window_in_seconds` >= 1. With `fifo_queue`, at most 10."
   type        = number
   default     = 100
+
+  validation {
+    condition     = !var.fifo_queue || var.batch_size <= 10
+    error_message = "batch_size: with fifo_queue, at most 10 (Lambda's limit for FIFO event source mappings)."
+  }
 }
 
 variable "maximum_batching_window_in_seconds" {
-  description = "Longest time records are gathered before an invocation, 0-300 seconds."
+  description = "Longest time records are gathered before an invocation, 0-300 seconds. With `fifo_queue`, 0."
   type        = number
   default     = 5
+
+  validation {
+    condition     = !var.fifo_queue || var.maximum_batching_window_in_seconds == 0
+    error_message = "maximum_batching_window_in_seconds: with fifo_queue, must be 0 (Lambda offers no batching window on FIFO event source mappings)."
+  }
 }
 
 variable "maximum_concurrency" {
@@ -61,7 +90,56 @@ variable "event_source_mapping_enabled" {
   default     = true
 }
 
+variable "adaptive_concurrency" {
+  description = "The concurrency governor (off by default): a function from the same zip, run every minute, that moves the mapping's MaximumConcurrency between `minimum` and `maximum` (2 <= minimum <= maximum <= 1000) from the consumer's throttled share of requests (target `target_throttle_ratio`, in (0, 1)) and the queue's backlog, read over `period_seconds` (60-3600, a multiple of 60). While enabled, Terraform ignores the mapping's scaling_config; switching it on or off replaces the mapping (README: adaptive concurrency)."
+  type = object({
+    enabled               = optional(bool, false)
+    minimum               = optional(number, 2)
+    maximum               = optional(number, 20)
+    target_throttle_ratio = optional(number, 0.05)
+    period_seconds        = optional(number, 60)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = (
+      var.adaptive_concurrency.minimum >= 2 && var.adaptive_concurrency.minimum <= var.adaptive_concurrency.maximum &&
+      var.adaptive_concurrency.maximum <= 1000 &&
+      floor(var.adaptive_concurrency.minimum) == var.adaptive_concurrency.minimum && floor(var.adaptive_concurrency.maximum) == var.adaptive_concurrency.maximum
+    )
+    error_message = "adaptive_concurrency: minimum and maximum must be whole numbers with 2 <= minimum <= maximum <= 1000 (the event source mapping's MaximumConcurrency range)."
+  }
+
+  validation {
+    condition     = var.adaptive_concurrency.target_throttle_ratio > 0 && var.adaptive_concurrency.target_throttle_ratio < 1
+    error_message = "adaptive_concurrency: target_throttle_ratio must be above 0 and below 1 (the share of API requests throttled that the governor aims at)."
+  }
+
+  validation {
+    condition     = var.adaptive_concurrency.period_seconds >= 60 && var.adaptive_concurrency.period_seconds <= 3600 && var.adaptive_concurrency.period_seconds % 60 == 0
+    error_message = "adaptive_concurrency: period_seconds must be a multiple of 60 from 60 to 3600 (a CloudWatch metric period; the governor runs every minute)."
+  }
+
+  validation {
+    condition     = !var.adaptive_concurrency.enabled || var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= var.adaptive_concurrency.maximum, false)
+    error_message = "adaptive_concurrency: maximum must not exceed reserved_concurrent_executions when that is set (the governor could otherwise raise the mapping past the reservation, and invocations would be throttled)."
+  }
+}
+
 # ---- Queues ----------------------------------------------------------------------------------
+
+variable "fifo_queue" {
+  description = "FIFO queues (`<name>.fifo`, `<name>-dlq.fifo`): each entity's changes applied in order across batches. Needs `batch_size` <= 10 and `maximum_batching_window_in_seconds` = 0. Producers set `MessageGroupId` (the entity) and `MessageDeduplicationId` (`event_id`)."
+  type        = bool
+  default     = false
+}
+
+variable "fifo_high_throughput" {
+  description = "With `fifo_queue`: high-throughput mode (deduplication and the throughput limit per message group, not per queue)."
+  type        = bool
+  default     = true
+}
 
 variable "visibility_timeout_seconds" {
   description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout`, at most 43200."

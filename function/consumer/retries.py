@@ -55,6 +55,7 @@ class RetryFacts:
     queue_url: str
     receipt_handle: str
     first_sent_ms: int
+    """Epoch ms of the change's first send; 0 when unknown (the horizon then counts from now)."""
     attempts: int
     """Receives of this change so far, this one included (1 = first)."""
     receive_count: int
@@ -78,7 +79,10 @@ def retry_facts(raw: Any, record: Record, dlq_url: str) -> RetryFacts | None:
     receive_count = received or 1
     custom = raw.get("messageAttributes")
     custom = custom if isinstance(custom, dict) else {}
-    first_sent = _positive(_attribute(custom, FIRST_SENT_ATTRIBUTE)) or record.sent_timestamp
+    sent = record.sent_timestamp if record.sent_timestamp > 0 else None
+    carried = _positive(_attribute(custom, FIRST_SENT_ATTRIBUTE))
+    # a copy was sent after the first send: a carried time later than its own is not believed
+    first_sent = min(carried, sent) if carried and sent else (carried or sent or 0)
     earlier = _positive(_attribute(custom, ATTEMPTS_ATTRIBUTE)) or 0
     return RetryFacts(queue_url, handle, first_sent, earlier + receive_count, receive_count)
 
@@ -147,6 +151,8 @@ def plan_retries(
         facts = retry_facts(raw_records[index], record, settings.dlq_url)
         if facts is None:
             continue
+        if facts.first_sent_ms <= 0:
+            facts = replace(facts, first_sent_ms=now)
         plan = plan_retry(facts, settings, now, draw(), cause.retry_after if cause else None)
         validated = record.checked and record.error_code is None and record.message is not None
         if plan.expired and validated:

@@ -10,15 +10,17 @@ shows it applied. Prints figures, asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from rich.table import Table
 
+import cli
+from cli import parser_for
 from cli import stdout_console as console
 from localcloud.entity_api_admin import EntityApiAdmin
 from ops import messages as message_factory
@@ -75,15 +77,24 @@ class Phase:
 
 
 def run_phase(
-    stack: stack_lookup.Stack, name: str, count: int, rate: float | None, timeout: float
+    stack: stack_lookup.Stack,
+    name: str,
+    count: int,
+    rate: float | None,
+    timeout: float,
+    *,
+    faults: dict[str, Any] | None = None,
 ) -> Phase | None:
-    """Publish `count` changes (all at once, or paced at `rate` per second) and time them."""
+    """Publish `count` changes (all at once, or paced at `rate` per second) and time them,
+    the entity API answering with `faults` (none: healthy)."""
     assert stack.entity_api_base_url  # noqa: S101 (checked by the caller)
     sqs = stack.client("sqs")
     messages = message_factory.generate(count)
     ids = [m.event_id or "" for m in messages]
     bodies = [m.body for m in messages]
     EntityApiAdmin(stack.entity_api_base_url).reset()
+    if faults:
+        EntityApiAdmin(stack.entity_api_base_url).faults(faults)
     watcher = AppliedWatcher(stack.entity_api_base_url)
     watcher.start()
     sent_at: dict[int, float] = {}
@@ -149,12 +160,18 @@ def render(phases: list[Phase]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
-    parser.add_argument("--count", type=int, default=2000, help="changes in the burst phase")
-    parser.add_argument("--paced-count", type=int, default=1000, help="changes, paced phase")
-    parser.add_argument("--paced-rate", type=float, default=100.0, help="paced msg/s")
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--count", type=cli.integer(0), default=2000, help="changes in the burst phase"
+    )
+    parser.add_argument(
+        "--paced-count", type=cli.integer(0), default=1000, help="changes, paced phase"
+    )
+    parser.add_argument(
+        "--paced-rate", type=cli.number(0, above_minimum=True), default=100.0, help="paced msg/s"
+    )
+    parser.add_argument("--timeout", type=cli.number(0, above_minimum=True), default=300.0)
     args = parser.parse_args(argv)
     stack = stack_lookup.resolve_arguments(args)
     if not stack.entity_api_base_url:

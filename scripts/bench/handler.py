@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import argparse
 import compileall
 import contextlib
 import io
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from cli import parser_for
 from consumer.aggregation import Plan, encode_operation, plan_operations
 from consumer.batch import Runtime, process_batch
 from consumer.delivery import deliver_plan
@@ -327,7 +327,7 @@ def print_table(figures: list[Figure], notes: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the three figures and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     parser.add_argument("--records", type=int, default=10_000, help="records for figure (a)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure")
     parser.add_argument("--import-repeats", type=int, default=9, help="fresh processes for (c)")

@@ -10,7 +10,6 @@ Prints medians and ratios against the budgets; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -21,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli import parser_for
 from lambda_package.build import BuildOptions, build
 from lambda_package.bytecode import Interpreter, find_interpreter
 from lambda_package.errors import BuildError
@@ -167,7 +167,7 @@ def report(
 
 def main() -> int:
     """Build, unzip, time and print."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per measurement")
     parser.add_argument("--python-version", default="3.12", help="target runtime (3.12 or 3.13)")
     arguments = parser.parse_args()

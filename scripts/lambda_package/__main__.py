@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli import parser_for
 from lambda_package.build import BuildOptions, BuildResult, build
 from lambda_package.errors import BuildError
 from lambda_package.sources import display
@@ -19,9 +20,7 @@ from paths import REPO
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line; architecture and version are checked by Target for clearer errors."""
-    parser = argparse.ArgumentParser(
-        prog="python -m lambda_package", description=__doc__.splitlines()[0]
-    )
+    parser = parser_for(__doc__, __spec__)
     parser.add_argument(
         "--arch",
         required=True,

@@ -2,7 +2,7 @@
 
     python -m localcloud start [--port 4566] [--set KEY=VALUE ...]   # idempotent
     python -m localcloud stop | status | logs [-f] | env
-    python -m localcloud api-start [--port 8080] [--token T] [--rate N] | api-stop
+    python -m localcloud api-start [--port 8080] [--token-file F] [--rate N] [--strict] | api-stop
 
 State lives in `.localcloud/` (gitignored): the virtual environments (created once) and one
 folder per instance (`--instance`, default `default`; `make integration` uses its own).
@@ -19,7 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from cli import console, key_value
+import cli
+from cli import console, key_value, parser_for
+from lambda_package.targets import PYTHON_VERSIONS
 from localcloud.services import (
     Service,
     ServiceError,
@@ -30,7 +32,9 @@ from localcloud.services import (
     leftover_processes,
     localstack_env,
     localstack_health,
+    new_run_id,
     read_service,
+    recorded_run_ids,
     start_service,
     stop_service,
 )
@@ -68,7 +72,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             )
         stop_service(args.instance, LOCALSTACK)
     port = _port(args.port, DEFAULT_LOCALSTACK_PORT, args.instance)
-    env = localstack_env(args.instance, port, runtimes, extra)
+    env = localstack_env(args.instance, port, runtimes, extra, new_run_id())
     started = time.monotonic()
     with console.status(f"starting LocalStack on 127.0.0.1:{port} ..."):
         service = start_service(
@@ -90,6 +94,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
+    run_ids = recorded_run_ids(args.instance)  # before the records are forgotten
     for name in (ENTITY_API, LOCALSTACK) if args.all else (LOCALSTACK,):
         started = time.monotonic()
         if stop_service(args.instance, name):
@@ -98,7 +103,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     # take a moment to be scheduled and die: only what is still there after a few seconds
     # counts as a leftover.
     give_up = time.monotonic() + 3.0
-    while (leftovers := leftover_processes(args.instance)) and time.monotonic() < give_up:
+    while (leftovers := leftover_processes(args.instance, run_ids)) and time.monotonic() < give_up:
         time.sleep(0.1)
     if leftovers:
         for pid in leftovers:
@@ -161,10 +166,17 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_api_start(args: argparse.Namespace) -> int:
-    wanted = {"token": args.token or "", "rate": str(args.rate or "")}
+    token = cli.read_token(args.token_file)
+    # The token is never recorded: only whether there is one.
+    wanted = {
+        "token": "required" if token else "",
+        "rate": str(args.rate or ""),
+        "strict": "yes" if args.strict else "",
+    }
     running = read_service(args.instance, ENTITY_API)
     if running is not None:
-        if running.settings == wanted and args.port in (None, 0, running.port):
+        # With a token the running server may hold another one: it is restarted.
+        if running.settings == wanted and not token and args.port in (None, 0, running.port):
             console.print(f"entity API already running at http://127.0.0.1:{running.port}")
             return 0
         stop_service(args.instance, ENTITY_API, grace=3)
@@ -172,14 +184,16 @@ def cmd_api_start(args: argparse.Namespace) -> int:
     service = start_service(
         args.instance,
         ENTITY_API,
-        args=entity_api_args(port, args.token, args.rate),
+        args=entity_api_args(port, rate=args.rate, strict=args.strict),
         port=port,
         health_url=f"http://127.0.0.1:{port}/_admin/stats",
-        # The caller's PYTHONPATH, so the child imports `localcloud` as the caller did.
+        # The caller's PYTHONPATH, so the child imports `localcloud` as the caller did; the
+        # token in the environment, not on the command line.
         env={
             "PATH": "/usr/bin:/bin",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            **({cli.TOKEN_ENVIRONMENT: token} if token else {}),
         },
         settings=wanted,
         deadline_seconds=20.0,
@@ -219,12 +233,17 @@ def _rel(path: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.splitlines()[0])
-    top.add_argument("--instance", default="default", help="state folder under .localcloud/")
+    top = parser_for(__doc__, __spec__)
+    top.add_argument(
+        "--instance",
+        default="default",
+        type=cli.instance_name,
+        help="state folder under .localcloud/",
+    )
     sub = top.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start LocalStack (creates the environments once)")
-    start.add_argument("--port", type=int, help="default 4566 (0: any free port)")
-    start.add_argument("--runtime", action="append", help="Lambda Python version (3.12)")
+    start.add_argument("--port", type=cli.port, help="default 4566 (0: any free port)")
+    start.add_argument("--runtime", action="append", choices=PYTHON_VERSIONS, help="Lambda Python")
     start.add_argument(
         "--set", action="append", default=[], type=key_value, help="LocalStack KEY=VALUE"
     )
@@ -236,19 +255,24 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
     logs = sub.add_parser("logs", help="show a service log")
     logs.add_argument("service", nargs="?", default=LOCALSTACK, choices=[LOCALSTACK, ENTITY_API])
-    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-n", "--lines", type=cli.integer(0), default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
     sub.add_parser("env", help="print AWS_* exports for this instance").set_defaults(func=cmd_env)
     sub.add_parser("info", help="running services as JSON").set_defaults(func=cmd_info)
     api = sub.add_parser("api-start", help="start the local entity API server")
-    api.add_argument("--port", type=int, help="default 8080 (0: any free port)")
-    api.add_argument("--token", help="require this bearer token")
-    api.add_argument("--rate", type=float, help="rate limit, requests per second")
+    api.add_argument("--port", type=cli.port, help="default 8080 (0: any free port)")
+    cli.add_token_file(api, "require this bearer token")
+    api.add_argument(
+        "--strict", action="store_true", help="record op_ids repeated with other content"
+    )
+    api.add_argument(
+        "--rate", type=cli.number(0, above_minimum=True), help="rate limit, requests per second"
+    )
     api.set_defaults(func=cmd_api_start)
     sub.add_parser("api-stop", help="stop the entity API server").set_defaults(func=cmd_api_stop)
     setup = sub.add_parser("setup", help="create the environments only")
-    setup.add_argument("--runtime", action="append", help="Lambda Python version (3.12)")
+    setup.add_argument("--runtime", action="append", choices=PYTHON_VERSIONS, help="Lambda Python")
     setup.set_defaults(func=cmd_setup)
     return top
 
@@ -260,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except (ServiceError, SetupError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        cli.print_error(str(error))
         return 1
+    except cli.SecretError as error:
+        cli.print_error(str(error))
+        return cli.USAGE_ERROR
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130

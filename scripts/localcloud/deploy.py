@@ -4,14 +4,15 @@
     python -m localcloud.deploy plan --instance integration     # exit 0: no changes
     python -m localcloud.deploy destroy --instance integration
 
-The instance's LocalStack and entity API server must be running (`python -m localcloud`).
+The instance's LocalStack must be running (`python -m localcloud`), and its entity API server
+too unless `--var entity_api_url=...` names another API. The token (`--token-file`, or
+$ENTITY_API_TOKEN) is stored as an SSM SecureString, never on a command line.
 Terraform state, its data folder and the variables live in `.localcloud/<instance>/terraform/`;
 the outputs are recorded in `.localcloud/<instance>/stack.json` for the other tools.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -21,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cli import console, key_value
-from lambda_package.targets import host_architecture
+import cli
+from cli import console, key_value, parser_for
+from lambda_package.targets import PYTHON_VERSIONS, host_architecture
 from localcloud.services import read_service, tail
 from ops import stack as stack_lookup
 from paths import REPO, STATE
@@ -115,8 +117,9 @@ def write_variables(instance: str, variables: dict[str, Any]) -> None:
     (_folder(instance) / "stack.tfvars.json").write_text(json.dumps(variables, indent=2) + "\n")
 
 
-def apply(instance: str) -> dict[str, Any]:
-    """Apply the root configuration and record its outputs; returns the outputs."""
+def apply(instance: str, api_base: str | None = None) -> dict[str, Any]:
+    """Apply the root configuration and record its outputs (with `api_base`, the local entity
+    API server the stack talks to, if it does); returns the outputs."""
     init(instance)
     _terraform(
         instance,
@@ -136,8 +139,6 @@ def apply(instance: str) -> dict[str, Any]:
         raise DeployError(f"terraform output failed: {result.stderr.strip()}")
     outputs: dict[str, Any] = json.loads(result.stdout)
     env = _environment(instance)
-    api = read_service(instance, "entity-api")
-    api_base = f"http://127.0.0.1:{api.port}" if api else None
     stack_lookup.save(instance, outputs, env["AWS_ENDPOINT_URL"], api_base)
     return outputs
 
@@ -202,10 +203,41 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def local_api_base(instance: str) -> str | None:
+    """The base URL of the instance's local entity API server, when it runs."""
+    api = read_service(instance, "entity-api")
+    return f"http://127.0.0.1:{api.port}" if api else None
+
+
+def stack_variables(
+    instance: str, *, name: str, package: str, runtime: str, assignments: list[str]
+) -> dict[str, Any]:
+    """The root's variables: this machine's zip and architecture, the instance's entity API
+    server (required only when no `entity_api_url` is given), then the `--var` assignments."""
+    given = dict(item.split("=", 1) for item in assignments)
+    variables: dict[str, Any] = {
+        "name": name,
+        "package_path": str(Path(package).resolve()),
+        "architecture": host_architecture(),
+        "runtime": runtime,
+    }
+    if "entity_api_url" not in given:
+        base = local_api_base(instance)
+        if base is None:
+            raise DeployError(
+                f"the entity API server ({instance}) is not running: start it "
+                "(python -m localcloud api-start) or pass --var entity_api_url=..."
+            )
+        variables["entity_api_url"] = f"{base}/v1/operations:batch"
+    for key, value in given.items():
+        variables[key] = _parse_value(value)
+    return variables
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     parser.add_argument("command", choices=["apply", "plan", "destroy"])
-    parser.add_argument("--instance", default="default")
+    parser.add_argument("--instance", default="default", type=cli.instance_name)
     parser.add_argument("--name", default="demo", help="the stack's `name` variable")
     parser.add_argument("--package", default=str(REPO / "dist" / "function-local.zip"))
     parser.add_argument(
@@ -215,30 +247,34 @@ def main(argv: list[str] | None = None) -> int:
         type=key_value,
         help="KEY=VALUE (JSON values)",
     )
-    parser.add_argument("--token", help="entity API token, stored as an SSM SecureString")
-    parser.add_argument("--runtime", default="python3.12", help="Lambda runtime of the zip")
+    cli.add_token_file(parser, "entity API token, stored as an SSM SecureString")
+    parser.add_argument(
+        "--runtime",
+        default="python3.12",
+        choices=[f"python{v}" for v in PYTHON_VERSIONS],
+        help="Lambda runtime of the zip",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "apply":
-            api = read_service(args.instance, "entity-api")
-            if api is None:
-                raise DeployError(f"the entity API server ({args.instance}) is not running")
-            variables: dict[str, Any] = {
-                "name": args.name,
-                "package_path": str(Path(args.package).resolve()),
-                "entity_api_url": f"http://127.0.0.1:{api.port}/v1/operations:batch",
-                "architecture": host_architecture(),
-                "runtime": args.runtime,
-            }
-            for item in args.var:
-                key, _, value = item.partition("=")
-                variables[key] = _parse_value(value)
-            if args.token:
+            token = cli.read_token(args.token_file)
+            variables = stack_variables(
+                args.instance,
+                name=args.name,
+                package=args.package,
+                runtime=args.runtime,
+                assignments=args.var,
+            )
+            if token:
                 parameter = f"/{args.name}/entity-api-token"
-                put_token_parameter(args.instance, parameter, args.token)
+                put_token_parameter(args.instance, parameter, token)
                 variables["entity_api_token_parameter_name"] = parameter
             write_variables(args.instance, variables)
-            apply(args.instance)
+            base = local_api_base(args.instance)
+            talks_to_it = base is not None and str(variables["entity_api_url"]).startswith(
+                base + "/"
+            )
+            apply(args.instance, base if talks_to_it else None)
         elif args.command == "plan":
             changes = plan_has_changes(args.instance)
             console.print("plan: changes pending" if changes else "plan: no changes")
@@ -246,8 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             destroy(args.instance)
     except DeployError as error:
-        console.print(f"[red]error:[/red] {error}")
+        cli.print_error(str(error))
         return 1
+    except cli.SecretError as error:
+        cli.print_error(str(error))
+        return cli.USAGE_ERROR
     return 0
 
 

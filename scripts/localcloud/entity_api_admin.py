@@ -55,6 +55,11 @@ class EntityApiAdmin:
         applied: list[dict[str, Any]] = self.get("/_admin/applied")
         return applied
 
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Strict mode: applied op_ids that came again with other content."""
+        conflicts: list[dict[str, Any]] = self.get("/_admin/conflicts")
+        return conflicts
+
     def sequences(self) -> dict[str, list[str]]:
         """Each entity's applied op_ids, in the order they were applied."""
         sequences: dict[str, list[str]] = self.get("/_admin/sequences")

@@ -11,7 +11,8 @@ Python::
 
 CLI (foreground, one line per request on stdout unless ``--quiet``)::
 
-    python -m localcloud.entity_api_server --port 8080 [--rate N --burst N --token T --latency S]
+    python -m localcloud.entity_api_server --port 8080 [--rate N --burst N --latency S --strict]
+    (a bearer token: --token-file PATH or the ENTITY_API_TOKEN environment variable)
 
 HTTP:
     POST /v1/operations:batch   the entity API (contract section 2)
@@ -20,6 +21,7 @@ HTTP:
     GET  /_admin/sequences      each entity's applied op_ids in the order they were applied
     GET  /_admin/requests       the per-request log (newest last, at most 10,000 entries)
     GET  /_admin/faults         the fault configuration in force
+    GET  /_admin/conflicts      strict mode: applied op_ids that came again with other content
     PUT  /_admin/faults         replace the fault configuration (JSON below; {} clears it)
     POST /_admin/reset          clear faults, applied operations, stats and the request log
 
@@ -55,12 +57,19 @@ Whole-request checks run in this order: token (401), size limits (413), malforme
 rate limit (429 with Retry-After), ``status_always``, ``status_sequence``,
 ``random_request_status``, ``reject_entities`` (400), then ``garbage_body``; otherwise every
 operation gets a result. An ``op_id`` already applied answers 409 and is not applied again
-(the API is idempotent on op_id).
+(the API is idempotent on op_id). In strict mode
+(``--strict``, ``EntityApiServer(strict=True)``) the server also keeps the content each op_id was
+applied with, and lists every repeat that carried other content under ``/_admin/conflicts``:
+an op_id must name exactly one set of changes (contract section 2), so a conflict is a change
+acknowledged without being applied.
+
+A malformed request never leaves a connection hanging: a Content-Length that is not a count
+of bytes gets 400 and the connection is closed; a fault configuration of the wrong shape or
+type gets 400 naming the key.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -73,6 +82,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+import cli
+from cli import parser_for
 
 BATCH_PATH = "/v1/operations:batch"
 REQUEST_LOG_LIMIT = 10_000
@@ -91,6 +103,32 @@ def _status(value: Any, where: str) -> int:
     return value
 
 
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise FaultConfigError(f"{where}: expected a JSON array, got {value!r}")
+    return value
+
+
+def _strings(value: Any, where: str) -> set[str]:
+    items = _list(value, where)
+    if not all(isinstance(item, str) for item in items):
+        raise FaultConfigError(f"{where}: expected an array of strings")
+    return set(items)
+
+
+def _finite(value: Any, where: str, maximum: float | None = None) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (maximum is not None and value > maximum)
+    ):
+        upper = f" and <= {maximum:g}" if maximum is not None else ""
+        raise FaultConfigError(f"{where}: expected a finite number >= 0{upper}, got {value!r}")
+    return float(value)
+
+
 def _op_rules(value: Any, where: str) -> dict[str, dict[str, int | None]]:
     if not isinstance(value, dict):
         raise FaultConfigError(f"{where}: expected an object of key -> status")
@@ -98,7 +136,9 @@ def _op_rules(value: Any, where: str) -> dict[str, dict[str, int | None]]:
     for key, rule in value.items():
         if isinstance(rule, dict):
             times = rule.get("times")
-            if times is not None and (not isinstance(times, int) or times < 0):
+            if times is not None and (
+                isinstance(times, bool) or not isinstance(times, int) or times < 0
+            ):
                 raise FaultConfigError(f"{where}.{key}.times: expected an integer >= 0")
             rules[str(key)] = {"status": _status(rule.get("status"), f"{where}.{key}.status")}
             rules[str(key)]["times"] = times
@@ -164,28 +204,29 @@ class Faults:
             raise FaultConfigError(f"faults: unknown keys {unknown}; known: {sorted(known)}")
         faults = cls(source=json.loads(json.dumps(config)))
         faults.status_sequence = [
-            _status(s, "status_sequence[]") for s in config.get("status_sequence", [])
+            _status(s, "status_sequence[]")
+            for s in _list(config.get("status_sequence", []), "status_sequence")
         ]
         if config.get("status_always") is not None:
             faults.status_always = _status(config["status_always"], "status_always")
-        if config.get("retry_after") is not None:
-            faults.retry_after = str(config["retry_after"])
-        latency = config.get("latency_seconds", 0.0)
-        if not isinstance(latency, int | float) or latency < 0:
-            raise FaultConfigError("latency_seconds: expected a number >= 0")
-        faults.latency_seconds = float(latency)
+        retry_after = config.get("retry_after")
+        if retry_after is not None:
+            if not isinstance(retry_after, str | int) or isinstance(retry_after, bool):
+                raise FaultConfigError("retry_after: expected seconds or an HTTP date (a string)")
+            faults.retry_after = str(retry_after)
+        faults.latency_seconds = _finite(config.get("latency_seconds", 0.0), "latency_seconds")
         garbage = config.get("garbage_body", 0)
         if not isinstance(garbage, bool | int) or garbage < 0:
             raise FaultConfigError("garbage_body: expected true/false or a count >= 0")
         faults.garbage_body = garbage
-        faults.reject_entities = {str(e) for e in config.get("reject_entities", [])}
+        faults.reject_entities = _strings(config.get("reject_entities", []), "reject_entities")
         faults.op_status_by_entity = _op_rules(
             config.get("op_status_by_entity", {}), "op_status_by_entity"
         )
         faults.op_status_by_op_id = _op_rules(
             config.get("op_status_by_op_id", {}), "op_status_by_op_id"
         )
-        faults.omit_results = {str(o) for o in config.get("omit_results", [])}
+        faults.omit_results = _strings(config.get("omit_results", []), "omit_results")
         if "random_op_status" in config:
             faults.random_probability, faults.random_statuses, faults.random = _random_rule(
                 config["random_op_status"], "random_op_status"
@@ -195,7 +236,9 @@ class Faults:
             faults.request_probability, faults.request_statuses, faults.request_random = rule
         for key in ("max_operations", "max_request_bytes"):
             value = config.get(key)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise FaultConfigError(f"{key}: expected an integer >= 1")
             setattr(faults, key, value)
         return faults
@@ -205,13 +248,17 @@ def _random_rule(rule: Any, where: str) -> tuple[float, list[int], random.Random
     """(probability, statuses, generator) of a `random_*_status` fault."""
     if not isinstance(rule, dict):
         raise FaultConfigError(f"{where}: expected an object")
-    probability = rule.get("probability", 0.0)
-    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-        raise FaultConfigError(f"{where}.probability: expected 0-1")
-    statuses = [_status(s, f"{where}.statuses[]") for s in rule.get("statuses", [])]
+    probability = _finite(rule.get("probability", 0.0), f"{where}.probability", maximum=1)
+    statuses = [
+        _status(s, f"{where}.statuses[]")
+        for s in _list(rule.get("statuses", []), f"{where}.statuses")
+    ]
+    seed = rule.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | str)):
+        raise FaultConfigError(f"{where}.seed: expected an integer or a string")
     if probability and not statuses:
         raise FaultConfigError(f"{where}.statuses: give at least one status")
-    return float(probability), statuses, random.Random(rule.get("seed"))
+    return float(probability), statuses, random.Random(seed)
 
 
 def _take_rule(rules: dict[str, dict[str, int | None]], key: str) -> int | None:
@@ -266,10 +313,12 @@ class EntityApiServer:
         burst: float | None = None,
         latency_seconds: float = 0.0,
         log_requests: bool = False,
+        strict: bool = False,
     ) -> None:
         self.token = token
         self.latency_seconds = latency_seconds
         self.log_requests = log_requests
+        self.strict = strict
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._bucket = (
@@ -342,6 +391,9 @@ class EntityApiServer:
     def _reset_state(self) -> None:
         self._applied: list[JsonObject] = []
         self._applied_ids: set[str] = set()
+        # Strict mode: the content each op_id was applied with, and repeats that differ.
+        self._applied_content: dict[str, str] = {}
+        self._conflicts: list[JsonObject] = []
         self._requests = 0
         self._operations = 0
         self._ops_histogram: Counter[int] = Counter()
@@ -359,6 +411,7 @@ class EntityApiServer:
                 "ops_per_request": {str(k): v for k, v in sorted(self._ops_histogram.items())},
                 "status_counts": {str(k): v for k, v in sorted(self._status_counts.items())},
                 "op_status_counts": {str(k): v for k, v in sorted(self._op_status_counts.items())},
+                "strict": self.strict,
             }
 
     def fault_config(self) -> JsonObject:
@@ -400,6 +453,23 @@ class EntityApiServer:
             else:
                 state.setdefault(op["entity"], {}).update(op["attributes"])
         return state
+
+    def conflicts(self) -> list[JsonObject]:
+        """Strict mode: each time an applied op_id came again with other content (refused
+        with 409): `{"op_id", "applied", "repeated"}`, oldest first. Always [] otherwise."""
+        with self._lock:
+            return list(self._conflicts)
+
+    def _note_applied(self, op: JsonObject) -> None:
+        if self.strict:
+            self._applied_content[op["op_id"]] = json.dumps(op, sort_keys=True)
+
+    def _note_repeat(self, op: JsonObject) -> None:
+        applied = self._applied_content.get(op["op_id"]) if self.strict else None
+        if applied is not None and applied != json.dumps(op, sort_keys=True):
+            self._conflicts.append(
+                {"op_id": op["op_id"], "applied": json.loads(applied), "repeated": op}
+            )
 
     def request_log(self) -> list[JsonObject]:
         """The per-request log, oldest first."""
@@ -475,10 +545,12 @@ class EntityApiServer:
             op_id = op["op_id"]
             if op_id in applied_ids:
                 conflicts += 1
+                self._note_repeat(op)
                 results.append({"op_id": op_id, "status": 409, "error": "op_id already applied"})
             else:
                 applied_ids.add(op_id)
                 applied.append(op)
+                self._note_applied(op)
                 results.append({"op_id": op_id, "status": 200})
         if conflicts:
             self._op_status_counts[409] += conflicts
@@ -501,9 +573,12 @@ class EntityApiServer:
             status = faults.random.choice(faults.random_statuses)
         if status is None:
             status = 409 if op_id in self._applied_ids else 200
+        if status == 409:
+            self._note_repeat(op)
         if 200 <= status < 300:
             self._applied_ids.add(op_id)
             self._applied.append(op)
+            self._note_applied(op)
         self._op_status_counts[status] += 1
         result: JsonObject = {"op_id": op_id, "status": status}
         if status >= 300 and status != 409:
@@ -598,8 +673,15 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(OSError):
                 self.wfile.write(body)
 
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
+        def _body(self) -> bytes | None:
+            """The request body; None (answered 400) when Content-Length is not a count."""
+            text = self.headers.get("Content-Length") or "0"
+            length = int(text) if text.isascii() and text.isdigit() else -1
+            if length < 0:
+                # Where the body ends is unknown: answer and close the connection.
+                self.close_connection = True
+                self._json(400, {"error": f"Content-Length must be an integer >= 0, got {text!r}"})
+                return None
             return self.rfile.read(length) if length else b""
 
         def _json(self, status: int, document: Any) -> None:
@@ -608,6 +690,8 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             started = time.perf_counter()
             body = self._body()
+            if body is None:
+                return
             if self.path == "/_admin/reset":
                 server.reset()
                 self._send(204, b"")
@@ -637,6 +721,7 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
                 "/_admin/requests": server.request_log,
                 "/_admin/entities": server.entities,
                 "/_admin/faults": server.fault_config,
+                "/_admin/conflicts": server.conflicts,
             }
             view = views.get(self.path)
             if view is None:
@@ -648,9 +733,12 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
             if self.path != "/_admin/faults":
                 self._json(404, {"error": f"no such path: {self.path}"})
                 return
+            body = self._body()
+            if body is None:
+                return
             try:
-                server.set_faults(json.loads(self._body() or b"{}"))
-            except (ValueError, FaultConfigError) as exc:
+                server.set_faults(json.loads(body or b"{}"))
+            except (ValueError, RecursionError) as exc:  # FaultConfigError is a ValueError
                 self._json(400, {"error": str(exc)})
                 return
             self._json(200, server.faults.source)
@@ -660,23 +748,36 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server in the foreground until Ctrl-C."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1")
-    parser.add_argument("--rate", type=float, help="token bucket: requests per second")
-    parser.add_argument("--burst", type=float, help="token bucket size (default: --rate)")
-    parser.add_argument("--token", help="require 'Authorization: Bearer <token>'")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser = parser_for(__doc__, __spec__)
+    parser.add_argument("--port", type=cli.port, default=8080, help="TCP port on 127.0.0.1")
+    parser.add_argument(
+        "--rate", type=cli.number(0, above_minimum=True), help="token bucket: requests per second"
+    )
+    parser.add_argument("--burst", type=cli.number(1), help="token bucket size (default: --rate)")
+    cli.add_token_file(parser, "require 'Authorization: Bearer <token>'")
+    parser.add_argument(
+        "--latency", type=cli.number(0), default=0.0, help="seconds before each answer"
+    )
     parser.add_argument("--faults", help="initial fault configuration (JSON)")
     parser.add_argument("--quiet", action="store_true", help="no per-request lines")
+    parser.add_argument(
+        "--strict", action="store_true", help="record op_ids repeated with other content"
+    )
     args = parser.parse_args(argv)
+    try:
+        token = cli.read_token(args.token_file)
+    except cli.SecretError as exc:
+        print(f"entity API server: {exc}", file=sys.stderr)
+        return 2
     try:
         server = EntityApiServer(
             port=args.port,
-            token=args.token,
+            token=token,
             rate_per_second=args.rate,
             burst=args.burst,
             latency_seconds=args.latency,
             log_requests=not args.quiet,
+            strict=args.strict,
         )
         if args.faults:
             server.set_faults(json.loads(args.faults))

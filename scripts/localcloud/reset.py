@@ -5,11 +5,10 @@ python -m localcloud.reset [--instance default]
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
-from cli import console
+from cli import console, parser_for
 from localcloud.entity_api_admin import EntityApiAdmin
 from ops import observations as observe
 from ops import stack as stack_lookup
@@ -25,7 +24,7 @@ def empty_queue(sqs: Any, queue_url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
     args = parser.parse_args(argv)
     stack = stack_lookup.resolve_arguments(args)

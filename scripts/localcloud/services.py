@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,17 @@ class Service:
     log: str
     settings: dict[str, str] = field(default_factory=dict)
     started: str = ""  # the process's start time (/proc): a reused PID is not this service
+    # A random id in the environment of the service and of every process it starts (the
+    # host executor passes it on to function runtimes): what `leftover_processes` looks for.
+    run_id: str = ""
+
+
+RUN_ID_VARIABLE = "LOCALCLOUD_RUN_ID"
+
+
+def new_run_id() -> str:
+    """A fresh id to mark the processes of one service run."""
+    return uuid.uuid4().hex
 
 
 def instance_dir(instance: str) -> Path:
@@ -144,7 +156,14 @@ def start_service(
             start_new_session=True,  # Ctrl-C in the caller's terminal does not reach it
         )
     service = Service(
-        name, process.pid, port, health_url, str(log), settings, start_time(process.pid)
+        name,
+        process.pid,
+        port,
+        health_url,
+        str(log),
+        settings,
+        start_time(process.pid),
+        env.get(RUN_ID_VARIABLE, ""),
     )
     (folder / f"{name}.json").write_text(json.dumps(asdict(service), indent=2))
     (folder / f"{name}.pid").write_text(f"{process.pid}\n")
@@ -185,19 +204,37 @@ def stop_service(instance: str, name: str, grace: float = STOP_GRACE_SECONDS) ->
     return stopped
 
 
-def leftover_processes(instance: str) -> list[int]:
-    """Processes still working in the instance's folder (e.g. function runtimes): none should
-    outlive LocalStack."""
+def recorded_run_ids(instance: str) -> set[str]:
+    """The run ids of the instance's recorded services, alive or not."""
+    run_ids = set()
+    for record in instance_dir(instance).glob("*.json"):
+        try:
+            run_id = json.loads(record.read_text()).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(run_id, str) and run_id:
+            run_ids.add(run_id)
+    return run_ids
+
+
+def leftover_processes(instance: str, run_ids: set[str]) -> list[int]:
+    """Processes the tool started for the instance that still run (e.g. function runtimes):
+    working in the instance's folder and carrying one of `run_ids` in their environment.
+    No other process qualifies, whatever its working directory."""
     folder = str(instance_dir(instance).resolve())
+    marks = {f"{RUN_ID_VARIABLE}={run_id}".encode() for run_id in run_ids}
     found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+        if not marks or not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             cwd = os.readlink(proc / "cwd")
-        except OSError:
+            if not (cwd == folder or cwd.startswith(folder + os.sep)):
+                continue
+            environment = set((proc / "environ").read_bytes().split(b"\0"))
+        except OSError:  # gone, or another user's: not ours
             continue
-        if cwd == folder or cwd.startswith(folder + os.sep):
+        if environment & marks:
             found.append(int(proc.name))
     return found
 
@@ -226,7 +263,7 @@ def tail(log: Path, lines: int = 30) -> str:
 
 
 def localstack_env(
-    instance: str, port: int, runtimes: dict[str, Path], extra: dict[str, str]
+    instance: str, port: int, runtimes: dict[str, Path], extra: dict[str, str], run_id: str
 ) -> dict[str, str]:
     """The environment LocalStack runs with on this host (see docs/local-cloud.md)."""
     folder = instance_dir(instance)
@@ -252,6 +289,7 @@ def localstack_env(
             "LAMBDA_RUNTIME_EXECUTOR": "host",
             # The executor warns when a function's architecture is not this machine's.
             "LAMBDA_HOST_EXECUTOR_ARCHITECTURE": host_architecture(),
+            RUN_ID_VARIABLE: run_id,  # passed on to the function runtimes
             # AWS long-polls without pause; LocalStack's poller sleeps between receives and
             # backs off when the queue looks empty: keep both short (see docs/local-cloud.md).
             "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.1",
@@ -275,11 +313,12 @@ def localstack_health(port: int) -> dict[str, Any] | None:
         return None
 
 
-def entity_api_args(port: int, token: str | None, rate: float | None) -> list[str]:
+def entity_api_args(port: int, *, rate: float | None, strict: bool) -> list[str]:
+    """The command line of the entity API server (a token goes in its environment)."""
     args = [sys.executable, "-m", "localcloud.entity_api_server", "--port", str(port)]
     args.append("--quiet")
-    if token:
-        args += ["--token", token]
     if rate:
         args += ["--rate", str(rate)]
+    if strict:
+        args.append("--strict")
     return args

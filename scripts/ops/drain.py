@@ -8,22 +8,29 @@ Exit 1 on timeout, saying how many messages are left.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli import console
+import cli
+from cli import console, parser_for
 from ops import observations as observe
 from ops import stack as stack_lookup
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
-    parser.add_argument("--expect", type=int, help="messages published (for the progress bar)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait at most")
+    parser.add_argument(
+        "--expect", type=cli.integer(0), help="messages published (for the progress bar)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=cli.number(0, above_minimum=True),
+        default=300.0,
+        help="seconds to wait at most",
+    )
     args = parser.parse_args(argv)
     stack = stack_lookup.resolve_arguments(args)
     sqs = stack.client("sqs")
@@ -65,5 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """The installed command `sbc-drain` (and `python -m ops.drain`): one line on errors."""
+    return stack_lookup.run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(stack_lookup.run_cli(main))
+    sys.exit(run())

@@ -5,11 +5,12 @@ python -m ops.logs [--instance default] [-n 40] [-f]
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import Any
 
+import cli
+from cli import parser_for
 from ops import stack as stack_lookup
 
 
@@ -28,9 +29,9 @@ def _show(event: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
-    parser.add_argument("-n", "--lines", type=int, default=40, help="last N lines")
+    parser.add_argument("-n", "--lines", type=cli.integer(0), default=40, help="last N lines")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     args = parser.parse_args(argv)
     stack = stack_lookup.resolve_arguments(args)

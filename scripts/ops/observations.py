@@ -50,14 +50,23 @@ def _summary(message: str) -> dict[str, Any] | None:
 
 
 def queue_depth(sqs: Any, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue, as SQS approximates them."""
+    """(visible, in flight or delayed) messages of a queue, as SQS approximates them.
+
+    Delayed messages count as waiting: the handler's delayed copies of retried records are
+    still to be delivered.
+    """
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
     )["Attributes"]
     return (
         int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        + int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
     )
 
 

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import EndpointConnectionError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli import console
+import cli
+from cli import console, parser_for
 from ops import messages as message_factory
 from ops import stack as stack_lookup
 
 SQS_BATCH_LIMIT = 10
+PERCENT = cli.number(0, 100)
 ATTEMPTS = 6
 
 
@@ -81,10 +82,12 @@ def _send_chunk(
         ]
         try:
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        except EndpointConnectionError:  # boto3 has retried already: nothing listens there
-            raise
-        except Exception as exc:  # noqa: BLE001 (a failed call is retried as a whole)
-            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # A missing queue, missing credentials, nothing listening: stop at once (the
+            # caller shows one line); throttling and 5xx: the whole call is tried again.
+            if not stack_lookup.is_retryable(exc):
+                raise
+            error = f"{type(exc).__name__}: {stack_lookup.one_line(exc)}"
             continue
         finally:
             with lock:
@@ -196,7 +199,7 @@ def publish(
                     result.sent += sent
                 if on_progress:
                     on_progress(sizes[future])
-        except BaseException:  # Ctrl-C, or nothing listens there: do not try every chunk
+        except BaseException:  # Ctrl-C, or an error no retry can fix: do not try every chunk
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     result.seconds = time.monotonic() - started
@@ -267,13 +270,17 @@ def _messages(args: argparse.Namespace) -> list[message_factory.Message]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=2000, help="messages to generate")
+    parser = parser_for(__doc__, __spec__)
+    parser.add_argument("--count", type=cli.integer(0), default=2000, help="messages to generate")
     parser.add_argument("--file", help="publish the bodies of this JSONL file instead")
-    parser.add_argument("--poison-percent", type=float, default=2.0, help="invalid messages, %%")
-    parser.add_argument("--duplicate-percent", type=float, default=0.0, help="repeats, %%")
-    parser.add_argument("--entities", type=int, help="distinct entities (default: --count)")
-    parser.add_argument("--concurrency", type=int, default=4, help="SendMessageBatch in flight")
+    parser.add_argument("--poison-percent", type=PERCENT, default=2.0, help="invalid messages, %%")
+    parser.add_argument("--duplicate-percent", type=PERCENT, default=0.0, help="repeats, %%")
+    parser.add_argument(
+        "--entities", type=cli.integer(1), help="distinct entities (default: --count)"
+    )
+    parser.add_argument(
+        "--concurrency", type=cli.integer(1, 64), default=4, help="SendMessageBatch in flight"
+    )
     parser.add_argument("--seed", type=int, help="random seed (repeatable runs)")
     stack_lookup.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -332,5 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """The installed command `sbc-publish` (and `python -m ops.publish`): one line on errors."""
+    return stack_lookup.run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(stack_lookup.run_cli(main))
+    sys.exit(run())

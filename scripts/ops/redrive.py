@@ -19,7 +19,6 @@ in the DLQ for a later run (moving it would lose it: the send "succeeds" and sto
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
@@ -27,7 +26,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from cli import console
+import cli
+from cli import console, parser_for
 from consumer.records import INVALID_JSON, REJECTED_BY_API, SCHEMA_VIOLATION
 from ops import observations as observe
 from ops import stack as stack_lookup
@@ -175,14 +175,14 @@ def redrive(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
     parser.add_argument(
         "--error-code",
         choices=[SCHEMA_VIOLATION, INVALID_JSON, REJECTED_BY_API, "none"],
         help="only this error_code ('none': no error_code)",
     )
-    parser.add_argument("--limit", type=int, help="move at most this many")
+    parser.add_argument("--limit", type=cli.integer(1), help="move at most this many")
     parser.add_argument("--dry-run", action="store_true", help="count, move nothing")
     args = parser.parse_args(argv)
     stack = stack_lookup.resolve_arguments(args)
@@ -218,5 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if result.failed else 0
 
 
+def run() -> int:
+    """The installed command `sbc-redrive` (and `python -m ops.redrive`): one line on errors."""
+    return stack_lookup.run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(stack_lookup.run_cli(main))
+    sys.exit(run())

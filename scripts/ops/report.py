@@ -9,7 +9,6 @@ server's `/_admin/stats`, and the queues (the DLQ is read without being consumed
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -19,6 +18,8 @@ from typing import Any
 
 from rich.table import Table
 
+import cli
+from cli import parser_for
 from cli import stdout_console as console
 from localcloud.entity_api_admin import EntityApiAdmin
 from ops import observations as observe
@@ -201,11 +202,13 @@ def render_queues(report: RunReport) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
     parser.add_argument("--function-name", help="function whose logs to read")
-    parser.add_argument("--since-minutes", type=float, help="only invocations this recent")
-    parser.add_argument("--since", type=float, help="only invocations after this epoch second")
+    parser.add_argument("--since-minutes", type=cli.number(0), help="only invocations this recent")
+    parser.add_argument(
+        "--since", type=cli.number(0), help="only invocations after this epoch second"
+    )
     args = parser.parse_args(argv)
     stack = stack_lookup.resolve_arguments(args)
     if args.function_name:
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = gather(stack, since_ms)
     except Exception as error:  # noqa: BLE001 (shown as a message, not a traceback)
-        console.print(f"[red]error:[/red] could not read the stack: {error}")
+        cli.print_error(f"could not read the stack: {stack_lookup.one_line(error)}")
         return 1
     console.print(f"[bold]Run report[/bold]: function {stack.function_name}, {stack.queue_url}")
     render_batches(report)
@@ -226,5 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """The installed command `sbc-report` (and `python -m ops.report`): one line on errors."""
+    return stack_lookup.run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(stack_lookup.run_cli(main))
+    sys.exit(run())

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import cli
 from paths import STATE
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -60,24 +61,61 @@ class Stack:
 
 
 def run_cli(main: Callable[[], int]) -> int:
-    """Run a tool's main; a missing stack, AWS and connection errors become a message."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+    """Run a tool's main; a missing stack, AWS and connection errors become one line."""
+    from botocore.exceptions import (  # noqa: PLC0415 (slow import)
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+    )
 
     try:
         return main()
     except StackError as error:
-        print(f"error: {error}", file=sys.stderr)
+        cli.print_error(str(error))
+        return 1
+    except EndpointConnectionError as error:
+        cli.print_error(f"{error}: is the stack up? (`make status`; `make demo` starts it)")
+        return 1
+    except NoCredentialsError:
+        cli.print_error(
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY (a local stack needs none: --instance)"
+        )
         return 1
     except (BotoCoreError, ClientError) as error:
-        print(
-            f"error: {error}\nIs the stack up? `make status` shows what runs; "
-            "`make demo` starts it.",
-            file=sys.stderr,
-        )
+        cli.print_error(one_line(error))
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line."""
+    return " ".join(str(error).split())
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether trying the same AWS call again may succeed: throttling, a 5xx, a timeout or a
+    dropped connection. Wrong input, a missing queue or missing credentials never will."""
+    from botocore.exceptions import (  # noqa: PLC0415 (slow import)
+        ClientError,
+        ConnectionClosedError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(error, ConnectionClosedError | ReadTimeoutError):
+        return True
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return status >= 500 or "Throttl" in code or code in RETRYABLE_CODES
+    return False
+
+
+# SQS error codes worth a retry besides any 5xx (botocore already retried each a few times).
+RETRYABLE_CODES = frozenset({"RequestThrottled", "ServiceUnavailable", "InternalError"})
 
 
 def stack_file(instance: str) -> str:
@@ -101,7 +139,12 @@ def save(instance: str, outputs: dict[str, Any], endpoint_url: str, api_base: st
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--instance", default="default", help="local stack (.localcloud/NAME)")
+    parser.add_argument(
+        "--instance",
+        default="default",
+        type=cli.instance_name,
+        help="local stack (.localcloud/NAME)",
+    )
     parser.add_argument("--queue-url", help="source queue (default: the local stack's)")
     parser.add_argument("--dlq-url", help="dead-letter queue (default: the local stack's)")
     parser.add_argument("--endpoint-url", help="AWS endpoint (default: the local stack's)")

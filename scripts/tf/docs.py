@@ -10,7 +10,6 @@ in the README beside them. No terraform-docs binary needed (none installs offlin
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import re
@@ -18,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli import parser_for
 from paths import REPO
 
 TERRAFORM = REPO / "terraform"
@@ -265,11 +265,15 @@ def updated_readme(readme: Path, tables: str) -> str:
 
 
 def configurations() -> list[Path]:
-    return [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
+    return [
+        TERRAFORM,
+        *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir()),
+        *sorted(p for p in (TERRAFORM / "examples").iterdir() if (p / "main.tf").is_file()),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__, __spec__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="update the READMEs in place")
     mode.add_argument("--check", action="store_true", help="fail when a README is stale")
@@ -299,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print("\n".join(diff))
     except DocsError as error:
-        print(f"terraform_docs: {error}", file=sys.stderr)
+        print(f"tf.docs: {error}", file=sys.stderr)
         return 2
     return 1 if stale else 0
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test-terraform`: every Terraform check, offline and without AWS credentials.
 #   fmt -check; init + validate of each module and the root (the root with its committed lock,
-#   read-only); `terraform test` with mocked providers in each; the example variable files
+#   read-only); `terraform test` with mocked providers in each; the runnable example roots
+#   (terraform/examples/<scenario>/) inited, validated and planned by their tests; the example variable files
 #   planned through the root's rules; a wrong value must fail the root's plan naming the input;
 #   the README tables current (python -m tf.docs --check); checkov with zero failures.
 # Every step runs even when an earlier one fails; a summary table follows; the exit status is
@@ -10,11 +11,13 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 
-CHECKOV_VERSION=3.3.30
+CHECKOV_LOCK=scripts/tf/requirements-checkov.txt  # compiled from requirements-checkov.in (make lock)
+CHECKOV_VERSION=$(sed -n 's/^checkov==\([^ ]*\).*/\1/p' "$CHECKOV_LOCK")
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf/tf.sh"
-MODULES=(modules/queue modules/consumer modules/alarms)  # inits and validates; tests below
+MODULES=(modules/queue modules/consumer modules/alarms modules/governor)  # inits and validates; tests below
 EXAMPLES=(localstack production)
+EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, validate, plan (tests)
 LOGS=.cache/test-terraform
 
 # A provider mirror on this machine when there is one (tf.sh finds it); otherwise terraform
@@ -98,14 +101,15 @@ root_rejects_wrong_value() {
 }
 
 checkov_venv() {
-  local stamp="$CHECKOV_VENV/.installed-$CHECKOV_VERSION"
+  local stamp
+  stamp="$CHECKOV_VENV/.installed-$(sha256sum "$CHECKOV_LOCK" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   local python
   python=$(scripts/find_python.sh 3.12) || return 1
   rm -rf "$CHECKOV_VENV"
   "$python" -m venv "$CHECKOV_VENV" &&
-    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
-      -c scripts/constraints/checkov.txt &&
+    "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+      -r "$CHECKOV_LOCK" &&
     touch "$stamp"
 }
 
@@ -151,12 +155,18 @@ step "root: validate" - -- tf_in . validate
 start_step "modules/consumer: test" -- tf_in modules/consumer test
 step "modules/queue: test" tests_note -- tf_in modules/queue test
 step "modules/alarms: test" tests_note -- tf_in modules/alarms test
+step "modules/governor: test" tests_note -- tf_in modules/governor test
 step "root: test" tests_note -- tf_in . test
 for example in "${EXAMPLES[@]}"; do
   step "root: plan examples/$example.tfvars" tests_note -- \
     tf_in . test -test-directory=tests/examples -var-file="examples/$example.tfvars"
 done
 step "root: wrong value fails the plan" - -- root_rejects_wrong_value
+for dir in "${EXAMPLE_ROOTS[@]}"; do
+  step "$dir: init" - -- init_module "$dir"
+  step "$dir: validate" - -- tf_in "$dir" validate
+  step "$dir: plan (test)" tests_note -- tf_in "$dir" test
+done
 # The docs script needs only the standard library: the tooling venv when there is one.
 docs_python=.venv/bin/python
 [ -x "$docs_python" ] || docs_python=$(scripts/find_python.sh 3.12)

@@ -39,7 +39,7 @@ run "stack_wiring_and_outputs" {
   }
 
   override_resource {
-    target = module.consumer.aws_lambda_event_source_mapping.this
+    target = module.consumer.aws_lambda_event_source_mapping.this[0]
     values = { uuid = "2f5e3f1e-0000-4000-8000-000000000000" }
   }
 
@@ -355,4 +355,228 @@ run "default_retry_horizon_rejects_an_sla_beyond_the_retention" {
   }
 
   expect_failures = [var.retry_horizon_seconds]
+}
+
+run "zip_from_s3_reaches_the_function" {
+  command = plan
+
+  variables {
+    package_path      = null
+    s3_bucket         = "orders-artifacts"
+    s3_key            = "sqs-batch-consumer/function-arm64.zip"
+    s3_object_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+  }
+
+  assert {
+    condition     = module.consumer.code_source == "s3://orders-artifacts/sqs-batch-consumer/function-arm64.zip?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    error_message = "an S3 code source given to the root must reach the function"
+  }
+}
+
+# ---- Adaptive concurrency (the governor) -----------------------------------------------------
+
+run "governor_off_creates_nothing" {
+  command = plan
+
+  assert {
+    condition     = length(module.governor) == 0 && output.governor_function_name == null
+    error_message = "without adaptive_concurrency.enabled no part of the governor may exist"
+  }
+
+  assert {
+    condition     = output.maximum_concurrency_owner == "terraform" && !contains(keys(output.alarm_names), "governor_errors")
+    error_message = "without the governor Terraform owns MaximumConcurrency, and there is no governor alarm"
+  }
+}
+
+run "governor_on" {
+  command   = apply
+  state_key = "governed"
+
+  variables {
+    maximum_concurrency = 100
+    adaptive_concurrency = {
+      enabled = true
+      minimum = 3
+      maximum = 40
+    }
+  }
+
+  override_resource {
+    target = module.consumer.aws_lambda_event_source_mapping.governed[0]
+    values = {
+      uuid = "2f5e3f1e-0000-4000-8000-000000000000"
+      arn  = "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
+    }
+  }
+
+  override_resource {
+    target = module.consumer.aws_lambda_function.this
+    values = { function_name = "orders", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders" }
+  }
+
+  override_resource {
+    target = module.governor[0].aws_lambda_function.this
+    values = { function_name = "orders-governor", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-governor" }
+  }
+
+  override_resource {
+    target = module.queue.aws_sqs_queue.this
+    values = {
+      arn  = "arn:aws:sqs:us-east-1:123456789012:orders"
+      url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+      id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+      name = "orders"
+    }
+  }
+
+  override_resource {
+    target = module.queue.aws_sqs_queue.dlq
+    values = {
+      arn  = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
+      url  = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      id   = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
+      name = "orders-dlq"
+    }
+  }
+
+  assert {
+    condition     = output.governor_function_name == "orders-governor" && output.maximum_concurrency_owner == "governor"
+    error_message = "enabled, the governor must exist and own MaximumConcurrency"
+  }
+
+  assert {
+    condition     = module.governor[0].governed_event_source_mapping_arn == "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
+    error_message = "the governor's role must be scoped to this stack's mapping"
+  }
+
+  assert {
+    condition = (
+      module.governor[0].environment_variables["EVENT_SOURCE_MAPPING_UUID"] == "2f5e3f1e-0000-4000-8000-000000000000" &&
+      module.governor[0].environment_variables["CONSUMER_FUNCTION_NAME"] == "orders" &&
+      module.governor[0].environment_variables["QUEUE_NAME"] == "orders" &&
+      module.governor[0].environment_variables["METRICS_NAMESPACE"] == "SqsBatchConsumer" &&
+      module.governor[0].environment_variables["MINIMUM_CONCURRENCY"] == "3" &&
+      module.governor[0].environment_variables["MAXIMUM_CONCURRENCY"] == "40"
+    )
+    error_message = "the governor must govern this stack's mapping, function and queue within the given bounds"
+  }
+
+  assert {
+    condition     = output.alarm_names.governor_errors == "orders-governor-errors"
+    error_message = "the governor's errors must be alarmed on"
+  }
+}
+
+run "governor_starts_the_mapping_within_its_bounds" {
+  command = plan
+
+  variables {
+    maximum_concurrency  = 100
+    adaptive_concurrency = { enabled = true, minimum = 3, maximum = 40 }
+  }
+
+  assert {
+    condition     = module.consumer.maximum_concurrency_owner == "governor" && module.consumer.configured_maximum_concurrency == 40
+    error_message = "the governed mapping must start at maximum_concurrency held within the governor's bounds"
+  }
+}
+
+run "adaptive_concurrency_rejects_minimum_1" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, minimum = 1 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_minimum_above_maximum" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, minimum = 30, maximum = 20 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_maximum_1001" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, maximum = 1001 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_ratio_1" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, target_throttle_ratio = 1 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_ratio_0" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, target_throttle_ratio = 0 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_period_90" {
+  command = plan
+  variables {
+    adaptive_concurrency = { enabled = true, period_seconds = 90 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+run "adaptive_concurrency_rejects_maximum_above_reservation" {
+  command = plan
+  variables {
+    reserved_concurrent_executions = 10
+    adaptive_concurrency           = { enabled = true, maximum = 11 }
+  }
+  expect_failures = [var.adaptive_concurrency]
+}
+
+# ---- FIFO ------------------------------------------------------------------------------------
+
+run "fifo_stack" {
+  command = plan
+
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+  }
+
+  assert {
+    condition     = module.queue.queue_name == "orders.fifo" && module.queue.dlq_name == "orders-dlq.fifo"
+    error_message = "fifo_queue must make both queues FIFO, named <name>.fifo and <name>-dlq.fifo"
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 6 * 60
+    error_message = "a FIFO stack without a window gets 6 x the function timeout"
+  }
+}
+
+run "fifo_rejects_batch_size_above_10" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 11
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.batch_size]
+}
+
+run "fifo_rejects_a_batching_window" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+  expect_failures = [var.maximum_batching_window_in_seconds]
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -209,3 +210,102 @@ def test_cli_serves_logs_each_request_and_names_a_bad_fault_config() -> None:
     )
     assert bad.returncode == 2
     assert "unknown keys" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"status_sequence": 5}',
+        b'{"reject_entities": 3}',
+        b'{"omit_results": [1]}',
+        b'{"random_op_status": {"probability": 0.5, "statuses": 500}}',
+        b'{"random_op_status": {"probability": "high", "statuses": [500]}}',
+        b'{"latency_seconds": NaN}',
+        b'{"latency_seconds": Infinity}',
+        b'{"max_operations": true}',
+        b'{"op_status_by_entity": {"order:1": {"status": 500, "times": true}}}',
+        b'{"retry_after": ["1"]}',
+    ],
+)
+def test_badly_typed_admin_json_gets_400_naming_the_key(
+    entity_api: EntityApiServer, body: bytes
+) -> None:
+    answer = HTTP.request("PUT", f"{entity_api.base_url}/_admin/faults", body=body)
+
+    assert answer.status == 400
+    key = next(iter(json.loads(body.replace(b"NaN", b"0").replace(b"Infinity", b"0"))))
+    assert key in json.loads(answer.data)["error"]
+    assert entity_api.fault_config() == {}  # the configuration in force did not change
+    assert post(entity_api, operation("a")).status == 200
+
+
+@pytest.mark.parametrize("length", ["-5", "many", "-0x1"])
+def test_a_content_length_that_is_not_a_count_gets_400_instead_of_a_hung_connection(
+    entity_api: EntityApiServer, length: str
+) -> None:
+    request = (
+        f"POST /v1/operations:batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", entity_api.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = sock.makefile("rb").readline()  # a hung connection raises TimeoutError
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_strict_mode_refuses_a_repeated_op_id_and_records_its_two_contents() -> None:
+    with EntityApiServer(strict=True) as api:
+        first = post(api, operation("evB", y=2))
+        repeated = post(api, operation("evB", x=1, y=2))
+        same_again = post(api, operation("evB", y=2))
+        conflicts = api.conflicts()
+        over_http = json.loads(HTTP.request("GET", f"{api.base_url}/_admin/conflicts").data)
+
+    assert (results(first), results(repeated), results(same_again)) == (
+        {"evB": 200},
+        {"evB": 409},
+        {"evB": 409},
+    )
+    assert [op["attributes"] for op in api.applied()] == [{"y": 2}]  # x=1 was not applied
+    assert conflicts == [
+        {
+            "op_id": "evB",
+            "applied": operation("evB", y=2),
+            "repeated": operation("evB", x=1, y=2),
+        }
+    ]
+    assert over_http == conflicts
+    assert api.stats()["strict"] is True
+
+
+def test_without_strict_mode_no_contents_are_recorded(entity_api: EntityApiServer) -> None:
+    post(entity_api, operation("evB", y=2))
+    assert results(post(entity_api, operation("evB", x=1))) == {"evB": 409}
+    assert entity_api.conflicts() == []
+    assert entity_api.stats()["strict"] is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--port", "-5"], "--port"),
+        (["--latency", "nan"], "--latency"),
+        (["--rate", "0"], "--rate"),
+        (["--faults", '{"status_sequence": 5}'], "status_sequence"),
+        (["--faults", '{"latency_seconds": NaN}'], "latency_seconds"),
+        (["--token-file", "/nonexistent/token"], "--token-file"),
+    ],
+)
+def test_cli_refuses_a_wrong_argument_with_one_line_naming_it(argv: list[str], named: str) -> None:
+    bad = subprocess.run(  # noqa: S603 - our own script
+        # A free port unless the port is the point: a busy 8080 must not decide the outcome.
+        [sys.executable, str(SERVER), *(argv if "--port" in argv else ["--port", "0", *argv])],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1, bad.stderr
+    assert named in bad.stderr

@@ -152,3 +152,32 @@ def test_closed_loop_under_lag_converges_without_oscillating_wildly() -> None:
     late = levels[60:]
     assert max(late) <= 30
     assert min(late) >= 10
+
+
+def test_throttling_the_last_increase_never_saw_decreases_at_once() -> None:
+    raised = decide(state(40), seen(at=1000))  # based on [820, 940)
+    assert raised.concurrency == 45
+    assert raised.state.basis_until == 940
+    assert raised.state.previous_concurrency == 40
+    # one minute later: the period after the increase's basis shows the API throttling
+    newer = Observations(1060, 940, 1000, 1000, 300, 5000, 120)
+    assert decide(raised.state, newer).concurrency == 22
+
+
+def test_after_an_increase_its_own_basis_does_not_count_again() -> None:
+    raised = decide(state(40), seen(at=1000))
+    same_or_older = Observations(1060, 880, 1000, 1000, 300, 5000, 120)  # starts before 940
+    decision = decide(raised.state, same_or_older)
+    assert (decision.concurrency, decision.changed) == (45, False)
+
+
+def test_after_an_increase_more_increases_still_wait_for_data_after_it() -> None:
+    raised = decide(state(40), seen(at=1000))
+    newer_calm = Observations(1060, 940, 1000, 1000, 0, 5000, 120)
+    assert decide(raised.state, newer_calm).changed is False
+
+
+def test_unknown_direction_of_the_last_change_waits_for_data_after_it() -> None:
+    unknown = GovernorState(SETTINGS, 45, changed_at=1000.0)  # previous setting not known
+    newer = Observations(1060, 940, 1000, 1000, 300, 5000, 120)
+    assert decide(unknown, newer).changed is False

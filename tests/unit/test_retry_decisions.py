@@ -85,6 +85,20 @@ def test_a_copy_counts_its_earlier_attempts_and_its_first_send() -> None:
     assert facts.queue_url == "http://127.0.0.1:4566/123456789012/entity-changes"
 
 
+def test_a_first_send_carried_later_than_the_message_itself_is_not_believed() -> None:
+    copy = raw(1, NOW_MS - 7_200_000, retry_first_sent_timestamp=str(NOW_MS + 10**9))
+    [entry] = decide([copy]).expired
+    assert entry.error_code == "expired"
+
+
+def test_without_a_sent_timestamp_the_horizon_counts_from_now() -> None:
+    unknown = raw(1, 0)
+    del unknown["attributes"]["SentTimestamp"]
+    decisions = decide([unknown])
+    assert decisions.expired == []
+    assert len(decisions.backoffs) == 1
+
+
 def test_the_delay_never_reaches_past_the_horizon() -> None:
     [backoff] = decide([raw(20, NOW_MS - 3_590_000)]).backoffs
     assert backoff.plan.visibility_seconds == 10

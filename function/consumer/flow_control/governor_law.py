@@ -9,10 +9,18 @@
 - Hold otherwise: no backlog, missing data, or data that does not postdate the last change.
 - Always within [minimum, maximum].
 
-Stable under CloudWatch's metric lag: after a change, the law holds until the observations
-it is given cover only time after that change (`observations.since >= state.changed_at`),
-so it never reacts twice to the same, stale, evidence. A datum CloudWatch has not published
-yet (None) means hold, never act.
+Stable under CloudWatch's metric lag: it never reacts twice to the same evidence. After a
+change, an increase waits for observations that cover only time after the change
+(`observations.since >= state.changed_at`); so does a second decrease. After an increase,
+though, throttling seen in data newer than what that increase was based on
+(`observations.since >= state.basis_until`) decreases at once: the increase never saw it, and
+backing off a minute or two earlier is what keeps the throttled share near target when the
+API's limit drops. A datum CloudWatch has not published yet (None) means hold, never act.
+
+The state a scheduled governor must carry between runs: `concurrency` (the mapping's
+MaximumConcurrency), `changed_at` (the mapping's LastModified after this law's change),
+`previous_concurrency` and `basis_until` (from its own decision log or `governor_concurrency`
+metric). Unknown values (None) make the law wait for data after the change, the safe choice.
 
 Times are epoch seconds. Pure: no I/O, no clock reads.
 """
@@ -67,6 +75,16 @@ class GovernorState:
     concurrency: int
     changed_at: float | None = None
     """Epoch seconds of the last change this law made (None: none yet)."""
+    previous_concurrency: int | None = None
+    """The setting before the last change (None: unknown)."""
+    basis_until: float | None = None
+    """End of the data the last change was based on (None: unknown)."""
+
+    @property
+    def last_change_was_increase(self) -> bool:
+        """Whether the last change raised the setting (False when unknown)."""
+        previous = self.previous_concurrency
+        return previous is not None and previous < self.concurrency
 
 
 @dataclass(frozen=True)
@@ -128,7 +146,13 @@ def decide(state: GovernorState, observations: Observations) -> Decision:
         return Decision(state.concurrency, False, reason, ratio, state)
     # The change takes effect when it is made: only data from periods starting at or after
     # this instant shows its effect.
-    new_state = replace(state, concurrency=wanted, changed_at=observations.observed_at)
+    new_state = replace(
+        state,
+        concurrency=wanted,
+        changed_at=observations.observed_at,
+        previous_concurrency=state.concurrency,
+        basis_until=observations.until,
+    )
     return Decision(wanted, True, reason, ratio, new_state)
 
 
@@ -139,9 +163,16 @@ def _wanted(
     settings = state.settings
     if ratio is None or observations.visible_messages is None:
         return bounded, "hold: metrics missing"
-    if state.changed_at is not None and observations.since < state.changed_at:
+    after_change = state.changed_at is None or observations.since >= state.changed_at
+    unseen_by_increase = (
+        state.last_change_was_increase
+        and state.basis_until is not None
+        and observations.since >= state.basis_until
+    )
+    throttled = ratio > settings.target_throttle_ratio
+    if not (after_change or (throttled and unseen_by_increase)):
         return bounded, "hold: waiting for metrics after the last change"
-    if ratio > settings.target_throttle_ratio:
+    if throttled:
         lower = settings.clamp(math.floor(bounded * settings.decrease_factor))
         at_bound = "hold: throttled above target at the minimum"
         return lower, "decrease: throttled above target" if lower < bounded else at_bound

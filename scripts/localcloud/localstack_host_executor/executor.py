@@ -85,6 +85,8 @@ class HostRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
                 "LANG": "C.UTF-8",
                 "HOME": str(self._tmp_dir),
                 "TMPDIR": str(self._tmp_dir),
+                # The local cloud's mark: `python -m localcloud stop` finds leftovers by it.
+                "LOCALCLOUD_RUN_ID": os.environ.get("LOCALCLOUD_RUN_ID", ""),
             }
         )
         self._env = env

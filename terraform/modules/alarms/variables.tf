@@ -15,8 +15,8 @@ variable "queue_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,80}$", var.queue_name))
-    error_message = "queue_name: must be an SQS queue name (1-80 characters of A-Z, a-z, 0-9, '-' and '_')."
+    condition     = can(regex("^([A-Za-z0-9_-]{1,75}\\.fifo|[A-Za-z0-9_-]{1,80})$", var.queue_name))
+    error_message = "queue_name: must be an SQS queue name (1-80 characters of A-Z, a-z, 0-9, '-' and '_'; a FIFO queue's ends in .fifo)."
   }
 }
 
@@ -25,8 +25,8 @@ variable "dlq_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,80}$", var.dlq_name))
-    error_message = "dlq_name: must be an SQS queue name (1-80 characters of A-Z, a-z, 0-9, '-' and '_')."
+    condition     = can(regex("^([A-Za-z0-9_-]{1,75}\\.fifo|[A-Za-z0-9_-]{1,80})$", var.dlq_name))
+    error_message = "dlq_name: must be an SQS queue name (1-80 characters of A-Z, a-z, 0-9, '-' and '_'; a FIFO queue's ends in .fifo)."
   }
 }
 

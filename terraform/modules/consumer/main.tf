@@ -44,6 +44,14 @@ locals {
         Resource = [var.queue_arn]
       },
       {
+        # A record whose next receive would pass the redrive limit is re-sent as a delayed copy
+        # (retry horizon, docs/flow-control.md) before the original is acknowledged.
+        Sid      = "RequeueRetriesAtRedriveLimit"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [var.queue_arn]
+      },
+      {
         Sid      = "RouteInvalidRecordsToDlq"
         Effect   = "Allow"
         Action   = ["sqs:SendMessage"]
@@ -141,8 +149,13 @@ resource "aws_lambda_function" "this" {
   memory_size   = var.memory_size
   timeout       = var.function_timeout
 
-  filename         = var.package_path
-  source_code_hash = filebase64sha256(var.package_path)
+  # One code source (validated): a local zip, hashed so that a rebuild updates the function, or
+  # an S3 object, updated through its key or version.
+  filename          = var.package_path
+  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
 
   reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
   kms_key_arn                    = var.function_kms_key_arn
@@ -170,7 +183,21 @@ resource "aws_lambda_function" "this" {
 
 # ---- Event source mapping --------------------------------------------------------------------
 
+# Two mutually exclusive mappings, because lifecycle.ignore_changes cannot depend on a variable:
+# `this` when Terraform owns MaximumConcurrency, `governed` when the governor does (Terraform then
+# ignores the scaling_config it finds). Switching between them replaces the mapping: `governed`
+# depends on `this`, so Terraform destroys the old mapping before it creates the new one (SQS
+# allows one mapping per queue and function). Records in flight come back after their
+# visibility timeout; nothing is lost.
+locals {
+  mapping_filter_patterns = length(var.filter_patterns) > 0 ? [var.filter_patterns] : []
+  mapping_metrics         = var.enable_esm_metrics ? [["EventCount"]] : []
+  mapping                 = one(concat(aws_lambda_event_source_mapping.this, aws_lambda_event_source_mapping.governed))
+}
+
 resource "aws_lambda_event_source_mapping" "this" {
+  count = var.maximum_concurrency_owned_by_governor ? 0 : 1
+
   event_source_arn                   = var.queue_arn
   function_name                      = aws_lambda_function.this.arn
   enabled                            = var.event_source_mapping_enabled
@@ -185,7 +212,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   dynamic "filter_criteria" {
-    for_each = length(var.filter_patterns) > 0 ? [var.filter_patterns] : []
+    for_each = local.mapping_filter_patterns
     content {
       dynamic "filter" {
         for_each = filter_criteria.value
@@ -197,9 +224,9 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   dynamic "metrics_config" {
-    for_each = var.enable_esm_metrics ? [1] : []
+    for_each = local.mapping_metrics
     content {
-      metrics = ["EventCount"]
+      metrics = metrics_config.value
     }
   }
 
@@ -207,4 +234,56 @@ resource "aws_lambda_event_source_mapping" "this" {
 
   # The mapping polls with the role: its SQS permissions must exist first.
   depends_on = [aws_iam_role_policy.this]
+}
+
+# The same mapping while the governor owns MaximumConcurrency (keep both blocks in step).
+resource "aws_lambda_event_source_mapping" "governed" {
+  count = var.maximum_concurrency_owned_by_governor ? 1 : 0
+
+  event_source_arn                   = var.queue_arn
+  function_name                      = aws_lambda_function.this.arn
+  enabled                            = var.event_source_mapping_enabled
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+
+  function_response_types = ["ReportBatchItemFailures"]
+
+  # The starting value; from then on the governor sets it and Terraform leaves it alone.
+  scaling_config {
+    maximum_concurrency = var.maximum_concurrency
+  }
+
+  dynamic "filter_criteria" {
+    for_each = local.mapping_filter_patterns
+    content {
+      dynamic "filter" {
+        for_each = filter_criteria.value
+        content {
+          pattern = filter.value
+        }
+      }
+    }
+  }
+
+  dynamic "metrics_config" {
+    for_each = local.mapping_metrics
+    content {
+      metrics = metrics_config.value
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    ignore_changes = [scaling_config]
+  }
+
+  # `this` first: on a switch, the old mapping is destroyed before this one is created.
+  depends_on = [aws_iam_role_policy.this, aws_lambda_event_source_mapping.this]
+}
+
+# State written before the governor existed held the mapping without an index.
+moved {
+  from = aws_lambda_event_source_mapping.this
+  to   = aws_lambda_event_source_mapping.this[0]
 }

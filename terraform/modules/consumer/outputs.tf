@@ -25,12 +25,12 @@ output "log_group_name" {
 
 output "event_source_mapping_uuid" {
   description = "UUID of the SQS event source mapping."
-  value       = aws_lambda_event_source_mapping.this.uuid
+  value       = local.mapping.uuid
 }
 
 output "event_source_mapping_arn" {
   description = "ARN of the SQS event source mapping."
-  value       = aws_lambda_event_source_mapping.this.arn
+  value       = local.mapping.arn
 }
 
 output "environment_variables" {
@@ -48,5 +48,23 @@ output "log_levels" {
 
 output "filter_patterns" {
   description = "The event source mapping's filter patterns (empty: no filter)."
-  value       = flatten([for criteria in aws_lambda_event_source_mapping.this.filter_criteria : [for f in criteria.filter : f.pattern]])
+  value       = flatten([for criteria in local.mapping.filter_criteria : [for f in criteria.filter : f.pattern]])
+}
+
+output "code_source" {
+  description = "Where the function's code comes from: the local zip's path, or `s3://<bucket>/<key>` (with `?versionId=<version>` when pinned)."
+  value = aws_lambda_function.this.s3_bucket == null ? aws_lambda_function.this.filename : format(
+    "s3://%s/%s%s", aws_lambda_function.this.s3_bucket, aws_lambda_function.this.s3_key,
+    aws_lambda_function.this.s3_object_version == null ? "" : "?versionId=${aws_lambda_function.this.s3_object_version}",
+  )
+}
+
+output "configured_maximum_concurrency" {
+  description = "MaximumConcurrency as Terraform sets it on the mapping (with a governor: the starting value, which the governor then moves)."
+  value       = local.mapping.scaling_config[0].maximum_concurrency
+}
+
+output "maximum_concurrency_owner" {
+  description = "Who sets the mapping's MaximumConcurrency: `terraform` (the maximum_concurrency input) or `governor`."
+  value       = length(aws_lambda_event_source_mapping.governed) > 0 ? "governor" : "terraform"
 }

@@ -11,12 +11,51 @@ variable "function_name" {
 }
 
 variable "package_path" {
-  description = "Path of the function zip built by `make package` (relative to the directory Terraform runs in, or absolute)."
+  description = "Path of the function zip built by `make package` (relative to the directory Terraform runs in, or absolute). Exactly one code source: this, or `s3_bucket` with `s3_key`."
   type        = string
+  default     = null
 
   validation {
-    condition     = fileexists(var.package_path)
+    condition     = (var.package_path == null) != (var.s3_bucket == null)
+    error_message = "package_path: give exactly one code source, package_path (a local zip) or s3_bucket with s3_key (a zip in S3), not both and not neither."
+  }
+
+  validation {
+    condition     = var.package_path == null ? true : fileexists(var.package_path)
     error_message = "package_path: no file at this path; build the zip with `make package` (it writes dist/function.zip) and pass its path, relative to the directory Terraform runs in."
+  }
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket that holds the function zip (in the function's region); with `s3_key`, instead of `package_path`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket))
+    error_message = "s3_bucket: must be null or an S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-'; a name, not an ARN or URL)."
+  }
+}
+
+variable "s3_key" {
+  description = "Object key of the function zip in `s3_bucket`; required with `s3_bucket`, and only with it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.s3_key == null) == (var.s3_bucket == null) && (var.s3_key == null ? true : length(var.s3_key) >= 1 && length(var.s3_key) <= 1024)
+    error_message = "s3_key: give s3_key (1-1024 characters) together with s3_bucket, and neither with package_path."
+  }
+}
+
+variable "s3_object_version" {
+  description = "Version of the zip object in a versioned bucket, so that a new upload under the same key updates the function; only with `s3_bucket`. Null: the function is updated when `s3_key` changes."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_object_version == null || var.s3_bucket != null
+    error_message = "s3_object_version: only with s3_bucket and s3_key (a version of the zip object in S3)."
   }
 }
 
@@ -270,8 +309,8 @@ variable "queue_arn" {
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.queue_arn))
-    error_message = "queue_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)."
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:([A-Za-z0-9_-]{1,75}\\.fifo|[A-Za-z0-9_-]{1,80})$", var.queue_arn))
+    error_message = "queue_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>, <name> ending in .fifo for a FIFO queue)."
   }
 }
 
@@ -290,7 +329,7 @@ variable "dlq_arn" {
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.dlq_arn))
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:([A-Za-z0-9_-]{1,75}\\.fifo|[A-Za-z0-9_-]{1,80})$", var.dlq_arn))
     error_message = "dlq_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<name>)."
   }
 }
@@ -343,6 +382,11 @@ variable "batch_size" {
     condition     = var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
     error_message = "batch_size: a batch size above 10 needs maximum_batching_window_in_seconds of at least 1 (the Lambda API rejects it otherwise)."
   }
+
+  validation {
+    condition     = !endswith(var.queue_arn, ".fifo") || var.batch_size <= 10
+    error_message = "batch_size: a FIFO queue's event source mapping takes at most 10 records per batch."
+  }
 }
 
 variable "maximum_batching_window_in_seconds" {
@@ -353,6 +397,11 @@ variable "maximum_batching_window_in_seconds" {
   validation {
     condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
     error_message = "maximum_batching_window_in_seconds: must be a whole number of seconds from 0 to 300."
+  }
+
+  validation {
+    condition     = !endswith(var.queue_arn, ".fifo") || var.maximum_batching_window_in_seconds == 0
+    error_message = "maximum_batching_window_in_seconds: must be 0 with a FIFO queue (Lambda offers no batching window on FIFO event source mappings)."
   }
 }
 
@@ -365,6 +414,12 @@ variable "maximum_concurrency" {
     condition     = var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000 && floor(var.maximum_concurrency) == var.maximum_concurrency
     error_message = "maximum_concurrency: must be a whole number from 2 to 1000 (the SQS event source mapping's ScalingConfig range)."
   }
+}
+
+variable "maximum_concurrency_owned_by_governor" {
+  description = "True when a concurrency governor (the governor module) sets the mapping's MaximumConcurrency: the mapping is then created at `maximum_concurrency` and Terraform ignores later changes of its scaling_config. Switching it replaces the mapping (see README: adaptive concurrency)."
+  type        = bool
+  default     = false
 }
 
 variable "filter_patterns" {

@@ -6,14 +6,30 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  dlq_name = "${var.name}-dlq"
+  # FIFO queues' names must end in .fifo; the DLQ of a FIFO queue must be FIFO too.
+  suffix     = var.fifo_queue ? ".fifo" : ""
+  queue_name = "${var.name}${local.suffix}"
+  dlq_name   = "${var.name}-dlq${local.suffix}"
+
+  # FIFO settings, null on standard queues (SQS rejects them there).
+  fifo = var.fifo_queue ? {
+    fifo_queue                  = true
+    content_based_deduplication = false
+    deduplication_scope         = var.fifo_high_throughput ? "messageGroup" : "queue"
+    fifo_throughput_limit       = var.fifo_high_throughput ? "perMessageGroupId" : "perQueue"
+    } : {
+    fifo_queue                  = null
+    content_based_deduplication = null
+    deduplication_scope         = null
+    fifo_throughput_limit       = null
+  }
 
   # The ARNs are built from the names so that each queue can carry its policies inline: separate
   # aws_sqs_queue_policy / aws_sqs_queue_redrive_allow_policy resources would have to point back
   # at the queues, and their deletion waits on attribute propagation (in LocalStack it never
   # ends for the redrive-allow policy).
   arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
-  queue_arn  = "${local.arn_prefix}:${var.name}"
+  queue_arn  = "${local.arn_prefix}:${local.queue_name}"
   dlq_arn    = "${local.arn_prefix}:${local.dlq_name}"
 
   # SSE-SQS unless a KMS key is given (the two are mutually exclusive in the SQS API).
@@ -23,6 +39,10 @@ locals {
 
 resource "aws_sqs_queue" "dlq" {
   name                              = local.dlq_name
+  fifo_queue                        = local.fifo.fifo_queue
+  content_based_deduplication       = local.fifo.content_based_deduplication
+  deduplication_scope               = local.fifo.deduplication_scope
+  fifo_throughput_limit             = local.fifo.fifo_throughput_limit
   message_retention_seconds         = var.dlq_message_retention_seconds
   sqs_managed_sse_enabled           = local.sqs_managed_sse_enabled
   kms_master_key_id                 = var.kms_key_arn
@@ -47,7 +67,11 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue" "this" {
-  name                              = var.name
+  name                              = local.queue_name
+  fifo_queue                        = local.fifo.fifo_queue
+  content_based_deduplication       = local.fifo.content_based_deduplication
+  deduplication_scope               = local.fifo.deduplication_scope
+  fifo_throughput_limit             = local.fifo.fifo_throughput_limit
   visibility_timeout_seconds        = var.visibility_timeout_seconds
   message_retention_seconds         = var.message_retention_seconds
   sqs_managed_sse_enabled           = local.sqs_managed_sse_enabled
@@ -56,6 +80,7 @@ resource "aws_sqs_queue" "this" {
 
   policy = local.tls_only_policies.this
 
+  # FIFO to FIFO, standard to standard: the DLQ is always the source queue's type.
   redrive_policy = jsonencode({
     deadLetterTargetArn = local.dlq_arn
     maxReceiveCount     = var.max_receive_count

@@ -1,13 +1,30 @@
 # ---- Names -----------------------------------------------------------------------------------
 
 variable "name" {
-  description = "Name of the source queue. The dead-letter queue is named `<name>-dlq`. 1-76 characters of letters, digits, `-` and `_` (SQS allows 80; the suffix takes 4)."
+  description = "Name of the source queue. The dead-letter queue is named `<name>-dlq`; with `fifo_queue` both names end in `.fifo` (added here, do not include it). 1-76 characters of letters, digits, `-` and `_` (SQS allows 80; the suffix takes 4), 1-71 with `fifo_queue`."
   type        = string
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_-]{1,76}$", var.name))
-    error_message = "name: must be 1-76 characters of A-Z, a-z, 0-9, '-' and '_' (an SQS queue name is at most 80 characters and the dead-letter queue adds '-dlq'); FIFO queues ('.fifo') are not supported."
+    error_message = "name: must be 1-76 characters of A-Z, a-z, 0-9, '-' and '_' (an SQS queue name is at most 80 characters and the dead-letter queue adds '-dlq'); for FIFO queues set fifo_queue = true instead of writing '.fifo'."
   }
+
+  validation {
+    condition     = !var.fifo_queue || length(var.name) <= 71
+    error_message = "name: with fifo_queue, at most 71 characters (the dead-letter queue's name '<name>-dlq.fifo' must fit SQS's 80)."
+  }
+}
+
+variable "fifo_queue" {
+  description = "Make both queues FIFO (`<name>.fifo`, `<name>-dlq.fifo`): order kept per message group, exactly-once within the 5-minute deduplication interval. Content-based deduplication stays off: producers set `MessageDeduplicationId` (the change's `event_id`) and `MessageGroupId` (the entity)."
+  type        = bool
+  default     = false
+}
+
+variable "fifo_high_throughput" {
+  description = "With `fifo_queue`: high-throughput mode (`deduplication_scope = \"messageGroup\"`, `fifo_throughput_limit = \"perMessageGroupId\"`), so the throughput limit applies per message group instead of per queue. False: deduplication and the limit per queue."
+  type        = bool
+  default     = true
 }
 
 # ---- Source queue ----------------------------------------------------------------------------

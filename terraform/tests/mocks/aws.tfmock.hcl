@@ -25,3 +25,10 @@ mock_resource "aws_iam_role" {
     arn = "arn:aws:iam::123456789012:role/mocked"
   }
 }
+
+# The governor's invoke permission names the rule: the provider validates source_arn.
+mock_resource "aws_cloudwatch_event_rule" {
+  defaults = {
+    arn = "arn:aws:events:us-east-1:123456789012:rule/mocked"
+  }
+}

@@ -464,7 +464,7 @@ run "names_reject_invalid_characters" {
   command = plan
   variables {
     name          = "orders alarms"
-    queue_name    = "orders.fifo"
+    queue_name    = "orders.v2"
     dlq_name      = ""
     function_name = "orders:prod"
   }

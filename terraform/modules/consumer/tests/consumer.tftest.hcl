@@ -22,26 +22,26 @@ run "event_source_mapping_defaults" {
   command = plan
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"])
+    condition     = aws_lambda_event_source_mapping.this[0].function_response_types == toset(["ReportBatchItemFailures"])
     error_message = "the mapping must report batch item failures (otherwise a returned failure list is ignored)"
   }
 
   assert {
     condition = (
-      aws_lambda_event_source_mapping.this.batch_size == 100 &&
-      aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 5 &&
-      aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 5
+      aws_lambda_event_source_mapping.this[0].batch_size == 100 &&
+      aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 5 &&
+      aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency == 5
     )
     error_message = "default batch size 100, window 5 s, maximum concurrency 5"
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.event_source_arn == var.queue_arn && aws_lambda_event_source_mapping.this.enabled
+    condition     = aws_lambda_event_source_mapping.this[0].event_source_arn == var.queue_arn && aws_lambda_event_source_mapping.this[0].enabled
     error_message = "the mapping must read the source queue and be enabled"
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.metrics_config[0].metrics == toset(["EventCount"]) && length(aws_lambda_event_source_mapping.this.filter_criteria) == 0
+    condition     = aws_lambda_event_source_mapping.this[0].metrics_config[0].metrics == toset(["EventCount"]) && length(aws_lambda_event_source_mapping.this[0].filter_criteria) == 0
     error_message = "EventCount metrics on and no filter by default"
   }
 }
@@ -148,6 +148,18 @@ run "iam_least_privilege_defaults" {
 
   assert {
     condition = [
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "RequeueRetriesAtRedriveLimit"
+      ][0] == {
+      Sid      = "RequeueRetriesAtRedriveLimit"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = ["arn:aws:sqs:us-east-1:123456789012:orders"]
+    }
+    error_message = "sqs:SendMessage on the source queue (delayed copies at the redrive limit), nothing else"
+  }
+
+  assert {
+    condition = [
       for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "RouteInvalidRecordsToDlq"
       ][0] == {
       Sid      = "RouteInvalidRecordsToDlq"
@@ -166,7 +178,7 @@ run "iam_least_privilege_defaults" {
   }
 
   assert {
-    condition     = toset([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
+    condition     = toset([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RequeueRetriesAtRedriveLimit", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
     error_message = "no SSM or KMS statement without a token parameter or key"
   }
 }
@@ -265,12 +277,12 @@ run "options_reach_the_resources" {
   }
 
   assert {
-    condition     = [for f in aws_lambda_event_source_mapping.this.filter_criteria[0].filter : f.pattern] == ["{\"body\":{\"entity_type\":[\"order\"]}}"]
+    condition     = [for f in aws_lambda_event_source_mapping.this[0].filter_criteria[0].filter : f.pattern] == ["{\"body\":{\"entity_type\":[\"order\"]}}"]
     error_message = "filter patterns must become the mapping's filter criteria"
   }
 
   assert {
-    condition     = length(aws_lambda_event_source_mapping.this.metrics_config) == 0 && !aws_lambda_event_source_mapping.this.enabled
+    condition     = length(aws_lambda_event_source_mapping.this[0].metrics_config) == 0 && !aws_lambda_event_source_mapping.this[0].enabled
     error_message = "metrics and the mapping itself must be switchable off"
   }
 
@@ -282,5 +294,44 @@ run "options_reach_the_resources" {
   assert {
     condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
     error_message = "reserved concurrency must reach the function"
+  }
+}
+
+# ---- MaximumConcurrency owned by the governor ------------------------------------------------
+
+run "terraform_owns_maximum_concurrency_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this) == 1 && length(aws_lambda_event_source_mapping.governed) == 0 && output.maximum_concurrency_owner == "terraform"
+    error_message = "without a governor, the mapping whose scaling_config Terraform manages must be the only one"
+  }
+}
+
+run "governor_owns_maximum_concurrency" {
+  command = plan
+
+  variables {
+    maximum_concurrency_owned_by_governor = true
+    maximum_concurrency                   = 7
+    filter_patterns                       = ["{\"body\":{\"op\":[\"delete\"]}}"]
+  }
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this) == 0 && length(aws_lambda_event_source_mapping.governed) == 1 && output.maximum_concurrency_owner == "governor"
+    error_message = "with a governor, only the mapping whose scaling_config Terraform ignores may exist"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.governed[0].scaling_config[0].maximum_concurrency == 7 &&
+      aws_lambda_event_source_mapping.governed[0].function_response_types == toset(["ReportBatchItemFailures"]) &&
+      aws_lambda_event_source_mapping.governed[0].batch_size == 100 &&
+      aws_lambda_event_source_mapping.governed[0].maximum_batching_window_in_seconds == 5 &&
+      aws_lambda_event_source_mapping.governed[0].event_source_arn == var.queue_arn &&
+      aws_lambda_event_source_mapping.governed[0].metrics_config[0].metrics == toset(["EventCount"]) &&
+      output.filter_patterns == ["{\"body\":{\"op\":[\"delete\"]}}"]
+    )
+    error_message = "the governed mapping must start at maximum_concurrency and otherwise match the plain one"
   }
 }

@@ -822,7 +822,7 @@ run "batch_size_accepts_1_without_window" {
     maximum_batching_window_in_seconds = 0
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.batch_size == 1 && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 0
+    condition     = aws_lambda_event_source_mapping.this[0].batch_size == 1 && aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 0
     error_message = "batch size accepts 1 without window: the value must be accepted and reach the resource"
   }
 }
@@ -834,7 +834,7 @@ run "batch_size_accepts_10_without_window" {
     maximum_batching_window_in_seconds = 0
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.batch_size == 10
+    condition     = aws_lambda_event_source_mapping.this[0].batch_size == 10
     error_message = "batch size accepts 10 without window: the value must be accepted and reach the resource"
   }
 }
@@ -855,7 +855,7 @@ run "batch_size_accepts_11_with_1s_window" {
     maximum_batching_window_in_seconds = 1
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.batch_size == 11 && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 1
+    condition     = aws_lambda_event_source_mapping.this[0].batch_size == 11 && aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 1
     error_message = "batch size accepts 11 with 1s window: the value must be accepted and reach the resource"
   }
 }
@@ -867,7 +867,7 @@ run "batch_size_accepts_10000_with_300s_window" {
     maximum_batching_window_in_seconds = 300
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.batch_size == 10000 && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 300
+    condition     = aws_lambda_event_source_mapping.this[0].batch_size == 10000 && aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 300
     error_message = "batch size accepts 10000 with 300s window: the value must be accepted and reach the resource"
   }
 }
@@ -911,7 +911,7 @@ run "maximum_concurrency_accepts_2" {
     maximum_concurrency = 2
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 2
+    condition     = aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency == 2
     error_message = "maximum concurrency accepts 2: the value must be accepted and reach the resource"
   }
 }
@@ -922,7 +922,7 @@ run "maximum_concurrency_accepts_1000" {
     maximum_concurrency = 1000
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 1000
+    condition     = aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency == 1000
     error_message = "maximum concurrency accepts 1000: the value must be accepted and reach the resource"
   }
 }
@@ -949,7 +949,7 @@ run "filter_patterns_accept_5" {
     filter_patterns = ["{\"body\":{\"op\":[\"create\"]}}", "{\"body\":{\"op\":[\"update\"]}}", "{\"body\":{\"op\":[\"delete\"]}}", "{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"entity_type\":[\"customer\"]}}"]
   }
   assert {
-    condition     = length(aws_lambda_event_source_mapping.this.filter_criteria[0].filter) == 5
+    condition     = length(aws_lambda_event_source_mapping.this[0].filter_criteria[0].filter) == 5
     error_message = "filter patterns accept 5: the value must be accepted and reach the resource"
   }
 }
@@ -977,4 +977,40 @@ run "filter_patterns_reject_non_json" {
     filter_patterns = ["body.op = delete"]
   }
   expect_failures = [var.filter_patterns]
+}
+
+# ---- FIFO queue --------------------------------------------------------------------------------
+
+run "fifo_accepts_10_records_without_window" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.this[0].event_source_arn == "arn:aws:sqs:us-east-1:123456789012:orders.fifo" && aws_lambda_event_source_mapping.this[0].batch_size == 10
+    error_message = "a FIFO queue with 10 records per batch and no window must be accepted"
+  }
+}
+
+run "fifo_rejects_11_records" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    batch_size                         = 11
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.batch_size]
+}
+
+run "fifo_rejects_a_window" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+  expect_failures = [var.maximum_batching_window_in_seconds]
 }

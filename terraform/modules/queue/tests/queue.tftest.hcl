@@ -170,6 +170,27 @@ run "name_rejects_fifo_suffix" {
   expect_failures = [var.name]
 }
 
+run "name_rejects_72_characters_with_fifo" {
+  command = plan
+  variables {
+    name       = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h2"
+    fifo_queue = true
+  }
+  expect_failures = [var.name]
+}
+
+run "name_accepts_71_characters_with_fifo" {
+  command = plan
+  variables {
+    name       = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h"
+    fifo_queue = true
+  }
+  assert {
+    condition     = length(aws_sqs_queue.dlq.name) == 80
+    error_message = "a 71-character name must give an 80-character FIFO DLQ name"
+  }
+}
+
 run "name_rejects_empty" {
   command = plan
   variables {
@@ -344,5 +365,77 @@ run "kms_data_key_reuse_accepts_edges" {
   assert {
     condition     = aws_sqs_queue.this.kms_data_key_reuse_period_seconds == 86400
     error_message = "a reuse period of 86400 s and a multi-region key in another partition must be accepted"
+  }
+}
+
+# ---- FIFO ------------------------------------------------------------------------------------
+
+run "standard_queues_by_default" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_sqs_queue.this.fifo_queue != true && aws_sqs_queue.dlq.fifo_queue != true &&
+      aws_sqs_queue.this.name == "orders" && aws_sqs_queue.dlq.name == "orders-dlq"
+    )
+    error_message = "both queues must be standard queues, named without .fifo, by default"
+  }
+}
+
+run "fifo_queues_high_throughput" {
+  command   = apply
+  state_key = "fifo"
+
+  variables {
+    fifo_queue = true
+  }
+
+  override_resource {
+    target = aws_sqs_queue.this
+    values = { arn = "arn:aws:sqs:us-east-1:123456789012:orders.fifo", url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders.fifo" }
+  }
+
+  override_resource {
+    target = aws_sqs_queue.dlq
+    values = { arn = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo", url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo" }
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.name == "orders.fifo" && aws_sqs_queue.dlq.name == "orders-dlq.fifo" && output.queue_name == "orders.fifo" && output.dlq_name == "orders-dlq.fifo"
+    error_message = "FIFO queues must be named <name>.fifo and <name>-dlq.fifo"
+  }
+
+  assert {
+    condition = alltrue([
+      for q in [aws_sqs_queue.this, aws_sqs_queue.dlq] :
+      q.fifo_queue && !q.content_based_deduplication && q.deduplication_scope == "messageGroup" && q.fifo_throughput_limit == "perMessageGroupId"
+    ])
+    error_message = "both queues FIFO, content-based deduplication off, high-throughput mode (per message group) by default"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).deadLetterTargetArn == "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    error_message = "the FIFO source queue must redrive to the FIFO DLQ"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy).sourceQueueArns == ["arn:aws:sqs:us-east-1:123456789012:orders.fifo"] && jsondecode(aws_sqs_queue.this.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    error_message = "the redrive-allow and TLS policies must name the FIFO queues"
+  }
+}
+
+run "fifo_queues_per_queue_throughput" {
+  command = plan
+
+  variables {
+    fifo_queue           = true
+    fifo_high_throughput = false
+  }
+
+  assert {
+    condition = alltrue([
+      for q in [aws_sqs_queue.this, aws_sqs_queue.dlq] : q.deduplication_scope == "queue" && q.fifo_throughput_limit == "perQueue"
+    ])
+    error_message = "without high throughput, deduplication and the throughput limit must be per queue"
   }
 }

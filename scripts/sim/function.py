@@ -1,0 +1,344 @@
+"""Lambda running the handler: execution environments, cold starts, the handler's decisions.
+
+The handler's policy is the project's own code: `pack_requests` (through sim.packing), the
+entity API client's attempts and backoff (`MAX_ATTEMPTS`, `backoff_seconds`,
+`REQUEST_MARGIN_SECONDS`), the time budget (`SAFETY_MARGIN_SECONDS`, `DLQ_RESERVE_SECONDS`),
+`REQUESTS_IN_FLIGHT`, the adaptive pacing (`AdaptiveRateLimiter`, one per execution
+environment, as a module-level object would be) and the visibility backoff with the retry
+horizon (`schedule_retry`). What is modelled rather than run: parsing and validation (a cost
+per record and a share of invalid records), and coalescing (records of one entity in a batch
+become one operation, as consecutive updates do).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from consumer.delivery import REQUESTS_IN_FLIGHT
+from consumer.entity_api import MAX_ATTEMPTS, REQUEST_MARGIN_SECONDS, backoff_seconds
+from consumer.flow_control.backoff import schedule_retry
+from consumer.flow_control.pacing import AdaptiveRateLimiter
+from consumer.terms import DLQ_RESERVE_SECONDS
+from consumer.time_budget import SAFETY_MARGIN_SECONDS
+from sim import sqs
+from sim.entity_api import APPLIED, REJECTED, TRANSIENT, Answer, EntityApi
+from sim.esm import Slot
+from sim.loop import Loop
+from sim.packing import request_sizes
+from sim.scenario import Scenario
+from sim.sqs import Queue, calls_for
+
+NOT_SENT = 3
+THROTTLING = frozenset({429, 503})
+"""Answers the handler counts as `throttled` (and its pacing treats as throttling)."""
+
+
+class Environment:
+    """A Lambda execution environment; its pacing state survives between invocations."""
+
+    __slots__ = ("limiter",)
+
+    def __init__(self, now: float) -> None:
+        self.limiter = AdaptiveRateLimiter(now)
+
+
+class Invocation:
+    """One batch being handled."""
+
+    __slots__ = (
+        "calls",
+        "deadline",
+        "environment",
+        "invalid",
+        "lanes",
+        "messages",
+        "next_request",
+        "operations",
+        "outcome",
+        "received",
+        "requests",
+        "slot",
+        "started",
+        "throttled",
+    )
+
+    def __init__(
+        self, slot: Slot, messages: list[int], received: float, environment: Environment
+    ) -> None:
+        self.slot = slot
+        self.messages = messages
+        self.received = received
+        self.started = received
+        self.deadline = 0.0
+        self.environment = environment
+        self.invalid: list[int] = []
+        self.operations: list[list[int]] = []
+        self.outcome = bytearray()
+        self.requests: list[tuple[int, int]] = []
+        self.next_request = 0
+        self.lanes = 0
+        self.calls = 0
+        self.throttled = 0
+
+
+@dataclass
+class Counters:
+    """What the function did, for the report and CloudWatch."""
+
+    invocations: int = 0
+    cold_starts: int = 0
+    billed_ms: int = 0
+    timeouts: int = 0
+    requests: int = 0
+    throttled: int = 0
+    applied: int = 0
+    invalid_to_dlq: int = 0
+    rejected_to_dlq: int = 0
+    expired_to_dlq: int = 0
+    retried: int = 0
+    by_minute: dict[int, list[int]] = field(default_factory=dict)
+    """minute -> [requests, throttled] as the EMF lines of invocations ending in it."""
+
+
+class Function:
+    """The consumer function: runs invocations for the event source mapping."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        queue: Queue,
+        api: EntityApi,
+        scenario: Scenario,
+        *,
+        rng: random.Random,
+        finished: Callable[[Slot, float], None],
+        on_answer: Callable[[float, int], None],
+    ) -> None:
+        self.loop = loop
+        self.queue = queue
+        self.api = api
+        self.stack = scenario.stack
+        self.runtime = scenario.runtime
+        self.traffic = scenario.traffic
+        self.rng = rng
+        self.finished = finished
+        self.on_answer = on_answer
+        self.free: list[Environment] = []
+        self.counters = Counters()
+        self.request_reserve = api.config.request_timeout_seconds + REQUEST_MARGIN_SECONDS
+        self.per_record = self.runtime.per_record_ms / 1000
+
+    # ---- start ---------------------------------------------------------------------------
+    def invoke(self, slot: Slot, messages: list[int], now: float) -> None:
+        """The mapping invokes the function with `messages` at `now`."""
+        counters = self.counters
+        counters.invocations += 1
+        if self.free:
+            environment, start = self.free.pop(), now
+        else:
+            counters.cold_starts += 1
+            environment, start = Environment(now), now + self.runtime.cold_start_seconds
+        invocation = Invocation(slot, messages, now, environment)
+        invocation.started = start
+        timeout_at = start + self.stack.function_timeout
+        invocation.deadline = timeout_at - SAFETY_MARGIN_SECONDS - DLQ_RESERVE_SECONDS
+        ready = start + self.runtime.invocation_overhead_seconds + self.per_record * len(messages)
+        self._plan(invocation)
+        sizes = request_sizes(
+            len(invocation.operations),
+            self.traffic.operation_bytes,
+            self.stack.max_operations_per_request,
+            self.stack.max_request_bytes,
+        )
+        first = 0
+        for size in sizes:
+            invocation.requests.append((first, size))
+            first += size
+        invocation.outcome = bytearray([NOT_SENT]) * len(invocation.operations)
+        invocation.lanes = min(REQUESTS_IN_FLIGHT, len(sizes))
+        if invocation.lanes == 0:
+            self.loop.at(ready, self._settle, invocation)
+        for _ in range(invocation.lanes):
+            self.loop.at(ready, self._next_request, invocation)
+
+    def _plan(self, invocation: Invocation) -> None:
+        """Invalid records aside; the rest grouped by entity, one operation per entity."""
+        valid, entity = self.queue.valid, self.queue.entity
+        groups: dict[int, list[int]] = {}
+        for message in invocation.messages:
+            if valid[message]:
+                key = entity[message]
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [message]
+                else:
+                    group.append(message)
+            else:
+                invocation.invalid.append(message)
+        invocation.operations = list(groups.values())
+
+    # ---- requests ----------------------------------------------------------------------------
+    def _next_request(self, now: float, invocation: Invocation) -> None:
+        if invocation.next_request >= len(invocation.requests):
+            invocation.lanes -= 1
+            if invocation.lanes == 0:
+                self._settle(now, invocation)
+            return
+        index = invocation.next_request
+        invocation.next_request += 1
+        self._attempt(now, (invocation, index, 0))
+
+    def _attempt(self, now: float, argument: tuple[Invocation, int, int]) -> None:
+        invocation, index, attempt = argument
+        if invocation.deadline - now < self.request_reserve:
+            self._next_request(now, invocation)  # time budget exhausted: stays NOT_SENT
+            return
+        if self.stack.pacing:
+            wait = invocation.environment.limiter.acquire(now)
+            if wait > 0.0:
+                if invocation.deadline - (now + wait) < self.request_reserve:
+                    self._next_request(now, invocation)
+                    return
+                self.loop.at(now + wait, self._attempt, argument)
+                return
+        size = invocation.requests[index][1]
+        answer = self.api.call(now, size)
+        self.loop.at(now + answer.latency, self._answered, (invocation, index, attempt, answer))
+
+    def _answered(self, now: float, argument: tuple[Invocation, int, int, Answer]) -> None:
+        invocation, index, attempt, answer = argument
+        status, retry_after = answer.status, answer.retry_after
+        invocation.calls += 1
+        throttled = status in THROTTLING
+        if throttled:
+            invocation.throttled += 1
+        self.on_answer(now, status)
+        if self.stack.pacing:
+            invocation.environment.limiter.record(now, throttled=throttled, retry_after=retry_after)
+        first, size = invocation.requests[index]
+        if status == 200:
+            outcomes = self.api.operation_outcomes(size)
+            if outcomes is None:
+                invocation.outcome[first : first + size] = bytes(size)  # all APPLIED (0)
+            else:
+                invocation.outcome[first : first + size] = bytes(outcomes)
+            self._next_request(now, invocation)
+            return
+        wait = retry_after if retry_after is not None else backoff_seconds(attempt, self.rng.random)
+        if attempt + 1 >= MAX_ATTEMPTS or wait + self.request_reserve > invocation.deadline - now:
+            invocation.outcome[first : first + size] = bytes([TRANSIENT]) * size
+            self._next_request(now, invocation)
+            return
+        self.loop.at(now + wait, self._attempt, (invocation, index, attempt + 1))
+
+    # ---- the end of an invocation ------------------------------------------------------------
+    def _settle(self, now: float, invocation: Invocation) -> None:
+        """DLQ sends, visibility changes, the response; the mapping deletes the successes."""
+        counters, queue = self.counters, self.queue
+        if now - invocation.started > self.stack.function_timeout:
+            self._timed_out(invocation)
+            return
+        done, to_dlq, failed = self._sort_outcomes(invocation)
+        retried, delays = self._retry_plan(now, failed, to_dlq)
+        end = now
+        sqs_calls = 0
+        if to_dlq:
+            sqs_calls += calls_for(len(to_dlq), len(to_dlq) * queue.message_bytes)
+            end += self.runtime.sqs_call_seconds
+        if retried and self.stack.visibility_backoff:
+            calls = calls_for(len(retried))
+            end += self.runtime.sqs_call_seconds * calls
+            retry_at = [end + delay for delay in delays]
+            sqs_calls += calls
+        else:  # reported as failures: visible again when the visibility timeout runs out
+            retry_at = [invocation.received + queue.visibility_timeout] * len(retried)
+        counters.retried += len(retried)
+        queue.requests += sqs_calls
+        counters.billed_ms += math.ceil((end - invocation.received) * 1000)
+        minute = counters.by_minute.setdefault(int(end // 60), [0, 0])
+        minute[0] += invocation.calls
+        minute[1] += invocation.throttled
+        counters.requests += invocation.calls
+        counters.throttled += invocation.throttled
+        self.loop.at(end, self._returned, (invocation, done, to_dlq, retried, retry_at))
+
+    def _timed_out(self, invocation: Invocation) -> None:
+        """Lambda stopped the function: nothing is deleted, every record comes back after the
+        visibility timeout. (The handler's time budget should make this impossible; a batch
+        whose per-record cost alone exceeds the timeout shows it.)"""
+        counters, queue = self.counters, self.queue
+        counters.timeouts += 1
+        end = invocation.started + self.stack.function_timeout
+        counters.billed_ms += math.ceil((end - invocation.received) * 1000)
+        messages = invocation.messages
+        retry_at = [invocation.received + queue.visibility_timeout] * len(messages)
+        counters.retried += len(messages)
+        self.loop.at(end, self._returned, (invocation, [], [], messages, retry_at))
+
+    def _sort_outcomes(self, invocation: Invocation) -> tuple[list[int], list[int], list[int]]:
+        """(applied, for the DLQ, failed transiently) records of the invocation."""
+        counters = self.counters
+        done: list[int] = []
+        to_dlq: list[int] = list(invocation.invalid)
+        counters.invalid_to_dlq += len(invocation.invalid)
+        failed: list[int] = []
+        for operation, outcome in zip(invocation.operations, invocation.outcome, strict=True):
+            if outcome == APPLIED:
+                done.extend(operation)
+            elif outcome == REJECTED:
+                to_dlq.extend(operation)
+                counters.rejected_to_dlq += len(operation)
+            else:
+                failed.extend(operation)
+        counters.applied += len(done)
+        return done, to_dlq, failed
+
+    def _retry_plan(
+        self, now: float, failed: list[int], to_dlq: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """(records to retry, their visibility delays); expired ones join `to_dlq`.
+
+        Without visibility backoff every failed record is retried (delays are unused)."""
+        if not failed or not self.stack.visibility_backoff:
+            return failed, []
+        stack, queue = self.stack, self.queue
+        now_ms = math.floor(now * 1000)
+        sent_at, counts, draw = queue.sent_at, queue.receive_count, self.rng.random
+        retried: list[int] = []
+        delays: list[int] = []
+        for message in failed:
+            plan = schedule_retry(
+                counts[message],
+                math.floor(sent_at[message] * 1000),
+                now_ms,
+                horizon_seconds=stack.retry_horizon_seconds,
+                base=stack.retry_backoff_base_seconds,
+                cap=stack.retry_backoff_max_seconds,
+                draw=draw(),
+            )
+            if plan.expired:
+                to_dlq.append(message)
+                self.counters.expired_to_dlq += 1
+            else:
+                retried.append(message)
+                delays.append(plan.visibility_seconds)
+        return retried, delays
+
+    def _returned(
+        self,
+        now: float,
+        argument: tuple[Invocation, list[int], list[int], list[int], list[float]],
+    ) -> None:
+        invocation, done, to_dlq, retried, retry_at = argument
+        queue = self.queue
+        if retried:
+            queue.release_after(retried, retry_at, 0)
+        if to_dlq:
+            queue.delete(now, to_dlq, sqs.DLQ_BY_HANDLER)
+        if done:
+            queue.delete(now, done, sqs.APPLIED)
+        self.free.append(invocation.environment)
+        self.finished(invocation.slot, now)

@@ -1,0 +1,219 @@
+"""An SQS standard queue with its DLQ: visibility, receive counts, redrive, retention, delay.
+
+Messages are integers (their arrival order); their attributes live in parallel arrays, so a
+million of them cost a few tens of MB and no object each. Visible messages wait in a FIFO
+deque (SQS does not promise order; returning retries to the back is the pessimistic choice
+for the age of the oldest message); hidden ones (in flight, delayed, backing off) in a heap
+by the instant they become visible again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+
+# Message states
+WAITING = 0
+"""In the queue: visible, delayed or hidden after a failed attempt."""
+IN_FLIGHT = 1
+APPLIED = 2
+"""Applied by the API and deleted."""
+DLQ_BY_HANDLER = 3
+"""Sent to the DLQ by the handler (invalid, rejected by the API, expired), then deleted."""
+DLQ_BY_REDRIVE = 4
+"""Moved to the DLQ by the redrive policy (received more than max_receive_count times)."""
+EXPIRED_BY_RETENTION = 5
+"""Deleted by SQS at the end of the retention period: lost."""
+FINAL = frozenset({APPLIED, DLQ_BY_HANDLER, DLQ_BY_REDRIVE, EXPIRED_BY_RETENTION})
+
+RECEIVE_ENTRIES = 10
+"""Entries per ReceiveMessage / DeleteMessageBatch / ChangeMessageVisibilityBatch /
+SendMessageBatch call."""
+CHUNK_BYTES = 65_536
+"""SQS bills each 64 KB chunk of a payload as one request."""
+
+
+def calls_for(count: int, total_bytes: int = 0) -> int:
+    """Billed SQS requests for a batch call family carrying `count` entries."""
+    if count <= 0:
+        return 0
+    return max(math.ceil(count / RECEIVE_ENTRIES), math.ceil(total_bytes / CHUNK_BYTES))
+
+
+class Queue:
+    """The source queue, with counters for the DLQ and for billing."""
+
+    def __init__(
+        self,
+        *,
+        visibility_timeout: float,
+        max_receive_count: int,
+        retention_seconds: float,
+        message_bytes: int,
+        on_visible: Callable[[float], None],
+        schedule: Callable[[float, Callable[[float, object], None]], None],
+    ) -> None:
+        self.visibility_timeout = visibility_timeout
+        self.max_receive_count = max_receive_count
+        self.retention_seconds = retention_seconds
+        self.message_bytes = message_bytes
+        self._on_visible = on_visible
+        self._schedule = schedule
+        # per message
+        self.sent_at: list[float] = []
+        self.receive_count: list[int] = []
+        self.entity: list[int] = []
+        self.valid = bytearray()
+        self.state = bytearray()
+        self.deletes = bytearray()
+        # where they wait
+        self.visible: deque[int] = deque()
+        self.hidden: list[tuple[float, int]] = []
+        self._wakes: set[float] = set()
+        self._next_wake = math.inf
+        # counters
+        self.in_flight = 0
+        self.finished = 0
+        self.double_deletes = 0
+        self.redriven_valid = 0
+        self.redriven_invalid = 0
+        self.lost_to_retention = 0
+        self.requests = 0
+        self.oldest_unfinished = 0
+        self.last_finished_at = 0.0
+
+    # ---- producers -----------------------------------------------------------------------
+    def send(self, now: float, entities: list[int], valid: list[bool], delay: float) -> None:
+        """Messages sent at `now` (one per entity given), visible after `delay` seconds."""
+        first = len(self.state)
+        count = len(entities)
+        self.sent_at.extend([now] * count)
+        self.receive_count.extend([0] * count)
+        self.entity.extend(entities)
+        self.valid.extend(bytes(bytearray(valid)))
+        self.state.extend(bytes(count))
+        self.deletes.extend(bytes(count))
+        if delay > 0:
+            for message in range(first, first + count):
+                self._hide(message, now + delay)
+        else:
+            self.visible.extend(range(first, first + count))
+            self._on_visible(now)
+
+    # ---- the consumer side ---------------------------------------------------------------
+    def visible_count(self, now: float) -> int:
+        """Messages a receive at `now` can get (before redrive and retention checks)."""
+        self._release(now)
+        return len(self.visible)
+
+    def receive(self, now: float, max_messages: int, max_bytes: int) -> list[int]:
+        """Up to `max_messages` visible messages (within `max_bytes`), now in flight.
+
+        A message past retention is dropped; one already received max_receive_count times
+        moves to the DLQ instead of being returned (SQS's redrive).
+        """
+        self._release(now)
+        limit = min(max_messages, max(1, max_bytes // max(self.message_bytes, 1)))
+        taken: list[int] = []
+        visible, state, counts = self.visible, self.state, self.receive_count
+        oldest_kept = now - self.retention_seconds
+        while visible and len(taken) < limit:
+            message = visible.popleft()
+            if self.sent_at[message] < oldest_kept:
+                state[message] = EXPIRED_BY_RETENTION
+                self.lost_to_retention += 1
+                self.finished += 1
+                self.last_finished_at = now
+                continue
+            if counts[message] >= self.max_receive_count:
+                state[message] = DLQ_BY_REDRIVE
+                if self.valid[message]:
+                    self.redriven_valid += 1
+                else:
+                    self.redriven_invalid += 1
+                self.finished += 1
+                self.last_finished_at = now
+                continue
+            counts[message] += 1
+            state[message] = IN_FLIGHT
+            taken.append(message)
+        self.in_flight += len(taken)
+        self.requests += calls_for(len(taken), len(taken) * self.message_bytes) or 1
+        return taken
+
+    def delete(self, now: float, messages: list[int], final_state: int) -> None:
+        """Delete in-flight messages (DeleteMessageBatch) and record why they are done."""
+        state, deletes = self.state, self.deletes
+        before = self.double_deletes
+        for message in messages:
+            if state[message] != IN_FLIGHT:
+                self.double_deletes += 1
+                continue
+            state[message] = final_state
+            deletes[message] += 1
+        self.in_flight -= len(messages) - self.double_deletes + before
+        self.finished += len(messages) - self.double_deletes + before
+        self.requests += calls_for(len(messages))
+        self.last_finished_at = now
+
+    def release_after(self, messages: list[int], visible_at: list[float], calls: int) -> None:
+        """In-flight messages become visible again at the given instants (ChangeMessageVisibility
+        with `calls` billed calls, or their visibility timeout running out with 0)."""
+        for message, when in zip(messages, visible_at, strict=True):
+            if self.state[message] != IN_FLIGHT:
+                continue
+            self.state[message] = WAITING
+            self.in_flight -= 1
+            self._hide(message, when)
+        self.requests += calls
+
+    def empty_receives(self, count: int) -> None:
+        """Bill empty long polls."""
+        self.requests += count
+
+    def oldest_age(self, now: float) -> float:
+        """Age of the oldest message not yet finished (0 when none)."""
+        state, pointer = self.state, self.oldest_unfinished
+        end = len(state)
+        while pointer < end and state[pointer] in FINAL:
+            pointer += 1
+        self.oldest_unfinished = pointer
+        return now - self.sent_at[pointer] if pointer < end else 0.0
+
+    @property
+    def unfinished(self) -> int:
+        """Messages sent and not finished (waiting or in flight)."""
+        return len(self.state) - self.finished
+
+    # ---- internals -----------------------------------------------------------------------
+    def _hide(self, message: int, until: float) -> None:
+        heapq.heappush(self.hidden, (until, message))
+        if until < self._next_wake:
+            self._next_wake = until
+            if until not in self._wakes:
+                self._wakes.add(until)
+                self._schedule(until, self._wake)
+
+    def _wake(self, now: float, _: object = None) -> None:
+        self._wakes.discard(now)
+        self._next_wake = min(self._wakes, default=math.inf)
+        released = self._release(now)
+        if self.hidden and self.hidden[0][0] < self._next_wake:
+            until = self.hidden[0][0]
+            self._next_wake = until
+            if until not in self._wakes:
+                self._wakes.add(until)
+                self._schedule(until, self._wake)
+        if released:
+            self._on_visible(now)
+
+    def _release(self, now: float) -> int:
+        hidden, visible = self.hidden, self.visible
+        released = 0
+        while hidden and hidden[0][0] <= now:
+            _, message = heapq.heappop(hidden)
+            visible.append(message)
+            released += 1
+        return released

@@ -1,0 +1,157 @@
+# The concurrency governor: a small function from the consumer's zip, run every minute by an
+# EventBridge rule, that reads the consumer's throttle and backlog metrics and moves the event
+# source mapping's MaximumConcurrency between bounds. Its own role may read and update that one
+# mapping, read metrics and write its own logs, nothing else.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  log_group_name = "/aws/lambda/${var.function_name}"
+  log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+
+  # The settings of consumer.governor (same names as the handler reads).
+  environment = {
+    EVENT_SOURCE_MAPPING_UUID = var.event_source_mapping_uuid
+    CONSUMER_FUNCTION_NAME    = var.consumer_function_name
+    QUEUE_NAME                = var.queue_name
+    METRICS_NAMESPACE         = var.metrics_namespace
+    MINIMUM_CONCURRENCY       = tostring(var.minimum_concurrency)
+    MAXIMUM_CONCURRENCY       = tostring(var.maximum_concurrency)
+    TARGET_THROTTLE_RATIO     = tostring(var.target_throttle_ratio)
+    PERIOD_SECONDS            = tostring(var.period_seconds)
+  }
+
+  policy_statements = [
+    {
+      Sid      = "ReadAndSetMappingConcurrency"
+      Effect   = "Allow"
+      Action   = ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"]
+      Resource = [var.event_source_mapping_arn]
+    },
+    {
+      # cloudwatch:GetMetricData supports no resource-level permissions: AWS accepts only "*".
+      # It reads metrics, it cannot change anything.
+      Sid      = "ReadMetrics"
+      Effect   = "Allow"
+      Action   = ["cloudwatch:GetMetricData"]
+      Resource = ["*"]
+    },
+    {
+      Sid      = "WriteOwnLogs"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = ["${local.log_group_arn}:*"]
+    },
+  ]
+}
+
+# ---- Role ------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "this" {
+  name        = var.function_name
+  description = "Execution role of the ${var.function_name} concurrency governor."
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "govern-${var.function_name}"
+  role   = aws_iam_role.this.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.policy_statements })
+}
+
+# ---- Logs ------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with service-managed keys; a customer-managed key is used when kms_key_arn is set (its key policy must admit the logs service).
+  #checkov:skip=CKV_AWS_338:Retention is a cost and compliance choice exposed as log_retention_in_days (validated to CloudWatch's values); the governor logs one decision line a minute.
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+# ---- Function --------------------------------------------------------------------------------
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:The governor is invoked asynchronously by EventBridge every minute; a lost run is replaced by the next one a minute later, so a DLQ would hold nothing worth replaying (the target's retry policy drops stale events on purpose).
+  #checkov:skip=CKV_AWS_117:The governor calls only the Lambda and CloudWatch APIs; no private resource needs a VPC.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile that this stack does not own; the zip is the consumer's, built reproducibly by `make package` and pinned through source_code_hash.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, bounds, a ratio); Lambda encrypts it at rest with a service key, or with kms_key_arn when set.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing adds nothing to a one-call-a-minute function and needs a policy on Resource "*".
+  #checkov:skip=CKV_AWS_115:A concurrency reservation would fail in accounts at the 10-execution unreserved minimum; runs cannot overlap anyway (timeout 30 s, one run a minute).
+  function_name = var.function_name
+  description   = "Concurrency governor: moves the SQS mapping's MaximumConcurrency of ${var.consumer_function_name} between ${var.minimum_concurrency} and ${var.maximum_concurrency}."
+  role          = aws_iam_role.this.arn
+  handler       = "consumer.governor.lambda_handler"
+  runtime       = var.runtime
+  architectures = [var.architecture]
+  memory_size   = 256
+  # Shorter than the schedule's minute, so runs never overlap.
+  timeout = 30
+
+  # The consumer's zip: a local file (hashed) or an S3 object (validated: exactly one).
+  filename          = var.package_path
+  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+
+  kms_key_arn = var.kms_key_arn
+
+  environment {
+    variables = local.environment
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.this.name
+    application_log_level = "INFO"
+    system_log_level      = "INFO"
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.this]
+}
+
+# ---- Schedule --------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "this" {
+  name                = var.function_name
+  description         = "Runs the ${var.function_name} concurrency governor every minute."
+  schedule_expression = "rate(1 minute)"
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "this" {
+  rule = aws_cloudwatch_event_rule.this.name
+  arn  = aws_lambda_function.this.arn
+
+  # A run that cannot start within the minute is stale: the next one reads fresher metrics.
+  retry_policy {
+    maximum_event_age_in_seconds = 60
+    maximum_retry_attempts       = 0
+  }
+}
+
+resource "aws_lambda_permission" "events" {
+  statement_id  = "AllowEventBridgeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.this.arn
+}

@@ -1,0 +1,158 @@
+"""Integration: the concurrency governor deployed with the stack (adaptive_concurrency enabled).
+
+LocalStack does not extract EMF metrics from logs, so the test puts the consumer's and the
+queue's metrics with PutMetricData, invokes the governor and reads the mapping: throttling
+above target lowers MaximumConcurrency, a backlog without throttling raises it, both within
+the bounds; the EventBridge rule that runs it exists. The governor's period is shortened to
+10 s for the test (PERIOD_SECONDS, high-resolution metrics), so the law's wait for metrics
+that postdate a change is ~30 s instead of 3 minutes. LocalStack does not move the mapping's
+LastModified on UpdateEventSourceMapping (AWS does; the governor reads it as the time of the
+last change), so the test waits from the time of its own invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paths import STATE
+
+pytestmark = pytest.mark.integration
+
+PERIOD = 10
+INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
+
+
+def _outputs() -> dict[str, Any]:
+    state = Path(STATE) / INSTANCE / "terraform" / "terraform.tfstate"
+    if not state.exists():
+        return {}
+    outputs = json.loads(state.read_text()).get("outputs", {})
+    return {key: value.get("value") for key, value in outputs.items()}
+
+
+@pytest.fixture
+def governor(stack: Any) -> Iterator[dict[str, Any]]:
+    """The governor function's name and environment, with PERIOD_SECONDS shortened."""
+    name = _outputs().get("governor_function_name")
+    if not name:
+        pytest.skip(
+            "the stack was applied without adaptive_concurrency (no governor_function_name)"
+        )
+    lambda_client = stack.client("lambda")
+    environment = lambda_client.get_function_configuration(FunctionName=name)["Environment"][
+        "Variables"
+    ]
+    _set_environment(lambda_client, name, {**environment, "PERIOD_SECONDS": str(PERIOD)})
+    try:
+        yield {"name": name, "environment": environment}
+    finally:
+        _set_environment(lambda_client, name, environment)
+
+
+def _set_environment(lambda_client: Any, name: str, variables: dict[str, str]) -> None:
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": variables}
+    )
+    for _ in range(60):
+        status = lambda_client.get_function_configuration(FunctionName=name)
+        if status.get("LastUpdateStatus", "Successful") == "Successful":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the governor {name} did not take its new configuration")
+
+
+def _put(stack: Any, environment: dict[str, str], *, throttled: float, visible: float) -> None:
+    """Metrics of the last 30 s: 100 requests per 10 s, `throttled` of them, `visible` queued."""
+    cloudwatch = stack.client("cloudwatch")
+    consumer = [{"Name": "FunctionName", "Value": environment["CONSUMER_FUNCTION_NAME"]}]
+    queue = [{"Name": "QueueName", "Value": environment["QUEUE_NAME"]}]
+    now = time.time()
+    for back in (25, 15, 5):
+        stamp = datetime.fromtimestamp(now - back, UTC)
+
+        def datum(name: str, value: float, dimensions: list[dict[str, str]]) -> dict[str, Any]:
+            return {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Value": value,
+                "Timestamp": stamp,  # noqa: B023 - used at once
+                "StorageResolution": 1,
+            }
+
+        cloudwatch.put_metric_data(
+            Namespace=environment.get("METRICS_NAMESPACE", "SqsBatchConsumer"),
+            MetricData=[datum("requests", 100, consumer), datum("throttled", throttled, consumer)],
+        )
+        cloudwatch.put_metric_data(
+            Namespace="AWS/SQS",
+            MetricData=[
+                datum("ApproximateNumberOfMessagesVisible", visible, queue),
+                datum("ApproximateAgeOfOldestMessage", 60 if visible else 0, queue),
+            ],
+        )
+
+
+def _invoke(stack: Any, name: str) -> dict[str, Any]:
+    answer = stack.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+    payload = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, payload
+    return dict(payload)
+
+
+def _concurrency(stack: Any, uuid: str) -> tuple[int, float]:
+    mapping = stack.client("lambda").get_event_source_mapping(UUID=uuid)
+    return int(mapping["ScalingConfig"]["MaximumConcurrency"]), mapping["LastModified"].timestamp()
+
+
+def _wait_for_metrics_after(changed_at: float) -> None:
+    """Until the governor's window (2 whole periods) starts after `changed_at`."""
+    while math.floor(time.time() / PERIOD) * PERIOD - 2 * PERIOD < changed_at:
+        time.sleep(1)
+
+
+def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
+    stack: Any, governor: dict[str, Any]
+) -> None:
+    environment = governor["environment"]
+    uuid = environment["EVENT_SOURCE_MAPPING_UUID"]
+    low, high = int(environment["MINIMUM_CONCURRENCY"]), int(environment["MAXIMUM_CONCURRENCY"])
+    events = stack.client("events")
+    function_arn = stack.client("lambda").get_function(FunctionName=governor["name"])[
+        "Configuration"
+    ]["FunctionArn"]
+    rules = events.list_rule_names_by_target(TargetArn=function_arn)["RuleNames"]
+    assert rules, "an EventBridge rule runs the governor"
+    assert events.describe_rule(Name=rules[0])["ScheduleExpression"].startswith("rate(")
+
+    start, changed_at = _concurrency(stack, uuid)
+    assert low <= start <= high or start == 1000  # never set: the governor brings it in
+    _wait_for_metrics_after(max(changed_at, time.time()))
+    _put(stack, environment, throttled=60, visible=500)
+    changed_at = time.time()
+    lowered = _invoke(stack, governor["name"])
+    after_decrease, _ = _concurrency(stack, uuid)
+
+    assert lowered["changed"], lowered
+    assert lowered["reason"].startswith("decrease"), lowered
+    assert after_decrease == lowered["concurrency"] < min(start, high)
+    assert after_decrease >= low
+
+    _wait_for_metrics_after(changed_at)
+    _put(stack, environment, throttled=0, visible=500)
+    # the rule's own runs may have moved it meanwhile (they see the same metrics): from here
+    before_increase, _ = _concurrency(stack, uuid)
+    raised = _invoke(stack, governor["name"])
+    after_increase, _ = _concurrency(stack, uuid)
+
+    assert raised["reason"].startswith("increase"), raised
+    assert after_increase == raised["concurrency"] > before_increase
+    assert low <= after_decrease <= before_increase < after_increase <= high

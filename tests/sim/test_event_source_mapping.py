@@ -1,0 +1,136 @@
+"""The event source mapping model: 5 batches at first, +300 a minute while messages wait,
+the MaximumConcurrency cap, scale-down when idle, batching window, batch limits."""
+
+from __future__ import annotations
+
+from sim_scenarios import small_scenario
+
+from sim.simulation import Simulation
+
+
+def backlog_scenario(maximum: int) -> Simulation:
+    """20,000 messages at once; each invocation takes ~50 s, so pollers pile up."""
+    scenario = small_scenario(
+        count=20_000,
+        span=0.1,
+        stack={"batch_size": 10, "maximum_concurrency": maximum, "function_timeout": 120},
+        runtime={"per_record_ms": 5000.0},
+        api={"rate": 1e6, "burst": 1e6},
+    )
+    simulation = Simulation(scenario)
+    simulation.start()
+    return simulation
+
+
+def busy_at(simulation: Simulation, *instants: float) -> list[int]:
+    seen = []
+    for instant in instants:
+        simulation.loop.run(instant)
+        seen.append(simulation.esm.busy)
+    return seen
+
+
+def test_starts_with_five_and_adds_up_to_300_a_minute() -> None:
+    simulation = backlog_scenario(1000)
+    early, minute, two = busy_at(simulation, 0.5, 60.5, 120.5)
+    assert early == 5
+    assert 295 <= minute <= 305
+    assert 595 <= two <= 605
+
+
+def test_never_above_maximum_concurrency() -> None:
+    simulation = backlog_scenario(50)
+    assert busy_at(simulation, 5.5, 30.0, 90.0) == [30, 50, 50]
+    assert simulation.esm.peak_busy == 50
+
+
+def test_lowering_the_maximum_retires_pollers_after_their_batch() -> None:
+    simulation = backlog_scenario(100)
+    busy_at(simulation, 30.0)
+    simulation.esm.set_maximum(10, 30.0)
+    assert busy_at(simulation, 31.0)[0] > 10  # batches in progress finish (~50 s each)
+    assert busy_at(simulation, 100.0) == [10]
+
+
+def test_scales_back_to_five_when_the_queue_is_empty() -> None:
+    scenario = small_scenario(count=5000, span=1.0, stack={"maximum_concurrency": 200})
+    simulation = Simulation(scenario)
+    simulation.start()
+    simulation.loop.run(30.0)
+    assert simulation.esm.peak_busy > 5
+    simulation.loop.stopped = False
+    simulation.loop.run(600.0)
+    assert simulation.queue.unfinished == 0
+    assert simulation.esm.active == 5
+
+
+def test_batching_window_holds_partial_batches() -> None:
+    # 3 messages a second, batch 100: without a window nearly one invocation per arrival step,
+    # with 5 s each poller holds its batch open until the window closes
+    def invocations(window: float) -> int:
+        scenario = small_scenario(
+            count=300,
+            span=100.0,
+            stack={"batch_size": 100, "maximum_batching_window_in_seconds": window},
+        )
+        return Simulation(scenario).run().invocations
+
+    held, immediate = invocations(5.0), invocations(0.0)
+    assert immediate >= 200
+    assert held <= immediate / 3
+    assert held >= 300 / 100
+
+
+def test_full_batches_go_at_once_without_waiting_for_the_window() -> None:
+    scenario = small_scenario(
+        count=1000, span=0.1, stack={"batch_size": 100, "maximum_batching_window_in_seconds": 20}
+    )
+    simulation = Simulation(scenario)
+    result = simulation.run()
+    assert result.invocations == 10
+    assert simulation.drained_at is not None
+    assert simulation.drained_at < 5.0
+
+
+def test_no_window_means_whatever_is_visible() -> None:
+    scenario = small_scenario(count=200, span=20.0, stack={"batch_size": 100})
+    result = Simulation(scenario).run()
+    assert result.invocations > 20  # small batches as messages trickle in
+
+
+def test_six_megabyte_payload_caps_the_batch() -> None:
+    scenario = small_scenario(
+        count=100,
+        span=0.1,
+        stack={"batch_size": 100, "maximum_concurrency": 2},
+        traffic={"message_bytes": 600_000},
+    )
+    result = Simulation(scenario).run()
+    assert result.invocations == 10
+
+
+def test_a_batch_longer_than_the_timeout_times_out_and_comes_back() -> None:
+    # 100 records x 100 ms = 10 s of work in a 5 s function: every invocation times out,
+    # nothing is deleted, and after max_receive_count receives the messages are redriven
+    scenario = small_scenario(
+        count=100,
+        span=0.1,
+        stack={
+            "batch_size": 100,
+            "function_timeout": 5.0,
+            "visibility_timeout_seconds": 10.0,
+            "max_receive_count": 2,
+        },
+        runtime={"per_record_ms": 100.0},
+    )
+    simulation = Simulation(scenario)
+    result = simulation.run()
+    assert result.timeouts == 2
+    assert result.applied == 0
+    assert result.redriven_valid == 100
+    # back only after the whole visibility timeout each time (received at 0 s and 10 s)
+    assert simulation.drained_at is not None
+    assert 20.0 <= simulation.drained_at < 21.0
+    # each invocation is stopped and billed at the timeout (plus the cold start)
+    memory_gb = scenario.stack.memory_size / 1024
+    assert result.gb_seconds <= 2 * (5.0 + scenario.runtime.cold_start_seconds) * memory_gb

@@ -1,0 +1,54 @@
+"""Every command-line tool refuses a wrong argument with one line naming it and exit status 2."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "named"),
+    [
+        ("localcloud.__main__", ["--instance", "/", "status"], "--instance"),
+        ("localcloud.__main__", ["--instance", "../..", "stop", "--all"], "--instance"),
+        ("localcloud.__main__", ["--instance", "Default", "status"], "--instance"),
+        ("localcloud.__main__", ["--instance", "-x", "status"], "--instance"),
+        ("localcloud.__main__", ["--instance", "a" * 33, "status"], "--instance"),
+        ("localcloud.__main__", ["logs", "--lines", "-1"], "--lines"),
+        ("localcloud.__main__", ["start", "--port", "-5"], "--port"),
+        ("localcloud.__main__", ["api-start", "--port", "70000"], "--port"),
+        ("localcloud.__main__", ["api-start", "--rate", "nan"], "--rate"),
+        ("localcloud.__main__", ["api-start", "--token", "secret"], "--token"),
+        ("localcloud.deploy", ["apply", "--instance", "../x"], "--instance"),
+        ("localcloud.deploy", ["apply", "--var", "no-value"], "--var"),
+        ("localcloud.deploy", ["apply", "--runtime", "python2.7"], "--runtime"),
+        ("localcloud.reset", ["--instance", "a/b"], "--instance"),
+        ("ops.publish", ["--poison-percent", "inf"], "--poison-percent"),
+        ("ops.publish", ["--duplicate-percent", "101"], "--duplicate-percent"),
+        ("ops.publish", ["--entities", "-3"], "--entities"),
+        ("ops.publish", ["--count", "many"], "--count"),
+        ("ops.publish", ["--concurrency", "0"], "--concurrency"),
+        ("ops.redrive", ["--limit", "-1"], "--limit"),
+        ("ops.redrive", ["--error-code", "lost"], "--error-code"),
+        ("ops.report", ["--since-minutes", "nan"], "--since-minutes"),
+        ("ops.drain", ["--timeout", "0"], "--timeout"),
+        ("ops.drain", ["--expect", "-1"], "--expect"),
+        ("ops.logs", ["--lines", "-2"], "--lines"),
+        ("bench.e2e", ["--paced-rate", "0"], "--paced-rate"),
+        ("lambda_package.__main__", ["--python-version", "3.12", "--output", "x.zip"], "--arch"),
+    ],
+)
+def test_a_wrong_argument_is_one_line_naming_it_and_exit_2(
+    module: str, argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main = importlib.import_module(module).main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.count("\n") == 1, err
+    assert named in err
+    assert "Traceback" not in err

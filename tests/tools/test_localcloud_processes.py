@@ -1,0 +1,103 @@
+"""The local cloud signals only processes it started, keeps a token off command lines and out
+of its files, and deploys without the local entity API when the stack talks to another API."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tool_runs import run_tool
+
+from localcloud import deploy
+from localcloud.__main__ import main as localcloud_main
+from localcloud.services import RUN_ID_VARIABLE, instance_dir, leftover_processes
+
+
+@pytest.fixture
+def instance() -> Iterator[str]:
+    """A fresh instance name; its folder under .localcloud/ is removed afterwards."""
+    name = f"test-{os.getpid()}"
+    yield name
+    localcloud_main(["--instance", name, "api-stop"])
+    shutil.rmtree(instance_dir(name), ignore_errors=True)
+
+
+def _sleeper(cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "60"], cwd=cwd, env={"PATH": "/usr/bin:/bin", **env})  # noqa: S607
+
+
+def test_leftovers_are_only_processes_the_tool_started(instance: str) -> None:
+    folder = instance_dir(instance) / "tmp"
+    folder.mkdir(parents=True)
+    stranger = _sleeper(folder, {})  # works in the folder, but was not started by the tool
+    ours = _sleeper(folder, {RUN_ID_VARIABLE: "run-1"})
+    other_run = _sleeper(folder, {RUN_ID_VARIABLE: "run-2"})
+    try:
+        found = leftover_processes(instance, {"run-1"})
+        found_without_runs = leftover_processes(instance, set())
+    finally:
+        for process in (stranger, ours, other_run):
+            process.kill()
+            process.wait()
+
+    assert found == [ours.pid]
+    assert found_without_runs == []
+
+
+def _status(url: str, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = json.dumps({"operations": []}).encode()
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize("source", ["environment", "file"])
+def test_api_start_takes_the_token_from_the_environment_or_a_file_and_never_stores_it(
+    instance: str, source: str, tmp_path: Path
+) -> None:
+    token = f"tok-{os.getpid()}-{source}-do-not-store"
+    env = {**os.environ, "ENTITY_API_TOKEN": token}
+    argv = ["--instance", instance, "api-start", "--port", "0"]
+    if source == "file":
+        (tmp_path / "token").write_text(token + "\n")
+        env.pop("ENTITY_API_TOKEN")
+        argv += ["--token-file", str(tmp_path / "token")]
+    started = run_tool("localcloud", argv, env)
+    assert started.returncode == 0, started.stderr
+    record = json.loads((instance_dir(instance) / "entity-api.json").read_text())
+    url = f"http://127.0.0.1:{record['port']}/v1/operations:batch"
+
+    stored = "".join(p.read_text(errors="replace") for p in instance_dir(instance).iterdir())
+    command_line = Path(f"/proc/{record['pid']}/cmdline").read_bytes().decode()
+    assert token not in stored
+    assert token not in command_line
+    assert (_status(url, None), _status(url, "wrong"), _status(url, token)) == (401, 401, 200)
+
+
+def test_deploy_needs_the_local_api_only_when_the_url_points_at_it(
+    instance: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = ["--var", "entity_api_url=https://api.example.com/v1/operations:batch"]
+
+    to_elsewhere = deploy.main(["apply", "--instance", instance, *elsewhere])
+    elsewhere_err = capsys.readouterr().err
+    to_local = deploy.main(["apply", "--instance", instance])
+    local_err = capsys.readouterr().err
+
+    # Neither LocalStack nor the entity API runs for this instance: with another API's URL
+    # the deploy gets as far as needing LocalStack; without one it needs the local API.
+    assert (to_elsewhere, to_local) == (1, 1)
+    assert f"LocalStack ({instance}) is not running" in elsewhere_err
+    assert "entity API server" not in elsewhere_err
+    assert f"the entity API server ({instance}) is not running" in local_err
