@@ -26,9 +26,10 @@ RETRY_BACKOFF_MAX_RANGE = (0, 43_200)
 """Up to SQS's visibility maximum (12 hours); 0 turns visibility backoff off."""
 _LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _SSM_NAME_CHARS = _LETTERS_DIGITS | frozenset("_.-/")
-NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9._/#:-]{1,255}")
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9._/#: -]{1,255}")
 """The metrics namespace rule, the same as the Terraform variable `metrics_namespace`'s
-(`^[A-Za-z0-9._/#:-]{1,255}$`, not starting with `AWS/`); matched whole (fullmatch)."""
+(`^[A-Za-z0-9._/#: -]{1,255}$`, CloudWatch's characters, not starting with `AWS/`); matched
+whole (fullmatch). tests/unit/test_settings.py reads Terraform's rule to keep the two equal."""
 
 
 class SettingsError(ValueError):
@@ -108,7 +109,7 @@ class Settings:
         namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
         if not is_metrics_namespace(namespace):
             raise SettingsError(
-                "METRICS_NAMESPACE must be 1-255 characters of letters, digits and . _ / # : -, "
+                "METRICS_NAMESPACE must be 1-255 characters of letters, digits, spaces and . _ / # : -, "
                 f"not starting with 'AWS/'; got {namespace!r}"
             )
         entity_api_url = _url(environ, "ENTITY_API_URL")

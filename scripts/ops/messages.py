@@ -154,12 +154,13 @@ def fifo_keys(message: Message) -> tuple[str, str]:
 
 def covered_event_ids(applied: Iterable[dict[str, Any]]) -> set[str]:
     """Event ids covered by applied operations: each op_id, plus every change whose `k<n>`
-    attribute was merged into the operation (run prefix taken from the op_id)."""
+    attribute was merged into the operation. The run prefix comes from the entity
+    (`<type>:<run>-e<n>`), since a merged operation's op_id is a digest (`merged:<sha256>`)."""
     covered: set[str] = set()
     for operation in applied:
-        op_id = str(operation.get("op_id", ""))
-        covered.add(op_id)
-        run = op_id.rsplit("-", 1)[0]
+        covered.add(str(operation.get("op_id", "")))
+        entity_id = str(operation.get("entity", "")).split(":", 1)[-1]
+        run = entity_id.rsplit("-e", 1)[0]
         for key in operation.get("attributes") or {}:
             if key.startswith("k") and key[1:].isdigit():
                 covered.add(f"{run}-{int(key[1:]):06d}")

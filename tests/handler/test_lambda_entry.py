@@ -42,6 +42,19 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
             },
             "MAX_REQUEST_BYTES must be an integer in 1024-6291456, got '1e9'",
         ),
+        (
+            {"ENTITY_API_URL": "https://api.example.com:70000/x", "DLQ_URL": "http://q"},
+            "ENTITY_API_URL must have a port in 1-65535 (or none), "
+            "got 'https://api.example.com:70000/x'",
+        ),
+        (
+            {
+                "ENTITY_API_URL": "http://api.example.com/x",
+                "DLQ_URL": "http://q",
+                "ENTITY_API_TOKEN": "secret",
+            },
+            "ENTITY_API_URL must be https:// when a token is set",
+        ),
     ],
 )
 def test_a_bad_setting_fails_the_cold_start_naming_it(env: dict[str, str], message: str) -> None:
@@ -134,4 +147,9 @@ def test_an_unexpected_error_retries_the_whole_batch_instead_of_raising(
     assert handler.lambda_handler(event, None) == {
         "batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]
     }
-    assert "every record will be retried" in capsys.readouterr().out
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "every record will be retried" in lines[0]["message"]
+    # the summary is still written, and says the batch failed as a whole
+    [summary] = [line for line in lines if line["message"] == "batch processed"]
+    assert (summary["batch_failed"], summary["received"]) == (1, 5)
+    assert "batch_failed" in {m["Name"] for m in summary["_aws"]["CloudWatchMetrics"][0]["Metrics"]}

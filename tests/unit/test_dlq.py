@@ -162,3 +162,17 @@ def test_boto3_is_not_even_loaded_without_time_for_a_call(monkeypatch: pytest.Mo
 
     assert route_to_dlq(entries(3), "http://127.0.0.1:9/q", Deadline(1.0)) == {0, 1, 2}
     assert built == []
+
+
+def test_a_body_that_is_not_a_string_keeps_its_content(dlq: str, dlq_messages: Any) -> None:
+    entries = [
+        DlqEntry(0, {"event_id": "obj", "n": [1, "é"]}, "invalid_json", "not a string", "m0"),
+        DlqEntry(1, ["a"], "invalid_json", "not a string", "m1"),
+        DlqEntry(2, 42, "invalid_json", "not a string", "m2"),
+        DlqEntry(3, None, "invalid_json", "no body", "m3"),
+    ]
+
+    assert route_to_dlq(entries, dlq, Deadline(10)) == set()
+    bodies = {m["source_message_id"]: m["body"] for m in dlq_messages(dlq)}
+    assert json.loads(bodies["m0"]) == {"event_id": "obj", "n": [1, "é"]}
+    assert (bodies["m1"], bodies["m2"], bodies["m3"]) == ('["a"]', "42", "(empty body)")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from consumer.settings import Settings, SettingsError
+from consumer.settings import NAMESPACE_PATTERN, Settings, SettingsError
 
 BASE = {
     "ENTITY_API_URL": "https://api.example.com/v1/operations:batch",
@@ -158,3 +161,92 @@ def test_a_token_that_cannot_be_sent_in_a_header_fails_the_cold_start(
     with pytest.raises(SettingsError, match=variable) as caught:
         Settings.from_environ(environ, read_parameter=lambda name: token)
     assert "sek" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.com/v1/batch",
+        "http://10.0.0.5:8080/v1/batch",
+        "http://127.0.0.1.nip.io/v1/batch",
+        "http://[2001:db8::1]/v1/batch",
+    ],
+)
+@pytest.mark.parametrize("token_source", ["ENTITY_API_TOKEN", "ENTITY_API_TOKEN_PARAMETER"])
+def test_a_token_over_plain_http_to_another_host_fails_the_cold_start(
+    url: str, token_source: str
+) -> None:
+    environ = {**BASE, "ENTITY_API_URL": url, token_source: "/orders/token"}
+    with pytest.raises(SettingsError, match="ENTITY_API_URL must be https://"):
+        Settings.from_environ(environ, read_parameter=lambda name: "secret")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com/v1/batch",
+        "http://127.0.0.1:8080/v1/batch",
+        "http://127.8.9.10/v1/batch",
+        "http://localhost:8080/v1/batch",
+        "http://LOCALHOST/v1/batch",
+        "http://[::1]:8080/v1/batch",
+    ],
+)
+def test_a_token_goes_over_https_or_to_a_loopback_host(url: str) -> None:
+    settings = Settings.from_environ({**BASE, "ENTITY_API_URL": url, "ENTITY_API_TOKEN": "t"})
+
+    assert (settings.entity_api_url, settings.token) == (url, "t")
+
+
+def test_plain_http_without_a_token_is_allowed() -> None:
+    url = "http://api.example.com/v1/batch"
+
+    assert Settings.from_environ({**BASE, "ENTITY_API_URL": url}).entity_api_url == url
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-5", "http", "80a"])
+def test_a_bad_port_fails_the_cold_start_naming_the_setting(port: str) -> None:
+    url = f"https://api.example.com:{port}/v1/batch"
+    with pytest.raises(SettingsError, match=r"^ENTITY_API_URL must have a port in 1-65535"):
+        Settings.from_environ({**BASE, "ENTITY_API_URL": url})
+
+
+@pytest.mark.parametrize(
+    ("namespace", "accepted"),
+    [
+        ("Team/Orders", True),
+        ("a.b_c/d#e:f-g", True),
+        ("x" * 255, True),
+        ("x" * 256, False),
+        ("AWS/Lambda", False),
+        ("Team Orders", True),
+        ("Team/\nOrders", False),
+        ("bad|name", False),
+        ("Équipe", False),
+    ],
+)
+def test_the_metrics_namespace_rule_is_terraforms(namespace: str, accepted: bool) -> None:
+    # terraform/modules/consumer/variables.tf, metrics_namespace: NAMESPACE_PATTERN and not "AWS/"
+    environ = {**BASE, "METRICS_NAMESPACE": namespace}
+    if accepted:
+        assert Settings.from_environ(environ).metrics_namespace == namespace
+    else:
+        with pytest.raises(SettingsError, match="METRICS_NAMESPACE"):
+            Settings.from_environ(environ)
+
+
+def test_every_terraform_metrics_namespace_rule_is_the_handlers_pattern() -> None:
+    terraform = Path(__file__).resolve().parents[2] / "terraform"
+    files = [terraform / "variables.tf", *sorted(terraform.glob("modules/*/variables.tf"))]
+    rules = {
+        match
+        for file in files
+        for match in re.findall(
+            r'can\(regex\("\^(.*?)\$", var\.metrics_namespace\)\)', file.read_text()
+        )
+    }
+    assert rules == {NAMESPACE_PATTERN.pattern}, rules
+    assert (
+        'startswith(var.metrics_namespace, "AWS/")'
+        in (terraform / "modules/alarms/variables.tf").read_text()
+    )
