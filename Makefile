@@ -134,7 +134,7 @@ bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through Lo
 
 # ---- Local cloud (LocalStack on this machine) ----------------------------------------------
 .PHONY: demo
-demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report
+demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues)
 	scripts/localcloud/demo.sh
 
 .PHONY: down

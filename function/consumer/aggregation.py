@@ -12,6 +12,7 @@ from typing import Any
 
 from consumer.json_numbers import ASCII_STRING, encode_exact
 from consumer.mapping import to_operation
+from consumer.message_groups import group_key
 from consumer.records import Record
 from consumer.terms import ErrorCode
 from consumer.time_budget import Deadline
@@ -60,7 +61,8 @@ class Operation:
 
 
 class Plan:
-    """What a batch becomes: per-entity chains of operations, in order.
+    """What a batch becomes: per-entity chains of operations, in order (from a FIFO queue,
+    one chain per message group).
 
     Chains are built lazily, entity by entity (`chains()`): an entity's records are
     schema-checked only then, so the validation of later entities overlaps the sending of
@@ -141,15 +143,16 @@ class Plan:
                 self.duplicate_of[record.index] = winner
                 continue
             last = chain[-1] if chain else None
+            entity = (message["entity_type"], message["entity_id"])
             if (
                 last is not None
                 and message["op"] == "update"
                 and last.message["op"] == "update"
+                and last.entity == entity  # a FIFO group's chain may hold several entities
                 and self._merge(last, record, message)
             ):
                 self.coalesced += 1
             else:
-                entity = (message["entity_type"], message["entity_id"])
                 chain.append(
                     Operation(
                         event_id,
@@ -167,9 +170,11 @@ class Plan:
         """Coalesce `message` (a later update) into `last`, unless the merged operation would
         be too large for a request; return whether it was merged."""
         merged = {
-            **message,  # the later change's fields, so occurred_at is the newest
+            **message,  # the later change's fields
             "attributes": {**last.message["attributes"], **message["attributes"]},
         }
+        if instant(last.message["occurred_at"]) > instant(message["occurred_at"]):
+            merged["occurred_at"] = last.message["occurred_at"]  # FIFO order need not be time
         event_ids = [*last.event_ids, message["event_id"]]
         op_id = merged_op_id(event_ids)
         exact_numbers = last.exact_numbers or record.exact_numbers
@@ -209,6 +214,7 @@ def plan_operations(
     records: Iterable[Record],
     validate: Callable[[Record], bool],
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    message_groups: Sequence[str | None] | None = None,
 ) -> Plan:
     """Order parsed records by occurred_at then SentTimestamp and group them by entity.
 
@@ -217,6 +223,10 @@ def plan_operations(
     that order wins) and coalesces consecutive updates of one entity, attributes merged,
     later wins, as its chains are built, as long as the merged operation fits in a request
     of `max_request_bytes`.
+
+    From a FIFO queue (`message_groups[i]`: record i's MessageGroupId) the queue's order is
+    the order: records keep their batch order and each message group is one chain, so a
+    failure stops the rest of its group (see `consumer.message_groups`).
     """
     candidates: list[tuple[tuple[float, int, int], Record, dict[str, Any]]] = []
     for record in records:
@@ -230,7 +240,10 @@ def plan_operations(
                 record.error_code = ErrorCode.SCHEMA_VIOLATION
                 record.error_detail = f"fields {', '.join(_KEY_FIELDS)} must be strings"
             continue
-        order = (instant(message["occurred_at"]), record.sent_timestamp, record.index)
+        if message_groups is None:
+            order = (instant(message["occurred_at"]), record.sent_timestamp, record.index)
+        else:
+            order = (0.0, 0, record.index)
         candidates.append((order, record, message))
     candidates.sort(key=lambda candidate: candidate[0])
     groups: dict[EntityKey, list[Record]] = {}
@@ -238,7 +251,8 @@ def plan_operations(
     shared: set[str] = set()
     for _, record, message in candidates:
         entity = (message["entity_type"], message["entity_id"])
-        groups.setdefault(entity, []).append(record)
+        chain = entity if message_groups is None else group_key(message_groups[record.index])
+        groups.setdefault(chain, []).append(record)
         if entity_of_event.setdefault(message["event_id"], entity) != entity:
             shared.add(message["event_id"])
     seen: dict[str, int] = {}

@@ -15,8 +15,9 @@ from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.delivery import deliver_plan
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
+from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
-from consumer.retries import apply_backoffs, plan_retries
+from consumer.retries import apply_backoffs, fifo_backoffs, plan_retries
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
@@ -87,11 +88,16 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     raw_records = _raw_records(event)
     records = _parse_all(raw_records, settings, deadline)
     validator = runtime.validator
+    keys = [fifo_keys(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
+    groups = [group for group, _ in keys] if keys is not None else None
     plan = plan_operations(
-        records, lambda record: validate_record(record, validator), settings.max_request_bytes
+        records,
+        lambda record: validate_record(record, validator),
+        settings.max_request_bytes,
+        groups,
     )
     stats = CallStats()
-    invalid = _InvalidRecords(records, settings.dlq_url, deadline)
+    invalid = _InvalidRecords(records, settings.dlq_url, deadline, keys)
     outcomes = deliver_plan(
         plan,
         runtime.client,
@@ -106,10 +112,20 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
     rejected, retry = _settle(records, plan, outcomes)
+    held: set[int] = set()
+    if groups is not None:  # FIFO: a group's records after a failed one come back after it
+        dead_lettered = invalid.routed | {entry.index for entry in rejected}
+        held = held_back(groups, retry.keys()) - dead_lettered
+        for index in held:  # (delivery already stopped each group's chain at its first failure)
+            retry.setdefault(index, None)
     retries = plan_retries(records, raw_records, retry, settings)
+    if groups is not None:
+        retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
     dead = rejected + retries.expired
-    dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline)
-    backoff = apply_backoffs(retries.backoffs, records, raw_records, settings, deadline)
+    dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline, keys)
+    backoff = apply_backoffs(
+        retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
+    )
     settled = {entry.index for entry in retries.expired} | backoff.acknowledged
     failed = (retry.keys() - settled) | dlq_failed
     failures, unreportable = _item_failures(records, failed)
@@ -149,10 +165,21 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             "requeued": backoff.requeued,
             "requeue_failed": backoff.requeue_failed,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            **(_group_counts(groups, held) if groups is not None else {}),
         },
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
+
+
+def _group_counts(groups: list[str | None], held: set[int]) -> dict[str, int]:
+    """Summary fields of a FIFO batch: its message groups, the records held back behind an
+    earlier failure of their group, and the groups that hold records back."""
+    return {
+        "message_groups": len(set(groups)),
+        "held_back": len(held),
+        "groups_held": len({groups[index] for index in held}),
+    }
 
 
 def _raw_records(event: Any) -> list[Any]:
@@ -172,10 +199,17 @@ def _raw_records(event: Any) -> list[Any]:
 class _InvalidRecords:
     """Dead-letters the records that failed parsing or validation, each once."""
 
-    def __init__(self, records: list[Record], dlq_url: str, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        records: list[Record],
+        dlq_url: str,
+        deadline: Deadline,
+        fifo_keys: list[tuple[str | None, str | None]] | None = None,
+    ) -> None:
         self.records = records
         self.dlq_url = dlq_url
         self.deadline = deadline
+        self.fifo_keys = fifo_keys
         self.routed: set[int] = set()
         self.failed: set[int] = set()
 
@@ -192,7 +226,7 @@ class _InvalidRecords:
             if r.error_code is not None and r.index not in self.routed
         ]
         self.routed.update(entry.index for entry in entries)
-        self.failed |= route_to_dlq(entries, self.dlq_url, self.deadline)
+        self.failed |= route_to_dlq(entries, self.dlq_url, self.deadline, self.fifo_keys)
 
 
 def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -> list[Record]:

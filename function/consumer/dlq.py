@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from consumer.message_groups import FIFO_SUFFIX
 from consumer.terms import (
     DLQ_CONNECT_TIMEOUT_SECONDS,
     DLQ_READ_TIMEOUT_SECONDS,
@@ -23,6 +25,8 @@ from consumer.time_budget import Deadline
 BATCH_ENTRIES = 10
 BATCH_BYTES = 1_048_576
 EMPTY_BODY_PLACEHOLDER = "(empty body)"
+UNKNOWN_GROUP = "unknown"
+"""The message group in a FIFO DLQ of a record that came without one."""
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters SQS refuses in a message body or attribute value (InvalidMessageContents)."""
 _AWS_HOST = r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$"
@@ -39,9 +43,21 @@ class DlqEntry:
     source_message_id: str | None
 
 
-def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) -> set[int]:
+FifoKeys = Sequence[tuple[str | None, str | None]]
+"""Per record of the batch: (MessageGroupId, MessageDeduplicationId) it came with."""
+
+
+def route_to_dlq(
+    entries: Sequence[DlqEntry],
+    dlq_url: str,
+    deadline: Deadline,
+    fifo_keys: FifoKeys | None = None,
+) -> set[int]:
     """Send `entries` to the DLQ, 10 per SendMessageBatch call, retrying failed entries once.
 
+    A FIFO DLQ (`.fifo` URL) gets each copy in the record's message group, with its
+    deduplication id (`fifo_keys[entry.index]`, see `dlq_fifo_keys`), so a record
+    dead-lettered twice is stored once and a redrive can restore both.
     Returns the indices of the records that could not be sent (to report for retry).
     """
     if not entries:
@@ -54,14 +70,17 @@ def route_to_dlq(entries: Sequence[DlqEntry], dlq_url: str, deadline: Deadline) 
     except Exception:  # noqa: BLE001 - no client, no sending: the records are retried
         return {entry.index for entry in entries}
     pending = list(entries)
+    fifo = dlq_url.endswith(FIFO_SUFFIX)
     for _ in range(2):
-        pending = _send_all(pending, dlq_url, deadline)
+        pending = _send_all(pending, dlq_url, deadline, fifo_keys if fifo else None)
         if not pending:
             break
     return {entry.index for entry in pending}
 
 
-def _send_all(entries: list[DlqEntry], dlq_url: str, deadline: Deadline) -> list[DlqEntry]:
+def _send_all(
+    entries: list[DlqEntry], dlq_url: str, deadline: Deadline, fifo_keys: FifoKeys | None
+) -> list[DlqEntry]:
     failed: list[DlqEntry] = []
     for chunk in _chunks(entries):
         if deadline.remaining() < DLQ_RESERVE_SECONDS:
@@ -71,7 +90,7 @@ def _send_all(entries: list[DlqEntry], dlq_url: str, deadline: Deadline) -> list
         try:
             answer = sqs_client(dlq_url).send_message_batch(
                 QueueUrl=dlq_url,
-                Entries=[_message(n, entry) for n, entry in by_id.items()],
+                Entries=[_message(n, entry, fifo_keys) for n, entry in by_id.items()],
             )
         except Exception:  # noqa: BLE001 - any SDK or network failure: the entries are retried
             failed.extend(chunk)
@@ -95,13 +114,30 @@ def body_text(body: Any) -> str | None:
         return repr(body)
 
 
-def _message(entry_id: str, entry: DlqEntry) -> dict[str, Any]:
+def dlq_fifo_keys(entry: DlqEntry, body: str, fifo_keys: FifoKeys) -> tuple[str, str]:
+    """(MessageGroupId, MessageDeduplicationId) of the copy in a FIFO DLQ: the record's own,
+    else a group for records without one and a digest of the source message id and body."""
+    group, deduplication_id = (
+        fifo_keys[entry.index] if entry.index < len(fifo_keys) else (None, None)
+    )
+    if not deduplication_id:
+        source = f"{entry.source_message_id}\n{body}".encode("utf-8", "replace")
+        deduplication_id = hashlib.sha256(source).hexdigest()
+    return group or UNKNOWN_GROUP, deduplication_id
+
+
+def _message(entry_id: str, entry: DlqEntry, fifo_keys: FifoKeys | None) -> dict[str, Any]:
     body = body_text(entry.body)
     if body is not None:
         body = _NOT_XML.sub("\ufffd", body.encode("utf-8", "replace").decode("utf-8"))
     detail = bounded(_NOT_XML.sub("\ufffd", entry.error_detail)) if entry.error_detail else "-"
+    fifo: dict[str, str] = {}
+    if fifo_keys is not None:
+        group, deduplication_id = dlq_fifo_keys(entry, body or "", fifo_keys)
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": deduplication_id}
     return {
         "Id": entry_id,
+        **fifo,
         "MessageBody": body or EMPTY_BODY_PLACEHOLDER,
         "MessageAttributes": {
             "error_code": {"DataType": "String", "StringValue": entry.error_code},

@@ -20,15 +20,16 @@ A record without a receipt handle or an SQS eventSourceARN stays on the normal p
 
 from __future__ import annotations
 
+import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from consumer.dlq import DlqEntry
-from consumer.flow_control.backoff import RetryPlan, schedule_retry
+from consumer.flow_control.backoff import MAX_VISIBILITY_SECONDS, RetryPlan, schedule_retry
 from consumer.records import Record
 from consumer.settings import Settings
 from consumer.terms import ErrorCode, Outcome, bounded
@@ -161,25 +162,82 @@ def plan_retries(
     return decisions
 
 
+def fifo_backoffs(
+    backoffs: list[Backoff],
+    groups: Sequence[str | None],
+    settings: Settings,
+    deadline: Deadline,
+    *,
+    now_ms: int | None = None,
+) -> list[Backoff]:
+    """The backoffs of a FIFO batch: each message group waits as one, long enough that its
+    receives last until the retry horizon.
+
+    SQS hands out none of a group's messages while one of them is in flight, so every record
+    of a group comes back after the backoff of the group's first record. No copy resets a
+    receive count on FIFO (it would join the end of the group), so each receive brings the
+    group's records closer to the queue's redrive limit: the wait is at least the time left
+    until the horizon spread over the receives left (`spread_to_horizon`), for the group's
+    most advanced record, so throttling shorter than the horizon never lets SQS's redrive
+    dead-letter a valid change.
+    """
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    limits: dict[str, tuple[bool, int | None]] = {}
+    by_group: dict[str | None, list[Backoff]] = {}
+    for backoff in sorted(backoffs, key=lambda b: b.index):
+        by_group.setdefault(groups[backoff.index], []).append(backoff)
+    aligned: list[Backoff] = []
+    for members in by_group.values():
+        seconds = members[0].plan.visibility_seconds
+        for member in members:
+            queue_url = member.facts.queue_url
+            if queue_url not in limits:  # one look per queue and invocation
+                limits[queue_url] = redrive_limit(queue_url, deadline)
+            known, limit = limits[queue_url]
+            if known and limit is not None:
+                horizon_ms = member.facts.first_sent_ms + settings.retry_horizon_seconds * 1000
+                receives_left = limit - member.facts.receive_count
+                seconds = max(seconds, spread_to_horizon((horizon_ms - now) / 1000, receives_left))
+        plan = replace(members[0].plan, visibility_seconds=min(seconds, MAX_VISIBILITY_SECONDS))
+        aligned += [replace(member, plan=plan) for member in members]
+    return aligned
+
+
+def spread_to_horizon(seconds_left: float, receives_left: int) -> int:
+    """The shortest wait that keeps `receives_left` receives (before the redrive limit) from
+    running out within `seconds_left` (until the horizon): whole seconds, 0 when past it."""
+    if seconds_left <= 0:
+        return 0
+    return math.ceil(seconds_left / max(receives_left, 1))
+
+
 def apply_backoffs(
     backoffs: list[Backoff],
     records: list[Record],
     raw_records: list[Any],
     settings: Settings,
     deadline: Deadline,
+    *,
+    allow_copies: bool = True,
 ) -> BackoffResult:
     """Bring each record back after its backoff: a delayed copy on the receive that reached
     the queue's redrive limit (or when the limit could not be read), else its visibility
-    (unless backoff is off). Whatever fails stays on the normal path."""
+    (unless backoff is off). Whatever fails stays on the normal path.
+
+    `allow_copies=False` (FIFO queues) never re-enqueues: a copy would join the end of its message
+    group, behind later changes, and FIFO queues refuse a per-message delay. At the redrive
+    limit such a record then goes to the DLQ through the queue's redrive policy."""
     copies: list[Requeue] = []
     changes: list[VisibilityChange] = []
     limits: dict[str, tuple[bool, int | None]] = {}
     for backoff in backoffs:
         facts, plan, index = backoff.facts, backoff.plan, backoff.index
-        if facts.queue_url not in limits:  # one look per queue and invocation
+        if allow_copies and facts.queue_url not in limits:  # one look per queue and invocation
             limits[facts.queue_url] = redrive_limit(facts.queue_url, deadline)
-        known, limit = limits[facts.queue_url]
-        at_limit = not known or (limit is not None and facts.receive_count >= limit)
+        known, limit = limits.get(facts.queue_url, (True, None))
+        at_limit = allow_copies and (
+            not known or (limit is not None and facts.receive_count >= limit)
+        )
         body = records[index].body
         attributes = requeue_attributes(raw_records[index], facts.first_sent_ms, facts.attempts)
         if at_limit and isinstance(body, str) and body and attributes:

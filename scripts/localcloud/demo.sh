@@ -3,6 +3,8 @@
 #   LocalStack + the local entity API server, the function zip, terraform apply of terraform/
 #   with batch size 20 and a 2 s window (the classic setup), 2,000 messages with 2% poison,
 #   wait until the queue drains, print the report. The stack stays up to look around.
+# make demo FIFO=1: the same on FIFO queues (fifo_queue = true: batch size 10, no window),
+#   the 2,000 changes spread over 50 entities, each entity one message group.
 # make down (scripts/localcloud/demo.sh down): destroy the stack, stop LocalStack and the API.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +13,16 @@ PY=.venv/bin/python
 source scripts/localcloud/instance.sh
 INSTANCE=default
 COUNT="${DEMO_MESSAGES:-2000}"
+if [ "${FIFO:-0}" = 1 ]; then
+  SHAPE="FIFO queues (fifo_queue = true): batch size 10, no batching window"
+  STACK_VARS=(--var fifo_queue=true --var batch_size=10 --var maximum_batching_window_in_seconds=0
+    --var max_receive_count=1000)
+  SPREAD=(--entities "${DEMO_ENTITIES:-50}")
+else
+  SHAPE="batch size 20, batching window 2 s"
+  STACK_VARS=(--var batch_size=20 --var maximum_batching_window_in_seconds=2)
+  SPREAD=()
+fi
 started=$(date +%s)
 step() { printf '\n\033[1m==> [%ss] %s\033[0m\n' "$(( $(date +%s) - started ))" "$*"; }
 
@@ -35,9 +47,8 @@ step "1/6 starting the local cloud (LocalStack on 127.0.0.1, the local entity AP
 step "2/6 building the function zip for this machine (make package-local)"
 make --no-print-directory package-local | tail -n 4
 
-step "3/6 terraform apply of terraform/ into LocalStack: batch size 20, batching window 2 s"
-"$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name demo \
-  --var batch_size=20 --var maximum_batching_window_in_seconds=2 \
+step "3/6 terraform apply of terraform/ into LocalStack: $SHAPE"
+"$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name demo "${STACK_VARS[@]}" \
   --var function_timeout=30 --var log_retention_in_days=1
 
 # A repeated demo starts from empty queues and a fresh API count.
@@ -45,7 +56,7 @@ step "3/6 terraform apply of terraform/ into LocalStack: batch size 20, batching
 since=$(date +%s)
 
 step "4/6 publishing $COUNT messages (2% poison)"
-"$PY" -m ops.publish --instance "$INSTANCE" --count "$COUNT" --poison-percent 2
+"$PY" -m ops.publish --instance "$INSTANCE" --count "$COUNT" --poison-percent 2 "${SPREAD[@]}"
 
 step "5/6 the event source mapping invokes the handler; waiting for the queue to drain"
 "$PY" -m ops.drain --instance "$INSTANCE" --expect "$COUNT" --timeout 300

@@ -2,8 +2,9 @@
 # make integration: the whole stack in LocalStack on this machine, then everything torn down.
 #   start LocalStack + the local entity API server (instance "integration", free ports, strict),
 #   make package-local, terraform apply of terraform/ into LocalStack (token in SSM),
-#   pytest tests/integration (through the real event source mapping), then destroy and stop,
-#   also when a step fails or the run is interrupted.
+#   pytest tests/integration (through the real event source mapping), then the same on FIFO
+#   queues (fifo_queue = true), then destroy and stop, also when a step fails or the run is
+#   interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -43,26 +44,46 @@ step "starting LocalStack and the entity API server (strict: repeated op_ids are
 step "building the function zip for this machine"
 make --no-print-directory package-local
 
-step "applying terraform/ into LocalStack"
-# Small timeouts keep redelivery fast: a record the handler never settled is visible again
-# after 8 s and goes to the DLQ after 3 receives; a transiently failed one comes back after a
-# visibility backoff of at most 8 s, until its 10-minute retry horizon. A request must fit
-# its whole timeout in the invocation: 1 s of 5 (the handler's default, 10 s, never would).
-# max_operations_per_request=10 makes the aggregation bound (ceil(operations / 10) requests
-# per invocation) visible with batches of 25. The concurrency governor is deployed too.
-"$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-integration \
-  --var batch_size=25 \
-  --var maximum_batching_window_in_seconds=1 \
-  --var function_timeout=5 \
-  --var entity_api_timeout_seconds=1 \
-  --var visibility_timeout_seconds=8 \
-  --var max_receive_count=3 \
-  --var retry_horizon_seconds=600 \
-  --var retry_backoff_max_seconds=8 \
-  --var 'adaptive_concurrency={"enabled": true, "minimum": 2, "maximum": 20}' \
-  --var max_operations_per_request=10 \
-  --var memory_size=256 \
-  --var log_retention_in_days=1
+# INTEGRATION_PHASES: "standard" (the stack on standard queues), "fifo" (the same stack with
+# fifo_queue = true, applied after destroying the first), or both (the default).
+PHASES="${INTEGRATION_PHASES:-standard fifo}"
+# What both phases apply. Small timeouts keep redelivery fast: a record the handler never
+# settled is visible again after 8 s; a transiently failed one comes back after a visibility
+# backoff of at most 8 s, until its 10-minute retry horizon. A request must fit its whole
+# timeout in the invocation: 1 s of 5 (the handler's default, 10 s, never would).
+STACK=(--instance "$INSTANCE" --name sbc-integration
+  --var function_timeout=5 --var entity_api_timeout_seconds=1 --var visibility_timeout_seconds=8
+  --var retry_horizon_seconds=600 --var retry_backoff_max_seconds=8
+  --var memory_size=256 --var log_retention_in_days=1)
 
-step "running the integration tests"
-"$PY" -m pytest tests/integration -m integration -p no:cacheprovider -rfEsP "$@"
+if [[ " $PHASES " == *" standard "* ]]; then
+  step "applying terraform/ into LocalStack"
+  # A record the handler never settled goes to the DLQ after 3 receives.
+  # max_operations_per_request=10 makes the aggregation bound (ceil(operations / 10) requests
+  # per invocation) visible with batches of 25. The concurrency governor is deployed too.
+  "$PY" -m localcloud.deploy apply "${STACK[@]}" \
+    --var batch_size=25 \
+    --var maximum_batching_window_in_seconds=1 \
+    --var max_receive_count=3 \
+    --var 'adaptive_concurrency={"enabled": true, "minimum": 2, "maximum": 20}' \
+    --var max_operations_per_request=10
+
+  step "running the integration tests"
+  "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@"
+fi
+
+if [[ " $PHASES " == *" fifo "* ]]; then
+  step "FIFO: replacing the stack by one on FIFO queues (fifo_queue = true, batch size 10)"
+  "$PY" -m localcloud.deploy destroy --instance "$INSTANCE"
+  # A failed record holds its message group until it comes back; every receive of a group's
+  # batch counts for each of its records, and on FIFO the handler spreads a group's receives
+  # over the retry horizon (10 minutes / 1,000 receives: waits of at least 0.6 s).
+  "$PY" -m localcloud.deploy apply "${STACK[@]}" \
+    --var fifo_queue=true \
+    --var batch_size=10 \
+    --var maximum_batching_window_in_seconds=0 \
+    --var max_receive_count=1000
+
+  step "running the integration tests on FIFO queues"
+  "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
+fi

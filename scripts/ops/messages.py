@@ -2,11 +2,15 @@
 
 Every valid change carries an attribute key `k<n>` unique to it, so an applied operation
 shows which changes it covers even after the handler coalesced several updates into one:
-the basis of the "nothing lost" accounting (`covered_event_ids`).
+the basis of the "nothing lost" accounting (`covered_event_ids`). For a FIFO queue every
+message has a group (its entity's, also for poison and duplicates) and a deduplication id
+(`fifo_keys`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import random
 import uuid
@@ -15,6 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from consumer.message_groups import (
+    GROUP_ID_CHARACTERS,
+    GROUP_ID_MAX_CHARACTERS,
+    entity_group_id,
+)
 
 POISON_KINDS = ("invalid_json", "schema_violation")
 
@@ -26,6 +36,7 @@ class Message:
     body: str
     kind: str  # "valid", "duplicate" (the same body again) or an error_code of POISON_KINDS
     event_id: str | None = None
+    group: str | None = None  # the MessageGroupId on a FIFO queue (None: from the body)
 
 
 def _change(
@@ -88,19 +99,21 @@ def generate(
     valid: list[Message] = []
     poisoned = 0
     for n, kind in enumerate(kinds):
-        if kind == "valid":
+        if kind != "duplicate":
             entity = f"{run}-e{rng.randrange(entities) if entities else n:06d}"
+            group = entity_group_id(entity_type, entity)
+        if kind == "valid":
             when = start + timedelta(milliseconds=n)
             change = _change(rng, run, n, entity_type=entity_type, entity_id=entity, when=when)
-            message = Message(json.dumps(change), "valid", change["event_id"])
+            message = Message(json.dumps(change), "valid", change["event_id"], group)
             valid.append(message)
         elif kind == "duplicate":
             original = rng.choice(valid)
-            message = Message(original.body, "duplicate", original.event_id)
+            message = Message(original.body, "duplicate", original.event_id, original.group)
         else:
             error_code = POISON_KINDS[poisoned % 2]
             poisoned += 1
-            message = Message(_poison(run, n, error_code), error_code, None)
+            message = Message(_poison(run, n, error_code), error_code, None, group)
         messages.append(message)
     return messages
 
@@ -111,6 +124,32 @@ def read_jsonl(path: Path) -> Iterator[Message]:
         for line in lines:
             if line.strip():
                 yield Message(line.rstrip("\n"), "file")
+
+
+def fifo_keys(message: Message) -> tuple[str, str]:
+    """(MessageGroupId, MessageDeduplicationId) of a message on a FIFO queue.
+
+    The group is the entity (`entity_type:entity_id`, see `entity_group_id`), so each
+    entity's changes are delivered in the order they were sent; the deduplication id is the
+    event_id. A body without them (poison read from a file) gets the group `unkeyed` and a
+    digest of the body.
+    """
+    fields: Any = None
+    with contextlib.suppress(ValueError):
+        fields = json.loads(message.body)
+    fields = fields if isinstance(fields, dict) else {}
+    entity_type, entity_id = fields.get("entity_type"), fields.get("entity_id")
+    group = message.group
+    if group is None and isinstance(entity_type, str) and isinstance(entity_id, str):
+        group = entity_group_id(entity_type, entity_id)
+    event_id = message.event_id or fields.get("event_id")
+    if not (
+        isinstance(event_id, str)
+        and 0 < len(event_id) <= GROUP_ID_MAX_CHARACTERS
+        and GROUP_ID_CHARACTERS.issuperset(event_id)
+    ):
+        event_id = hashlib.sha256(message.body.encode("utf-8", "surrogatepass")).hexdigest()
+    return group or "unkeyed", event_id
 
 
 def covered_event_ids(applied: Iterable[dict[str, Any]]) -> set[str]:
@@ -126,3 +165,30 @@ def covered_event_ids(applied: Iterable[dict[str, Any]]) -> set[str]:
             if key.startswith("k") and key[1:].isdigit():
                 covered.add(f"{run}-{int(key[1:]):06d}")
     return covered
+
+
+def applied_sequences(
+    sequences: dict[str, list[str]], applied: Iterable[dict[str, Any]], run: str
+) -> dict[str, list[str]]:
+    """Each entity's changes of `run` in the order the API applied them.
+
+    `sequences` is the API's entity -> applied op_ids; an op_id is one change's event_id, or,
+    for a coalesced operation (`merged:...`), stands for the changes its `k<n>` attributes
+    name (in publishing order, which is the order they were merged in).
+    """
+    merged = {
+        str(op["op_id"]): [
+            f"{run}-{n:06d}"
+            for n in sorted(int(k[1:]) for k in op.get("attributes") or {} if _change_key(k))
+        ]
+        for op in applied
+        if str(op.get("op_id", "")).startswith("merged:")
+    }
+    return {
+        entity: [event_id for op_id in op_ids for event_id in merged.get(op_id, [op_id])]
+        for entity, op_ids in sequences.items()
+    }
+
+
+def _change_key(key: str) -> bool:
+    return key.startswith("k") and key[1:].isdigit()

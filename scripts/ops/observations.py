@@ -79,6 +79,7 @@ class DlqMessage:
     error_code: str | None
     error_detail: str | None
     receive_count: int
+    group: str | None = None  # MessageGroupId, in a FIFO DLQ
 
 
 def receive_batches(
@@ -146,6 +147,7 @@ def peek_dlq(sqs: Any, dlq_url: str) -> list[DlqMessage]:
             error_code=attribute(m, "error_code"),
             error_detail=attribute(m, "error_detail"),
             receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+            group=m.get("Attributes", {}).get("MessageGroupId"),
         )
         for m in received
     ]

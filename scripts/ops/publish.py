@@ -5,6 +5,8 @@
 
 Generated messages follow contract section 1 (`ops.messages`); failed entries are retried
 with backoff, and what still fails is listed. Ends with a summary and the throughput.
+On a FIFO queue (a `.fifo` URL) each message carries its entity as MessageGroupId and its
+event_id as MessageDeduplicationId, and each group is sent in order by a single lane.
 """
 
 from __future__ import annotations
@@ -41,14 +43,31 @@ class PublishResult:
     retried_entries: int = 0
     seconds: float = 0.0
     sent_at: dict[int, float] = field(default_factory=dict)  # index -> time.time() when sent
+    out_of_order: set[int] = field(default_factory=set)  # FIFO: accepted before a retried one
 
     @property
     def per_second(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
+FifoKeys = tuple[str, str]  # (MessageGroupId, MessageDeduplicationId)
+
+
+def _entry(index: int, body: str, keys: FifoKeys | None) -> dict[str, Any]:
+    entry = {"Id": str(index), "MessageBody": body}
+    if keys is not None:
+        entry["MessageGroupId"], entry["MessageDeduplicationId"] = keys
+    return entry
+
+
 def _send_chunk(
-    sqs: Any, queue_url: str, chunk: list[tuple[int, str]], result: PublishResult, lock: Any
+    sqs: Any,
+    queue_url: str,
+    chunk: list[tuple[int, str]],
+    result: PublishResult,
+    lock: Any,
+    *,
+    fifo_keys: Sequence[FifoKeys] | None = None,
 ) -> int:
     """Send up to 10 bodies; retry the entries that fail. Returns how many were sent."""
     pending = dict(chunk)
@@ -58,7 +77,9 @@ def _send_chunk(
             time.sleep(min(2.0, 0.1 * 2**attempt))
             with lock:
                 result.retried_entries += len(pending)
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
+        entries = [
+            _entry(i, body, fifo_keys[i] if fifo_keys else None) for i, body in pending.items()
+        ]
         try:
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         except Exception as exc:
@@ -77,6 +98,8 @@ def _send_chunk(
                 index = int(ok["Id"])
                 result.sent_at[index] = now
                 pending.pop(index, None)
+        if fifo_keys and answer.get("Failed"):
+            _note_overtaken(answer, pending, fifo_keys, result, lock)
         retryable = {}
         for failed in answer.get("Failed", []):
             error = f"{failed.get('Code')}: {failed.get('Message', '')}"
@@ -95,14 +118,73 @@ def _send_chunk(
     return len(chunk) - len(pending)
 
 
+def _note_overtaken(
+    answer: dict[str, Any],
+    pending: dict[int, str],
+    fifo_keys: Sequence[FifoKeys],
+    result: PublishResult,
+    lock: Any,
+) -> None:
+    """Count the entries accepted after a failed entry of their group in the same call: its
+    retry lands behind them, so that group is out of order from there on."""
+    failed = {int(f["Id"]) for f in answer.get("Failed", [])}
+    first_failed: dict[str, int] = {}
+    for index in sorted(failed):
+        first_failed.setdefault(fifo_keys[index][0], index)
+    overtaken = [i for i in pending if i not in failed and i > first_failed.get(fifo_keys[i][0], i)]
+    with lock:
+        result.out_of_order.update(overtaken)
+
+
+def _lanes(count: int, fifo_keys: Sequence[FifoKeys], lanes: int) -> list[list[int]]:
+    """Message indices split into `lanes` by group, each in publishing order: one group's
+    messages are all sent by one lane, one call after another, so they keep their order."""
+    split: list[list[int]] = [[] for _ in range(lanes)]
+    lane_of: dict[str, int] = {}
+    for index in range(count):
+        group = fifo_keys[index][0]
+        lane = lane_of.setdefault(group, len(lane_of) % lanes)
+        split[lane].append(index)
+    return [lane for lane in split if lane]
+
+
+def _send_lane(
+    sqs: Any,
+    queue_url: str,
+    chunks: list[list[tuple[int, str]]],
+    result: PublishResult,
+    lock: Any,
+    *,
+    fifo_keys: Sequence[FifoKeys],
+    on_progress: Callable[[int], None] | None,
+) -> int:
+    """Send one lane's chunks one after another (FIFO: each group's order is kept)."""
+    sent = 0
+    for chunk in chunks:
+        sent += _send_chunk(sqs, queue_url, chunk, result, lock, fifo_keys=fifo_keys)
+        if on_progress:
+            on_progress(len(chunk))
+    return sent
+
+
 def publish(
     sqs: Any,
     queue_url: str,
     bodies: Sequence[str],
     concurrency: int = 4,
     on_progress: Callable[[int], None] | None = None,
+    *,
+    fifo_keys: Sequence[FifoKeys] | None = None,
 ) -> PublishResult:
-    """Publish `bodies` in batches of 10 with `concurrency` calls in flight."""
+    """Publish `bodies` in batches of 10 with `concurrency` calls in flight.
+
+    With `fifo_keys` (a FIFO queue: one (MessageGroupId, MessageDeduplicationId) per body)
+    each message group is sent by one lane, in order, so SQS keeps each group's order.
+    """
+    if fifo_keys is not None:
+        return _publish_fifo(
+            sqs, queue_url, bodies, concurrency, on_progress=on_progress, fifo_keys=fifo_keys
+        )
     result = PublishResult()
     lock = threading.Lock()
     indexed = list(enumerate(bodies))
@@ -122,6 +204,57 @@ def publish(
             raise
     result.seconds = time.monotonic() - started
     return result
+
+
+def _publish_fifo(
+    sqs: Any,
+    queue_url: str,
+    bodies: Sequence[str],
+    concurrency: int,
+    *,
+    on_progress: Callable[[int], None] | None,
+    fifo_keys: Sequence[FifoKeys],
+) -> PublishResult:
+    if len(fifo_keys) != len(bodies):
+        raise ValueError(f"{len(bodies)} bodies but {len(fifo_keys)} FIFO keys")
+    result = PublishResult()
+    lock = threading.Lock()
+    lanes = []
+    for lane in _lanes(len(bodies), fifo_keys, max(1, concurrency)):
+        indexed = [(i, bodies[i]) for i in lane]
+        lanes.append(
+            [indexed[i : i + SQS_BATCH_LIMIT] for i in range(0, len(lane), SQS_BATCH_LIMIT)]
+        )
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, len(lanes))) as pool:
+        futures = [
+            pool.submit(
+                _send_lane,
+                sqs,
+                queue_url,
+                chunks,
+                result,
+                lock,
+                fifo_keys=fifo_keys,
+                on_progress=on_progress,
+            )
+            for chunks in lanes
+        ]
+        try:
+            for future in as_completed(futures):
+                sent = future.result()
+                with lock:
+                    result.sent += sent
+        except BaseException:  # Ctrl-C, or nothing listens there: do not try every chunk
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def is_fifo_queue(queue_url: str) -> bool:
+    """Whether the queue is FIFO (SQS requires the `.fifo` name suffix for those)."""
+    return queue_url.rstrip("/").endswith(".fifo")
 
 
 def _messages(args: argparse.Namespace) -> list[message_factory.Message]:
@@ -162,7 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     for message in messages:
         kinds[message.kind] = kinds.get(message.kind, 0) + 1
     mix = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
+    fifo = is_fifo_queue(stack.queue_url)
     console.print(f"publishing {len(messages):,} messages ({mix}) to {stack.queue_url}")
+    if fifo:
+        groups = len({message_factory.fifo_keys(m)[0] for m in messages})
+        console.print(
+            f"FIFO queue: message group = the entity ({groups:,} groups), "
+            "deduplication id = event_id; each group is sent in order by one lane"
+        )
     with Progress(
         TextColumn("[bold]publish"),
         BarColumn(),
@@ -178,12 +318,19 @@ def main(argv: list[str] | None = None) -> int:
             [m.body for m in messages],
             concurrency=args.concurrency,
             on_progress=lambda n: progress.advance(task, n),
+            fifo_keys=[message_factory.fifo_keys(m) for m in messages] if fifo else None,
         )
     console.print(
         f"sent [bold]{result.sent:,}[/bold] of {len(messages):,} in {result.seconds:.2f} s "
         f"= [bold]{result.per_second:,.0f} msg/s[/bold] ({result.calls:,} SendMessageBatch "
         f"calls, {args.concurrency} in flight, {result.retried_entries} entries retried)"
     )
+    if result.out_of_order:
+        console.print(
+            f"[yellow]{len(result.out_of_order)} messages were accepted before an earlier "
+            "message of their group that had to be retried: those groups are out of order "
+            "in the queue[/yellow]"
+        )
     if result.failed:
         console.print(f"[red]{len(result.failed)} messages could not be sent:[/red]")
         for index, reason in sorted(result.failed.items())[:10]:

@@ -10,6 +10,11 @@ were in the DLQ when the run started are moved (a redriven message that fails ag
 picked up twice). `none` selects the
 messages SQS moved after maxReceiveCount (they carry no error_code). The handler's
 attributes (error_code, error_detail, source_message_id) are not copied back.
+
+FIFO queues: each message goes back in its message group with its deduplication id (the
+handler's dead letters keep both), in the order the DLQ hands them out. SQS drops a message
+whose deduplication id it saw in the last 5 minutes, so a dead letter younger than that stays
+in the DLQ for a later run (moving it would lose it: the send "succeeds" and stores nothing).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from ops import stack as stack_lookup
 
 HANDLER_ATTRIBUTES = {"error_code", "error_detail", "source_message_id"}
 HOLD_SECONDS = 120
+DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000
+"""SQS FIFO queues drop a message whose deduplication id they saw this recently."""
 
 
 @dataclass
@@ -38,6 +45,7 @@ class RedriveResult:
     moved: int = 0
     skipped: int = 0
     failed: int = 0
+    too_recent: int = 0  # FIFO: inside the deduplication window, left for a later run
     interrupted: bool = False
 
 
@@ -61,13 +69,26 @@ def _copy_attributes(message: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def fifo_keys(message: dict[str, Any]) -> dict[str, str]:
+    """The message's group and deduplication id, for a FIFO source queue (a message without
+    them, which a FIFO DLQ cannot hold, gets the group `unknown` and its MessageId)."""
+    attributes = message.get("Attributes", {})
+    return {
+        "MessageGroupId": attributes.get("MessageGroupId") or "unknown",
+        "MessageDeduplicationId": attributes.get("MessageDeduplicationId") or message["MessageId"],
+    }
+
+
 def _move(sqs: Any, source_url: str, dlq_url: str, batch: list[dict[str, Any]]) -> int:
     """Send a batch to the source queue, then delete what was accepted. Returns the count."""
+    fifo = source_url.rstrip("/").endswith(".fifo")
     entries = []
     for i, message in enumerate(batch):
         entry: dict[str, Any] = {"Id": str(i), "MessageBody": message["Body"]}
         if attributes := _copy_attributes(message):
             entry["MessageAttributes"] = attributes
+        if fifo:
+            entry.update(fifo_keys(message))
         entries.append(entry)
     answer = sqs.send_message_batch(QueueUrl=source_url, Entries=entries)
     accepted = [batch[int(ok["Id"])] for ok in answer.get("Successful", [])]
@@ -100,6 +121,7 @@ def redrive(
     """
     result = RedriveResult()
     started_ms = int(time.time() * 1000)
+    fifo = source_url.rstrip("/").endswith(".fifo")
     stop = {"requested": False}
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -123,9 +145,13 @@ def redrive(
                 # again): moving it would loop; it stays for the next run.
                 old = _sent_ms(message) < started_ms
                 room = limit is None or result.moved + len(batch) < limit
+                recent = fifo and _sent_ms(message) > started_ms - DEDUPLICATION_WINDOW_MS
                 if not (old and _matches(message, error_code)):
                     held.append(message)
                     result.skipped += old
+                elif recent:
+                    held.append(message)
+                    result.too_recent += 1
                 elif dry_run or not room:
                     held.append(message)
                     result.moved += dry_run and room
@@ -179,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{verb} [bold]{result.moved:,}[/bold] messages to the source queue; "
         f"{result.skipped:,} with another error_code stay in the DLQ"
     )
+    if result.too_recent:
+        console.print(
+            f"{result.too_recent:,} dead-lettered less than 5 minutes ago stay in the DLQ: a "
+            "FIFO queue would drop them as duplicates of the original; run again later"
+        )
     if result.failed:
         console.print(f"[red]{result.failed:,} could not be sent; they stay in the DLQ[/red]")
     if result.interrupted:

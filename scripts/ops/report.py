@@ -1,4 +1,5 @@
-"""Report of a run: batch sizes per invocation, aggregation, DLQ contents by error_code.
+"""Report of a run: batch sizes per invocation, aggregation, DLQ contents by error_code, and
+on a FIFO queue its message groups (per batch, held back behind a failure, in the DLQ).
 
     python -m ops.report [--instance default] [--since-minutes 30]
 
@@ -12,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 from rich.table import Table
@@ -36,6 +38,7 @@ class RunReport:
     queue: tuple[int, int]
     dlq_depth: tuple[int, int]
     totals: dict[str, int] = field(default_factory=dict)
+    sequences: dict[str, list[str]] = field(default_factory=dict)  # entity -> applied op_ids
 
     def __post_init__(self) -> None:
         self.totals = {k: sum(int(s.get(k, 0)) for s in self.summaries) for k in observe.COUNTS}
@@ -47,16 +50,17 @@ def gather(stack: stack_lookup.Stack, since_ms: int = 0) -> RunReport:
         observe.invocation_summaries(logs, stack.log_group, since_ms) if stack.log_group else []
     )
     api_stats = None
+    sequences: dict[str, list[str]] = {}
     if stack.entity_api_base_url:
         try:
             api_stats = EntityApiAdmin(stack.entity_api_base_url).stats()
+            sequences = EntityApiAdmin(stack.entity_api_base_url).sequences()
         except OSError:
-            api_stats = None
+            pass
     dlq = observe.peek_dlq(sqs, stack.dlq_url) if stack.dlq_url else []
     dlq_depth = observe.queue_depth(sqs, stack.dlq_url) if stack.dlq_url else (0, 0)
-    return RunReport(
-        summaries, api_stats, dlq, observe.queue_depth(sqs, stack.queue_url), dlq_depth
-    )
+    queue = observe.queue_depth(sqs, stack.queue_url)
+    return RunReport(summaries, api_stats, dlq, queue, dlq_depth, sequences=sequences)
 
 
 def _bar(value: int, largest: int) -> str:
@@ -108,8 +112,10 @@ def render_aggregation(report: RunReport) -> None:
     for justify in ("left", "right", "left", "right"):
         table.add_column(justify=justify)
     names = list(observe.COUNTS)
-    for left, right in zip(names[:5], names[5:], strict=True):
-        table.add_row(f"  {left}", f"{totals[left]:,}", f"    {right}", f"{totals[right]:,}")
+    half = (len(names) + 1) // 2
+    for left, right in zip_longest(names[:half], names[half:]):
+        right_cells = (f"    {right}", f"{totals[right]:,}") if right else ("", "")
+        table.add_row(f"  {left}", f"{totals[left]:,}", *right_cells)
     console.print(table)
     records = totals["received"]
     stats = report.api_stats
@@ -138,11 +144,51 @@ def render_aggregation(report: RunReport) -> None:
         console.print(f"HTTP statuses: {statuses}; applied operations: {stats['applied']:,}")
 
 
+def render_groups(report: RunReport, fifo: bool) -> None:
+    """FIFO queues: message groups per batch, records held back behind a failure of their
+    group, groups in the DLQ (the handler logs `message_groups` and `held_back` on FIFO)."""
+    grouped = [s for s in report.summaries if "message_groups" in s]
+    if not (fifo or grouped):
+        return
+    console.rule("[bold]Message groups (FIFO queue)")
+    if grouped:
+        per_batch = [int(s["message_groups"]) for s in grouped]
+        held = sum(int(s.get("held_back", 0)) for s in grouped)
+        holding = sum(1 for s in grouped if int(s.get("held_back", 0)))
+        console.print(
+            f"groups per batch: min {min(per_batch)}, mean {sum(per_batch) / len(per_batch):.1f},"
+            f" max {max(per_batch)} ({len(grouped):,} invocations)"
+        )
+        console.print(
+            f"records held back behind an earlier failure of their group: [bold]{held:,}[/bold] "
+            f"(in {holding:,} invocations; they come back after it, in order)"
+        )
+    else:
+        console.print("no invocation logged its message groups (yet)")
+    if report.sequences:
+        lengths = sorted(len(ops) for ops in report.sequences.values())
+        console.print(
+            f"entity API: {len(lengths):,} entities changed, operations per entity: min "
+            f"{lengths[0]}, median {lengths[len(lengths) // 2]}, max {lengths[-1]}"
+        )
+    in_dlq = Counter(m.group for m in report.dlq if m.group)
+    if in_dlq:
+        top = ", ".join(f"{group} ({n})" for group, n in in_dlq.most_common(5))
+        console.print(f"DLQ: messages from {len(in_dlq):,} groups; most: {top}")
+
+
 def render_queues(report: RunReport) -> None:
     console.rule("[bold]Queues")
     visible, in_flight = report.queue
     console.print(f"source queue: {visible:,} waiting, {in_flight:,} in flight")
-    console.print(f"DLQ: {len(report.dlq):,} messages")
+    stored = sum(report.dlq_depth)
+    if stored > len(report.dlq):  # FIFO: a group's later messages stay hidden while reading
+        console.print(
+            f"DLQ: {stored:,} messages ({len(report.dlq):,} could be read without consuming "
+            "them: a FIFO queue hands out none of a group while some of it is being read)"
+        )
+    else:
+        console.print(f"DLQ: {len(report.dlq):,} messages")
     if report.dlq:
         by_code = Counter(m.error_code or "(none: maxReceiveCount reached)" for m in report.dlq)
         largest = max(by_code.values())
@@ -178,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[bold]Run report[/bold]: function {stack.function_name}, {stack.queue_url}")
     render_batches(report)
     render_aggregation(report)
+    render_groups(report, stack.queue_url.rstrip("/").endswith(".fifo"))
     render_queues(report)
     return 0
 
