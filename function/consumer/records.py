@@ -16,11 +16,6 @@ from consumer.terms import ErrorCode, bounded
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "entity_change.schema.json"
 
-# The DLQ codes under their former names, for the tools that import them from here.
-INVALID_JSON = ErrorCode.INVALID_JSON
-SCHEMA_VIOLATION = ErrorCode.SCHEMA_VIOLATION
-REJECTED_BY_API = ErrorCode.REJECTED_BY_API
-
 
 @dataclass(slots=True, eq=False)
 class Record:

@@ -1,6 +1,6 @@
 """Move DLQ messages back to the source queue, optionally only those with one `error_code`.
 
-    python -m ops.redrive [--error-code schema_violation|invalid_json|rejected_by_api|none]
+    python -m ops.redrive [--error-code schema_violation|invalid_json|rejected_by_api|expired|none]
                        [--limit N] [--dry-run]
 
 Send-then-delete: a message leaves the DLQ only after the source queue accepted its copy, so
@@ -28,7 +28,7 @@ from typing import Any
 
 import cli
 from cli import console, parser_for
-from consumer.records import INVALID_JSON, REJECTED_BY_API, SCHEMA_VIOLATION
+from consumer.terms import ErrorCode
 from ops import observations as observe
 from ops import stack as stack_lookup
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     stack_lookup.add_arguments(parser)
     parser.add_argument(
         "--error-code",
-        choices=[SCHEMA_VIOLATION, INVALID_JSON, REJECTED_BY_API, "none"],
+        choices=[*(code.value for code in ErrorCode), "none"],
         help="only this error_code ('none': no error_code)",
     )
     parser.add_argument("--limit", type=cli.integer(1), help="move at most this many")

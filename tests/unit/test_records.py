@@ -7,14 +7,11 @@ from typing import Any
 
 import pytest
 
-from consumer.records import (
-    INVALID_JSON,
-    SCHEMA_VIOLATION,
-    bounded,
-    check_record,
-    load_validator,
-    parse_record,
-)
+from consumer.records import check_record, load_validator, parse_record
+from consumer.terms import ErrorCode, bounded
+
+INVALID_JSON = ErrorCode.INVALID_JSON
+SCHEMA_VIOLATION = ErrorCode.SCHEMA_VIOLATION
 
 LIMIT = 1_048_576
 
