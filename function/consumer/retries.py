@@ -29,7 +29,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumer.dlq import DlqEntry
-from consumer.flow_control.backoff import MAX_VISIBILITY_SECONDS, RetryPlan, schedule_retry
+from consumer.flow_control.backoff import (
+    MAX_VISIBILITY_SECONDS,
+    RetryPlan,
+    returns_as_copy,
+    schedule_retry,
+)
 from consumer.records import Record
 from consumer.settings import Settings
 from consumer.terms import ErrorCode, Outcome, bounded
@@ -235,9 +240,7 @@ def apply_backoffs(
         if allow_copies and facts.queue_url not in limits:  # one look per queue and invocation
             limits[facts.queue_url] = redrive_limit(facts.queue_url, deadline)
         known, limit = limits.get(facts.queue_url, (True, None))
-        at_limit = allow_copies and (
-            not known or (limit is not None and facts.receive_count >= limit)
-        )
+        at_limit = allow_copies and returns_as_copy(facts.receive_count, limit, limit_known=known)
         body = records[index].body
         attributes = requeue_attributes(raw_records[index], facts.first_sent_ms, facts.attempts)
         if at_limit and isinstance(body, str) and body and attributes:

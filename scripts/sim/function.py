@@ -4,10 +4,11 @@ The handler's policy is the project's own code: `pack_requests` (through sim.pac
 entity API client's attempts and backoff (`MAX_ATTEMPTS`, `backoff_seconds`,
 `REQUEST_MARGIN_SECONDS`), the time budget (`SAFETY_MARGIN_SECONDS`, `DLQ_RESERVE_SECONDS`),
 `REQUESTS_IN_FLIGHT`, the adaptive pacing (`AdaptiveRateLimiter`, one per execution
-environment, as a module-level object would be) and the visibility backoff with the retry
-horizon (`schedule_retry`). What is modelled rather than run: parsing and validation (a cost
-per record and a share of invalid records), and coalescing (records of one entity in a batch
-become one operation, as consecutive updates do).
+environment, as a module-level object would be), the visibility backoff with the retry
+horizon (`schedule_retry`) and, on the receive that reached the redrive limit, the delayed copy
+instead of the visibility (`returns_as_copy`). What is modelled rather than run: parsing and
+validation (a cost per record and a share of invalid records), and coalescing (records of one
+entity in a batch become one operation, as consecutive updates do).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 
 from consumer.delivery import REQUESTS_IN_FLIGHT
 from consumer.entity_api import MAX_ATTEMPTS, REQUEST_MARGIN_SECONDS, backoff_seconds
-from consumer.flow_control.backoff import schedule_retry
+from consumer.flow_control import backoff
 from consumer.flow_control.pacing import AdaptiveRateLimiter
 from consumer.terms import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS
+from consumer.visibility import MAX_DELAY_SECONDS
 from sim import sqs
 from sim.entity_api import APPLIED, REJECTED, TRANSIENT, Answer, EntityApi
 from sim.esm import Slot
@@ -99,6 +101,8 @@ class Counters:
     rejected_to_dlq: int = 0
     expired_to_dlq: int = 0
     retried: int = 0
+    copied: int = 0
+    """Records re-sent as a delayed copy at the redrive limit (their originals acknowledged)."""
     by_minute: dict[int, list[int]] = field(default_factory=dict)
     """minute -> [requests, throttled] as the EMF lines of invocations ending in it."""
 
@@ -242,20 +246,29 @@ class Function:
             self._timed_out(invocation)
             return
         done, to_dlq, failed = self._sort_outcomes(invocation)
-        retried, delays = self._retry_plan(now, failed, to_dlq)
+        retried, delays, copied, copy_delays = self._retry_plan(now, failed, to_dlq)
         end = now
         sqs_calls = 0
+        call_seconds = self.runtime.sqs_call_seconds
         if to_dlq:
             sqs_calls += calls_for(len(to_dlq), len(to_dlq) * queue.message_bytes)
-            end += self.runtime.sqs_call_seconds
+            end += call_seconds
+        if (retried or copied) and self.stack.visibility_backoff:
+            sqs_calls += 1  # GetQueueAttributes: the redrive limit, once per invocation
+            end += call_seconds
+        if copied:
+            calls = calls_for(len(copied), len(copied) * queue.message_bytes)
+            end += call_seconds * calls  # SendMessageBatch (queue.requeue bills it)
+        copy_at = [end + delay for delay in copy_delays]
         if retried and self.stack.visibility_backoff:
             calls = calls_for(len(retried))
-            end += self.runtime.sqs_call_seconds * calls
+            end += call_seconds * calls
             retry_at = [end + delay for delay in delays]
             sqs_calls += calls
         else:  # reported as failures: visible again when the visibility timeout runs out
             retry_at = [invocation.received + queue.visibility_timeout] * len(retried)
         counters.retried += len(retried)
+        counters.copied += len(copied)
         queue.requests += sqs_calls
         counters.billed_ms += math.ceil((end - invocation.received) * 1000)
         minute = counters.by_minute.setdefault(int(end // 60), [0, 0])
@@ -263,7 +276,9 @@ class Function:
         minute[1] += invocation.throttled
         counters.requests += invocation.calls
         counters.throttled += invocation.throttled
-        self.loop.at(end, self._returned, (invocation, done, to_dlq, retried, retry_at))
+        self.loop.at(
+            end, self._returned, (invocation, done, to_dlq, retried, retry_at, copied, copy_at)
+        )
 
     def _timed_out(self, invocation: Invocation) -> None:
         """Lambda stopped the function: nothing is deleted, every record comes back after the
@@ -276,7 +291,7 @@ class Function:
         messages = invocation.messages
         retry_at = [invocation.received + queue.visibility_timeout] * len(messages)
         counters.retried += len(messages)
-        self.loop.at(end, self._returned, (invocation, [], [], messages, retry_at))
+        self.loop.at(end, self._returned, (invocation, [], [], messages, retry_at, [], []))
 
     def _sort_outcomes(self, invocation: Invocation) -> tuple[list[int], list[int], list[int]]:
         """(applied, for the DLQ, failed transiently) records of the invocation."""
@@ -298,20 +313,25 @@ class Function:
 
     def _retry_plan(
         self, now: float, failed: list[int], to_dlq: list[int]
-    ) -> tuple[list[int], list[int]]:
-        """(records to retry, their visibility delays); expired ones join `to_dlq`.
+    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """(records to retry through their visibility, their delays, records to re-send as a
+        delayed copy, their delays); expired ones join `to_dlq`.
 
-        Without visibility backoff every failed record is retried (delays are unused)."""
+        Without visibility backoff (the handler before flow control) every failed record waits
+        out the visibility timeout: no horizon, no copy (delays are unused)."""
         if not failed or not self.stack.visibility_backoff:
-            return failed, []
+            return failed, [], [], []
         stack, queue = self.stack, self.queue
         now_ms = math.floor(now * 1000)
         sent_at, counts, draw = queue.sent_at, queue.receive_count, self.rng.random
+        limit = queue.max_receive_count
         retried: list[int] = []
         delays: list[int] = []
+        copied: list[int] = []
+        copy_delays: list[int] = []
         for message in failed:
-            plan = schedule_retry(
-                counts[message],
+            plan = backoff.schedule_retry(
+                queue.attempts(message),
                 math.floor(sent_at[message] * 1000),
                 now_ms,
                 horizon_seconds=stack.retry_horizon_seconds,
@@ -322,20 +342,27 @@ class Function:
             if plan.expired:
                 to_dlq.append(message)
                 self.counters.expired_to_dlq += 1
+            elif backoff.returns_as_copy(counts[message], limit):
+                copied.append(message)
+                copy_delays.append(min(plan.visibility_seconds, MAX_DELAY_SECONDS))
             else:
                 retried.append(message)
                 delays.append(plan.visibility_seconds)
-        return retried, delays
+        return retried, delays, copied, copy_delays
 
     def _returned(
         self,
         now: float,
-        argument: tuple[Invocation, list[int], list[int], list[int], list[float]],
+        argument: tuple[
+            Invocation, list[int], list[int], list[int], list[float], list[int], list[float]
+        ],
     ) -> None:
-        invocation, done, to_dlq, retried, retry_at = argument
+        invocation, done, to_dlq, retried, retry_at, copied, copy_at = argument
         queue = self.queue
         if retried:
             queue.release_after(retried, retry_at, 0)
+        if copied:
+            queue.requeue(now, copied, copy_at)
         if to_dlq:
             queue.delete(now, to_dlq, sqs.DLQ_BY_HANDLER)
         if done:

@@ -89,7 +89,8 @@ def details(result: Result) -> list[str]:
     lines = [
         f"{result.label}: applied {result.applied:,}; DLQ: {result.invalid_in_dlq:,} invalid, "
         f"{result.rejected_in_dlq:,} rejected by the API, {result.expired:,} expired, "
-        f"{result.redriven_valid:,} valid by redrive; lost to retention "
+        f"{result.redriven_valid:,} valid by redrive; {result.copies:,} delayed copies at the "
+        f"redrive limit; lost to retention "
         f"{result.lost_to_retention:,}; still queued {result.still_queued:,}; "
         f"{result.requests:,} requests, {result.answers_429:,} answered 429; "
         f"{result.cold_starts:,} cold starts",

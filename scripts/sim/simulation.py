@@ -67,6 +67,8 @@ class Result:
     changes: list[Change]
     recovery_seconds: float | None = None
     """After the first drop of the API's limit: until the 429 share stays under target."""
+    copies: int = 0
+    """Delayed copies the handler sent at the redrive limit (each the same change)."""
 
     @property
     def share_429(self) -> float:
@@ -261,6 +263,7 @@ class Simulation:
             timeline=self.timeline,
             changes=self.governor.changes if self.governor else [],
             recovery_seconds=recovery_after_drop(self.timeline, scenario),
+            copies=queue.copies,
         )
 
 

@@ -5,6 +5,12 @@ million of them cost a few tens of MB and no object each. Visible messages wait 
 deque (SQS does not promise order; returning retries to the back is the pessimistic choice
 for the age of the oldest message); hidden ones (in flight, delayed, backing off) in a heap
 by the instant they become visible again.
+
+A record the handler re-sends as a delayed copy (on the receive that reached the redrive
+limit, `requeue`) stays the same message here, as it is the same change: the original is
+deleted, and the copy starts with receive count 0, its own send time for retention, and the
+change's first send and earlier attempts carried over (the handler's `retry_first_sent_timestamp`
+and `retry_attempts`).
 """
 
 from __future__ import annotations
@@ -63,7 +69,12 @@ class Queue:
         self._schedule = schedule
         # per message
         self.sent_at: list[float] = []
+        """The change's first send (a copy carries it)."""
+        self.enqueued_at: list[float] = []
+        """This message's own send (the copy's, for a copy): retention counts from it."""
         self.receive_count: list[int] = []
+        self.earlier_attempts: list[int] = []
+        """Receives of the copies before this one (the handler's `retry_attempts`)."""
         self.entity: list[int] = []
         self.valid = bytearray()
         self.state = bytearray()
@@ -79,6 +90,8 @@ class Queue:
         self.double_deletes = 0
         self.redriven_valid = 0
         self.redriven_invalid = 0
+        self.copies = 0
+        """Delayed copies sent by the handler (each replaced an acknowledged original)."""
         self.lost_to_retention = 0
         self.requests = 0
         self.oldest_unfinished = 0
@@ -90,7 +103,9 @@ class Queue:
         first = len(self.state)
         count = len(entities)
         self.sent_at.extend([now] * count)
+        self.enqueued_at.extend([now] * count)
         self.receive_count.extend([0] * count)
+        self.earlier_attempts.extend([0] * count)
         self.entity.extend(entities)
         self.valid.extend(bytes(bytearray(valid)))
         self.state.extend(bytes(count))
@@ -121,7 +136,7 @@ class Queue:
         oldest_kept = now - self.retention_seconds
         while visible and len(taken) < limit:
             message = visible.popleft()
-            if self.sent_at[message] < oldest_kept:
+            if self.enqueued_at[message] < oldest_kept:
                 state[message] = EXPIRED_BY_RETENTION
                 self.lost_to_retention += 1
                 self.finished += 1
@@ -168,6 +183,30 @@ class Queue:
             self.in_flight -= 1
             self._hide(message, when)
         self.requests += calls
+
+    def attempts(self, message: int) -> int:
+        """Receives of the change so far, its copies' included (the handler's attempts)."""
+        return self.earlier_attempts[message] + self.receive_count[message]
+
+    def requeue(self, now: float, messages: list[int], visible_at: list[float]) -> None:
+        """The handler re-sends in-flight messages as delayed copies at `now` (SendMessageBatch,
+        visible at the given instants) and the originals are acknowledged (DeleteMessageBatch).
+        Each stays one change: receive count back to 0, attempts and first send carried."""
+        state, counts, earlier = self.state, self.receive_count, self.earlier_attempts
+        sent: list[int] = []
+        for message, when in zip(messages, visible_at, strict=True):
+            if state[message] != IN_FLIGHT:
+                continue
+            state[message] = WAITING
+            earlier[message] += counts[message]
+            counts[message] = 0
+            self.enqueued_at[message] = now
+            self._hide(message, when)
+            sent.append(message)
+        self.in_flight -= len(sent)
+        self.copies += len(sent)
+        self.requests += calls_for(len(sent), len(sent) * self.message_bytes)
+        self.requests += calls_for(len(sent))
 
     def empty_receives(self, count: int) -> None:
         """Bill empty long polls."""

@@ -89,6 +89,10 @@ def test_every_change_ends_once(simulation: Simulation) -> None:
             assert state != sqs.APPLIED
     if not simulation.scenario.stack.visibility_backoff:
         assert result.expired == 0
+        assert result.copies == 0
+    # a delayed copy is the same change (counted once above), its receive count restarted
+    assert result.copies == queue.copies
+    assert max(queue.receive_count, default=0) <= simulation.scenario.stack.max_receive_count
     # a change is lost to retention only when retention is shorter than the run
     if simulation.scenario.stack.message_retention_seconds > simulation.loop.now:
         assert result.lost_to_retention == 0

@@ -12,6 +12,7 @@ from consumer.flow_control.backoff import (
     horizon_deadline_ms,
     is_expired,
     jittered_backoff,
+    returns_as_copy,
     schedule_retry,
     seconds_left,
     visibility_delay,
@@ -103,3 +104,25 @@ def test_less_than_a_second_left_means_expired(left_ms: int) -> None:
 def test_one_second_left_still_retries_immediately_or_within_it() -> None:
     plan = schedule_retry(2, T0, T0 + 3_599_000, horizon_seconds=3600, base=2, cap=900, draw=0.9)
     assert plan == RetryPlan(expired=False, visibility_seconds=1, clipped=True)
+
+
+# ---- copy or visibility -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("receive_count", "limit", "copy"),
+    [(1, 5, False), (4, 5, False), (5, 5, True), (6, 5, True), (1, 1, True), (2, 2, True)],
+)
+def test_a_record_comes_back_as_a_copy_from_the_receive_that_reached_the_redrive_limit(
+    receive_count: int, limit: int, copy: bool
+) -> None:
+    assert returns_as_copy(receive_count, limit) is copy
+
+
+def test_without_a_redrive_policy_a_record_comes_back_through_its_visibility() -> None:
+    assert returns_as_copy(1_000, None) is False
+
+
+def test_an_unknown_redrive_limit_means_a_copy() -> None:
+    assert returns_as_copy(1, None, limit_known=False) is True
+    assert returns_as_copy(1, 5, limit_known=False) is True

@@ -21,6 +21,7 @@ Signatures (all pure; randomness passed in as `draw`, a float in [0, 1)):
     is_expired(sent_timestamp_ms, now_ms, horizon_seconds) -> bool
     schedule_retry(receive_count, sent_timestamp_ms, now_ms, *, horizon_seconds, base, cap,
                    draw, retry_after=None) -> RetryPlan
+    returns_as_copy(receive_count, redrive_limit, *, limit_known=True) -> bool
 """
 
 from __future__ import annotations
@@ -129,3 +130,20 @@ def schedule_retry(
     if delay > latest:
         return RetryPlan(expired=False, visibility_seconds=latest, clipped=True)
     return RetryPlan(expired=False, visibility_seconds=delay)
+
+
+def returns_as_copy(
+    receive_count: int, redrive_limit: int | None, *, limit_known: bool = True
+) -> bool:
+    """Whether a record to retry comes back as a delayed copy rather than through its visibility.
+
+    On the receive that reached the queue's redrive limit (`receive_count`, the message's
+    ApproximateReceiveCount, at or past `redrive_limit`, its maxReceiveCount), SQS would move
+    the record to the DLQ on its next receive: the handler re-sends it as a copy (a new
+    message, receive count 0) and acknowledges the original. `redrive_limit` None: the queue
+    has no redrive policy, nothing redrives, no copy. `limit_known` False: the limit could
+    not be read, so assume the worst and copy.
+    """
+    if not limit_known:
+        return True
+    return redrive_limit is not None and receive_count >= redrive_limit
