@@ -3,12 +3,15 @@
     python -m localcloud.deploy apply --instance default --name demo --var batch_size=20 ...
     python -m localcloud.deploy plan --instance integration     # exit 0: no changes
     python -m localcloud.deploy destroy --instance integration
+    python -m localcloud.deploy apply --instance integration --stack short --name other ...
 
 The instance's LocalStack must be running (`python -m localcloud`), and its entity API server
 too unless `--var entity_api_url=...` names another API. The token (`--token-file`, or
 $ENTITY_API_TOKEN) is stored as an SSM SecureString, never on a command line.
 Terraform state, its data folder and the variables live in `.localcloud/<instance>/terraform/`;
-the outputs are recorded in `.localcloud/<instance>/stack.json` for the other tools.
+the outputs are recorded in `.localcloud/<instance>/stack.json` for the other tools. `--stack
+NAME` applies a further stack into the same LocalStack (and entity API server), with its state
+and outputs in `.localcloud/<instance>/stacks/NAME/`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from cli import console, key_value, parser_for
 from lambda_package.targets import PYTHON_VERSIONS, host_architecture
 from localcloud.services import read_service, tail
 from ops import stack as stack_lookup
-from paths import REPO, STATE
+from paths import REPO
 
 TF = str(REPO / "scripts" / "tf" / "tf.sh")
 ROOT = REPO / "terraform"
@@ -37,13 +40,13 @@ class DeployError(RuntimeError):
     """A Terraform step failed; the message says where to look."""
 
 
-def _folder(instance: str) -> Path:
-    folder = STATE / instance / "terraform"
+def _folder(instance: str, stack: str | None = None) -> Path:
+    folder = stack_lookup.stack_dir(instance, stack) / "terraform"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _environment(instance: str) -> dict[str, str]:
+def _environment(instance: str, stack: str | None = None) -> dict[str, str]:
     localstack = read_service(instance, "localstack")
     if localstack is None:
         raise DeployError(f"LocalStack ({instance}) is not running: start it first")
@@ -55,7 +58,7 @@ def _environment(instance: str) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "TF_DATA_DIR": str(_folder(instance) / "data"),
+            "TF_DATA_DIR": str(_folder(instance, stack) / "data"),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
@@ -65,14 +68,20 @@ def _environment(instance: str) -> dict[str, str]:
 
 
 def _terraform(
-    instance: str, args: list[str], what: str, log_name: str, deadline: float = 600.0
+    instance: str,
+    args: list[str],
+    what: str,
+    log_name: str,
+    *,
+    deadline: float = 600.0,
+    stack: str | None = None,
 ) -> int:
     """Run terraform with a one-line progress display; the full output goes to a log.
 
     A run that outlives `deadline` seconds is interrupted (it fails with a message).
     """
-    log = _folder(instance) / f"{log_name}.log"
-    env = _environment(instance)
+    log = _folder(instance, stack) / f"{log_name}.log"
+    env = _environment(instance, stack)
     started = time.monotonic()
     done = 0
     with log.open("w") as out, console.status(f"{what} ...") as status:
@@ -104,60 +113,64 @@ def _terraform(
     return code
 
 
-def _state_args(instance: str) -> list[str]:
-    folder = _folder(instance)
+def _state_args(instance: str, stack: str | None = None) -> list[str]:
+    folder = _folder(instance, stack)
     return [f"-state={folder / 'terraform.tfstate'}", f"-var-file={folder / 'stack.tfvars.json'}"]
 
 
-def init(instance: str) -> None:
-    _terraform(instance, ["init", "-input=false", "-lockfile=readonly"], "terraform init", "init")
+def init(instance: str, stack: str | None = None) -> None:
+    args = ["init", "-input=false", "-lockfile=readonly"]
+    _terraform(instance, args, "terraform init", "init", stack=stack)
 
 
-def write_variables(instance: str, variables: dict[str, Any]) -> None:
-    (_folder(instance) / "stack.tfvars.json").write_text(json.dumps(variables, indent=2) + "\n")
+def write_variables(instance: str, variables: dict[str, Any], stack: str | None = None) -> None:
+    text = json.dumps(variables, indent=2) + "\n"
+    (_folder(instance, stack) / "stack.tfvars.json").write_text(text)
 
 
-def apply(instance: str, api_base: str | None = None) -> dict[str, Any]:
+def apply(instance: str, api_base: str | None = None, stack: str | None = None) -> dict[str, Any]:
     """Apply the root configuration and record its outputs (with `api_base`, the local entity
     API server the stack talks to, if it does); returns the outputs."""
-    init(instance)
+    init(instance, stack)
     _terraform(
         instance,
-        ["apply", "-auto-approve", "-input=false", *_state_args(instance)],
+        ["apply", "-auto-approve", "-input=false", *_state_args(instance, stack)],
         "terraform apply",
         "apply",
+        stack=stack,
     )
-    state = _folder(instance) / "terraform.tfstate"
+    state = _folder(instance, stack) / "terraform.tfstate"
     result = subprocess.run(
         [TF, f"-chdir={ROOT}", "output", "-json", f"-state={state}"],
         capture_output=True,
         text=True,
-        env=_environment(instance),
+        env=_environment(instance, stack),
         check=False,
     )
     if result.returncode != 0:
         raise DeployError(f"terraform output failed: {result.stderr.strip()}")
     outputs: dict[str, Any] = json.loads(result.stdout)
-    env = _environment(instance)
-    stack_lookup.save(instance, outputs, env["AWS_ENDPOINT_URL"], api_base)
+    env = _environment(instance, stack)
+    stack_lookup.save(instance, outputs, env["AWS_ENDPOINT_URL"], api_base, stack)
     return outputs
 
 
-def plan_has_changes(instance: str) -> bool:
+def plan_has_changes(instance: str, stack: str | None = None) -> bool:
     """`terraform plan -detailed-exitcode`: True when the plan is not empty."""
-    args = ["plan", "-input=false", "-detailed-exitcode", "-lock=false", *_state_args(instance)]
-    return _terraform(instance, args, "terraform plan", "plan") == 2
+    args = ["plan", "-input=false", "-detailed-exitcode", "-lock=false"]
+    args += _state_args(instance, stack)
+    return _terraform(instance, args, "terraform plan", "plan", stack=stack) == 2
 
 
-def _forget_redrive_allow_policies(instance: str) -> None:
+def _forget_redrive_allow_policies(instance: str, stack: str | None = None) -> None:
     """Drop `aws_sqs_queue_redrive_allow_policy` resources from the state before a destroy.
 
     LocalStack answers an emptied RedriveAllowPolicy as "" instead of leaving it out, and the
     AWS provider waits for it to disappear for 20 minutes. Deleting the DLQ (which the destroy
     does next) removes the policy with it, so nothing is left behind.
     """
-    state = f"-state={_folder(instance) / 'terraform.tfstate'}"
-    env = _environment(instance)
+    state = f"-state={_folder(instance, stack) / 'terraform.tfstate'}"
+    env = _environment(instance, stack)
     listed = subprocess.run(
         [TF, f"-chdir={ROOT}", "state", "list", state],
         capture_output=True,
@@ -175,18 +188,19 @@ def _forget_redrive_allow_policies(instance: str) -> None:
             )
 
 
-def destroy(instance: str) -> None:
-    if not (_folder(instance) / "terraform.tfstate").exists():
+def destroy(instance: str, stack: str | None = None) -> None:
+    if not (_folder(instance, stack) / "terraform.tfstate").exists():
         return
-    _forget_redrive_allow_policies(instance)
+    _forget_redrive_allow_policies(instance, stack)
     _terraform(
         instance,
-        ["destroy", "-auto-approve", "-input=false", *_state_args(instance)],
+        ["destroy", "-auto-approve", "-input=false", *_state_args(instance, stack)],
         "terraform destroy",
         "destroy",
         deadline=180.0,
+        stack=stack,
     )
-    (STATE / instance / "stack.json").unlink(missing_ok=True)
+    Path(stack_lookup.stack_file(instance, stack)).unlink(missing_ok=True)
 
 
 def put_token_parameter(instance: str, name: str, token: str) -> None:
@@ -238,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = parser_for(__doc__, __spec__)
     parser.add_argument("command", choices=["apply", "plan", "destroy"])
     parser.add_argument("--instance", default="default", type=cli.instance_name)
+    parser.add_argument(
+        "--stack",
+        type=cli.instance_name,
+        help="a further stack in the same instance, with its own state "
+        "(.localcloud/INSTANCE/stacks/STACK/); default: the instance's main stack",
+    )
     parser.add_argument("--name", default="demo", help="the stack's `name` variable")
     parser.add_argument("--package", default=str(REPO / "dist" / "function-local.zip"))
     parser.add_argument(
@@ -269,18 +289,18 @@ def main(argv: list[str] | None = None) -> int:
                 parameter = f"/{args.name}/entity-api-token"
                 put_token_parameter(args.instance, parameter, token)
                 variables["entity_api_token_parameter_name"] = parameter
-            write_variables(args.instance, variables)
+            write_variables(args.instance, variables, args.stack)
             base = local_api_base(args.instance)
             talks_to_it = base is not None and str(variables["entity_api_url"]).startswith(
                 base + "/"
             )
-            apply(args.instance, base if talks_to_it else None)
+            apply(args.instance, base if talks_to_it else None, args.stack)
         elif args.command == "plan":
-            changes = plan_has_changes(args.instance)
+            changes = plan_has_changes(args.instance, args.stack)
             console.print("plan: changes pending" if changes else "plan: no changes")
             return 2 if changes else 0
         else:
-            destroy(args.instance)
+            destroy(args.instance, args.stack)
     except DeployError as error:
         cli.print_error(str(error))
         return 1

@@ -2,17 +2,23 @@
 # expects PY, the tooling interpreter, the repository root as the working directory and
 # PYTHONPATH as the Makefile sets it).
 
-# forget_stack INSTANCE: drop the instance's Terraform state and stack outputs (they describe
-# a LocalStack that is gone once it stops: its state is not persisted).
+# forget_stack INSTANCE: drop the Terraform state and stack outputs of the instance's stacks
+# (its main one and those of `deploy --stack`, in stacks/): they describe a LocalStack that is
+# gone once it stops (its state is not persisted).
 forget_stack() {
-  rm -rf ".localcloud/$1/terraform/terraform.tfstate"* ".localcloud/$1/stack.json"
+  rm -rf ".localcloud/$1/terraform/terraform.tfstate"* ".localcloud/$1/stack.json" \
+    ".localcloud/$1"/stacks/*/terraform/terraform.tfstate* ".localcloud/$1"/stacks/*/stack.json
 }
 
-# teardown_instance INSTANCE: destroy the stack when LocalStack runs, stop every process of the
-# instance, forget the stack. Returns non-zero when a process outlived LocalStack.
+# teardown_instance INSTANCE: destroy its stacks when LocalStack runs, stop every process of the
+# instance, forget the stacks. Returns non-zero when a process outlived LocalStack.
 teardown_instance() {
-  local instance=$1 status=0
+  local instance=$1 status=0 folder
   if [ -f ".localcloud/$instance/localstack.json" ]; then
+    for folder in ".localcloud/$instance"/stacks/*/; do
+      [ -d "$folder" ] || continue
+      "$PY" -m localcloud.deploy destroy --instance "$instance" --stack "$(basename "$folder")" || true
+    done
     "$PY" -m localcloud.deploy destroy --instance "$instance" || true
   fi
   "$PY" -m localcloud --instance "$instance" stop --all || status=$?

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make integration: the whole stack in LocalStack on this machine, then everything torn down.
 #   start LocalStack + the local entity API server (instance "integration", free ports, strict),
-#   make package-local, terraform apply of terraform/ into LocalStack (token in SSM),
+#   make package-local, terraform apply of terraform/ into LocalStack (token in SSM), and of a
+#   second stack with a 1-minute retry horizon (`deploy --stack short`, for the outage test),
 #   pytest tests/integration (through the real event source mapping), then the same on FIFO
 #   queues (fifo_queue = true), then destroy and stop, also when a step fails or the run is
 #   interrupted.
@@ -67,6 +68,20 @@ if [[ " $PHASES " == *" standard "* ]]; then
     --var max_receive_count=3 \
     --var 'adaptive_concurrency={"enabled": true, "minimum": 2, "maximum": 20}' \
     --var max_operations_per_request=10
+
+  # A second stack in the same LocalStack, talking to the same entity API server: a 1-minute
+  # retry horizon and max_receive_count 2, for the outage test (its changes expire during a
+  # 3-minute outage). Small and fast: no governor, no dashboard, batch 10, window 1 s.
+  step "applying a second stack (retry horizon 60 s) into the same LocalStack"
+  "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --stack short \
+    --name sbc-integration-short \
+    --var function_timeout=5 --var entity_api_timeout_seconds=1 --var visibility_timeout_seconds=8 \
+    --var retry_horizon_seconds=60 --var retry_backoff_max_seconds=8 \
+    --var memory_size=256 --var log_retention_in_days=1 \
+    --var batch_size=10 \
+    --var maximum_batching_window_in_seconds=1 \
+    --var max_receive_count=2 \
+    --var create_dashboard=false
 
   step "running the integration tests"
   "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@"

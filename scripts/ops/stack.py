@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cli
@@ -118,11 +119,22 @@ def is_retryable(error: BaseException) -> bool:
 RETRYABLE_CODES = frozenset({"RequestThrottled", "ServiceUnavailable", "InternalError"})
 
 
-def stack_file(instance: str) -> str:
-    return str(STATE / instance / "stack.json")
+def stack_dir(instance: str, stack: str | None = None) -> Path:
+    """The folder of a stack's records: the instance's, or `stacks/<stack>/` in it."""
+    return STATE / instance if stack is None else STATE / instance / "stacks" / stack
 
 
-def save(instance: str, outputs: dict[str, Any], endpoint_url: str, api_base: str | None) -> None:
+def stack_file(instance: str, stack: str | None = None) -> str:
+    return str(stack_dir(instance, stack) / "stack.json")
+
+
+def save(
+    instance: str,
+    outputs: dict[str, Any],
+    endpoint_url: str,
+    api_base: str | None,
+    stack: str | None = None,
+) -> None:
     """Record a stack from `terraform output -json` plus the endpoints it runs against."""
     values = {key: value.get("value") for key, value in outputs.items()}
     document = {
@@ -133,7 +145,7 @@ def save(instance: str, outputs: dict[str, Any], endpoint_url: str, api_base: st
         "region": os.environ.get("AWS_REGION", "us-east-1"),
         "entity_api_base_url": api_base,
     }
-    path = STATE / instance / "stack.json"
+    path = Path(stack_file(instance, stack))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
 
@@ -166,10 +178,12 @@ def resolve(
     queue_url: str | None = None,
     dlq_url: str | None = None,
     endpoint_url: str | None = None,
+    stack: str | None = None,
 ) -> Stack:
-    """The stack named by the given URLs, else the recorded local stack of `instance`."""
+    """The stack named by the given URLs, else the recorded local stack of `instance` (its
+    further stack `stack`, if given)."""
     recorded: dict[str, Any] = {}
-    path = STATE / instance / "stack.json"
+    path = Path(stack_file(instance, stack))
     if path.exists():
         recorded = json.loads(path.read_text())
     explicit = bool(queue_url)

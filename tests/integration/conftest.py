@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from stack_support import EntityApi, Waiter, wait_for
 
 from ops import observations as observe
 from ops import stack as stack_lookup
-from paths import STATE
 
 INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 
@@ -42,7 +40,28 @@ def stack() -> stack_lookup.Stack:
 @pytest.fixture(scope="session")
 def tfvars() -> dict[str, Any]:
     """The Terraform variables the stack was applied with."""
-    path = Path(STATE) / INSTANCE / "terraform" / "stack.tfvars.json"
+    return stack_variables(None)
+
+
+SHORT_STACK = "short"
+"""The second stack of the standard phase (`deploy --stack short`): a 1-minute retry horizon."""
+
+
+@pytest.fixture(scope="session")
+def short_stack() -> stack_lookup.Stack:
+    """The second stack, in the same LocalStack and with the same entity API server."""
+    return stack_lookup.resolve(instance=INSTANCE, stack=SHORT_STACK)
+
+
+@pytest.fixture(scope="session")
+def short_tfvars() -> dict[str, Any]:
+    """The Terraform variables the second stack was applied with."""
+    return stack_variables(SHORT_STACK)
+
+
+def stack_variables(stack: str | None) -> dict[str, Any]:
+    """The Terraform variables of the instance's main stack, or of its further stack `stack`."""
+    path = stack_lookup.stack_dir(INSTANCE, stack) / "terraform" / "stack.tfvars.json"
     variables: dict[str, Any] = json.loads(path.read_text())
     return variables
 

@@ -21,6 +21,8 @@ import pytest
         ("localcloud.__main__", ["api-start", "--rate", "nan"], "--rate"),
         ("localcloud.__main__", ["api-start", "--token", "secret"], "--token"),
         ("localcloud.deploy", ["apply", "--instance", "../x"], "--instance"),
+        ("localcloud.deploy", ["apply", "--stack", "../x"], "--stack"),
+        ("localcloud.deploy", ["destroy", "--stack", "Short"], "--stack"),
         ("localcloud.deploy", ["apply", "--var", "no-value"], "--var"),
         ("localcloud.deploy", ["apply", "--runtime", "python2.7"], "--runtime"),
         ("localcloud.reset", ["--instance", "a/b"], "--instance"),

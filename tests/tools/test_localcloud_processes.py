@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tool_runs import run_tool
@@ -18,6 +19,8 @@ from tool_runs import run_tool
 from localcloud import deploy
 from localcloud.__main__ import main as localcloud_main
 from localcloud.services import RUN_ID_VARIABLE, instance_dir, leftover_processes
+from ops import stack as stack_lookup
+from paths import REPO
 
 
 @pytest.fixture
@@ -101,3 +104,27 @@ def test_deploy_needs_the_local_api_only_when_the_url_points_at_it(
     assert f"LocalStack ({instance}) is not running" in elsewhere_err
     assert "entity API server" not in elsewhere_err
     assert f"the entity API server ({instance}) is not running" in local_err
+
+
+def test_a_further_stack_keeps_its_own_records_and_is_forgotten_with_the_instance(
+    instance: str,
+) -> None:
+    def outputs(queue: str) -> dict[str, Any]:
+        return {"queue_url": {"value": queue}, "function_name": {"value": f"{queue}-fn"}}
+
+    stack_lookup.save(instance, outputs("main"), "http://127.0.0.1:1", None)
+    stack_lookup.save(instance, outputs("short"), "http://127.0.0.1:1", None, "short")
+    state = instance_dir(instance) / "stacks" / "short" / "terraform" / "terraform.tfstate"
+    state.parent.mkdir(parents=True)
+    state.write_text("{}")
+
+    main_stack = stack_lookup.resolve(instance=instance)
+    short_stack = stack_lookup.resolve(instance=instance, stack="short")
+    assert (main_stack.queue_url, main_stack.function_name) == ("main", "main-fn")
+    assert (short_stack.queue_url, short_stack.function_name) == ("short", "short-fn")
+
+    script = 'PY=true; source scripts/localcloud/instance.sh; forget_stack "$1"'
+    subprocess.run(["bash", "-c", script, "forget", instance], cwd=REPO, check=True)  # noqa: S603, S607
+    assert not state.exists()
+    assert not Path(stack_lookup.stack_file(instance, "short")).exists()
+    assert not Path(stack_lookup.stack_file(instance)).exists()
