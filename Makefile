@@ -77,7 +77,18 @@ format: $(VENV_STAMP) ## Format Python and Terraform code in place
 
 # ---- Tests -------------------------------------------------------------------------------
 .PHONY: test
-test: lint test-unit test-package test-terraform test-integration ## Run every test (lint, unit, package, Terraform, LocalStack integration)
+test: lint test-unit test-package ## Run every test (lint, unit, package, Terraform, LocalStack integration)
+	@# The Terraform checks (CPU) run beside the LocalStack integration run (mostly waiting):
+	@# their log is shown when both are done, and either failing fails the target.
+	@mkdir -p .cache
+	@echo "==> Terraform checks run in the background beside the integration tests (log: .cache/test-terraform.log)"
+	@scripts/tf/test.sh > .cache/test-terraform.log 2>&1 & terraform_checks=$$!; \
+	  integration=0; $(MAKE) test-integration || integration=$$?; \
+	  terraform=0; wait $$terraform_checks || terraform=$$?; \
+	  cat .cache/test-terraform.log; \
+	  [ $$terraform = 0 ] || echo "==> Terraform checks FAILED (exit $$terraform)"; \
+	  [ $$integration = 0 ] || echo "==> integration tests FAILED (exit $$integration)"; \
+	  [ $$terraform = 0 ] && [ $$integration = 0 ]
 	@echo "==> all tests passed"
 
 .PHONY: test-unit

@@ -58,21 +58,14 @@ STACK=(--instance "$INSTANCE" --name sbc-integration
   --var memory_size=256 --var log_retention_in_days=1)
 
 if [[ " $PHASES " == *" standard "* ]]; then
-  step "applying terraform/ into LocalStack"
-  # A record the handler never settled goes to the DLQ after 3 receives.
-  # max_operations_per_request=10 makes the aggregation bound (ceil(operations / 10) requests
-  # per invocation) visible with batches of 25. The concurrency governor is deployed too.
-  "$PY" -m localcloud.deploy apply "${STACK[@]}" \
-    --var batch_size=25 \
-    --var maximum_batching_window_in_seconds=1 \
-    --var max_receive_count=3 \
-    --var 'adaptive_concurrency={"enabled": true, "minimum": 2, "maximum": 20}' \
-    --var max_operations_per_request=10
-
   # A second stack in the same LocalStack, talking to the same entity API server: a 1-minute
   # retry horizon and max_receive_count 2, for the outage test (its changes expire during a
-  # 3-minute outage). Small and fast: no governor, no dashboard, batch 10, window 1 s.
-  step "applying a second stack (retry horizon 60 s) into the same LocalStack"
+  # 3-minute outage). Small and fast: no governor, no dashboard, batch 10, window 1 s. It is
+  # applied beside the first (its own state and data folder; mostly waiting on LocalStack), its
+  # output kept in a log that is shown when it fails.
+  step "applying terraform/ into LocalStack, and beside it a second stack (retry horizon 60 s)"
+  short_log=".localcloud/$INSTANCE/short-stack-apply.log"
+  mkdir -p "$(dirname "$short_log")"
   "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --stack short \
     --name sbc-integration-short \
     --var function_timeout=5 --var entity_api_timeout_seconds=1 --var visibility_timeout_seconds=8 \
@@ -81,7 +74,27 @@ if [[ " $PHASES " == *" standard "* ]]; then
     --var batch_size=10 \
     --var maximum_batching_window_in_seconds=1 \
     --var max_receive_count=2 \
-    --var create_dashboard=false
+    --var create_dashboard=false >"$short_log" 2>&1 &
+  short_apply=$!
+
+  # A record the handler never settled goes to the DLQ after 3 receives.
+  # max_operations_per_request=10 makes the aggregation bound (ceil(operations / 10) requests
+  # per invocation) visible with batches of 25. The concurrency governor is deployed too.
+  if ! "$PY" -m localcloud.deploy apply "${STACK[@]}" \
+    --var batch_size=25 \
+    --var maximum_batching_window_in_seconds=1 \
+    --var max_receive_count=3 \
+    --var 'adaptive_concurrency={"enabled": true, "minimum": 2, "maximum": 20}' \
+    --var max_operations_per_request=10; then
+    wait "$short_apply" || true
+    exit 1
+  fi
+  if ! wait "$short_apply"; then
+    cat "$short_log" >&2
+    echo "the second stack (retry horizon 60 s) failed to apply; its output is above" >&2
+    exit 1
+  fi
+  step "second stack applied ($(tail -n 1 "$short_log"))"
 
   step "running the integration tests"
   "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@"
