@@ -13,37 +13,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import Any
 
 from rich.table import Table
 
 from bench.e2e import Phase, run_phase
 from cli import stdout_console as console
-from localcloud.entity_api_admin import EntityApiAdmin
+from localcloud.entity_api_admin import EntityApiAdmin, chaos_faults
 from ops import stack as stack_lookup
 
-CHAOS_FAULTS = {
-    # 20% of requests fail whole, 3 in 4 of them 429: 15% 429 and 5% 500
-    "random_request_status": {"probability": 0.2, "statuses": [429, 429, 429, 500], "seed": 9},
-    "retry_after": "1",
-    "random_op_status": {"probability": 0.03, "statuses": [503], "seed": 9},
-}
+CHAOS_FAULTS = chaos_faults(seed=9)
 TARGET_RATIO = 0.40
 """Issue 9's target: drained with backoff on in at most 40% of the time with it off."""
-
-
-def set_environment(lambda_client: Any, function: str, variables: dict[str, str]) -> None:
-    """Replace the function's environment and wait until LocalStack has taken it."""
-    lambda_client.update_function_configuration(
-        FunctionName=function, Environment={"Variables": variables}
-    )
-    for _ in range(120):
-        state = lambda_client.get_function_configuration(FunctionName=function)
-        if state.get("LastUpdateStatus", "Successful") == "Successful":
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"{function} did not take its new configuration in 60 s")
 
 
 def render(on: Phase, off: Phase, visibility_timeout: str) -> None:
@@ -84,11 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     on = run_phase(stack, "backoff on", args.count, None, args.timeout, faults=CHAOS_FAULTS)
     if on is None:
         return 1
-    set_environment(lambda_client, function, {**environment, "RETRY_BACKOFF_MAX_SECONDS": "0"})
+    stack_lookup.set_function_environment(
+        lambda_client, function, {**environment, "RETRY_BACKOFF_MAX_SECONDS": "0"}
+    )
     try:
         off = run_phase(stack, "backoff off", args.count, None, args.timeout, faults=CHAOS_FAULTS)
     finally:
-        set_environment(lambda_client, function, environment)
+        stack_lookup.set_function_environment(lambda_client, function, environment)
         EntityApiAdmin(stack.entity_api_base_url).faults({})
     if off is None:
         return 1

@@ -12,6 +12,21 @@ from typing import Any
 TIMEOUT_SECONDS = 10
 
 
+def chaos_faults(seed: int) -> dict[str, Any]:
+    """Issue 9's chaos scenario as a fault configuration of the local entity API: 15% of
+    requests answered 429 (Retry-After 1), 5% 500, and 3% of operations 503."""
+    return {
+        # 20% of requests fail whole, 3 in 4 of them 429: 15% 429 and 5% 500
+        "random_request_status": {
+            "probability": 0.2,
+            "statuses": [429, 429, 429, 500],
+            "seed": seed,
+        },
+        "retry_after": "1",
+        "random_op_status": {"probability": 0.03, "statuses": [503], "seed": seed},
+    }
+
+
 class EntityApiAdmin:
     """Reset, inject faults and read counters of a local entity API server at `base_url`."""
 

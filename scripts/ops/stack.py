@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,3 +208,19 @@ def resolve(
         or "us-east-1",
         entity_api_base_url=None if explicit else recorded.get("entity_api_base_url"),
     )
+
+
+def set_function_environment(
+    lambda_client: Any, function: str, variables: dict[str, str], timeout_seconds: float = 60
+) -> None:
+    """Replace a function's environment and wait until the update has been applied."""
+    lambda_client.update_function_configuration(
+        FunctionName=function, Environment={"Variables": variables}
+    )
+    give_up = time.monotonic() + timeout_seconds
+    while time.monotonic() < give_up:
+        state = lambda_client.get_function_configuration(FunctionName=function)
+        if state.get("LastUpdateStatus", "Successful") == "Successful":
+            return
+        time.sleep(0.5)
+    raise StackError(f"{function} did not take its new configuration in {timeout_seconds:g} s")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from ops.stack import set_function_environment
 from paths import STATE
 
 pytestmark = pytest.mark.integration
@@ -51,23 +52,11 @@ def governor(stack: Any) -> Iterator[dict[str, Any]]:
     environment = lambda_client.get_function_configuration(FunctionName=name)["Environment"][
         "Variables"
     ]
-    _set_environment(lambda_client, name, {**environment, "PERIOD_SECONDS": str(PERIOD)})
+    set_function_environment(lambda_client, name, {**environment, "PERIOD_SECONDS": str(PERIOD)})
     try:
         yield {"name": name, "environment": environment}
     finally:
-        _set_environment(lambda_client, name, environment)
-
-
-def _set_environment(lambda_client: Any, name: str, variables: dict[str, str]) -> None:
-    lambda_client.update_function_configuration(
-        FunctionName=name, Environment={"Variables": variables}
-    )
-    for _ in range(60):
-        status = lambda_client.get_function_configuration(FunctionName=name)
-        if status.get("LastUpdateStatus", "Successful") == "Successful":
-            return
-        time.sleep(0.5)
-    pytest.fail(f"the governor {name} did not take its new configuration")
+        set_function_environment(lambda_client, name, environment)
 
 
 def _put(stack: Any, environment: dict[str, str], *, throttled: float, visible: float) -> None:

@@ -20,18 +20,14 @@ from typing import Any
 import pytest
 from stack_support import EntityApi, Waiter
 
+from localcloud.entity_api_admin import chaos_faults
 from ops import messages as message_factory
 from ops import observations as observe
 from ops import publish
 
 pytestmark = pytest.mark.integration
 
-FAULTS = {
-    # 20% of requests fail whole, 3 in 4 of them 429: 15% 429 and 5% 500
-    "random_request_status": {"probability": 0.2, "statuses": [429, 429, 429, 500], "seed": 11},
-    "retry_after": "1",
-    "random_op_status": {"probability": 0.03, "statuses": [503], "seed": 11},
-}
+FAULTS = chaos_faults(seed=11)
 
 
 def _event_id(body: str) -> str | None:
