@@ -27,6 +27,10 @@ from consumer.message_groups import (
 )
 
 POISON_KINDS = ("invalid_json", "schema_violation")
+SAME_INSTANT = 5
+"""Consecutive messages that share one `occurred_at`, as a producer committing several
+changes at once stamps them: updates of one entity coalesce only then, since each carries
+its own `k<n>` attribute (contract section 3)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def generate(
             entity = f"{run}-e{rng.randrange(entities) if entities else n:06d}"
             group = entity_group_id(entity_type, entity)
         if kind == "valid":
-            when = start + timedelta(milliseconds=n)
+            when = start + timedelta(milliseconds=n - n % SAME_INSTANT)
             change = _change(rng, run, n, entity_type=entity_type, entity_id=entity, when=when)
             message = Message(json.dumps(change), "valid", change["event_id"], group)
             valid.append(message)
