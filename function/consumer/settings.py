@@ -200,8 +200,12 @@ def _url(environ: Mapping[str, str], name: str) -> str:
     value = _optional(environ, name)
     if value is None:
         raise SettingsError(f"{name} is required and not set")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket: 'http://[::1'
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
         raise SettingsError(f"{name} must be an http(s) URL with a host, got {value!r}")
     try:
         port = parts.port
