@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from consumer.message_groups import FIFO_SUFFIX
 from consumer.terms import (
-    DLQ_CONNECT_TIMEOUT_SECONDS,
-    DLQ_READ_TIMEOUT_SECONDS,
     DLQ_RESERVE_SECONDS,
+    SQS_CONNECT_TIMEOUT_SECONDS,
+    SQS_READ_TIMEOUT_SECONDS,
     ErrorCode,
     bounded,
 )
@@ -171,29 +171,49 @@ def _chunks(entries: list[DlqEntry]) -> list[list[DlqEntry]]:
     return chunks
 
 
-@lru_cache(maxsize=4)
-def sqs_client(dlq_url: str) -> Any:
-    """An SQS client for the DLQ, created once per container (boto3 imported lazily here).
+def sqs_client(queue_url: str) -> Any:
+    """The SQS client for a queue's endpoint, built once per container and endpoint (boto3
+    imported lazily): the DLQ and the source queue share it, so settling builds at most one.
 
     Outside AWS (LocalStack, moto) the queue URL's own host is the endpoint.
     """
+    return _client(*_endpoint(queue_url))
+
+
+def sqs_client_built(queue_url: str) -> bool:
+    """Whether the client of `queue_url`'s endpoint exists already (nothing to build)."""
+    return _endpoint(queue_url) in _BUILT
+
+
+_BUILT: set[tuple[str | None, str | None]] = set()
+
+
+def _endpoint(queue_url: str) -> tuple[str | None, str | None]:
+    """(endpoint URL, region): (None, region) for AWS's own SQS hosts."""
+    parts = urlsplit(queue_url)
+    match = re.search(_AWS_HOST, parts.hostname or "")
+    if match is None:
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return f"{parts.scheme}://{parts.netloc}", region or "us-east-1"
+    return None, match.group(1)
+
+
+@lru_cache(maxsize=4)
+def _client(endpoint_url: str | None, region: str | None) -> Any:
     import boto3  # noqa: PLC0415 - lazy: most invocations never dead-letter anything
     from botocore.config import Config  # noqa: PLC0415
 
-    parts = urlsplit(dlq_url)
-    host = parts.hostname or ""
-    match = re.search(_AWS_HOST, host)
     options: dict[str, Any] = {
         "config": Config(
-            connect_timeout=DLQ_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=DLQ_READ_TIMEOUT_SECONDS,
+            connect_timeout=SQS_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=SQS_READ_TIMEOUT_SECONDS,
             retries={"mode": "standard", "total_max_attempts": 1},
         )
     }
-    if match is None:
-        options["endpoint_url"] = f"{parts.scheme}://{parts.netloc}"
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        options["region_name"] = region or "us-east-1"
-    elif match.group(1):
-        options["region_name"] = match.group(1)
-    return boto3.client("sqs", **options)
+    if endpoint_url is not None:
+        options["endpoint_url"] = endpoint_url
+    if region:
+        options["region_name"] = region
+    client = boto3.client("sqs", **options)
+    _BUILT.add((endpoint_url, region))
+    return client

@@ -29,8 +29,8 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
 REQUEST_MARGIN_SECONDS = 0.25
-"""Beyond its whole timeout, the time a request needs left before the delivery deadline to
-start: a request never starts unless it can time out and be settled in time."""
+"""Beyond its timeout, the time a request needs left before the delivery deadline to start: a
+request never starts unless it can time out and be settled in time."""
 CONNECT_TIMEOUT_CAP_SECONDS = 3.0
 BISECT_STATUSES = frozenset({400, 413, 422})
 AUTH_STATUSES = frozenset({401, 403})
@@ -186,8 +186,9 @@ class EntityApiClient:
         self.url = settings.entity_api_url
         self.path = urllib3.util.parse_url(self.url).request_uri
         self.timeout_cap = settings.entity_api_timeout_seconds
-        # the time a request needs left to start: its whole timeout plus the margin
-        self.request_seconds = self.timeout_cap + REQUEST_MARGIN_SECONDS
+        # the least time a request needs left to start: its floor timeout plus the margin; with
+        # more left its timeout grows up to the setting, never past the delivery deadline
+        self.request_seconds = settings.entity_api_timeout_floor + REQUEST_MARGIN_SECONDS
         self.pool = pool or shared_pool()
         self.sleep = sleep
         self.headers = {"Content-Type": "application/json", "User-Agent": "sqs-batch-consumer"}
@@ -209,7 +210,7 @@ class EntityApiClient:
         for attempt in range(MAX_ATTEMPTS):
             if (refusal := self._no_time(deadline, pacer)) is not None:
                 return dict.fromkeys(operations, Outcome(TRANSIENT, refusal))
-            status, data, retry_after, problem = self._post(body)
+            status, data, retry_after, problem = self._post(body, self.timeout_for(deadline))
             outcomes, throttled = read_results(data, operations) if status == 200 else ({}, 0)
             stats.answered(status, problem, throttled)
             if pacer is not None and status != 0:
@@ -231,6 +232,11 @@ class EntityApiClient:
                 return dict.fromkeys(operations, failed)
             self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def timeout_for(self, deadline: Deadline) -> float:
+        """The timeout of a request starting now: the setting, capped by the time left before
+        `deadline` (less the margin to settle it); `_no_time` keeps it at or above the floor."""
+        return max(0.001, min(self.timeout_cap, deadline.remaining() - REQUEST_MARGIN_SECONDS))
 
     def _no_time(self, deadline: Deadline, pacer: Pacing | None) -> str | None:
         """Why no attempt may start now (None: it may): too little time left, or none left
@@ -259,12 +265,12 @@ class EntityApiClient:
         outcomes.update(self.send(operations[middle:], deadline, stats, pacer))
         return outcomes
 
-    def _post(self, body: bytes) -> tuple[int, bytes, float | None, str]:
-        """(status, body, Retry-After seconds, problem); status 0 for a network failure.
+    def _post(self, body: bytes, longest: float) -> tuple[int, bytes, float | None, str]:
+        """(status, body, Retry-After seconds, problem) of one POST that may take at most
+        `longest` seconds; status 0 for a network failure.
 
         `problem` never quotes the answer's body (it is logged, and an API may echo input).
         """
-        longest = self.timeout_cap
         # total: a slow connect and a slow answer together stay within the timeout
         timeout = urllib3.Timeout(
             connect=min(CONNECT_TIMEOUT_CAP_SECONDS, longest), read=longest, total=longest

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from consumer.copies import unwrap
+
 HOUR_MS = 3_600_000
 ANSWER_503_AT_ONCE = {"status_always": 503, "retry_after": "0"}
 """An outage whose Retry-After (0) makes the backoff 0 s: a failed record is visible again
@@ -252,26 +254,28 @@ def test_an_outage_shorter_than_the_horizon_never_reaches_the_redrive_dlq(
     assert count_visible(sqs, queue) == 0
 
 
-def test_the_copy_replaces_the_record_on_the_receive_that_reaches_the_limit(
+def test_the_copy_replaces_the_record_on_the_receive_before_the_limit(
     h: Any, sqs: Any, make_queue: Callable[..., Queue]
 ) -> None:
-    queue = make_queue(max_receive_count=2)
+    queue = make_queue(max_receive_count=3)
     publish(sqs, queue, [h.change("a")])
     h.api.set_faults(ANSWER_503_AT_ONCE)
     runtime = h.runtime()
 
     first = poll(sqs, queue, want=1)
     run = h.handle(first, runtime)
-    assert run.summary["requeued"] == 0  # receive 1 of 2: its visibility is set
+    assert run.summary["requeued"] == 0  # receive 1 of 3: its visibility is set
     second = poll(sqs, queue, want=1)
     run = h.handle(second, runtime)
 
-    assert run.failed == []  # receive 2 of 2: a copy took its place
+    assert run.failed == []  # receive 2 of 3: a copy took its place, receive 3 kept in hand
     assert run.summary["requeued"] == 1
     acknowledge(sqs, queue, second, run.failed)
     [copy] = poll(sqs, queue, want=1)["Records"]
+    body, carried = unwrap(copy["body"])
     sent = second["Records"][0]["attributes"]["SentTimestamp"]
-    assert copy["messageAttributes"]["retry_first_sent_timestamp"]["stringValue"] == sent
-    assert copy["messageAttributes"]["retry_attempts"]["stringValue"] == "2"
+    assert carried is not None
+    assert (carried.first_sent_ms, carried.attempts) == (int(sent), 2)
+    assert carried.source_message_id == first["Records"][0]["messageId"]
     assert copy["attributes"]["ApproximateReceiveCount"] == "1"
-    assert json.loads(copy["body"])["event_id"] == "a"
+    assert json.loads(body)["event_id"] == "a"
