@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqs_proxy import LATE, REFUSE, SqsProxy, sqs_proxy
 
 from consumer.copies import MAX_MESSAGE_BYTES, CarriedFacts, unwrap, wrap
-from sqs_proxy import LATE, REFUSE, SqsProxy, sqs_proxy
 
 HOUR_MS = 3_600_000
 ANSWER_503_AT_ONCE = {"status_always": 503, "retry_after": "0"}
@@ -347,7 +347,8 @@ def test_a_copy_keeps_every_producer_attribute_and_the_redrive_never_moves_the_c
 
     totals = drain(h, sqs, queue, runtime, rounds=4)
 
-    assert totals["requeued"] >= 2 and totals.get("copy_skipped", 0) == 0
+    assert totals["requeued"] >= 2
+    assert totals.get("copy_skipped", 0) == 0
     assert dlq_messages(queue.redrive_dlq) == []
     answer = sqs.receive_message(
         QueueUrl=queue.url, MessageAttributeNames=["All"], AttributeNames=["All"]
@@ -355,7 +356,8 @@ def test_a_copy_keeps_every_producer_attribute_and_the_redrive_never_moves_the_c
     [copy] = answer["Messages"]
     assert copy["MessageAttributes"] == attributes  # every one, Binary bytes as sent
     body, carried = unwrap(copy["Body"])
-    assert carried is not None and carried.source_message_id == original
+    assert carried is not None
+    assert carried.source_message_id == original
     assert json.loads(body)["event_id"] == "a"
     sqs.change_message_visibility(
         QueueUrl=queue.url, ReceiptHandle=copy["ReceiptHandle"], VisibilityTimeout=0
@@ -363,7 +365,8 @@ def test_a_copy_keeps_every_producer_attribute_and_the_redrive_never_moves_the_c
     h.api.set_faults({})
     drain(h, sqs, queue, runtime, rounds=2)
     assert [op["op_id"] for op in h.api.applied()] == ["a"]
-    assert h.dead() == [] and count_visible(sqs, queue) == 0
+    assert h.dead() == []
+    assert count_visible(sqs, queue) == 0
 
 
 def test_a_copy_carries_the_attempts_of_the_copies_before_it(
@@ -488,6 +491,13 @@ def through(proxy: SqsProxy, url: str) -> str:
     return f"{scheme}://127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
 
 
+def queue_in_outage(h: Any, sqs: Any, queue: Queue) -> Queue:
+    """`queue` with one change published, the API answering 503 to everything."""
+    publish(sqs, queue, [h.change("a")])
+    h.api.set_faults(ANSWER_503_AT_ONCE)
+    return queue
+
+
 @pytest.mark.parametrize("fault", [LATE, REFUSE])
 def test_a_copy_call_answered_late_or_refused_is_sent_again_and_the_original_acknowledged(
     h: Any,
@@ -499,9 +509,7 @@ def test_a_copy_call_answered_late_or_refused_is_sent_again_and_the_original_ack
 ) -> None:
     # issue 15 item 5: SendMessageBatch answered after the client's read timeout (SQS stored
     # the copy) left the original to SQS's redrive: the change reached the DLQ
-    queue = make_queue(max_receive_count=2)
-    publish(sqs, queue, [h.change("a")])
-    h.api.set_faults(ANSWER_503_AT_ONCE)
+    queue = queue_in_outage(h, sqs, make_queue(max_receive_count=2))
     with sqs_proxy(moto_endpoint) as proxy:
         runtime = h.runtime(dlq_url=through(proxy, h.dlq))
         proxy.misbehave("SendMessageBatch", fault)
@@ -517,7 +525,8 @@ def test_a_copy_call_answered_late_or_refused_is_sent_again_and_the_original_ack
     drain(h, sqs, queue, h.runtime(), rounds=3)
     applied = [op["op_id"] for op in h.api.applied()]
     assert applied == ["a"]  # a second copy (the late one) is answered 409: applied once
-    assert dlq_messages(queue.redrive_dlq) == [] and h.dead() == []
+    assert dlq_messages(queue.redrive_dlq) == []
+    assert h.dead() == []
     assert count_visible(sqs, queue) == 0
 
 
@@ -526,9 +535,7 @@ def test_a_copy_refused_on_one_receive_is_made_on_the_next_before_the_redrive_li
 ) -> None:
     # issue 15 item 4: a record whose copy failed on the receive that reached the limit was
     # redriven at once; copies now start a receive earlier
-    queue = make_queue(max_receive_count=3)
-    publish(sqs, queue, [h.change("a")])
-    h.api.set_faults(ANSWER_503_AT_ONCE)
+    queue = queue_in_outage(h, sqs, make_queue(max_receive_count=3))
     with sqs_proxy(moto_endpoint) as proxy:
         runtime = h.runtime(dlq_url=through(proxy, h.dlq))
         first = poll(sqs, queue, want=1)
@@ -548,4 +555,5 @@ def test_a_copy_refused_on_one_receive_is_made_on_the_next_before_the_redrive_li
     h.api.set_faults({})
     drain(h, sqs, queue, h.runtime(), rounds=2)
     assert [op["op_id"] for op in h.api.applied()] == ["a"]
-    assert dlq_messages(queue.redrive_dlq) == [] and h.dead() == []
+    assert dlq_messages(queue.redrive_dlq) == []
+    assert h.dead() == []
