@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqs_proxy import LATE, REFUSE, SqsProxy, sqs_proxy
 
 from consumer.copies import MAX_MESSAGE_BYTES, CarriedFacts, unwrap, wrap
@@ -323,7 +325,7 @@ def drain(
     """Play the event source mapping for `rounds` receives; the summed summary counts."""
     totals: dict[str, int] = {}
     for _ in range(rounds):
-        event = poll(sqs, queue, want=10, seconds=1.0)
+        event = poll(sqs, queue, want=10, seconds=0.3)
         if not event["Records"]:
             continue
         run = h.handle(event, runtime, seconds)
@@ -557,3 +559,81 @@ def test_a_copy_refused_on_one_receive_is_made_on_the_next_before_the_redrive_li
     assert [op["op_id"] for op in h.api.applied()] == ["a"]
     assert dlq_messages(queue.redrive_dlq) == []
     assert h.dead() == []
+
+
+# ---- property: faults shorter than the horizon never put a valid change in a DLQ -------------
+
+API_FAULTS = {
+    "outage": ANSWER_503_AT_ONCE,
+    "throttled": {"status_always": 429, "retry_after": "0"},
+    "some_operations_fail": {"random_op_status": {"probability": 0.5, "statuses": [500]}},
+    "healthy": {},
+}
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    schedule=st.lists(
+        st.tuples(st.sampled_from(sorted(API_FAULTS)), st.booleans()), min_size=1, max_size=5
+    ),
+    mixes=st.lists(
+        st.tuples(st.sampled_from(["none", "binary", "nine", "ten"]), st.booleans()),
+        min_size=1,
+        max_size=6,
+    ),
+    max_receive_count=st.integers(min_value=2, max_value=4),
+)
+def test_faults_shorter_than_the_horizon_leave_no_valid_change_in_a_dlq(
+    h: Any,
+    sqs: Any,
+    moto_endpoint: str,
+    make_queue: Callable[..., Queue],
+    dlq_messages: Any,
+    schedule: list[tuple[str, bool]],
+    mixes: list[tuple[str, bool]],
+    max_receive_count: int,
+) -> None:
+    # a schedule of API faults, each round possibly with a copy call SQS refuses once, over
+    # producers' attribute mixes and ~120 KB bodies; then the API is well and the queue drains
+    queue = make_queue(max_receive_count=max_receive_count)
+    prefix = uuid.uuid4().hex[:8]
+    for n, (kind, big) in enumerate(mixes):
+        change = h.change(f"{prefix}-{n}", f"{prefix}{n}")
+        if big:
+            change["attributes"]["pad"] = "x" * 120_000
+        publish_one(sqs, queue, change, {} if kind == "none" else producer_attributes(kind))
+    dlq = sqs.create_queue(QueueName=f"dlq-{prefix}")["QueueUrl"]
+    with sqs_proxy(moto_endpoint) as proxy:
+        runtime = h.runtime(dlq_url=through(proxy, dlq), retry_backoff_base_seconds=0.0)
+        for faults, refuse_a_copy in schedule:
+            h.api.set_faults(API_FAULTS[faults])
+            if refuse_a_copy:
+                proxy.misbehave("SendMessageBatch", REFUSE)
+            drain(h, sqs, queue, runtime, rounds=1)
+        h.api.set_faults({})
+        for _ in range(10):
+            drain(h, sqs, queue, runtime, rounds=1)
+            if count_visible(sqs, queue) == 0 and not _in_flight(sqs, queue):
+                break
+
+    applied = {op["op_id"] for op in h.api.applied() if op["op_id"].startswith(prefix)}
+    assert applied == {f"{prefix}-{n}" for n in range(len(mixes))}
+    assert dlq_messages(queue.redrive_dlq) == []
+    assert dlq_messages(dlq) == []
+
+
+def _in_flight(sqs: Any, queue: Queue) -> int:
+    answer = sqs.get_queue_attributes(
+        QueueUrl=queue.url,
+        AttributeNames=[
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return int(answer["ApproximateNumberOfMessagesNotVisible"]) + int(
+        answer["ApproximateNumberOfMessagesDelayed"]
+    )
