@@ -637,3 +637,24 @@ def _in_flight(sqs: Any, queue: Queue) -> int:
     return int(answer["ApproximateNumberOfMessagesNotVisible"]) + int(
         answer["ApproximateNumberOfMessagesDelayed"]
     )
+
+
+def test_with_an_api_that_hangs_every_record_due_a_copy_still_gets_one(
+    h: Any, sqs: Any, make_queue: Callable[..., Queue], dlq_messages: Any
+) -> None:
+    # issue 15 item 4: delivery ran to 1.5 s before the deadline and the copies competed for
+    # what was left: most records at the limit were redriven
+    queue = make_queue(max_receive_count=2)  # receive 1 is the one before the limit
+    publish(
+        sqs, queue, [h.change(f"e{n}", str(n), attributes={"pad": "x" * 3000}) for n in range(30)]
+    )
+    h.api.set_faults({"latency_seconds": 30})
+    event = poll(sqs, queue, want=30)
+    assert len(event["Records"]) == 30
+
+    run = h.handle(event, h.runtime(source_max_receive_count=2), seconds=8.0)
+
+    assert run.failed == []
+    assert (run.summary["requeued"], run.summary["requeue_failed"]) == (30, 0)
+    acknowledge(sqs, queue, event, run.failed)
+    assert dlq_messages(queue.redrive_dlq) == []
