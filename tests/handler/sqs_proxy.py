@@ -1,6 +1,7 @@
 """A TCP proxy on 127.0.0.1 in front of moto's SQS server that misbehaves on cue: it answers
-chosen calls late (after forwarding them, so SQS did the work) or refuses them (500, nothing
-forwarded). A real socket, a real HTTP exchange: the boto3 client sees what it would see."""
+chosen calls late or trickles their answer (after forwarding them, so SQS did the work) or
+refuses them (500, nothing forwarded). A real socket, a real HTTP exchange: the boto3 client
+sees what it would see."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from contextlib import contextmanager
 
 LATE = "late"
 REFUSE = "refuse"
+TRICKLE = "trickle"
+"""Forward the call, then hand its answer back one byte every TRICKLE_SECONDS: each socket
+read of the client returns well within its read timeout, the whole answer takes minutes."""
+TRICKLE_SECONDS = 0.25
 REFUSAL = (
     b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/x-amz-json-1.0\r\n"
     b"Content-Length: 61\r\nConnection: close\r\n\r\n"
@@ -65,6 +70,12 @@ class SqsProxy:
                 answer = _read_message(upstream)
                 if action == LATE:
                     time.sleep(self.late_seconds)
+                if action == TRICKLE:
+                    for byte in answer:
+                        if self._stop.wait(TRICKLE_SECONDS):
+                            return
+                        client.sendall(bytes([byte]))
+                    continue
                 client.sendall(answer)
         except OSError:
             return

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqs_proxy import LATE, REFUSE, SqsProxy, sqs_proxy
+from sqs_proxy import LATE, REFUSE, TRICKLE, SqsProxy, sqs_proxy
 
 from consumer.copies import MAX_MESSAGE_BYTES, CarriedFacts, unwrap, wrap
 
@@ -657,4 +657,29 @@ def test_with_an_api_that_hangs_every_record_due_a_copy_still_gets_one(
     assert run.failed == []
     assert (run.summary["requeued"], run.summary["requeue_failed"]) == (30, 0)
     acknowledge(sqs, queue, event, run.failed)
+    assert dlq_messages(queue.redrive_dlq) == []
+
+
+def test_a_copy_call_whose_answer_trickles_cannot_hold_the_invocation_past_its_time(
+    h: Any, sqs: Any, moto_endpoint: str, make_queue: Callable[..., Queue], dlq_messages: Any
+) -> None:
+    # the client's read timeout bounds each socket read, not the answer: one byte every
+    # 0.25 s kept a SendMessageBatch going for minutes, past the Lambda timeout
+    queue = queue_in_outage(h, sqs, make_queue(max_receive_count=3))
+    with sqs_proxy(moto_endpoint) as proxy:
+        runtime = h.runtime(dlq_url=through(proxy, h.dlq), source_max_receive_count=3)
+        first = poll(sqs, queue, want=1)
+        acknowledge(sqs, queue, first, h.handle(first, runtime).failed)
+        proxy.misbehave("SendMessageBatch", TRICKLE, TRICKLE)
+        second = poll(sqs, queue, want=1)
+
+        run = h.handle(second, runtime, seconds=10.0)
+
+    assert run.seconds < 10.0  # returned before the invocation's deadline
+    assert run.failed == [second["Records"][0]["messageId"]]  # no copy known: kept
+    assert (run.summary["copy_unknown"], run.summary["copy_failed_at_limit"]) == (1, 0)
+    acknowledge(sqs, queue, second, run.failed)
+    h.api.set_faults({})
+    drain(h, sqs, queue, h.runtime(), rounds=4)
+    assert [op["op_id"] for op in h.api.applied()] == ["a"]  # the copies SQS stored: 409s
     assert dlq_messages(queue.redrive_dlq) == []
