@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +20,7 @@ from consumer.terms import (
     ErrorCode,
     bounded,
 )
-from consumer.time_budget import Deadline
+from consumer.time_budget import Deadline, call_within
 
 BATCH_ENTRIES = 10
 BATCH_BYTES = 1_048_576
@@ -87,11 +87,10 @@ def _send_all(
             failed.extend(chunk)
             continue
         by_id = {str(n): entry for n, entry in enumerate(chunk)}
+        messages = [_message(n, entry, fifo_keys) for n, entry in by_id.items()]
         try:
-            answer = sqs_client(dlq_url).send_message_batch(
-                QueueUrl=dlq_url,
-                Entries=[_message(n, entry, fifo_keys) for n, entry in by_id.items()],
-            )
+            send = partial(sqs_client(dlq_url).send_message_batch, QueueUrl=dlq_url)
+            answer = call_within(partial(send, Entries=messages), DLQ_RESERVE_SECONDS)
         except Exception:  # noqa: BLE001 - any SDK or network failure: the entries are retried
             failed.extend(chunk)
             continue

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from consumer.copies import MAX_MESSAGE_BYTES, message_bytes
 from consumer.dlq import sqs_client
 from consumer.terms import SQS_CALL_SECONDS
-from consumer.time_budget import Deadline
+from consumer.time_budget import CallTimeoutError, Deadline, call_within
 
 BATCH_ENTRIES = 10
 """Entries per ChangeMessageVisibilityBatch and SendMessageBatch call (SQS's limit)."""
@@ -149,8 +149,12 @@ def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]
     if deadline.remaining() < SQS_CALL_SECONDS:
         return False, None
     try:
-        answer = sqs_client(queue_url).get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
+        client = sqs_client(queue_url)
+        answer = call_within(
+            lambda: client.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
+            ),
+            SQS_CALL_SECONDS,
         )
         policy = answer.get("Attributes", {}).get("RedrivePolicy")
         limit = int(json.loads(policy)["maxReceiveCount"]) if policy else None
@@ -193,7 +197,8 @@ def _call(
     if deadline.remaining() < SQS_CALL_SECONDS:
         return Sent(everything, set())
     try:
-        answer = getattr(sqs_client(queue_url), operation)(QueueUrl=queue_url, Entries=entries)
+        method = getattr(sqs_client(queue_url), operation)
+        answer = call_within(lambda: method(QueueUrl=queue_url, Entries=entries), SQS_CALL_SECONDS)
     except Exception as exc:  # noqa: BLE001 - any SDK or network failure: the records stay
         return Sent(set(), everything) if answer_lost(exc) else Sent(everything, set())
     by_id = {str(n): item.index for n, item in enumerate(chunk)}
@@ -202,10 +207,11 @@ def _call(
 
 def answer_lost(error: Exception) -> bool:
     """Whether a failed call may have been carried out: the request went out and its answer
-    was late or cut off (read timeout, connection closed), rather than refused or never sent."""
+    was late, cut off or still trickling in (read timeout, connection closed, no answer within
+    SQS_CALL_SECONDS), rather than refused or never sent."""
     from botocore.exceptions import (  # noqa: PLC0415 - botocore is loaded with the client
         ConnectionClosedError,
         ReadTimeoutError,
     )
 
-    return isinstance(error, ReadTimeoutError | ConnectionClosedError)
+    return isinstance(error, ReadTimeoutError | ConnectionClosedError | CallTimeoutError)
