@@ -110,19 +110,3 @@ def summaries_since(logs: Any, stack: stack_lookup.Stack, since_ms: int) -> list
 def summaries(logs: Any, stack: stack_lookup.Stack) -> Callable[[int], list[Any]]:
     """The handler's per-invocation log lines written since a time (epoch ms)."""
     return lambda since_ms: summaries_since(logs, stack, since_ms)
-
-
-@pytest.fixture
-def two_receives(sqs: Any, stack: stack_lookup.Stack) -> Iterator[None]:
-    """The main queue's redrive policy lowered to maxReceiveCount 2 for the test, then restored
-    (issue 15: no valid change in the DLQ, whatever max_receive_count is)."""
-    current = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["RedrivePolicy"])
-    policy = current["Attributes"]["RedrivePolicy"]
-    lowered = {**json.loads(policy), "maxReceiveCount": 2}
-    sqs.set_queue_attributes(
-        QueueUrl=stack.queue_url, Attributes={"RedrivePolicy": json.dumps(lowered)}
-    )
-    try:
-        yield
-    finally:
-        sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"RedrivePolicy": policy})

@@ -3,7 +3,7 @@
 
 The messages come as real producers send them (`ops.messages.with_producer_mix`: ~3% with a
 Binary attribute, ~2% with 9 and ~2% with 10 attributes, ~1% with a ~120 KB body), and the
-queue's redrive policy is lowered to 2 receives for the test (issue 15).
+stack's `max_receive_count` is 2 (issue 15).
 
 Every valid change must be applied by the entity API (directly, or merged into a coalesced
 operation: its unique `k<n>` attribute shows it), none in the DLQ: transient failures are
@@ -49,8 +49,9 @@ def test_nothing_is_lost_under_throttling_and_server_errors(
     fresh: int,
     waiter: Waiter,
     summaries: Callable[[int], list[dict[str, Any]]],
-    two_receives: None,
+    tfvars: dict[str, Any],
 ) -> None:
+    assert int(tfvars["max_receive_count"]) == 2
     run = "lost" + str(fresh)
     messages = message_factory.with_producer_mix(
         message_factory.generate(2000, poison_percent=2, duplicate_percent=2, run=run, seed=5),

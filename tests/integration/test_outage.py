@@ -4,10 +4,10 @@ The entity API answers 503 to everything for INTEGRATION_OUTAGE_SECONDS (default
 issue's 3 minutes). Two stacks in the same LocalStack share the entity API server, so one
 outage hits both (scripts/localcloud/integration.sh applies them):
 
-- the main stack, with a 10-minute horizon (`retry_horizon_seconds = 600`) and its queue's
-  redrive policy lowered to 2 receives for the test: none of the changes published at the start
-  of the outage may reach the DLQ (neither by the handler nor by SQS's redrive after 2 receives),
-  and all are applied after the API recovers;
+- the main stack, with a 10-minute horizon (`retry_horizon_seconds = 600`) and
+  `max_receive_count` 2 (Terraform passes it to the handler too): none of the changes
+  published at the start of the outage may reach the DLQ (neither by the handler nor by
+  SQS's redrive after 2 receives), and all are applied after the API recovers;
 - on both, the changes come as a realistic producer mix (`ops.messages.with_producer_mix`): some
   with a Binary attribute, with 9 or 10 attributes, with a ~120 KB body;
 - the second stack (`deploy --stack short`), with a 1-minute horizon and `max_receive_count` 2:
@@ -50,9 +50,9 @@ def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_e
     fresh: int,
     waiter: Waiter,
     summaries: Callable[[int], list[dict[str, Any]]],
-    two_receives: None,
 ) -> None:
     assert int(tfvars["retry_horizon_seconds"]) == HORIZON_SECONDS
+    assert int(tfvars["max_receive_count"]) == 2
     assert int(short_tfvars["retry_horizon_seconds"]) == SHORT_HORIZON_SECONDS
     assert int(short_tfvars["max_receive_count"]) == 2
     assert OUTAGE_SECONDS >= SHORT_HORIZON_SECONDS + EXPIRY_MARGIN_SECONDS, (
