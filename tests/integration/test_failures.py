@@ -113,7 +113,11 @@ def test_transient_failures_come_back_and_one_that_keeps_failing_outlives_max_re
         30,
         "an invocation that replaced the failing record by a delayed copy",
     )
-    assert sum(line.get("backoff_set", 0) for line in lines) >= 1
+    backoffs = sum(line.get("backoff_set", 0) for line in lines)
+    if max_receive_count > 2:  # receives before the one that copies back off by visibility
+        assert backoffs >= 1
+    else:  # the copy is made a receive before the limit: with 2, at every receive
+        assert backoffs == 0
 
     api.faults({})  # the API recovers: the change is applied, nothing is left behind
     waiter(
