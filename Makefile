@@ -149,7 +149,7 @@ bench-fanout: $(VENV_STAMP) ## Fan-out through LocalStack at K = 1, 4, 12 and wi
 	scripts/bench/fanout.sh
 
 .PHONY: demo
-demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues)
+demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues; CONCURRENCY=N: invocations at once)
 	scripts/localcloud/demo.sh
 
 .PHONY: down

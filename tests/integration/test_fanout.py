@@ -122,6 +122,7 @@ def test_the_governor_lowering_maximum_concurrency_lowers_the_invocations_run_at
     poller: PollerAdmin,
     mapping_uuid: str,
     governor: GovernorDriver,
+    tfvars: dict[str, Any],
 ) -> None:
     _set_concurrency(stack, poller, mapping_uuid, 8)
     now = time.time()
@@ -133,7 +134,7 @@ def test_the_governor_lowering_maximum_concurrency_lowers_the_invocations_run_at
     # A slow API holds each invocation open: the poller runs as many at once as it may.
     api.faults({"latency_seconds": 0.4})
     poller.reset()
-    lost = _publish_and_drain(stack, api, waiter, 25 * 2 * lowered)
+    lost = _publish_and_drain(stack, api, waiter, tfvars["batch_size"] * 2 * lowered)
     overlap = poller.overlap(mapping_uuid)
 
     assert decision["reason"].startswith("decrease"), decision
