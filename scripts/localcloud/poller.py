@@ -230,18 +230,23 @@ class MappingRunner:
     def _cycle(self, config: MappingConfig) -> int:
         """Receive one batch, invoke, delete what succeeded; the number of messages received."""
         messages = self._receive(config)
-        with self._lock:
+        with self._changed:
             self.counters.receives += 1
             if not messages:
                 self.counters.empty_receives += 1
                 return 0
             self.counters.records += len(messages)
+            # MaximumConcurrency bounds the invocations in flight: a receive that began before
+            # it was lowered waits for a free slot (its messages stay invisible meanwhile).
+            while self.counters.busy >= max(1, self.config.concurrency):
+                self._changed.wait(0.5)
             self.counters.busy += 1
         try:
             failed, error = self._invoke(config, messages)
         finally:
-            with self._lock:
+            with self._changed:
                 self.counters.busy -= 1
+                self._changed.notify_all()
         keep = {m["MessageId"] for m in messages} if failed is None else failed
         done = [m for m in messages if m["MessageId"] not in keep]
         self._delete(config, done)
