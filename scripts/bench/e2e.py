@@ -135,7 +135,7 @@ def run_phase(
 
 
 def render(phases: list[Phase]) -> None:
-    table = Table(title="End to end through LocalStack (one ESM poller)", box=None)
+    table = Table(title="End to end through LocalStack (the local mapping poller)", box=None)
     table.add_column("figure")
     for phase in phases:
         table.add_column(phase.name, justify="right")

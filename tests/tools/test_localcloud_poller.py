@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from localcloud import sqs_event
+from localcloud.mapping_runner import MappingConfig
 from localcloud.overlap import measure
-from localcloud.poller import MappingConfig
 
 ARN = "arn:aws:sqs:eu-west-1:000000000000:changes"
 
