@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -140,3 +142,35 @@ def test_the_mapping_is_read_as_lambda_reads_it() -> None:
     assert not config.filtered
     assert unset.concurrency == 5
     assert not unset.running
+
+
+def test_the_poller_ends_with_localstack() -> None:
+    """The poller watches LocalStack's process (--parent-pid) and ends when it does."""
+    localstack = subprocess.Popen(["sleep", "120"])  # noqa: S607 (stands for LocalStack's pid)
+    poller = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localcloud.poller",
+            "--endpoint",
+            "http://127.0.0.1:9",  # nothing there: reading the mappings fails, it keeps going
+            "--parent-pid",
+            str(localstack.pid),
+            "--refresh",
+            "0.2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            poller.wait(timeout=3)  # alive while LocalStack is
+        localstack.kill()
+        localstack.wait()
+        code = poller.wait(timeout=60)
+    finally:
+        for process in (poller, localstack):
+            process.kill()
+            process.wait()
+
+    assert code == 0
