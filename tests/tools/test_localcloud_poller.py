@@ -147,7 +147,7 @@ def test_the_mapping_is_read_as_lambda_reads_it() -> None:
 def test_the_poller_ends_with_localstack() -> None:
     """The poller watches LocalStack's process (--parent-pid) and ends when it does."""
     localstack = subprocess.Popen(["sleep", "120"])  # noqa: S607 (stands for LocalStack's pid)
-    poller = subprocess.Popen(
+    poller = subprocess.Popen(  # noqa: S603 (our own module)
         [
             sys.executable,
             "-m",
