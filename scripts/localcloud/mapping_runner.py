@@ -211,7 +211,14 @@ class MappingRunner:
             if not messages:
                 self.counters.empty_receives += 1
                 return 0
-            self.counters.records += len(messages)
+            # disabled (or paused by the cap) while this receive was under way: not invoked
+            stopped = not self.config.running or self.config.concurrency == 0
+            if not stopped:
+                self.counters.records += len(messages)
+        if stopped:
+            self._release(messages)
+            return 0
+        with self._changed:
             # MaximumConcurrency bounds the invocations in flight: a receive that began before
             # it was lowered waits for a free slot (its messages stay invisible meanwhile).
             while self.counters.busy >= max(1, self.config.concurrency):
@@ -286,6 +293,17 @@ class MappingRunner:
             )
         )
         return failed, error
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Make messages received for a mapping that has since stopped visible again."""
+        for offset in range(0, len(messages), 10):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages[offset : offset + 10])
+                ],
+            )
 
     def _delete(self, config: MappingConfig, messages: list[dict[str, Any]]) -> None:
         if not messages:

@@ -141,3 +141,23 @@ def test_the_governor_lowering_maximum_concurrency_lowers_the_invocations_run_at
     assert 2 <= lowered < 8
     assert lost == set()
     assert overlap.maximum == lowered
+
+
+def test_a_disabled_mapping_is_not_polled_until_it_is_enabled_again(
+    stack: Any, api: Any, fresh: int, waiter: Any, poller: PollerAdmin, mapping_uuid: str
+) -> None:
+    lambda_client, sqs = stack.client("lambda"), stack.client("sqs")
+    lambda_client.update_event_source_mapping(UUID=mapping_uuid, Enabled=False)
+    try:
+        waiter(lambda: not (poller.mapping(mapping_uuid) or {}).get("running"), 30, "a pause")
+        messages = message_factory.generate(30)
+        publish.publish(sqs, stack.queue_url, [m.body for m in messages])
+        waiter(lambda: observe.queue_depth(sqs, stack.queue_url)[0] == 30, 30, "30 visible")
+        time.sleep(3)  # more than a refresh of the poller: it would have received by now
+        while_disabled = observe.queue_depth(sqs, stack.queue_url)
+    finally:
+        lambda_client.update_event_source_mapping(UUID=mapping_uuid, Enabled=True)
+    ids = {m.event_id for m in messages if m.event_id}
+    waiter(lambda: ids <= message_factory.covered_event_ids(api.applied()), 60, "every change")
+
+    assert while_disabled == (30, 0)
