@@ -23,28 +23,56 @@ THROTTLING_STATUSES = frozenset({429})
 the requests, but it does not lower the rate (as botocore's adaptive mode)."""
 
 
-class Pacer:
-    """The invocation's request pace: flow_control.pacing's adaptive token bucket with the
-    clock, the sleeping and a lock around it (the sender threads share one).
+PACER_PER_ENVIRONMENT = True
+"""The pacing state's lifetime, one decision read by the handler and the simulator alike:
+True, one limiter per execution environment, kept by every invocation it serves (as botocore's
+adaptive client keeps its bucket for the client's life), so an invocation under fan-out starts
+at the rate the environment learnt before; False, a new one per invocation."""
 
-    Requests go out unpaced until the API throttles; then the send rate drops and recovers
-    as answers succeed, and a Retry-After holds every request until its instant. One per
-    invocation: a rate measured in an earlier one says little after the pause between them
-    (the bucket would start from a decayed measurement), and concurrent invocations start
-    unpaced anyway.
+
+def invocation_limiter(
+    kept: AdaptiveRateLimiter | None, now: float, start_rate: float | None = None
+) -> AdaptiveRateLimiter:
+    """The limiter the invocation starting at `now` paces with: the environment's `kept` one
+    (the pause since its last use aged by `AdaptiveRateLimiter.resume`) when
+    PACER_PER_ENVIRONMENT, else (or when there is none yet) a new one starting at `start_rate`
+    (requests/s, None: unpaced until the first 429)."""
+    if kept is None or not PACER_PER_ENVIRONMENT:
+        return AdaptiveRateLimiter(now, start_rate=start_rate)
+    kept.resume(now)
+    return kept
+
+
+class Pacer:
+    """The execution environment's request pace: flow_control.pacing's adaptive token bucket
+    with the clock, the sleeping and a lock around it (the sender threads share one).
+
+    Requests go out unpaced until the API throttles (or at `start_rate`, a known share of the
+    API's limit); then the send rate drops and recovers as answers succeed, and a Retry-After
+    holds every request until its instant. The handler keeps one per execution environment
+    (`batch.Runtime.pacer`) and calls `begin_invocation` at the start of each invocation
+    (see `invocation_limiter`).
     """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        start_rate: float | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self.limiter = AdaptiveRateLimiter(clock())
+        self.start_rate = start_rate
+        self.limiter = AdaptiveRateLimiter(clock(), start_rate=start_rate)
         self.waited = 0.0
         """Seconds spent waiting for a turn, over all threads."""
+
+    def begin_invocation(self) -> None:
+        """A new invocation of the environment starts: `invocation_limiter` decides what the
+        pace carries over."""
+        with self._lock:
+            self.limiter = invocation_limiter(self.limiter, self._clock(), self.start_rate)
 
     def wait_turn(self, deadline: Deadline, needed: float) -> bool:
         """Wait for a token; False (no token taken) when the wait would leave less than
