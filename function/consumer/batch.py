@@ -12,7 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from consumer.aggregation import Operation, Plan, plan_operations
-from consumer.delivery import Pacer, deliver_plan
+from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
@@ -38,20 +38,25 @@ PARSE_CHECK_EVERY = 256
 @dataclass(slots=True, eq=False)
 class Runtime:
     """What a container builds once: settings, schema validator, entity API client, the
-    request pace (kept by every invocation: `delivery.invocation_limiter`); and how many
-    invocations it has served (the first is the cold start)."""
+    request pace (`pacer`); and how many invocations it has served (the first is the cold
+    start)."""
 
     settings: Settings
     validator: Draft202012Validator
     client: EntityApiClient
     invocations: int = 0
-    pacer: Pacer = field(default_factory=Pacer)
+    pacers: list[Pacer] = field(default_factory=list)
+    """The environment's Pacer once made (`delivery.pacer_for_invocation`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        """Build the validator, the client and the pace for `settings`."""
-        pacer = Pacer(start_rate=settings.entity_api_rate_share)
-        return cls(settings, load_validator(), EntityApiClient(settings), pacer=pacer)
+        """Build the validator and the client for `settings`."""
+        return cls(settings, load_validator(), EntityApiClient(settings))
+
+    def pacer(self) -> Pacer:
+        """The Pacer of the invocation starting now (its lifetime: `pacer_for_invocation`)."""
+        share = self.settings.entity_api_rate_share
+        return pacer_for_invocation(self.pacers, lambda: Pacer(start_rate=share))
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Runtime:
@@ -88,7 +93,6 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     started = time.perf_counter()
     deadline = Deadline.from_context(context)
     settings = runtime.settings
-    runtime.pacer.begin_invocation()
     raw_records = _raw_records(event)
     records = _parse_all(raw_records, settings, deadline)
     validator = runtime.validator
@@ -110,7 +114,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         max_bytes=settings.max_request_bytes,
         stats=stats,
         while_sending=invalid.route,
-        pacer=runtime.pacer,
+        pacer=runtime.pacer(),
     )
     # validate what delivery did not reach while a DLQ call still fits: later, it only costs time
     plan.complete(deadline.earlier_by(DLQ_RESERVE_SECONDS))

@@ -89,6 +89,9 @@ def plan(args: argparse.Namespace) -> int:
         if not values or any(not low <= v <= high for v in values):
             print_error(f"{rule}, got {','.join(f'{v:g}' for v in values) or 'nothing'}")
             return 2
+    if min(args.windows) < 1 and max(args.batch_sizes) > scenario.BATCH_WITHOUT_WINDOW:
+        print_error(f"--windows 0 with --batch-sizes above 10: {scenario.NEEDS_WINDOW}")
+        return 2
     chosen = scenario.load(args.scenario)
 
     def progress(index: int, total: int, candidate: planner.Candidate) -> None:

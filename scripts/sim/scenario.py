@@ -8,6 +8,7 @@ naming it. `python -m sim list` shows the stored scenarios.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -15,6 +16,15 @@ from pathlib import Path
 from typing import Any
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+
+BATCH_WITHOUT_WINDOW = 10
+"""The largest batch_size AWS accepts without a batching window (CreateEventSourceMapping:
+BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1)."""
+NEEDS_WINDOW = (
+    "stack.batch_size above 10 needs stack.maximum_batching_window_in_seconds >= 1 "
+    "(AWS refuses such a mapping)"
+)
 
 
 class ScenarioError(ValueError):
@@ -183,11 +193,47 @@ class Scenario:
         return max(ends) - min(starts) if starts else 0.0
 
     @property
+    def operations_per_request(self) -> int:
+        """The most operations one request can carry: the stack's limit, the request's bytes,
+        and the batch (an invocation packs only its own batch)."""
+        by_bytes = max(1, self.stack.max_request_bytes // max(1, self.traffic.operation_bytes))
+        return min(self.stack.max_operations_per_request, by_bytes, self.stack.batch_size)
+
+    @property
     def physical_bound(self) -> float:
-        """The longer of the arrival span and operations / (R x operations per request)."""
-        operations = self.changes * (1 - self.traffic.invalid_share)
-        per_second = self.api.rate * self.stack.max_operations_per_request
-        return max(self.arrival_span, operations / per_second)
+        """The longer of the arrival span and the time the API needs to accept every valid
+        change at `operations_per_request`, from the first arrival, at the limit in force
+        (rate changes) and nothing during outages. Ignores the API's initial burst (at most
+        `burst` requests earlier), latency and coalescing (every change counted as one
+        operation)."""
+        requests = self.changes * (1 - self.traffic.invalid_share) / self.operations_per_request
+        return max(self.arrival_span, self._serving_seconds(requests))
+
+    def _serving_seconds(self, requests: float) -> float:
+        """Seconds from the first arrival until the API can have accepted `requests`."""
+        api = self.api
+        start = min((b.start for b in self.traffic.bursts if b.count), default=0.0)
+        edges = {c.at for c in api.rate_changes}
+        edges |= {o.start for o in api.outages} | {o.start + o.duration for o in api.outages}
+        points = sorted(t for t in edges if t > start)
+        at, left = start, requests
+        for end in [*points, math.inf]:
+            rate = self._rate_at(at)
+            if rate > 0 and (end == math.inf or rate * (end - at) >= left):
+                return at + left / rate - start
+            left -= rate * (end - at) if end != math.inf else 0.0
+            at = end
+        return math.inf
+
+    def _rate_at(self, now: float) -> float:
+        """Requests/s the API accepts at `now` (0 during an outage)."""
+        if any(o.start <= now < o.start + o.duration for o in self.api.outages):
+            return 0.0
+        rate = self.api.rate
+        for change in sorted(self.api.rate_changes, key=lambda c: c.at):
+            if change.at <= now:
+                rate = change.rate
+        return rate
 
 
 def _convert(kind: Any, value: Any, where: str) -> Any:
@@ -241,6 +287,7 @@ def _check(scenario: Scenario, where: str) -> None:
             0 <= scenario.stack.maximum_batching_window_in_seconds <= 300,
             "stack.maximum_batching_window_in_seconds must be 0-300",
         ),
+        (aws_refuses(scenario.stack) is None, str(aws_refuses(scenario.stack))),
         (
             2 <= scenario.stack.maximum_concurrency <= 1000,
             "stack.maximum_concurrency must be 2-1000",
@@ -265,6 +312,13 @@ def _check(scenario: Scenario, where: str) -> None:
     for ok, message in rules:
         if not ok:
             raise ScenarioError(f"{where}: {message}")
+
+
+def aws_refuses(stack: Stack) -> str | None:
+    """Why AWS would refuse the mapping these settings make (None: it accepts them)."""
+    if stack.batch_size > BATCH_WITHOUT_WINDOW and stack.maximum_batching_window_in_seconds < 1:
+        return NEEDS_WINDOW
+    return None
 
 
 def parse(text: str, where: str) -> Scenario:

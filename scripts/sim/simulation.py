@@ -13,7 +13,7 @@ from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
 from sim.governor import MINUTE, Change, CloudWatch, GovernorRunner
 from sim.loop import Loop
-from sim.scenario import Burst, Scenario
+from sim.scenario import Burst, Scenario, ScenarioError, aws_refuses
 from sim.sqs import Queue
 
 
@@ -85,6 +85,9 @@ class Simulation:
     """Wires the parts together and runs them."""
 
     def __init__(self, scenario: Scenario, label: str = "") -> None:
+        problem = aws_refuses(scenario.stack)
+        if problem is not None and not scenario.runtime.single_poller:  # LocalStack accepts it
+            raise ScenarioError(f"{label or scenario.name}: {problem}")
         self.scenario = scenario
         self.label = label or scenario.name
         self.rng = random.Random(scenario.seed)

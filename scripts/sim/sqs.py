@@ -59,7 +59,7 @@ class Queue:
         retention_seconds: float,
         message_bytes: int,
         on_visible: Callable[[float], None],
-        schedule: Callable[[float, Callable[[float, object], None]], None],
+        schedule: Callable[[float, Callable[[float, float], None], float], None],
     ) -> None:
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
@@ -233,10 +233,12 @@ class Queue:
             self._next_wake = until
             if until not in self._wakes:
                 self._wakes.add(until)
-                self._schedule(until, self._wake)
+                self._schedule(until, self._wake, until)
 
-    def _wake(self, now: float, _: object = None) -> None:
-        self._wakes.discard(now)
+    def _wake(self, now: float, due: float) -> None:
+        """A wake-up scheduled for `due` runs at `now` (later than `due` when `due` had
+        already passed when it was scheduled: the loop runs past instants at once)."""
+        self._wakes.discard(due)
         self._next_wake = min(self._wakes, default=math.inf)
         released = self._release(now)
         if self.hidden and self.hidden[0][0] < self._next_wake:
@@ -244,7 +246,7 @@ class Queue:
             self._next_wake = until
             if until not in self._wakes:
                 self._wakes.add(until)
-                self._schedule(until, self._wake)
+                self._schedule(until, self._wake, until)
         if released:
             self._on_visible(now)
 

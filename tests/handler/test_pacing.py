@@ -29,15 +29,15 @@ def test_the_next_invocation_of_an_environment_starts_at_the_pace_it_learnt(h: A
     h.api.set_faults({"status_sequence": [429], "retry_after": "0"})
     first = h.handle(h.event([h.change(f"a{n}", str(n)) for n in range(4)]), runtime)
     assert first.summary["throttled"] == 1
-    learnt = runtime.pacer.limiter.fill_rate
+    learnt = runtime.pacers[0].limiter.fill_rate
     h.api.set_faults({})
-    waited = runtime.pacer.waited
+    waited = runtime.pacers[0].waited
 
     second = h.handle(h.event([h.change(f"b{n}", str(n)) for n in range(6)]), runtime)
 
     assert second.failed == []
-    assert runtime.pacer.limiter.enabled
-    assert runtime.pacer.waited > waited  # the second invocation waited for turns
+    assert runtime.pacers[0].limiter.enabled
+    assert runtime.pacers[0].waited > waited  # the second invocation waited for turns
     log = [e["time"] for e in h.api.request_log() if e["status"] == 200][-6:]
     # 6 requests at the learnt rate (at most 2 x its measured rate after each answer): the
     # tokens saved up cover about one second's worth, the rest must wait
@@ -50,8 +50,8 @@ def test_a_new_environment_is_unpaced_without_a_known_share(h: Any) -> None:
         runtime := h.runtime(max_operations_per_request=1),
     )
     assert run.failed == []
-    assert runtime.pacer.waited == 0.0
-    assert not runtime.pacer.limiter.enabled
+    assert runtime.pacers[0].waited == 0.0
+    assert not runtime.pacers[0].limiter.enabled
 
 
 def test_a_known_share_paces_the_first_invocation_of_an_environment(h: Any) -> None:
@@ -64,4 +64,4 @@ def test_a_known_share_paces_the_first_invocation_of_an_environment(h: Any) -> N
     times = sorted(e["time"] for e in h.api.request_log())
     assert len(times) == 12
     assert times[-1] - times[0] >= 1.0  # unpaced, 12 requests take a few milliseconds
-    assert runtime.pacer.waited > 0.0
+    assert runtime.pacers[0].waited > 0.0
