@@ -153,7 +153,9 @@ def table(verdicts: Sequence[Verdict]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.compare", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.compare", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("scenarios", nargs="*", help="stored scenario names (default: all)")
     parser.add_argument("--grid", default=",".join(map(str, GRID)))
     parser.add_argument("--workers", type=int, default=1)
