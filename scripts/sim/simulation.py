@@ -114,7 +114,11 @@ class Simulation:
         self.esm = EventSourceMapping(
             self.loop, self.queue, stack, scenario.runtime, self.function.invoke
         )
-        self.cloudwatch = CloudWatch(scenario.governor, random.Random(scenario.seed + 3))
+        self.cloudwatch = CloudWatch(
+            scenario.governor,
+            random.Random(scenario.seed + 3),
+            by_minute=self.function.counters.by_minute,
+        )
         self.governor: GovernorRunner | None = None
         if scenario.governor.enabled and not scenario.runtime.single_poller:
             self.governor = GovernorRunner(
@@ -122,7 +126,6 @@ class Simulation:
                 scenario.governor,
                 cloudwatch=self.cloudwatch,
                 start_concurrency=stack.maximum_concurrency,
-                by_minute=self.function.counters.by_minute,
                 apply=self.esm.set_maximum,
             )
         self.timeline = Timeline()
