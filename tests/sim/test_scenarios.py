@@ -111,7 +111,7 @@ def test_unknown_scenario_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
 
 def test_variants_are_the_three_static_settings_and_the_governor() -> None:
     labels = [label for label, _ in report.variants(scenario.load("outage"))]
-    assert labels == ["static 2", "static 50", "static 1000", "governor 2-50"]
+    assert labels == ["static 2", "static 50", "static 1000", "governor 2-20"]
 
 
 @pytest.mark.parametrize(
