@@ -358,6 +358,19 @@ def load(name_or_path: str) -> Scenario:
         raise ScenarioError(f"{path.name}: {exc}") from None
 
 
+def scaled(scenario: Scenario, changes: int | None) -> Scenario:
+    """A copy whose bursts send `changes` in all (each burst's share and rate kept: its
+    duration grows with its count); the scenario itself when `changes` is None."""
+    if changes is None:
+        return scenario
+    factor = changes / scenario.changes
+    bursts = tuple(
+        replace(b, count=round(b.count * factor), duration=b.duration * factor)
+        for b in scenario.traffic.bursts
+    )
+    return replace(scenario, traffic=replace(scenario.traffic, bursts=bursts))
+
+
 def with_stack(scenario: Scenario, **changes: Any) -> Scenario:
     """A copy with some stack settings changed."""
     return replace(scenario, stack=replace(scenario.stack, **changes))

@@ -171,13 +171,9 @@ class Simulation:
         if count > 0:
             if self.first_arrival is None:
                 self.first_arrival = now
-            randrange, share = self.rng.randrange, traffic.invalid_share
-            entities = [randrange(traffic.entities) for _ in range(count)]
-            if share > 0:
-                draw = self.rng.random
-                valid = [draw() >= share for _ in range(count)]
-            else:
-                valid = [True] * count
+            share, draw = traffic.invalid_share, self.rng.random
+            entities = self.rng.choices(range(traffic.entities), k=count)
+            valid = bytes(draw() >= share for _ in range(count)) if share > 0 else b"\x01" * count
             self.sent += count
             self.queue.send(now, entities, valid, traffic.delay_seconds)
         if target < burst.count:
