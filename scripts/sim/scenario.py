@@ -90,15 +90,15 @@ class Stack:
 
 @dataclass(frozen=True)
 class Governor:
-    """The optional governor (`adaptive_concurrency` in Terraform) and CloudWatch's lag."""
+    """The optional governor (`adaptive_concurrency` in Terraform, with its defaults) and
+    CloudWatch's lag. It runs every minute, as the rule Terraform creates."""
 
     enabled: bool = False
     minimum: int = 2
-    maximum: int = 1000
-    target_throttle_ratio: float = 0.02
+    maximum: int = 20
+    target_throttle_ratio: float = 0.05
     period_seconds: float = 60.0
-    increase_step: int = 0
-    """0: the control law's default step."""
+    """The metric period each decision reads (PERIOD_SECONDS): a multiple of 60, 60-3600."""
     metric_lag_min_seconds: float = 60.0
     metric_lag_max_seconds: float = 120.0
     """A period's figures appear in CloudWatch this long (uniform in the range) after it ends."""
@@ -307,6 +307,11 @@ def _check(scenario: Scenario, where: str) -> None:
             0 < scenario.governor.target_throttle_ratio < 1,
             "governor.target_throttle_ratio in (0, 1)",
         ),
+        (
+            60 <= scenario.governor.period_seconds <= 3600
+            and scenario.governor.period_seconds % 60 == 0,
+            "governor.period_seconds must be a multiple of 60 from 60 to 3600 (as Terraform's)",
+        ),
         (scenario.sample_seconds > 0, "sample_seconds must be > 0"),
     ]
     for ok, message in rules:
@@ -351,6 +356,19 @@ def load(name_or_path: str) -> Scenario:
         if str(exc).startswith(path.name):
             raise
         raise ScenarioError(f"{path.name}: {exc}") from None
+
+
+def scaled(scenario: Scenario, changes: int | None) -> Scenario:
+    """A copy whose bursts send `changes` in all (each burst's share and rate kept: its
+    duration grows with its count); the scenario itself when `changes` is None."""
+    if changes is None:
+        return scenario
+    factor = changes / scenario.changes
+    bursts = tuple(
+        replace(b, count=round(b.count * factor), duration=b.duration * factor)
+        for b in scenario.traffic.bursts
+    )
+    return replace(scenario, traffic=replace(scenario.traffic, bursts=bursts))
 
 
 def with_stack(scenario: Scenario, **changes: Any) -> Scenario:

@@ -114,7 +114,11 @@ class Simulation:
         self.esm = EventSourceMapping(
             self.loop, self.queue, stack, scenario.runtime, self.function.invoke
         )
-        self.cloudwatch = CloudWatch(scenario.governor, random.Random(scenario.seed + 3))
+        self.cloudwatch = CloudWatch(
+            scenario.governor,
+            random.Random(scenario.seed + 3),
+            by_minute=self.function.counters.by_minute,
+        )
         self.governor: GovernorRunner | None = None
         if scenario.governor.enabled and not scenario.runtime.single_poller:
             self.governor = GovernorRunner(
@@ -122,7 +126,6 @@ class Simulation:
                 scenario.governor,
                 cloudwatch=self.cloudwatch,
                 start_concurrency=stack.maximum_concurrency,
-                by_minute=self.function.counters.by_minute,
                 apply=self.esm.set_maximum,
             )
         self.timeline = Timeline()
@@ -168,13 +171,9 @@ class Simulation:
         if count > 0:
             if self.first_arrival is None:
                 self.first_arrival = now
-            randrange, share = self.rng.randrange, traffic.invalid_share
-            entities = [randrange(traffic.entities) for _ in range(count)]
-            if share > 0:
-                draw = self.rng.random
-                valid = [draw() >= share for _ in range(count)]
-            else:
-                valid = [True] * count
+            share, draw = traffic.invalid_share, self.rng.random
+            entities = self.rng.choices(range(traffic.entities), k=count)
+            valid = bytes(draw() >= share for _ in range(count)) if share > 0 else b"\x01" * count
             self.sent += count
             self.queue.send(now, entities, valid, traffic.delay_seconds)
         if target < burst.count:

@@ -51,11 +51,11 @@ def candidate(
 def test_settings_failing_a_target_are_left_out() -> None:
     fine = candidate(cost=1.0)
     slow = candidate(cost=0.1, drain=None)
-    throttled = candidate(cost=0.1, share=0.06)  # above Terraform's target, 0.05
+    throttled = candidate(cost=0.1, share=0.08)  # above the target (Terraform's 5%)
     lossy = candidate(cost=0.1, dlq=3)
     late = candidate(cost=0.1, drain=2000.0)  # oldest age 1,000 s > SLA 600 s
     assert planner.ranked(SCENARIO, [slow, throttled, lossy, late, fine]) == [fine]
-    assert "429 share 6.0%" in throttled.problems(SCENARIO)
+    assert "429 share 8.0%" in throttled.problems(SCENARIO)
     assert "3 valid in DLQ" in lossy.problems(SCENARIO)
 
 

@@ -111,7 +111,7 @@ def test_unknown_scenario_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
 
 def test_variants_are_the_three_static_settings_and_the_governor() -> None:
     labels = [label for label, _ in report.variants(scenario.load("outage"))]
-    assert labels == ["static 2", "static 50", "static 1000", "governor 2-50"]
+    assert labels == ["static 2", "static 50", "static 1000", "governor 2-20"]
 
 
 @pytest.mark.parametrize(
@@ -164,3 +164,13 @@ def test_the_physical_bound_counts_outages_rate_changes_and_small_batches() -> N
     assert small.physical_bound == 1000
     down = replace(base, api=replace(base.api, rate_changes=(RateChange(0.0, 0.0),)))
     assert down.physical_bound == float("inf")
+
+
+def test_bench_times_the_four_rows_and_reports_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "million-burst", "--changes", "3000"]) == 0
+    out = capsys.readouterr().out
+    for label in ("static 2", "static 50", "static 1000", "governor 2-20"):
+        assert f"3,000 changes, {label}:" in out
+    assert "the four-row table of 3,000 changes in" in out
+    assert "bytes per change" in out
+    assert scenario.scaled(scenario.load("million-burst"), 3000).arrival_span == 120 * 3000 / 1e6
