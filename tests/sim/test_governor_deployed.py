@@ -82,7 +82,8 @@ def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str
             "rate": 60,
             "burst": 60,
             "latency_median_ms": 80,
-            "rate_changes": (RateChange(at=250.0, rate=15.0),),  # just before the increase
+            "rate_changes": (RateChange(at=250.0, rate=5.0),),  # just before the increase, deep
+            # enough that the pacing kept per environment does not absorb it
         },
         governor={"enabled": True, "minimum": 2, "maximum": 20},
         max_duration_seconds=1500,
