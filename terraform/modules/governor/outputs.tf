@@ -32,3 +32,8 @@ output "governed_event_source_mapping_arn" {
   description = "The one event source mapping the role may read and update."
   value       = one([for s in local.policy_statements : one(s.Resource) if s.Sid == "ReadAndSetMappingConcurrency"])
 }
+
+output "state_parameter_name" {
+  description = "Name of the SSM parameter where the governor keeps its state between runs."
+  value       = aws_ssm_parameter.state.name
+}
