@@ -129,9 +129,9 @@ class Bench:
                 stats = self.api.stats()
                 seen = self.poller.mapping(self.mapping_uuid) or {}
                 if k is None and self.governor:
-                    moved = self.governor.tick(stats, sqs, self.stack.queue_url, released)
-                    if moved is not None and moved != trace[-1]:
-                        trace.append(moved)
+                    self.governor.tick(stats, sqs, self.stack.queue_url, released)
+                if seen.get("concurrency") and seen["concurrency"] != trace[-1]:
+                    trace.append(int(seen["concurrency"]))  # as the poller runs it
                 status.update(
                     f"{label}: {stats['applied']:,}/{count:,} applied, "
                     f"{stats['requests']:,} requests, {stats.get('rate_limited', 0):,} 429, "

@@ -4,8 +4,9 @@ LocalStack extracts no EMF metrics from the consumer's logs, so every `period` s
 puts what the governor reads with PutMetricData, as tests/integration/test_governor_wiring.py
 does: the consumer's `requests` and `throttled` of the period just ended (from the entity API's
 counters: its requests and its token bucket's 429s) and the queue's visible messages and oldest
-age; then it invokes the governor. Its EventBridge rule is disabled meanwhile (the bench sets
-the pace) and its PERIOD_SECONDS set to the bench's period; both are restored afterwards.
+age; then it invokes the governor. Its EventBridge rule is disabled meanwhile, and its target
+removed (LocalStack keeps running a disabled schedule), so the bench alone sets the pace; its
+PERIOD_SECONDS is set to the bench's period. Everything is restored afterwards.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class GovernorDriver:
         self.lambda_client = stack.client("lambda")
         self.environment: dict[str, str] = {}
         self.rules: list[str] = []
+        self.targets: dict[str, list[dict[str, Any]]] = {}
         self._boundary = 0.0
         self._counted = (0, 0)
 
@@ -93,6 +95,11 @@ class GovernorDriver:
         self.rules = events.list_rule_names_by_target(TargetArn=arn)["RuleNames"]
         for rule in self.rules:
             events.disable_rule(Name=rule)
+            # LocalStack keeps running a disabled schedule: its target goes too, for a while.
+            targets = events.list_targets_by_rule(Rule=rule)["Targets"]
+            self.targets[rule] = [t for t in targets if t["Arn"] == arn]
+            if self.targets[rule]:
+                events.remove_targets(Rule=rule, Ids=[t["Id"] for t in self.targets[rule]])
 
     def hand_back(self) -> None:
         """Restore the governor's environment and schedule."""
@@ -100,6 +107,8 @@ class GovernorDriver:
             set_function_environment(self.lambda_client, self.name, self.environment)
         events = self.stack.client("events")
         for rule in self.rules:
+            if self.targets.get(rule):
+                events.put_targets(Rule=rule, Targets=self.targets[rule])
             events.enable_rule(Name=rule)
 
     def tick(self, stats: dict[str, Any], sqs: Any, queue_url: str, released: float) -> int | None:
