@@ -21,6 +21,10 @@ def apply() -> bool:
     """Make LocalStack's SQS poller idle when the project's poller owns the mappings."""
     if os.environ.get(VARIABLE, "localstack") != "project":
         return False
+    from localstack.services.lambda_.event_source_mapping.esm_worker import (  # noqa: PLC0415
+        EsmState,
+        EsmWorker,
+    )
     from localstack.services.lambda_.event_source_mapping.pollers.poller import (  # noqa: PLC0415
         EmptyPollResultsException,
     )
@@ -31,6 +35,17 @@ def apply() -> bool:
     def poll_events(self: Any) -> None:
         raise EmptyPollResultsException(service="sqs", source_arn=self.source_arn)
 
+    store_state = EsmWorker.update_esm_state_in_store
+
+    def update_esm_state_in_store(self: Any, new_state: Any) -> None:
+        # An update replaces a mapping's worker; the old one, ending after its successor has
+        # started, would write "Disabled" over "Enabled" (LocalStack's own poller ignores the
+        # state, the project's reads it). A real disable is written by the new worker itself.
+        if new_state == EsmState.DISABLED and self._shutdown_event.is_set():
+            return
+        store_state(self, new_state)
+
     SqsPoller.poll_events = poll_events
+    EsmWorker.update_esm_state_in_store = update_esm_state_in_store
     LOG.info("SQS event source mappings are polled by the project's poller (localcloud.poller)")
     return True
