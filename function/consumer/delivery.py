@@ -23,33 +23,43 @@ THROTTLING_STATUSES = frozenset({429})
 the requests, but it does not lower the rate (as botocore's adaptive mode)."""
 
 
-PACER_PER_ENVIRONMENT = False
-"""False: a new Pacer per invocation (a rate measured in an earlier one says little after the
-pause between them, and concurrent invocations start unpaced anyway). True: one per warm
-execution environment, kept across its invocations. The handler and the simulator both read
-it, through `pacer_for_invocation`."""
+PACER_PER_ENVIRONMENT = True
+"""The pacing state's lifetime, one decision read by the handler and the simulator alike
+(through `pacer_for_invocation`): True, one Pacer per execution environment, kept by every
+invocation it serves (as botocore's adaptive client keeps its bucket for the client's life),
+so an invocation under fan-out starts at the rate its environment learnt before, the pause
+between invocations aged by `AdaptiveRateLimiter.resume`; False, a new one per invocation."""
 
 
 class Pacer:
-    """The invocation's request pace: flow_control.pacing's adaptive token bucket with the
-    clock, the sleeping and a lock around it (the sender threads share one).
+    """The request pace: flow_control.pacing's adaptive token bucket with the clock, the
+    sleeping and a lock around it (the sender threads share one).
 
-    Requests go out unpaced until the API throttles; then the send rate drops and recovers
-    as answers succeed, and a Retry-After holds every request until its instant. How long
-    one lives is `PACER_PER_ENVIRONMENT` (`pacer_for_invocation`).
+    Requests go out unpaced until the API throttles (or at `start_rate`, a known share of the
+    API's limit); then the send rate drops and recovers as answers succeed, and a Retry-After
+    holds every request until its instant. How long one lives is `PACER_PER_ENVIRONMENT`
+    (`pacer_for_invocation`).
     """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        start_rate: float | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self.limiter = AdaptiveRateLimiter(clock())
+        self.start_rate = start_rate
+        self.limiter = AdaptiveRateLimiter(clock(), start_rate=start_rate)
         self.waited = 0.0
         """Seconds spent waiting for a turn, over all threads."""
+
+    def begin_invocation(self) -> None:
+        """A new invocation of the environment starts: the pause since the last one is aged
+        (`AdaptiveRateLimiter.resume`)."""
+        with self._lock:
+            self.limiter.resume(self._clock())
 
     def wait_turn(self, deadline: Deadline, needed: float) -> bool:
         """Wait for a token; False (no token taken) when the wait would leave less than
@@ -90,6 +100,8 @@ def pacer_for_invocation(kept: list[Pacer], new: Callable[[], Pacer] = Pacer) ->
         return new()
     if not kept:
         kept.append(new())
+    else:
+        kept[0].begin_invocation()
     return kept[0]
 
 

@@ -22,6 +22,8 @@ TIMEOUT_RANGE = (0.1, 900.0)
 RETRY_HORIZON_RANGE = (60, 1_209_600)
 """One minute to fourteen days (SQS's longest retention)."""
 RETRY_BACKOFF_BASE_RANGE = (0.0, 43_200.0)
+ENTITY_API_RATE_SHARE_RANGE = (0.0, 100_000.0)
+"""Requests/s one execution environment starts paced at; 0 (the default): unknown, unpaced."""
 RETRY_BACKOFF_MAX_RANGE = (0, 43_200)
 """Up to SQS's visibility maximum (12 hours); 0 turns visibility backoff off."""
 _LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -54,6 +56,9 @@ class Settings:
     retry_backoff_base_seconds: float = DEFAULT_RETRY_BACKOFF_BASE_SECONDS
     retry_backoff_max_seconds: int = DEFAULT_RETRY_BACKOFF_MAX_SECONDS
     """Cap of the visibility backoff; 0: visibility is left alone (backoff off)."""
+    entity_api_rate_share: float | None = None
+    """Requests/s each execution environment starts paced at (Terraform: the API's known
+    limit, `entity_api_rate_limit`, over the largest concurrency); None: unpaced until a 429."""
 
     @property
     def backoff_enabled(self) -> bool:
@@ -71,7 +76,8 @@ class Settings:
             f"token_parameter={self.token_parameter!r}, token={hidden}, "
             f"retry_horizon_seconds={self.retry_horizon_seconds}, "
             f"retry_backoff_base_seconds={self.retry_backoff_base_seconds}, "
-            f"retry_backoff_max_seconds={self.retry_backoff_max_seconds})"
+            f"retry_backoff_max_seconds={self.retry_backoff_max_seconds}, "
+            f"entity_api_rate_share={self.entity_api_rate_share})"
         )
 
     __str__ = __repr__
@@ -145,6 +151,7 @@ class Settings:
                     environ, "RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS, int
                 )
             ),
+            entity_api_rate_share=_number(environ, "ENTITY_API_RATE_SHARE", 0.0, float) or None,
         )
 
 
@@ -155,6 +162,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "RETRY_HORIZON_SECONDS": RETRY_HORIZON_RANGE,
     "RETRY_BACKOFF_BASE_SECONDS": RETRY_BACKOFF_BASE_RANGE,
     "RETRY_BACKOFF_MAX_SECONDS": RETRY_BACKOFF_MAX_RANGE,
+    "ENTITY_API_RATE_SHARE": ENTITY_API_RATE_SHARE_RANGE,
 }
 
 

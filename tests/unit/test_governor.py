@@ -156,7 +156,7 @@ def run(stack: Stack, now: float, capsys: pytest.CaptureFixture[str], **env: str
     return decision, line
 
 
-def test_throttling_above_target_halves_the_concurrency(
+def test_throttling_above_target_cuts_the_concurrency_to_what_the_api_took(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = later(stack)
@@ -165,9 +165,10 @@ def test_throttling_above_target_halves_the_concurrency(
 
     decision, line = run(stack, now, capsys)
 
-    assert (decision.concurrency, decision.changed) == (10, True)
-    assert stack.concurrency() == 10
-    assert line["governor_concurrency"] == 10
+    # 30% throttled at 20, target 10%: 20 x 0.7 / 0.9
+    assert (decision.concurrency, decision.changed) == (15, True)
+    assert stack.concurrency() == 15
+    assert line["governor_concurrency"] == 15
     assert line["previous"] == 20
     assert line["reason"].startswith("decrease")
     assert line["throttle_ratio"] == pytest.approx(0.3)
@@ -195,16 +196,56 @@ def test_after_a_change_it_holds_until_the_metrics_postdate_it(
     assert stack.last_modified() == changed_at  # no UpdateEventSourceMapping call
 
 
-def test_a_backlog_without_throttling_raises_it_by_the_step(
+def test_a_backlog_under_target_raises_it_by_the_headroom_left(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = later(stack)
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=1, visible=500)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=5, visible=500)
 
     decision, line = run(stack, now, capsys)
 
-    assert (decision.concurrency, stack.concurrency()) == (21, 21)
+    # 5% throttled of a 10% target: half the headroom left, 20 + 0.5 x 20
+    assert (decision.concurrency, stack.concurrency()) == (30, 30)
     assert line["reason"].startswith("increase")
+
+
+@pytest.mark.parametrize(
+    ("older", "newer", "reason"),
+    [
+        (500, 0, "hold: no backlog"),  # the backlog was drained in the newest period
+        (0, 500, "increase"),  # a backlog built up in the newest period
+    ],
+)
+def test_the_queue_is_judged_by_its_newest_period(
+    stack: Stack, capsys: pytest.CaptureFixture[str], older: float, newer: float, reason: str
+) -> None:
+    now = later(stack)
+    until = window(now, PERIOD)[1]
+    stack.put(until - PERIOD - 30, requests=50, throttled=0, visible=older)
+    stack.put(until - 30, requests=50, throttled=0, visible=newer)
+
+    decision, line = run(stack, now, capsys)
+
+    assert line["visible_messages"] == newer
+    assert line["requests"] == 100
+    assert line["reason"].startswith(reason)
+    assert decision.changed is (reason == "increase")
+
+
+def test_a_mapping_without_a_setting_is_cut_from_the_maximum(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no MaximumConcurrency counts as 1,000: brought to the bound, then cut from there
+    stack.lambda_client.update_event_source_mapping(UUID=stack.mapping, ScalingConfig={})
+    assert stack.concurrency() is None
+    now = later(stack)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=55, visible=500)
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, stack.concurrency()) == (20, 20)  # 40 x 0.5, not 1,000's
+    assert line["previous"] == 1000
+    assert line["reason"].startswith("decrease")
 
 
 def test_no_backlog_and_no_data_both_hold_without_calling_update(
