@@ -136,15 +136,15 @@ def _drain(row: Row) -> str:
 def table(verdicts: Sequence[Verdict]) -> list[str]:
     """The markdown table of docs/tuning.md."""
     lines = [
-        "| scenario | best fixed | drain | 429 | default fixed (5) | drain | 429 "
-        "| governor 2-20 + pacing | 429 | x best | goals missed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | best fixed | drain | 429 | default (5): drain | 429 "
+        "| governor 2-20 + pacing: drain | 429 | x best | goals missed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         ratio = v.drain_ratio
         lines.append(
             f"| {v.name} | {v.best.concurrency} | {_drain(v.best)} | {v.best.share_429:.1%} "
-            f"| | {_drain(v.default)} | {v.default.share_429:.1%} "
+            f"| {_drain(v.default)} | {v.default.share_429:.1%} "
             f"| {_drain(v.governor)} | {v.governor.share_429:.1%} "
             f"| {'-' if ratio is None else f'{ratio:.2f}'} | {', '.join(v.missed()) or 'none'} |"
         )
