@@ -33,7 +33,6 @@ GOVERNOR_DEFAULTS = {
     "maximum": 20,
     "target_throttle_ratio": 0.05,
     "period_seconds": 60.0,
-    "increase_step": 0,
 }
 """Terraform's `adaptive_concurrency` defaults, switched on."""
 TARGET = 0.05
@@ -137,15 +136,15 @@ def _drain(row: Row) -> str:
 def table(verdicts: Sequence[Verdict]) -> list[str]:
     """The markdown table of docs/tuning.md."""
     lines = [
-        "| scenario | best fixed | drain | 429 | default fixed (5) | drain | 429 "
-        "| governor 2-20 + pacing | 429 | x best | goals missed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | best fixed | drain | 429 | default (5): drain | 429 "
+        "| governor 2-20 + pacing: drain | 429 | x best | goals missed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         ratio = v.drain_ratio
         lines.append(
             f"| {v.name} | {v.best.concurrency} | {_drain(v.best)} | {v.best.share_429:.1%} "
-            f"| | {_drain(v.default)} | {v.default.share_429:.1%} "
+            f"| {_drain(v.default)} | {v.default.share_429:.1%} "
             f"| {_drain(v.governor)} | {v.governor.share_429:.1%} "
             f"| {'-' if ratio is None else f'{ratio:.2f}'} | {', '.join(v.missed()) or 'none'} |"
         )
@@ -167,16 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not grid or any(not 2 <= c <= 1000 for c in grid):
         parser.error("--grid: each value in 2-1000")
     names = args.scenarios or scenario.available()
-    verdicts = []
-    for name in names:
-        try:
-            chosen = scenario.load(name)
-        except scenario.ScenarioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"comparing {name} ...", file=sys.stderr, flush=True)
-        verdicts.append(compare(chosen, grid, max(1, args.workers)))
-    print("\n".join(table(verdicts)))
+    try:
+        chosen = [scenario.load(name) for name in names]
+    except scenario.ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    header, rule, *_ = table([])
+    print(header, rule, sep="\n", flush=True)
+    for one in chosen:  # each row as soon as it is known
+        print(table([compare(one, grid, max(1, args.workers))])[-1], flush=True)
     return 0
 
 

@@ -634,6 +634,7 @@ run "rate_limit_rejects_zero" {
 
   expect_failures = [var.entity_api_rate_limit]
 }
+
 # ---- The retry path's budget and FIFO's receive count (issue 15) ----------------------------
 
 run "function_timeout_10_with_the_default_api_timeout" {

@@ -207,3 +207,15 @@ def test_a_start_rate_is_where_a_forgotten_limiter_starts_again() -> None:
 def test_a_start_rate_must_be_positive(rate: float) -> None:
     with pytest.raises(ValueError, match="start_rate"):
         AdaptiveRateLimiter(0.0, start_rate=rate)
+
+
+def test_a_start_rate_is_never_exceeded_but_a_429_still_lowers_it() -> None:
+    limiter = AdaptiveRateLimiter(0.0, start_rate=4.0)
+    now = 0.0
+    for _ in range(400):  # 100 s of successes: the CUBIC curve alone would be far above 4
+        while (wait := limiter.acquire(now)) > 0.0:
+            now += wait
+        limiter.record(now, throttled=False)
+    assert limiter.fill_rate == pytest.approx(4.0)
+    limiter.record(now, throttled=True)
+    assert limiter.fill_rate < 4.0
