@@ -144,8 +144,12 @@ bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through Lo
 	scripts/bench/e2e.sh
 
 # ---- Local cloud (LocalStack on this machine) ----------------------------------------------
+.PHONY: bench-fanout
+bench-fanout: $(VENV_STAMP) ## Fan-out through LocalStack at K = 1, 4, 12 and with the governor, against a 20 requests/s token bucket
+	scripts/bench/fanout.sh
+
 .PHONY: demo
-demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues)
+demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues; CONCURRENCY=N: invocations at once)
 	scripts/localcloud/demo.sh
 
 .PHONY: down

@@ -15,6 +15,10 @@ locals {
   # With the governor, the mapping starts at maximum_concurrency held within its bounds.
   governor                    = var.adaptive_concurrency
   initial_maximum_concurrency = local.governor.enabled ? max(local.governor.minimum, min(local.governor.maximum, var.maximum_concurrency)) : var.maximum_concurrency
+
+  # A known API limit, shared by the most invocations that may run at once.
+  most_concurrent       = local.governor.enabled ? local.governor.maximum : var.maximum_concurrency
+  entity_api_rate_share = var.entity_api_rate_limit == null ? null : var.entity_api_rate_limit / local.most_concurrent
 }
 
 module "queue" {
@@ -55,6 +59,7 @@ module "consumer" {
   entity_api_token_parameter_name = var.entity_api_token_parameter_name
   entity_api_token_kms_key_arn    = var.entity_api_token_kms_key_arn
   entity_api_timeout_seconds      = var.entity_api_timeout_seconds
+  entity_api_rate_share           = local.entity_api_rate_share
   max_operations_per_request      = var.max_operations_per_request
   max_request_bytes               = var.max_request_bytes
   metrics_namespace               = local.metrics_namespace

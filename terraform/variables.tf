@@ -256,6 +256,17 @@ variable "entity_api_token_kms_key_arn" {
   default     = null
 }
 
+variable "entity_api_rate_limit" {
+  description = "The entity API's rate limit in requests/s when it is known; null (the default): unknown, each execution environment paces itself from the API's first 429. When set (0.01-100000), the invocations share it from their first request: every execution environment starts paced at this limit over the most concurrent invocations (`maximum_concurrency`, or the governor's `maximum`), ENTITY_API_RATE_SHARE, and adapts from there."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.entity_api_rate_limit == null || try(var.entity_api_rate_limit >= 0.01 && var.entity_api_rate_limit <= 100000, false)
+    error_message = "entity_api_rate_limit: must be null (unknown) or the API's limit in requests per second, from 0.01 to 100000."
+  }
+}
+
 variable "entity_api_timeout_seconds" {
   description = "Timeout of one API request (ENTITY_API_TIMEOUT_SECONDS); null keeps the handler's default. Less than `function_timeout`."
   type        = number
@@ -300,7 +311,7 @@ variable "retry_backoff_base_seconds" {
 }
 
 variable "retry_backoff_max_seconds" {
-  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds."
+  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds. A record's own cap is also at most a quarter of how long it has been failing (since its first send), so after an outage records return within a quarter of its length."
   type        = number
   default     = 900
 }

@@ -6,14 +6,14 @@ import gc
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.copies import CarriedFacts, unwrap_records
-from consumer.delivery import deliver_plan
+from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
 from consumer.dlq import DlqEntry, route_to_dlq, sqs_client, sqs_client_built
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
@@ -43,18 +43,26 @@ PARSE_CHECK_EVERY = 256
 
 @dataclass(slots=True, eq=False)
 class Runtime:
-    """What a container builds once: settings, schema validator, entity API client; and how
-    many invocations it has served (the first is the cold start)."""
+    """What a container builds once: settings, schema validator, entity API client, the
+    request pace (`pacer`); and how many invocations it has served (the first is the cold
+    start)."""
 
     settings: Settings
     validator: Draft202012Validator
     client: EntityApiClient
     invocations: int = 0
+    pacers: list[Pacer] = field(default_factory=list)
+    """The environment's Pacer once made (`delivery.pacer_for_invocation`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         """Build the validator and the client for `settings`."""
         return cls(settings, load_validator(), EntityApiClient(settings))
+
+    def pacer(self) -> Pacer:
+        """The Pacer of the invocation starting now (its lifetime: `pacer_for_invocation`)."""
+        share = self.settings.entity_api_rate_share
+        return pacer_for_invocation(self.pacers, lambda: Pacer(start_rate=share))
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Runtime:
@@ -117,6 +125,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         max_bytes=settings.max_request_bytes,
         stats=stats,
         while_sending=invalid.route,
+        pacer=runtime.pacer(),
     )
     # validate what delivery did not reach while the reserve holds: later, it only costs time
     plan.complete(deadline.earlier_by(reserve))

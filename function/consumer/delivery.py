@@ -23,41 +23,67 @@ THROTTLING_STATUSES = frozenset({429})
 the requests, but it does not lower the rate (as botocore's adaptive mode)."""
 
 
-class Pacer:
-    """The invocation's request pace: flow_control.pacing's adaptive token bucket with the
-    clock, the sleeping and a lock around it (the sender threads share one).
+PACER_PER_ENVIRONMENT = True
+"""The pacing state's lifetime, one decision read by the handler and the simulator alike
+(through `pacer_for_invocation`): True, one Pacer per execution environment, kept by every
+invocation it serves (as botocore's adaptive client keeps its bucket for the client's life),
+so an invocation under fan-out starts at the rate its environment learnt before, the pause
+between invocations aged by `AdaptiveRateLimiter.resume`; False, a new one per invocation."""
 
-    Requests go out unpaced until the API throttles; then the send rate drops and recovers
-    as answers succeed, and a Retry-After holds every request until its instant. One per
-    invocation: a rate measured in an earlier one says little after the pause between them
-    (the bucket would start from a decayed measurement), and concurrent invocations start
-    unpaced anyway.
+
+class Pacer:
+    """The request pace: flow_control.pacing's adaptive token bucket with the clock, the
+    sleeping and a lock around it (the sender threads share one).
+
+    Requests go out unpaced until the API throttles (or at `start_rate`, a known share of the
+    API's limit); then the send rate drops and recovers as answers succeed, and a Retry-After
+    holds every request until its instant. How long one lives is `PACER_PER_ENVIRONMENT`
+    (`pacer_for_invocation`).
     """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        start_rate: float | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self.limiter = AdaptiveRateLimiter(clock())
+        self.start_rate = start_rate
+        self.limiter = AdaptiveRateLimiter(clock(), start_rate=start_rate)
         self.waited = 0.0
         """Seconds spent waiting for a turn, over all threads."""
+
+    def begin_invocation(self) -> None:
+        """A new invocation of the environment starts: the pause since the last one is aged
+        (`AdaptiveRateLimiter.resume`)."""
+        with self._lock:
+            self.limiter.resume(self._clock())
 
     def wait_turn(self, deadline: Deadline, needed: float) -> bool:
         """Wait for a token; False (no token taken) when the wait would leave less than
         `needed` seconds before `deadline`."""
         while True:
-            with self._lock:
-                wait = self.limiter.acquire(self._clock())
-                if wait <= 0.0:
-                    return True
-                if deadline.remaining() - wait < needed:
-                    return False
-                self.waited += wait
+            wait = self.next_turn(deadline, needed)
+            if wait is None:
+                return False
+            if wait <= 0.0:
+                return True
             self._sleep(wait)
+
+    def next_turn(self, deadline: Deadline, needed: float) -> float | None:
+        """`wait_turn` without sleeping (for an event-driven caller, such as the simulator):
+        0.0 when a token was taken, seconds to wait before asking again, or None (no token
+        taken) when that wait would leave less than `needed` seconds before `deadline`."""
+        with self._lock:
+            wait = self.limiter.acquire(self._clock())
+            if wait <= 0.0:
+                return 0.0
+            if deadline.remaining() - wait < needed:
+                return None
+            self.waited += wait
+            return wait
 
     def record(self, status: int, retry_after: float | None) -> None:
         """Account for one answer of the API."""
@@ -65,6 +91,22 @@ class Pacer:
             self.limiter.record(
                 self._clock(), throttled=status in THROTTLING_STATUSES, retry_after=retry_after
             )
+
+
+def pacer_for_invocation(kept: list[Pacer], new: Callable[[], Pacer] = Pacer) -> Pacer:
+    """The Pacer one invocation uses: a new one from `new`, or with PACER_PER_ENVIRONMENT the
+    one in `kept` (the execution environment's, made on its first invocation)."""
+    if not PACER_PER_ENVIRONMENT:
+        return new()
+    if not kept:
+        kept.append(new())
+    else:
+        kept[0].begin_invocation()
+    return kept[0]
+
+
+_ENVIRONMENT_PACER: list[Pacer] = []
+"""This execution environment's Pacer, when PACER_PER_ENVIRONMENT."""
 
 
 def deliver_plan(
@@ -82,7 +124,7 @@ def deliver_plan(
 
     `while_sending` is called once, when the first wave is packed (so every record reached
     in time has been validated) and its requests may still be in flight. Every request of
-    every wave is paced by `pacer` (a new Pacer for the invocation when not given).
+    every wave is paced by `pacer` (`pacer_for_invocation`'s when not given).
 
     Wave k carries the k-th operation of every entity whose earlier operations were all
     applied, so one request never holds two operations on the same entity and no operation
@@ -92,7 +134,7 @@ def deliver_plan(
     outcomes: dict[Operation, Outcome] = {}
     active: Iterable[list[Operation]] = plan.chains()
     depth = 0
-    pacer = pacer or Pacer()
+    pacer = pacer or pacer_for_invocation(_ENVIRONMENT_PACER)
     while True:
         sender = _Sender(client, deadline, stats, outcomes, pacer)
         in_wave: list[list[Operation]] = []

@@ -3,24 +3,32 @@
 Each run reads CloudWatch (one GetMetricData call): the consumer's EMF `requests` and
 `throttled` (Sum, dimension FunctionName, namespace METRICS_NAMESPACE) and the queue's
 ApproximateNumberOfMessagesVisible and ApproximateAgeOfOldestMessage (Maximum, AWS/SQS,
-QueueName), over the last WINDOW_PERIODS whole periods of PERIOD_SECONDS. It reads the
+QueueName), over the newest WINDOW_PERIODS whole periods of PERIOD_SECONDS that CloudWatch
+has published (metrics arrive a minute or two late: it asks for the periods of the last
+LATEST_LAG_SECONDS too, and the window ends with the newest period holding any point). It reads the
 mapping's MaximumConcurrency and LastModified (GetEventSourceMapping), asks the pure law
 `consumer.flow_control.governor_law.decide`, and calls UpdateEventSourceMapping only when the
 answer differs. Every run writes one JSON line with the EMF metric `governor_concurrency`.
 
-State between runs lives in the mapping itself: its MaximumConcurrency is the current
-setting and its LastModified the time of the last change (the law waits for metrics that
-postdate it, whoever made the change). Nothing else is stored.
+State between runs: the mapping's MaximumConcurrency is the current setting and its
+LastModified the time of the last change (the law waits for metrics that postdate it, whoever
+made the change). What the law also remembers of its own last change (`previous_concurrency`,
+`basis_until`: the fast cut after an increase) lives in an SSM parameter
+(GOVERNOR_STATE_PARAMETER, one JSON object, written after each change); it counts only while
+the mapping still has the setting it recorded, so a change by hand makes it unknown (the law
+then waits, the safe choice). Without the parameter the law runs without that memory.
 
 Environment (a bad value fails the cold start naming the setting): EVENT_SOURCE_MAPPING_UUID,
 CONSUMER_FUNCTION_NAME, QUEUE_NAME (required); MINIMUM_CONCURRENCY, MAXIMUM_CONCURRENCY
 (2-1000, required); TARGET_THROTTLE_RATIO (0-1 exclusive, default 0.05); PERIOD_SECONDS (a
 multiple of 60 up to 3600, or 10 or 30 for high-resolution metrics; default 60);
-METRICS_NAMESPACE (default SqsBatchConsumer).
+METRICS_NAMESPACE (default SqsBatchConsumer); GOVERNOR_STATE_PARAMETER (an SSM parameter
+name; optional).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -45,6 +53,9 @@ from consumer.telemetry import emit_summary, timestamp
 
 WINDOW_PERIODS = 2
 """Whole periods of metrics each decision reads (the current, partial period excluded)."""
+LATEST_LAG_SECONDS = 300
+"""How late a period's metrics may be published and still be read: the query reaches back
+this much further than WINDOW_PERIODS, so a lag of 1-2 minutes does not blind the governor."""
 CONCURRENCY_BOUNDS = (2, 1000)
 """ScalingConfig.MaximumConcurrency's range."""
 UNSET_CONCURRENCY = 1000
@@ -54,6 +65,7 @@ METRIC = "governor_concurrency"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}(\.fifo)?$")
+_PARAMETER_NAME = re.compile(r"^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class GovernorConfig:
     law: GovernorSettings
     period_seconds: int = 60
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    state_parameter: str | None = None
+    """SSM parameter holding the law's memory of its last change (None: none kept)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> GovernorConfig:
@@ -90,9 +104,15 @@ class GovernorConfig:
         namespace = environ.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE
         if not is_metrics_namespace(namespace):
             raise SettingsError(f"METRICS_NAMESPACE is not a namespace we accept: {namespace!r}")
-        return cls(
-            uuid, function, queue, GovernorSettings(minimum, maximum, ratio), period, namespace
-        )
+        parameter = environ.get("GOVERNOR_STATE_PARAMETER", "").strip() or None
+        if parameter is not None and not (
+            len(parameter) <= 1011 and _PARAMETER_NAME.match(parameter)
+        ):
+            raise SettingsError(
+                f"GOVERNOR_STATE_PARAMETER must be an SSM parameter name, got {parameter!r}"
+            )
+        law = GovernorSettings(minimum, maximum, ratio)
+        return cls(uuid, function, queue, law, period, namespace, parameter)
 
 
 def _text(environ: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
@@ -134,16 +154,28 @@ def metric_queries(config: GovernorConfig) -> list[dict[str, Any]]:
 
 
 def window(now: float, period: int) -> tuple[float, float]:
-    """[since, until): the last WINDOW_PERIODS whole periods before `now` (epoch seconds)."""
+    """[since, until): the whole periods before `now` (epoch seconds) the query asks for:
+    WINDOW_PERIODS, and those of the LATEST_LAG_SECONDS before them."""
     until = math.floor(now / period) * period
-    return until - WINDOW_PERIODS * period, until
+    late = math.ceil(LATEST_LAG_SECONDS / period)
+    return until - (WINDOW_PERIODS + late) * period, until
 
 
 def observations(
-    results: Sequence[Mapping[str, Any]], now: float, since: float, until: float
+    results: Sequence[Mapping[str, Any]], now: float, since: float, until: float, period: int
 ) -> Observations:
-    """Observations from GetMetricData's MetricDataResults (a metric without data: None)."""
-    series = {str(r.get("Id")): _points(r) for r in results}
+    """Observations from GetMetricData's MetricDataResults (a metric without data: None),
+    over the WINDOW_PERIODS periods that end with the newest one holding any point (none:
+    the whole query's span, every figure None)."""
+    everything = {str(r.get("Id")): _points(r) for r in results}
+    newest = max((points[0][0] for points in everything.values() if points), default=None)
+    if newest is not None:
+        until = math.floor(newest / period) * period + period
+        since = until - WINDOW_PERIODS * period
+    series = {
+        key: [(at, value) for at, value in points if since <= at < until]
+        for key, points in everything.items()
+    }
 
     def total(key: str) -> float | None:
         points = series.get(key) or []
@@ -177,13 +209,49 @@ def _epoch(stamp: Any) -> float:
     return stamp.timestamp() if isinstance(stamp, datetime) else float(stamp)
 
 
-def govern(config: GovernorConfig, lambda_client: Any, cloudwatch: Any, now: float) -> Decision:
-    """One run: read the mapping and the metrics, decide, update the mapping on a change."""
+def load_memory(ssm: Any, name: str, current: int) -> tuple[int | None, float | None]:
+    """(previous_concurrency, basis_until) from the state parameter, or (None, None) when it
+    holds nothing, something else, or a setting the mapping no longer has."""
+    try:
+        text = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None, None
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        return None, None
+    if not isinstance(stored, dict) or stored.get("concurrency") != current:
+        return None, None
+    previous, basis = stored.get("previous_concurrency"), stored.get("basis_until")
+    if not isinstance(basis, int | float) or isinstance(basis, bool):
+        basis = None
+    return (previous if type(previous) is int else None, None if basis is None else float(basis))
+
+
+def save_memory(ssm: Any, name: str, state: GovernorState) -> None:
+    """Write the law's memory of the change just made (the setting it applies to included)."""
+    value = {
+        "concurrency": state.concurrency,
+        "previous_concurrency": state.previous_concurrency,
+        "basis_until": state.basis_until,
+    }
+    ssm.put_parameter(Name=name, Value=json.dumps(value), Type="String", Overwrite=True)
+
+
+def govern(
+    config: GovernorConfig, lambda_client: Any, cloudwatch: Any, now: float, ssm: Any = None
+) -> Decision:
+    """One run: read the mapping, the law's memory (with `ssm` and a state parameter) and the
+    metrics, decide, update the mapping and the memory on a change."""
     mapping = lambda_client.get_event_source_mapping(UUID=config.mapping_uuid)
     scaling = mapping.get("ScalingConfig") or {}
     current = int(scaling.get("MaximumConcurrency") or UNSET_CONCURRENCY)
     modified = mapping.get("LastModified")
     changed_at = _epoch(modified) if modified is not None else None
+    keeps = ssm is not None and config.state_parameter is not None
+    previous, basis_until = (
+        load_memory(ssm, str(config.state_parameter), current) if keeps else (None, None)
+    )
     since, until = window(now, config.period_seconds)
     answer = cloudwatch.get_metric_data(
         MetricDataQueries=metric_queries(config),
@@ -191,13 +259,18 @@ def govern(config: GovernorConfig, lambda_client: Any, cloudwatch: Any, now: flo
         EndTime=datetime.fromtimestamp(until, UTC),
         ScanBy="TimestampDescending",
     )
-    seen = observations(answer.get("MetricDataResults", []), now, since, until)
-    decision = decide(GovernorState(config.law, current, changed_at), seen)
+    seen = observations(
+        answer.get("MetricDataResults", []), now, since, until, config.period_seconds
+    )
+    state = GovernorState(config.law, current, changed_at, previous, basis_until)
+    decision = decide(state, seen)
     if decision.changed:
         lambda_client.update_event_source_mapping(
             UUID=config.mapping_uuid,
             ScalingConfig={"MaximumConcurrency": decision.concurrency},
         )
+        if keeps:  # after the update: a failed write leaves the memory stale, so unknown
+            save_memory(ssm, str(config.state_parameter), decision.state)
     emit_summary(decision_line(config, current, decision, seen))
     return decision
 

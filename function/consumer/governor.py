@@ -19,20 +19,20 @@ CONFIG = GovernorConfig.from_environ(os.environ)
 
 
 @lru_cache(maxsize=1)
-def _clients() -> tuple[Any, Any]:
-    """The Lambda and CloudWatch clients, built on the first run (boto3 imported here)."""
+def _clients() -> tuple[Any, Any, Any]:
+    """The Lambda, CloudWatch and SSM clients, built on the first run (boto3 imported here)."""
     import boto3  # noqa: PLC0415 - lazy: the consumer shares this package and never needs it
 
-    return boto3.client("lambda"), boto3.client("cloudwatch")
+    return boto3.client("lambda"), boto3.client("cloudwatch"), boto3.client("ssm")
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """One scheduled run; returns the decision. An AWS error is logged and raised (so the
     governor's error alarm sees it); the mapping is then left as it was."""
     del event, context
-    lambda_client, cloudwatch = _clients()
+    lambda_client, cloudwatch, ssm = _clients()
     try:
-        decision = govern(CONFIG, lambda_client, cloudwatch, time.time())
+        decision = govern(CONFIG, lambda_client, cloudwatch, time.time(), ssm)
     except Exception as error:
         log(
             "ERROR",

@@ -28,6 +28,8 @@ RETRY_HORIZON_RANGE = (60, 1_209_600)
 RETRY_BACKOFF_BASE_RANGE = (0.0, 43_200.0)
 MAX_RECEIVE_COUNT_RANGE = (1, 1_000)
 """SQS's maxReceiveCount range."""
+ENTITY_API_RATE_SHARE_RANGE = (0.0, 100_000.0)
+"""Requests/s one execution environment starts paced at; 0 (the default): unknown, unpaced."""
 RETRY_BACKOFF_MAX_RANGE = (0, 43_200)
 """Up to SQS's visibility maximum (12 hours); 0 turns visibility backoff off."""
 _LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -63,6 +65,9 @@ class Settings:
     source_max_receive_count: int | None = None
     """The source queue's maxReceiveCount as Terraform set it (SOURCE_MAX_RECEIVE_COUNT); None:
     read the queue's RedrivePolicy when it is needed (the fallback)."""
+    entity_api_rate_share: float | None = None
+    """Requests/s each execution environment starts paced at (Terraform: the API's known
+    limit, `entity_api_rate_limit`, over the largest concurrency); None: unpaced until a 429."""
 
     @property
     def entity_api_timeout_floor(self) -> float:
@@ -86,7 +91,8 @@ class Settings:
             f"retry_horizon_seconds={self.retry_horizon_seconds}, "
             f"retry_backoff_base_seconds={self.retry_backoff_base_seconds}, "
             f"retry_backoff_max_seconds={self.retry_backoff_max_seconds}, "
-            f"source_max_receive_count={self.source_max_receive_count})"
+            f"source_max_receive_count={self.source_max_receive_count}, "
+            f"entity_api_rate_share={self.entity_api_rate_share})"
         )
 
     __str__ = __repr__
@@ -161,6 +167,7 @@ class Settings:
                 )
             ),
             source_max_receive_count=_optional_int(environ, "SOURCE_MAX_RECEIVE_COUNT"),
+            entity_api_rate_share=_number(environ, "ENTITY_API_RATE_SHARE", 0.0, float) or None,
         )
 
 
@@ -172,6 +179,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "RETRY_BACKOFF_BASE_SECONDS": RETRY_BACKOFF_BASE_RANGE,
     "RETRY_BACKOFF_MAX_SECONDS": RETRY_BACKOFF_MAX_RANGE,
     "SOURCE_MAX_RECEIVE_COUNT": MAX_RECEIVE_COUNT_RANGE,
+    "ENTITY_API_RATE_SHARE": ENTITY_API_RATE_SHARE_RANGE,
 }
 
 

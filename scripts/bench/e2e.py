@@ -58,7 +58,7 @@ class AppliedWatcher:
             self._stop.wait(POLL_SECONDS)
 
 
-def _percentile(values: list[float], pct: float) -> float:
+def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
@@ -135,7 +135,7 @@ def run_phase(
 
 
 def render(phases: list[Phase]) -> None:
-    table = Table(title="End to end through LocalStack (one ESM poller)", box=None)
+    table = Table(title="End to end through LocalStack (the local mapping poller)", box=None)
     table.add_column("figure")
     for phase in phases:
         table.add_column(phase.name, justify="right")
@@ -148,8 +148,8 @@ def render(phases: list[Phase]) -> None:
     row("publish-to-applied throughput", [f"{p.count / p.seconds:,.0f} msg/s" for p in phases])
     row("all applied after", [f"{p.seconds:.1f} s" for p in phases])
     row("latency p50", [f"{statistics.median(p.latencies) * 1000:,.0f} ms" for p in phases])
-    row("latency p90", [f"{_percentile(p.latencies, 90) * 1000:,.0f} ms" for p in phases])
-    row("latency p99", [f"{_percentile(p.latencies, 99) * 1000:,.0f} ms" for p in phases])
+    row("latency p90", [f"{percentile(p.latencies, 90) * 1000:,.0f} ms" for p in phases])
+    row("latency p99", [f"{percentile(p.latencies, 99) * 1000:,.0f} ms" for p in phases])
     row("entity API requests", [f"{p.requests:,}" for p in phases])
     row("operations per request", [f"{p.operations / p.requests:.1f}" for p in phases])
     console.print(table)

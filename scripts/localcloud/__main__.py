@@ -1,8 +1,14 @@
 """Run the local cloud: LocalStack on 127.0.0.1 with the host Lambda executor, and the entity API.
 
-    python -m localcloud start [--port 4566] [--set KEY=VALUE ...]   # idempotent
+    python -m localcloud start [--port 4566] [--esm project|localstack] [--set KEY=VALUE ...]
     python -m localcloud stop | status | logs [-f] | env
-    python -m localcloud api-start [--port 8080] [--token-file F] [--rate N] [--strict] | api-stop
+    python -m localcloud api-start [--port 8080] [--token-file F] [--rate N [--burst B]] [--strict]
+    python -m localcloud api-stop
+
+`start` is idempotent. With `--esm project` (the default) the SQS event source mappings are
+polled by the project's poller (`localcloud.poller`, the service `esm-poller`), which runs up
+to each mapping's MaximumConcurrency invocations at once as Lambda does; `--esm localstack`
+keeps LocalStack's own mapping (one invocation at a time).
 
 State lives in `.localcloud/` (gitignored): the virtual environments (created once) and one
 folder per instance (`--instance`, default `default`; `make integration` uses its own).
@@ -22,6 +28,7 @@ from pathlib import Path
 import cli
 from cli import console, key_value, parser_for
 from lambda_package.targets import PYTHON_VERSIONS
+from localcloud.localstack_host_executor.esm_handover import VARIABLE as ESM_VARIABLE
 from localcloud.services import (
     Service,
     ServiceError,
@@ -33,16 +40,19 @@ from localcloud.services import (
     localstack_env,
     localstack_health,
     new_run_id,
+    poller_args,
     read_service,
     recorded_run_ids,
     start_service,
     stop_service,
+    tool_env,
 )
 from localcloud.venvs import SetupError, ensure_localstack_venv, ensure_runtime_venv
 from paths import STATE
 
 LOCALSTACK = "localstack"
 ENTITY_API = "entity-api"
+POLLER = "esm-poller"
 DEFAULT_LOCALSTACK_PORT = 4566
 DEFAULT_API_PORT = 8080
 READY_DEADLINE_SECONDS = 90.0
@@ -59,10 +69,11 @@ def cmd_start(args: argparse.Namespace) -> int:
     runtimes = {f"python{v}": ensure_runtime_venv(v) for v in args.runtime}
     python = ensure_localstack_venv()
     running = read_service(args.instance, LOCALSTACK)
-    wanted = {"runtimes": ",".join(sorted(runtimes)), **extra}
+    wanted = {"runtimes": ",".join(sorted(runtimes)), "esm": args.esm, **extra}
     if running is not None:
         if running.settings == wanted and (args.port in (None, 0, running.port)):
             console.print(f"LocalStack already running at {running.url.split('/_')[0]}")
+            _ensure_poller(args.instance, running)
             return 0
         if not args.restart:
             raise ServiceError(
@@ -70,9 +81,12 @@ def cmd_start(args: argparse.Namespace) -> int:
                 f"{running.settings} on port {running.port}; stop it first "
                 "(python -m localcloud stop) or pass --restart"
             )
+        stop_service(args.instance, POLLER)
         stop_service(args.instance, LOCALSTACK)
     port = _port(args.port, DEFAULT_LOCALSTACK_PORT, args.instance)
-    env = localstack_env(args.instance, port, runtimes, extra, new_run_id())
+    env = localstack_env(
+        args.instance, port, runtimes, {ESM_VARIABLE: args.esm, **extra}, new_run_id()
+    )
     started = time.monotonic()
     with console.status(f"starting LocalStack on 127.0.0.1:{port} ..."):
         service = start_service(
@@ -90,12 +104,34 @@ def cmd_start(args: argparse.Namespace) -> int:
         f"LocalStack {health.get('version', '?')} ready at http://127.0.0.1:{port} "
         f"in {time.monotonic() - started:.1f} s (pid {service.pid}, log {_rel(service.log)})"
     )
+    _ensure_poller(args.instance, service)
     return 0
+
+
+def _ensure_poller(instance: str, localstack: Service) -> None:
+    """Run the project's mapping poller beside LocalStack when it owns the SQS mappings."""
+    if localstack.settings.get("esm") != "project" or read_service(instance, POLLER):
+        return
+    port = free_port()
+    service = start_service(
+        instance,
+        POLLER,
+        args=poller_args(localstack.port, port, localstack.pid),
+        port=port,
+        health_url=f"http://127.0.0.1:{port}/health",
+        env=tool_env(localstack.run_id),
+        settings={"localstack_port": str(localstack.port)},
+        deadline_seconds=30.0,
+    )
+    console.print(
+        f"SQS mappings polled by the project's poller (pid {service.pid}, status "
+        f"http://127.0.0.1:{port}/status): up to MaximumConcurrency invocations at once"
+    )
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
     run_ids = recorded_run_ids(args.instance)  # before the records are forgotten
-    for name in (ENTITY_API, LOCALSTACK) if args.all else (LOCALSTACK,):
+    for name in (POLLER, ENTITY_API, LOCALSTACK) if args.all else (POLLER, LOCALSTACK):
         started = time.monotonic()
         if stop_service(args.instance, name):
             console.print(f"stopped {name} ({args.instance}) in {time.monotonic() - started:.1f} s")
@@ -128,7 +164,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     instances += sorted(p.name for p in STATE.glob("*") if (p / "entity-api.log").exists())
     shown = 0
     for instance in dict.fromkeys(instances or ["default"]):
-        for name in (LOCALSTACK, ENTITY_API):
+        for name in (LOCALSTACK, POLLER, ENTITY_API):
             service = read_service(instance, name)
             if service is None:
                 continue
@@ -166,11 +202,14 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_api_start(args: argparse.Namespace) -> int:
+    if args.burst and not args.rate:
+        raise ServiceError("--burst needs --rate (the token bucket's requests per second)")
     token = cli.read_token(args.token_file)
     # The token is never recorded: only whether there is one.
     wanted = {
         "token": "required" if token else "",
         "rate": str(args.rate or ""),
+        "burst": str(args.burst or ""),
         "strict": "yes" if args.strict else "",
     }
     running = read_service(args.instance, ENTITY_API)
@@ -184,17 +223,12 @@ def cmd_api_start(args: argparse.Namespace) -> int:
     service = start_service(
         args.instance,
         ENTITY_API,
-        args=entity_api_args(port, rate=args.rate, strict=args.strict),
+        args=entity_api_args(port, rate=args.rate, burst=args.burst, strict=args.strict),
         port=port,
         health_url=f"http://127.0.0.1:{port}/_admin/stats",
         # The caller's PYTHONPATH, so the child imports `localcloud` as the caller did; the
         # token in the environment, not on the command line.
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-            **({cli.TOKEN_ENVIRONMENT: token} if token else {}),
-        },
+        env={**tool_env(), **({cli.TOKEN_ENVIRONMENT: token} if token else {})},
         settings=wanted,
         deadline_seconds=20.0,
     )
@@ -211,7 +245,7 @@ def cmd_api_stop(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the running services as JSON (for scripts)."""
     services: dict[str, Service | None] = {
-        name: read_service(args.instance, name) for name in (LOCALSTACK, ENTITY_API)
+        name: read_service(args.instance, name) for name in (LOCALSTACK, POLLER, ENTITY_API)
     }
     print(json.dumps({n: (s.__dict__ if s else None) for n, s in services.items()}, indent=2))
     return 0
@@ -248,13 +282,22 @@ def parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], type=key_value, help="LocalStack KEY=VALUE"
     )
     start.add_argument("--restart", action="store_true", help="restart if settings differ")
+    start.add_argument(
+        "--esm",
+        choices=["project", "localstack"],
+        default="project",
+        help="who polls SQS mappings: the project's poller (MaximumConcurrency invocations at "
+        "once, the default) or LocalStack's own (one at a time)",
+    )
     start.set_defaults(func=cmd_start)
     stop = sub.add_parser("stop", help="stop LocalStack (and with --all the entity API)")
     stop.add_argument("--all", action="store_true")
     stop.set_defaults(func=cmd_stop)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
     logs = sub.add_parser("logs", help="show a service log")
-    logs.add_argument("service", nargs="?", default=LOCALSTACK, choices=[LOCALSTACK, ENTITY_API])
+    logs.add_argument(
+        "service", nargs="?", default=LOCALSTACK, choices=[LOCALSTACK, POLLER, ENTITY_API]
+    )
     logs.add_argument("-n", "--lines", type=cli.integer(0), default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
@@ -267,7 +310,12 @@ def parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="record op_ids repeated with other content"
     )
     api.add_argument(
-        "--rate", type=cli.number(0, above_minimum=True), help="rate limit, requests per second"
+        "--rate",
+        type=cli.number(0, above_minimum=True),
+        help="token bucket: requests per second (429 + Retry-After beyond it)",
+    )
+    api.add_argument(
+        "--burst", type=cli.number(1), help="token bucket size (default: --rate); needs --rate"
     )
     api.set_defaults(func=cmd_api_start)
     sub.add_parser("api-stop", help="stop the entity API server").set_defaults(func=cmd_api_stop)

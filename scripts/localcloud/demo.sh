@@ -5,6 +5,9 @@
 #   wait until the queue drains, print the report. The stack stays up to look around.
 # make demo FIFO=1: the same on FIFO queues (fifo_queue = true: batch size 10, no window),
 #   the 2,000 changes spread over 50 entities, each entity one message group.
+# make demo CONCURRENCY=N: up to N invocations at once (the mapping's MaximumConcurrency; default
+#   Terraform's maximum_concurrency, 5). The local cloud's mapping poller runs them as Lambda
+#   does, and the report says how many really overlapped (measured).
 # make down (scripts/localcloud/demo.sh down): destroy the stack, stop LocalStack and the API.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +25,15 @@ else
   SHAPE="batch size 20, batching window 2 s"
   STACK_VARS=(--var batch_size=20 --var maximum_batching_window_in_seconds=2)
   SPREAD=()
+fi
+CONCURRENCY="${CONCURRENCY:-}"
+if [ -n "$CONCURRENCY" ]; then
+  if ! [[ "$CONCURRENCY" =~ ^[0-9]+$ ]] || [ "$CONCURRENCY" -lt 1 ] || [ "$CONCURRENCY" -gt 1000 ]; then
+    echo "CONCURRENCY must be a whole number from 1 to 1000 (concurrent invocations), got '$CONCURRENCY'" >&2
+    exit 2
+  fi
+  # AWS's MaximumConcurrency is 2-1000: 1 is the local poller's own cap on top of 2.
+  STACK_VARS+=(--var maximum_concurrency="$(( CONCURRENCY < 2 ? 2 : CONCURRENCY ))")
 fi
 started=$(date +%s)
 step() { printf '\n\033[1m==> [%ss] %s\033[0m\n' "$(( $(date +%s) - started ))" "$*"; }
@@ -53,17 +65,24 @@ step "3/6 terraform apply of terraform/ into LocalStack: $SHAPE"
 
 # A repeated demo starts from empty queues and a fresh API count.
 "$PY" -m localcloud.reset --instance "$INSTANCE"
+"$PY" -m localcloud.poller_admin --instance "$INSTANCE" --reset
+if [ "$CONCURRENCY" = 1 ]; then
+  "$PY" -m localcloud.poller_admin --instance "$INSTANCE" --cap 1
+else
+  "$PY" -m localcloud.poller_admin --instance "$INSTANCE" --no-cap
+fi
 since=$(date +%s)
 
 step "4/6 publishing $COUNT messages (2% poison)"
 "$PY" -m ops.publish --instance "$INSTANCE" --count "$COUNT" --poison-percent 2 "${SPREAD[@]}"
 
-step "5/6 the event source mapping invokes the handler; waiting for the queue to drain"
+step "5/6 the mapping's poller invokes the handler, up to MaximumConcurrency at once; waiting for the queue to drain"
 "$PY" -m ops.drain --instance "$INSTANCE" --expect "$COUNT" --timeout 300
 
 step "6/6 report"
 sleep 2  # the last invocations' log lines reach CloudWatch Logs
 "$PY" -m ops.report --instance "$INSTANCE" --since "$since"
+"$PY" -m localcloud.poller_admin --instance "$INSTANCE"
 
 endpoint=$("$PY" -c 'import json; print(json.load(open(".localcloud/default/stack.json"))["endpoint_url"])')
 api=$("$PY" -c 'import json; print(json.load(open(".localcloud/default/stack.json"))["entity_api_base_url"])')

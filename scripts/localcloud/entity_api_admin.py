@@ -60,6 +60,16 @@ class EntityApiAdmin:
         """Replace the fault configuration (`{}`: a healthy API)."""
         self.send("PUT", "/_admin/faults", config)
 
+    def rate(self, rate: float | None, burst: float | None = None) -> dict[str, Any]:
+        """Set the token bucket (requests/s, burst; None removes it); what is in force now."""
+        answer: dict[str, Any] = self.send("PUT", "/_admin/rate", {"rate": rate, "burst": burst})
+        return answer
+
+    def rate_limit(self) -> dict[str, Any]:
+        """The token bucket in force and the 429s it answered since the last reset."""
+        answer: dict[str, Any] = self.get("/_admin/rate")
+        return answer
+
     def stats(self) -> dict[str, Any]:
         """Requests, operations, ops-per-request histogram, status counts."""
         stats: dict[str, Any] = self.get("/_admin/stats")

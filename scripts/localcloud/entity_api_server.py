@@ -21,6 +21,9 @@ HTTP:
     GET  /_admin/sequences      each entity's applied op_ids in the order they were applied
     GET  /_admin/requests       the per-request log (newest last, at most 10,000 entries)
     GET  /_admin/faults         the fault configuration in force
+    GET  /_admin/rate           the token bucket: {"rate", "burst", "rate_limited"} (rate null: off)
+    PUT  /_admin/rate           {"rate": N, "burst": B} sets the token bucket (full); {"rate": null}
+                                removes it (burst defaults to the rate)
     GET  /_admin/conflicts      strict mode: applied op_ids that came again with other content
     PUT  /_admin/faults         replace the fault configuration (JSON below; {} clears it)
     POST /_admin/reset          clear faults, applied operations, stats and the request log
@@ -54,7 +57,8 @@ Fault configuration (every key optional; ``{}`` means a healthy API)::
     }
 
 Whole-request checks run in this order: token (401), size limits (413), malformed body (400),
-rate limit (429 with Retry-After), ``status_always``, ``status_sequence``,
+rate limit (the token bucket: N requests/s with burst B, beyond it 429 with ``Retry-After: 1``,
+counted apart as ``rate_limited`` in the stats), ``status_always``, ``status_sequence``,
 ``random_request_status``, ``reject_entities`` (400), then ``garbage_body``; otherwise every
 operation gets a result. An ``op_id`` already applied answers 409 and is not applied again
 (the API is idempotent on op_id). In strict mode
@@ -274,9 +278,13 @@ def _take_rule(rules: dict[str, dict[str, int | None]], key: str) -> int | None:
 
 
 class TokenBucket:
-    """Token bucket: `rate` tokens per second, at most `burst` stored."""
+    """Token bucket: `rate` tokens per second, at most `burst` stored (it starts full)."""
 
     def __init__(self, rate: float, burst: float) -> None:
+        if not (math.isfinite(rate) and rate > 0 and math.isfinite(burst) and burst >= 1):
+            raise FaultConfigError(
+                f"rate limit: expected rate > 0 and burst >= 1, got rate {rate!r}, burst {burst!r}"
+            )
         self.rate = rate
         self.burst = burst
         self.tokens = burst
@@ -321,11 +329,9 @@ class EntityApiServer:
         self.strict = strict
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._bucket = (
-            TokenBucket(rate_per_second, burst if burst is not None else rate_per_second)
-            if rate_per_second
-            else None
-        )
+        self._bucket: TokenBucket | None = None
+        if rate_per_second:
+            self.set_rate(rate_per_second, burst)
         self.faults = Faults()
         self._reset_state()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
@@ -382,6 +388,25 @@ class EntityApiServer:
         with self._lock:
             self.faults = faults
 
+    def set_rate(self, rate_per_second: float | None, burst: float | None = None) -> None:
+        """Token bucket of `rate_per_second` requests/s and `burst` (default: the rate), full
+        now; None removes it. Raises FaultConfigError on a rate <= 0 or a burst < 1."""
+        bucket = None
+        if rate_per_second is not None:
+            bucket = TokenBucket(rate_per_second, burst if burst is not None else rate_per_second)
+        with self._lock:
+            self._bucket = bucket
+
+    def rate_limit(self) -> JsonObject:
+        """The token bucket in force and the requests it refused since the last reset."""
+        with self._lock:
+            bucket = self._bucket
+            return {
+                "rate": bucket.rate if bucket else None,
+                "burst": bucket.burst if bucket else None,
+                "rate_limited": self._rate_limited,
+            }
+
     def reset(self) -> None:
         """Clear faults, applied operations, stats and the request log."""
         with self._lock:
@@ -399,6 +424,7 @@ class EntityApiServer:
         self._ops_histogram: Counter[int] = Counter()
         self._status_counts: Counter[int] = Counter()
         self._op_status_counts: Counter[int] = Counter()
+        self._rate_limited = 0  # 429s of the token bucket (injected 429s not included)
         self._log: list[JsonObject] = []
 
     def stats(self) -> JsonObject:
@@ -411,6 +437,7 @@ class EntityApiServer:
                 "ops_per_request": {str(k): v for k, v in sorted(self._ops_histogram.items())},
                 "status_counts": {str(k): v for k, v in sorted(self._status_counts.items())},
                 "op_status_counts": {str(k): v for k, v in sorted(self._op_status_counts.items())},
+                "rate_limited": self._rate_limited,
                 "strict": self.strict,
             }
 
@@ -524,6 +551,7 @@ class EntityApiServer:
         elif faults.max_operations is not None and count > faults.max_operations:
             refusal = _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too many operations", count)
         elif self._bucket is not None and (wait := self._bucket.take()):
+            self._rate_limited += 1
             retry_after = {"Retry-After": str(max(1, math.ceil(wait)))}
             refusal = _error(HTTPStatus.TOO_MANY_REQUESTS, "rate limited", count, retry_after)
         else:
@@ -655,6 +683,22 @@ def _parse_operations(body: bytes) -> tuple[list[JsonObject], str]:
 _NO_ATTRIBUTES: JsonObject = {}
 
 
+def _rate_settings(document: Any) -> tuple[float | None, float | None]:
+    """(rate, burst) of a PUT /_admin/rate body; FaultConfigError naming a bad key."""
+    if not isinstance(document, dict) or "rate" not in document:
+        raise FaultConfigError('rate: expected {"rate": N, "burst": B} or {"rate": null}')
+    unknown = sorted(set(document) - {"rate", "burst"})
+    if unknown:
+        raise FaultConfigError(f"rate: unknown keys {unknown}; known: ['burst', 'rate']")
+    rate, burst = document["rate"], document.get("burst")
+    if rate is None:
+        return None, None
+    rate = _finite(rate, "rate")
+    if burst is not None:
+        burst = _finite(burst, "burst")
+    return rate, burst
+
+
 def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -722,6 +766,7 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
                 "/_admin/entities": server.entities,
                 "/_admin/faults": server.fault_config,
                 "/_admin/conflicts": server.conflicts,
+                "/_admin/rate": server.rate_limit,
             }
             view = views.get(self.path)
             if view is None:
@@ -730,14 +775,19 @@ def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, view())
 
         def do_PUT(self) -> None:
-            if self.path != "/_admin/faults":
+            if self.path not in ("/_admin/faults", "/_admin/rate"):
                 self._json(404, {"error": f"no such path: {self.path}"})
                 return
             body = self._body()
             if body is None:
                 return
             try:
-                server.set_faults(json.loads(body or b"{}"))
+                document = json.loads(body or b"{}")
+                if self.path == "/_admin/rate":
+                    server.set_rate(*_rate_settings(document))
+                    self._json(200, server.rate_limit())
+                    return
+                server.set_faults(document)
             except (ValueError, RecursionError) as exc:  # FaultConfigError is a ValueError
                 self._json(400, {"error": str(exc)})
                 return

@@ -313,12 +313,44 @@ def localstack_health(port: int) -> dict[str, Any] | None:
         return None
 
 
-def entity_api_args(port: int, *, rate: float | None, strict: bool) -> list[str]:
+def tool_env(run_id: str = "") -> dict[str, str]:
+    """The environment of a tool process started in the background: the caller's PYTHONPATH,
+    so the child imports `localcloud` as the caller did (and the run id, if given)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
+    if run_id:
+        env[RUN_ID_VARIABLE] = run_id
+    return env
+
+
+def poller_args(localstack_port: int, port: int, localstack_pid: int) -> list[str]:
+    """The command line of the mapping poller that runs beside LocalStack (and ends with it)."""
+    return [
+        sys.executable,
+        "-m",
+        "localcloud.poller",
+        "--endpoint",
+        f"http://127.0.0.1:{localstack_port}",
+        "--port",
+        str(port),
+        "--parent-pid",
+        str(localstack_pid),
+    ]
+
+
+def entity_api_args(
+    port: int, *, rate: float | None, strict: bool, burst: float | None = None
+) -> list[str]:
     """The command line of the entity API server (a token goes in its environment)."""
     args = [sys.executable, "-m", "localcloud.entity_api_server", "--port", str(port)]
     args.append("--quiet")
     if rate:
         args += ["--rate", str(rate)]
+        if burst:
+            args += ["--burst", str(burst)]
     if strict:
         args.append("--strict")
     return args

@@ -3,27 +3,29 @@
 The handler's policy is the project's own code: `pack_requests` (through sim.packing), the
 entity API client's attempts and backoff (`MAX_ATTEMPTS`, `backoff_seconds`,
 `REQUEST_MARGIN_SECONDS`), the time budget (`SAFETY_MARGIN_SECONDS`, `DLQ_RESERVE_SECONDS`),
-`REQUESTS_IN_FLIGHT`, the adaptive pacing (`AdaptiveRateLimiter`, one per execution
-environment, as a module-level object would be), the visibility backoff with the retry
-horizon (`schedule_retry`) and, on the receive that reached the redrive limit, the delayed copy
-instead of the visibility (`returns_as_copy`). What is modelled rather than run: parsing and
-validation (a cost per record and a share of invalid records), and coalescing (records of one
-entity in a batch become one operation, as consecutive updates do).
+`REQUESTS_IN_FLIGHT`, the handler's own pacing object (`consumer.delivery.Pacer` on the
+simulated clock, with the lifetime `pacer_for_invocation` gives it and the throttling statuses
+it reads), the handler's request counts (`CallStats`, the EMF `requests` and `throttled`), the
+visibility backoff with the retry horizon (`schedule_retry`, given the failed request's
+Retry-After as the handler passes it) and, on the receive that reached the redrive limit, the
+delayed copy instead of the visibility (`returns_as_copy`). What is modelled rather than run:
+parsing and validation (a cost per record and a share of invalid records), and coalescing
+(records of one entity in a batch become one operation, as consecutive updates do).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from consumer.delivery import REQUESTS_IN_FLIGHT
-from consumer.entity_api import MAX_ATTEMPTS, REQUEST_MARGIN_SECONDS, backoff_seconds
+from consumer import delivery
+from consumer.entity_api import MAX_ATTEMPTS, REQUEST_MARGIN_SECONDS, CallStats, backoff_seconds
 from consumer.flow_control import backoff
-from consumer.flow_control.pacing import AdaptiveRateLimiter
 from consumer.terms import DLQ_RESERVE_SECONDS
-from consumer.time_budget import SAFETY_MARGIN_SECONDS
+from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
 from consumer.visibility import MAX_DELAY_SECONDS
 from sim import sqs
 from sim.entity_api import APPLIED, REJECTED, TRANSIENT, Answer, EntityApi
@@ -34,24 +36,35 @@ from sim.scenario import Scenario
 from sim.sqs import Queue, calls_for
 
 NOT_SENT = 3
-THROTTLING = frozenset({429, 503})
-"""Answers the handler counts as `throttled` (and its pacing treats as throttling)."""
 
 
 class Environment:
-    """A Lambda execution environment; its pacing state survives between invocations."""
+    """A Lambda execution environment: what the handler keeps at module level lives here
+    (the Pacer, when `pacer_for_invocation` keeps one per environment)."""
 
-    __slots__ = ("limiter",)
+    __slots__ = ("pacers",)
 
-    def __init__(self, now: float) -> None:
-        self.limiter = AdaptiveRateLimiter(now)
+    def __init__(self) -> None:
+        self.pacers: list[delivery.Pacer] = []
+
+
+class SimulatedDeadline(Deadline):
+    """The handler's Deadline on the simulated clock."""
+
+    def __init__(self, at: float, clock: Callable[[], float]) -> None:
+        super().__init__(0.0)
+        self._sim_at = at
+        self._sim_clock = clock
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed), in simulated time."""
+        return self._sim_at - self._sim_clock()
 
 
 class Invocation:
     """One batch being handled."""
 
     __slots__ = (
-        "calls",
         "deadline",
         "environment",
         "invalid",
@@ -60,11 +73,13 @@ class Invocation:
         "next_request",
         "operations",
         "outcome",
+        "pacer",
         "received",
         "requests",
+        "retry_after",
         "slot",
         "started",
-        "throttled",
+        "stats",
     )
 
     def __init__(
@@ -76,14 +91,16 @@ class Invocation:
         self.started = received
         self.deadline = 0.0
         self.environment = environment
+        self.pacer: delivery.Pacer | None = None
+        self.stats = CallStats()
+        self.retry_after: dict[int, float] = {}
+        """Request index -> the Retry-After of its last answer, for a request that failed."""
         self.invalid: list[int] = []
         self.operations: list[list[int]] = []
         self.outcome = bytearray()
         self.requests: list[tuple[int, int]] = []
         self.next_request = 0
         self.lanes = 0
-        self.calls = 0
-        self.throttled = 0
 
 
 @dataclass
@@ -144,11 +161,13 @@ class Function:
             environment, start = self.free.pop(), now
         else:
             counters.cold_starts += 1
-            environment, start = Environment(now), now + self.runtime.cold_start_seconds
+            environment, start = Environment(), now + self.runtime.cold_start_seconds
         invocation = Invocation(slot, messages, now, environment)
         invocation.started = start
         timeout_at = start + self.stack.function_timeout
         invocation.deadline = timeout_at - SAFETY_MARGIN_SECONDS - DLQ_RESERVE_SECONDS
+        if self.stack.pacing:
+            invocation.pacer = delivery.pacer_for_invocation(environment.pacers, self._new_pacer)
         ready = start + self.runtime.invocation_overhead_seconds + self.per_record * len(messages)
         self._plan(invocation)
         sizes = request_sizes(
@@ -162,7 +181,7 @@ class Function:
             invocation.requests.append((first, size))
             first += size
         invocation.outcome = bytearray([NOT_SENT]) * len(invocation.operations)
-        invocation.lanes = min(REQUESTS_IN_FLIGHT, len(sizes))
+        invocation.lanes = min(delivery.REQUESTS_IN_FLIGHT, len(sizes))
         if invocation.lanes == 0:
             self.loop.at(ready, self._settle, invocation)
         for _ in range(invocation.lanes):
@@ -200,12 +219,13 @@ class Function:
         if invocation.deadline - now < self.request_reserve:
             self._next_request(now, invocation)  # time budget exhausted: stays NOT_SENT
             return
-        if self.stack.pacing:
-            wait = invocation.environment.limiter.acquire(now)
+        if invocation.pacer is not None:
+            deadline = SimulatedDeadline(invocation.deadline, self._clock)
+            wait = invocation.pacer.next_turn(deadline, self.request_reserve)
+            if wait is None:  # no turn within the time budget: stays NOT_SENT
+                self._next_request(now, invocation)
+                return
             if wait > 0.0:
-                if invocation.deadline - (now + wait) < self.request_reserve:
-                    self._next_request(now, invocation)
-                    return
                 self.loop.at(now + wait, self._attempt, argument)
                 return
         size = invocation.requests[index][1]
@@ -215,13 +235,10 @@ class Function:
     def _answered(self, now: float, argument: tuple[Invocation, int, int, Answer]) -> None:
         invocation, index, attempt, answer = argument
         status, retry_after = answer.status, answer.retry_after
-        invocation.calls += 1
-        throttled = status in THROTTLING
-        if throttled:
-            invocation.throttled += 1
+        invocation.stats.answered(status, "")
         self.on_answer(now, status)
-        if self.stack.pacing:
-            invocation.environment.limiter.record(now, throttled=throttled, retry_after=retry_after)
+        if invocation.pacer is not None:
+            invocation.pacer.record(status, retry_after)
         first, size = invocation.requests[index]
         if status == 200:
             outcomes = self.api.operation_outcomes(size)
@@ -234,9 +251,17 @@ class Function:
         wait = retry_after if retry_after is not None else backoff_seconds(attempt, self.rng.random)
         if attempt + 1 >= MAX_ATTEMPTS or wait + self.request_reserve > invocation.deadline - now:
             invocation.outcome[first : first + size] = bytes([TRANSIENT]) * size
+            if retry_after is not None:
+                invocation.retry_after[index] = retry_after
             self._next_request(now, invocation)
             return
         self.loop.at(now + wait, self._attempt, (invocation, index, attempt + 1))
+
+    def _clock(self) -> float:
+        return self.loop.now
+
+    def _new_pacer(self) -> delivery.Pacer:
+        return delivery.Pacer(clock=self._clock, sleep=_never_sleep)
 
     # ---- the end of an invocation ------------------------------------------------------------
     def _settle(self, now: float, invocation: Invocation) -> None:
@@ -245,8 +270,8 @@ class Function:
         if now - invocation.started > self.stack.function_timeout:
             self._timed_out(invocation)
             return
-        done, to_dlq, failed = self._sort_outcomes(invocation)
-        retried, delays, copied, copy_delays = self._retry_plan(now, failed, to_dlq)
+        done, to_dlq, failed, retry_after = self._sort_outcomes(invocation)
+        retried, delays, copied, copy_delays = self._retry_plan(now, failed, retry_after, to_dlq)
         end = now
         sqs_calls = 0
         call_seconds = self.runtime.sqs_call_seconds
@@ -271,11 +296,12 @@ class Function:
         counters.copied += len(copied)
         queue.requests += sqs_calls
         counters.billed_ms += math.ceil((end - invocation.received) * 1000)
+        stats = invocation.stats
         minute = counters.by_minute.setdefault(int(end // 60), [0, 0])
-        minute[0] += invocation.calls
-        minute[1] += invocation.throttled
-        counters.requests += invocation.calls
-        counters.throttled += invocation.throttled
+        minute[0] += stats.requests
+        minute[1] += stats.throttled
+        counters.requests += stats.requests
+        counters.throttled += stats.throttled
         self.loop.at(
             end, self._returned, (invocation, done, to_dlq, retried, retry_at, copied, copy_at)
         )
@@ -293,26 +319,44 @@ class Function:
         counters.retried += len(messages)
         self.loop.at(end, self._returned, (invocation, [], [], messages, retry_at, [], []))
 
-    def _sort_outcomes(self, invocation: Invocation) -> tuple[list[int], list[int], list[int]]:
-        """(applied, for the DLQ, failed transiently) records of the invocation."""
+    def _sort_outcomes(
+        self, invocation: Invocation
+    ) -> tuple[list[int], list[int], list[int], list[float | None]]:
+        """(applied, for the DLQ, failed transiently, the failed ones' Retry-After) records of
+        the invocation (the Retry-After of the failed request's last answer, as the handler's
+        outcome carries it; None for a record never sent or failed operation by operation)."""
         counters = self.counters
         done: list[int] = []
         to_dlq: list[int] = list(invocation.invalid)
         counters.invalid_to_dlq += len(invocation.invalid)
         failed: list[int] = []
-        for operation, outcome in zip(invocation.operations, invocation.outcome, strict=True):
-            if outcome == APPLIED:
-                done.extend(operation)
-            elif outcome == REJECTED:
-                to_dlq.extend(operation)
-                counters.rejected_to_dlq += len(operation)
-            else:
-                failed.extend(operation)
+        retry_after: list[float | None] = []
+        operations, outcomes, after = (
+            invocation.operations,
+            invocation.outcome,
+            invocation.retry_after,
+        )
+        if not outcomes.strip(bytes([APPLIED])):  # every operation applied: the common case
+            done = list(itertools.chain.from_iterable(operations))
+            counters.applied += len(done)
+            return done, to_dlq, failed, retry_after
+        for index, (first, size) in enumerate(invocation.requests):
+            seconds = after.get(index)
+            for position in range(first, first + size):
+                operation, outcome = operations[position], outcomes[position]
+                if outcome == APPLIED:
+                    done.extend(operation)
+                elif outcome == REJECTED:
+                    to_dlq.extend(operation)
+                    counters.rejected_to_dlq += len(operation)
+                else:
+                    failed.extend(operation)
+                    retry_after.extend([seconds] * len(operation))
         counters.applied += len(done)
-        return done, to_dlq, failed
+        return done, to_dlq, failed, retry_after
 
     def _retry_plan(
-        self, now: float, failed: list[int], to_dlq: list[int]
+        self, now: float, failed: list[int], retry_after: list[float | None], to_dlq: list[int]
     ) -> tuple[list[int], list[int], list[int], list[int]]:
         """(records to retry through their visibility, their delays, records to re-send as a
         delayed copy, their delays); expired ones join `to_dlq`.
@@ -329,7 +373,7 @@ class Function:
         delays: list[int] = []
         copied: list[int] = []
         copy_delays: list[int] = []
-        for message in failed:
+        for message, seconds in zip(failed, retry_after, strict=True):
             plan = backoff.schedule_retry(
                 queue.attempts(message),
                 math.floor(sent_at[message] * 1000),
@@ -338,6 +382,7 @@ class Function:
                 base=stack.retry_backoff_base_seconds,
                 cap=stack.retry_backoff_max_seconds,
                 draw=draw(),
+                retry_after=seconds,
             )
             if plan.expired:
                 to_dlq.append(message)
@@ -369,3 +414,8 @@ class Function:
             queue.delete(now, done, sqs.APPLIED)
         self.free.append(invocation.environment)
         self.finished(invocation.slot, now)
+
+
+def _never_sleep(seconds: float) -> None:
+    """The simulated Pacer never sleeps: the simulator asks `next_turn` and schedules."""
+    raise AssertionError(f"the simulated Pacer was asked to sleep {seconds} s")

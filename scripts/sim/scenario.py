@@ -8,6 +8,7 @@ naming it. `python -m sim list` shows the stored scenarios.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -15,6 +16,15 @@ from pathlib import Path
 from typing import Any
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+
+BATCH_WITHOUT_WINDOW = 10
+"""The largest batch_size AWS accepts without a batching window (CreateEventSourceMapping:
+BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1)."""
+NEEDS_WINDOW = (
+    "stack.batch_size above 10 needs stack.maximum_batching_window_in_seconds >= 1 "
+    "(AWS refuses such a mapping)"
+)
 
 
 class ScenarioError(ValueError):
@@ -80,15 +90,15 @@ class Stack:
 
 @dataclass(frozen=True)
 class Governor:
-    """The optional governor (`adaptive_concurrency` in Terraform) and CloudWatch's lag."""
+    """The optional governor (`adaptive_concurrency` in Terraform, with its defaults) and
+    CloudWatch's lag. It runs every minute, as the rule Terraform creates."""
 
     enabled: bool = False
     minimum: int = 2
-    maximum: int = 1000
-    target_throttle_ratio: float = 0.02
+    maximum: int = 20
+    target_throttle_ratio: float = 0.05
     period_seconds: float = 60.0
-    increase_step: int = 0
-    """0: the control law's default step."""
+    """The metric period each decision reads (PERIOD_SECONDS): a multiple of 60, 60-3600."""
     metric_lag_min_seconds: float = 60.0
     metric_lag_max_seconds: float = 120.0
     """A period's figures appear in CloudWatch this long (uniform in the range) after it ends."""
@@ -183,11 +193,47 @@ class Scenario:
         return max(ends) - min(starts) if starts else 0.0
 
     @property
+    def operations_per_request(self) -> int:
+        """The most operations one request can carry: the stack's limit, the request's bytes,
+        and the batch (an invocation packs only its own batch)."""
+        by_bytes = max(1, self.stack.max_request_bytes // max(1, self.traffic.operation_bytes))
+        return min(self.stack.max_operations_per_request, by_bytes, self.stack.batch_size)
+
+    @property
     def physical_bound(self) -> float:
-        """The longer of the arrival span and operations / (R x operations per request)."""
-        operations = self.changes * (1 - self.traffic.invalid_share)
-        per_second = self.api.rate * self.stack.max_operations_per_request
-        return max(self.arrival_span, operations / per_second)
+        """The longer of the arrival span and the time the API needs to accept every valid
+        change at `operations_per_request`, from the first arrival, at the limit in force
+        (rate changes) and nothing during outages. Ignores the API's initial burst (at most
+        `burst` requests earlier), latency and coalescing (every change counted as one
+        operation)."""
+        requests = self.changes * (1 - self.traffic.invalid_share) / self.operations_per_request
+        return max(self.arrival_span, self._serving_seconds(requests))
+
+    def _serving_seconds(self, requests: float) -> float:
+        """Seconds from the first arrival until the API can have accepted `requests`."""
+        api = self.api
+        start = min((b.start for b in self.traffic.bursts if b.count), default=0.0)
+        edges = {c.at for c in api.rate_changes}
+        edges |= {o.start for o in api.outages} | {o.start + o.duration for o in api.outages}
+        points = sorted(t for t in edges if t > start)
+        at, left = start, requests
+        for end in [*points, math.inf]:
+            rate = self._rate_at(at)
+            if rate > 0 and (end == math.inf or rate * (end - at) >= left):
+                return at + left / rate - start
+            left -= rate * (end - at) if end != math.inf else 0.0
+            at = end
+        return math.inf
+
+    def _rate_at(self, now: float) -> float:
+        """Requests/s the API accepts at `now` (0 during an outage)."""
+        if any(o.start <= now < o.start + o.duration for o in self.api.outages):
+            return 0.0
+        rate = self.api.rate
+        for change in sorted(self.api.rate_changes, key=lambda c: c.at):
+            if change.at <= now:
+                rate = change.rate
+        return rate
 
 
 def _convert(kind: Any, value: Any, where: str) -> Any:
@@ -241,6 +287,7 @@ def _check(scenario: Scenario, where: str) -> None:
             0 <= scenario.stack.maximum_batching_window_in_seconds <= 300,
             "stack.maximum_batching_window_in_seconds must be 0-300",
         ),
+        (aws_refuses(scenario.stack) is None, str(aws_refuses(scenario.stack))),
         (
             2 <= scenario.stack.maximum_concurrency <= 1000,
             "stack.maximum_concurrency must be 2-1000",
@@ -260,11 +307,23 @@ def _check(scenario: Scenario, where: str) -> None:
             0 < scenario.governor.target_throttle_ratio < 1,
             "governor.target_throttle_ratio in (0, 1)",
         ),
+        (
+            60 <= scenario.governor.period_seconds <= 3600
+            and scenario.governor.period_seconds % 60 == 0,
+            "governor.period_seconds must be a multiple of 60 from 60 to 3600 (as Terraform's)",
+        ),
         (scenario.sample_seconds > 0, "sample_seconds must be > 0"),
     ]
     for ok, message in rules:
         if not ok:
             raise ScenarioError(f"{where}: {message}")
+
+
+def aws_refuses(stack: Stack) -> str | None:
+    """Why AWS would refuse the mapping these settings make (None: it accepts them)."""
+    if stack.batch_size > BATCH_WITHOUT_WINDOW and stack.maximum_batching_window_in_seconds < 1:
+        return NEEDS_WINDOW
+    return None
 
 
 def parse(text: str, where: str) -> Scenario:
@@ -297,6 +356,19 @@ def load(name_or_path: str) -> Scenario:
         if str(exc).startswith(path.name):
             raise
         raise ScenarioError(f"{path.name}: {exc}") from None
+
+
+def scaled(scenario: Scenario, changes: int | None) -> Scenario:
+    """A copy whose bursts send `changes` in all (each burst's share and rate kept: its
+    duration grows with its count); the scenario itself when `changes` is None."""
+    if changes is None:
+        return scenario
+    factor = changes / scenario.changes
+    bursts = tuple(
+        replace(b, count=round(b.count * factor), duration=b.duration * factor)
+        for b in scenario.traffic.bursts
+    )
+    return replace(scenario, traffic=replace(scenario.traffic, bursts=bursts))
 
 
 def with_stack(scenario: Scenario, **changes: Any) -> Scenario:

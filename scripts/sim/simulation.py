@@ -13,7 +13,7 @@ from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
 from sim.governor import MINUTE, Change, CloudWatch, GovernorRunner
 from sim.loop import Loop
-from sim.scenario import Burst, Scenario
+from sim.scenario import Burst, Scenario, ScenarioError, aws_refuses
 from sim.sqs import Queue
 
 
@@ -85,6 +85,9 @@ class Simulation:
     """Wires the parts together and runs them."""
 
     def __init__(self, scenario: Scenario, label: str = "") -> None:
+        problem = aws_refuses(scenario.stack)
+        if problem is not None and not scenario.runtime.single_poller:  # LocalStack accepts it
+            raise ScenarioError(f"{label or scenario.name}: {problem}")
         self.scenario = scenario
         self.label = label or scenario.name
         self.rng = random.Random(scenario.seed)
@@ -111,7 +114,11 @@ class Simulation:
         self.esm = EventSourceMapping(
             self.loop, self.queue, stack, scenario.runtime, self.function.invoke
         )
-        self.cloudwatch = CloudWatch(scenario.governor, random.Random(scenario.seed + 3))
+        self.cloudwatch = CloudWatch(
+            scenario.governor,
+            random.Random(scenario.seed + 3),
+            by_minute=self.function.counters.by_minute,
+        )
         self.governor: GovernorRunner | None = None
         if scenario.governor.enabled and not scenario.runtime.single_poller:
             self.governor = GovernorRunner(
@@ -119,7 +126,6 @@ class Simulation:
                 scenario.governor,
                 cloudwatch=self.cloudwatch,
                 start_concurrency=stack.maximum_concurrency,
-                by_minute=self.function.counters.by_minute,
                 apply=self.esm.set_maximum,
             )
         self.timeline = Timeline()
@@ -165,13 +171,9 @@ class Simulation:
         if count > 0:
             if self.first_arrival is None:
                 self.first_arrival = now
-            randrange, share = self.rng.randrange, traffic.invalid_share
-            entities = [randrange(traffic.entities) for _ in range(count)]
-            if share > 0:
-                draw = self.rng.random
-                valid = [draw() >= share for _ in range(count)]
-            else:
-                valid = [True] * count
+            share, draw = traffic.invalid_share, self.rng.random
+            entities = self.rng.choices(range(traffic.entities), k=count)
+            valid = bytes(draw() >= share for _ in range(count)) if share > 0 else b"\x01" * count
             self.sent += count
             self.queue.send(now, entities, valid, traffic.delay_seconds)
         if target < burst.count:

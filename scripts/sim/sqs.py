@@ -1,10 +1,10 @@
 """An SQS standard queue with its DLQ: visibility, receive counts, redrive, retention, delay.
 
-Messages are integers (their arrival order); their attributes live in parallel arrays, so a
-million of them cost a few tens of MB and no object each. Visible messages wait in a FIFO
-deque (SQS does not promise order; returning retries to the back is the pessimistic choice
-for the age of the oldest message); hidden ones (in flight, delayed, backing off) in a heap
-by the instant they become visible again.
+Messages are integers (their arrival order); their attributes live in parallel typed arrays
+(`array`, ~35 bytes a message, no object each). Visible messages wait in a FIFO of runs of
+consecutive numbers (a burst is one run; SQS does not promise order; returning retries to the
+back is the pessimistic choice for the age of the oldest message); hidden ones (in flight,
+delayed, backing off) in a heap of groups by the instant they become visible again.
 
 A record the handler re-sends as a delayed copy (on the receive that reached the redrive
 limit, `requeue`) stays the same message here, as it is the same change: the original is
@@ -16,9 +16,11 @@ and `retry_attempts`).
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
+from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 # Message states
 WAITING = 0
@@ -48,6 +50,48 @@ def calls_for(count: int, total_bytes: int = 0) -> int:
     return max(math.ceil(count / RECEIVE_ENTRIES), math.ceil(total_bytes / CHUNK_BYTES))
 
 
+class Runs:
+    """A FIFO of message numbers kept as runs [first, end) of consecutive ones."""
+
+    __slots__ = ("_count", "_runs")
+
+    def __init__(self) -> None:
+        self._runs: deque[list[int]] = deque()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def add_run(self, first: int, end: int) -> None:
+        """Append first, first + 1, ..., end - 1."""
+        if end <= first:
+            return
+        runs = self._runs
+        if runs and runs[-1][1] == first:
+            runs[-1][1] = end
+        else:
+            runs.append([first, end])
+        self._count += end - first
+
+    def add(self, message: int) -> None:
+        """Append one message."""
+        self.add_run(message, message + 1)
+
+    def take(self, most: int) -> range:
+        """Take up to `most` (>= 1) messages from the front: those of the first run."""
+        run = self._runs[0]
+        first = run[0]
+        end = min(run[1], first + most)
+        run[0] = end
+        if end == run[1]:
+            self._runs.popleft()
+        self._count -= end - first
+        return range(first, end)
+
+
 class Queue:
     """The source queue, with counters for the DLQ and for billing."""
 
@@ -59,7 +103,7 @@ class Queue:
         retention_seconds: float,
         message_bytes: int,
         on_visible: Callable[[float], None],
-        schedule: Callable[[float, Callable[[float, object], None]], None],
+        schedule: Callable[[float, Callable[[float, float], None], float], None],
     ) -> None:
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
@@ -68,20 +112,22 @@ class Queue:
         self._on_visible = on_visible
         self._schedule = schedule
         # per message
-        self.sent_at: list[float] = []
+        self.sent_at = array("d")
         """The change's first send (a copy carries it)."""
-        self.enqueued_at: list[float] = []
+        self.enqueued_at = array("d")
         """This message's own send (the copy's, for a copy): retention counts from it."""
-        self.receive_count: list[int] = []
-        self.earlier_attempts: list[int] = []
+        self.receive_count = array("i")
+        self.earlier_attempts = array("i")
         """Receives of the copies before this one (the handler's `retry_attempts`)."""
-        self.entity: list[int] = []
+        self.entity = array("q")
         self.valid = bytearray()
         self.state = bytearray()
         self.deletes = bytearray()
         # where they wait
-        self.visible: deque[int] = deque()
-        self.hidden: list[tuple[float, int]] = []
+        self.visible = Runs()
+        self.hidden: list[tuple[float, int, Sequence[int]]] = []
+        """(visible again at, order, messages): a heap of groups due at one instant."""
+        self._order = itertools.count()
         self._wakes: set[float] = set()
         self._next_wake = math.inf
         # counters
@@ -98,23 +144,25 @@ class Queue:
         self.last_finished_at = 0.0
 
     # ---- producers -----------------------------------------------------------------------
-    def send(self, now: float, entities: list[int], valid: list[bool], delay: float) -> None:
-        """Messages sent at `now` (one per entity given), visible after `delay` seconds."""
+    def send(self, now: float, entities: Iterable[int], valid: Sequence[int], delay: float) -> None:
+        """Messages sent at `now` (one per entity given; `valid`: 1 or 0 each), visible after
+        `delay` seconds."""
         first = len(self.state)
-        count = len(entities)
-        self.sent_at.extend([now] * count)
-        self.enqueued_at.extend([now] * count)
-        self.receive_count.extend([0] * count)
-        self.earlier_attempts.extend([0] * count)
+        count = len(valid)
+        times = array("d", [now]) * count
+        self.sent_at.extend(times)
+        self.enqueued_at.extend(times)
+        zeros = array("i", bytes(4 * count))
+        self.receive_count.extend(zeros)
+        self.earlier_attempts.extend(zeros)
         self.entity.extend(entities)
-        self.valid.extend(bytes(bytearray(valid)))
+        self.valid.extend(valid)
         self.state.extend(bytes(count))
         self.deletes.extend(bytes(count))
         if delay > 0:
-            for message in range(first, first + count):
-                self._hide(message, now + delay)
+            self._hide_group(range(first, first + count), now + delay)
         else:
-            self.visible.extend(range(first, first + count))
+            self.visible.add_run(first, first + count)
             self._on_visible(now)
 
     # ---- the consumer side ---------------------------------------------------------------
@@ -133,27 +181,27 @@ class Queue:
         limit = min(max_messages, max(1, max_bytes // max(self.message_bytes, 1)))
         taken: list[int] = []
         visible, state, counts = self.visible, self.state, self.receive_count
+        enqueued, most = self.enqueued_at, self.max_receive_count
         oldest_kept = now - self.retention_seconds
         while visible and len(taken) < limit:
-            message = visible.popleft()
-            if self.enqueued_at[message] < oldest_kept:
-                state[message] = EXPIRED_BY_RETENTION
-                self.lost_to_retention += 1
-                self.finished += 1
-                self.last_finished_at = now
-                continue
-            if counts[message] >= self.max_receive_count:
-                state[message] = DLQ_BY_REDRIVE
-                if self.valid[message]:
-                    self.redriven_valid += 1
+            for message in visible.take(limit - len(taken)):
+                if enqueued[message] < oldest_kept:
+                    state[message] = EXPIRED_BY_RETENTION
+                    self.lost_to_retention += 1
+                    self.finished += 1
+                    self.last_finished_at = now
+                elif counts[message] >= most:
+                    state[message] = DLQ_BY_REDRIVE
+                    if self.valid[message]:
+                        self.redriven_valid += 1
+                    else:
+                        self.redriven_invalid += 1
+                    self.finished += 1
+                    self.last_finished_at = now
                 else:
-                    self.redriven_invalid += 1
-                self.finished += 1
-                self.last_finished_at = now
-                continue
-            counts[message] += 1
-            state[message] = IN_FLIGHT
-            taken.append(message)
+                    counts[message] += 1
+                    state[message] = IN_FLIGHT
+                    taken.append(message)
         self.in_flight += len(taken)
         self.requests += calls_for(len(taken), len(taken) * self.message_bytes) or 1
         return taken
@@ -176,12 +224,15 @@ class Queue:
     def release_after(self, messages: list[int], visible_at: list[float], calls: int) -> None:
         """In-flight messages become visible again at the given instants (ChangeMessageVisibility
         with `calls` billed calls, or their visibility timeout running out with 0)."""
+        groups: dict[float, list[int]] = {}
         for message, when in zip(messages, visible_at, strict=True):
             if self.state[message] != IN_FLIGHT:
                 continue
             self.state[message] = WAITING
             self.in_flight -= 1
-            self._hide(message, when)
+            groups.setdefault(when, []).append(message)
+        for when, group in groups.items():
+            self._hide_group(group, when)
         self.requests += calls
 
     def attempts(self, message: int) -> int:
@@ -194,6 +245,7 @@ class Queue:
         Each stays one change: receive count back to 0, attempts and first send carried."""
         state, counts, earlier = self.state, self.receive_count, self.earlier_attempts
         sent: list[int] = []
+        groups: dict[float, list[int]] = {}
         for message, when in zip(messages, visible_at, strict=True):
             if state[message] != IN_FLIGHT:
                 continue
@@ -201,8 +253,10 @@ class Queue:
             earlier[message] += counts[message]
             counts[message] = 0
             self.enqueued_at[message] = now
-            self._hide(message, when)
+            groups.setdefault(when, []).append(message)
             sent.append(message)
+        for when, group in groups.items():
+            self._hide_group(group, when)
         self.in_flight -= len(sent)
         self.copies += len(sent)
         self.requests += calls_for(len(sent), len(sent) * self.message_bytes)
@@ -227,16 +281,18 @@ class Queue:
         return len(self.state) - self.finished
 
     # ---- internals -----------------------------------------------------------------------
-    def _hide(self, message: int, until: float) -> None:
-        heapq.heappush(self.hidden, (until, message))
+    def _hide_group(self, messages: Sequence[int], until: float) -> None:
+        heapq.heappush(self.hidden, (until, next(self._order), messages))
         if until < self._next_wake:
             self._next_wake = until
             if until not in self._wakes:
                 self._wakes.add(until)
-                self._schedule(until, self._wake)
+                self._schedule(until, self._wake, until)
 
-    def _wake(self, now: float, _: object = None) -> None:
-        self._wakes.discard(now)
+    def _wake(self, now: float, due: float) -> None:
+        """A wake-up scheduled for `due` runs at `now` (later than `due` when `due` had
+        already passed when it was scheduled: the loop runs past instants at once)."""
+        self._wakes.discard(due)
         self._next_wake = min(self._wakes, default=math.inf)
         released = self._release(now)
         if self.hidden and self.hidden[0][0] < self._next_wake:
@@ -244,7 +300,7 @@ class Queue:
             self._next_wake = until
             if until not in self._wakes:
                 self._wakes.add(until)
-                self._schedule(until, self._wake)
+                self._schedule(until, self._wake, until)
         if released:
             self._on_visible(now)
 
@@ -252,7 +308,11 @@ class Queue:
         hidden, visible = self.hidden, self.visible
         released = 0
         while hidden and hidden[0][0] <= now:
-            _, message = heapq.heappop(hidden)
-            visible.append(message)
-            released += 1
+            _, _, messages = heapq.heappop(hidden)
+            if isinstance(messages, range):
+                visible.add_run(messages.start, messages.stop)
+            else:
+                for message in messages:
+                    visible.add(message)
+            released += len(messages)
         return released

@@ -581,6 +581,60 @@ run "fifo_rejects_a_batching_window" {
   expect_failures = [var.maximum_batching_window_in_seconds]
 }
 
+run "a_known_rate_limit_is_shared_by_the_most_concurrent_invocations" {
+  command = plan
+
+  variables {
+    entity_api_rate_limit = 20
+    maximum_concurrency   = 8
+    create_dashboard      = false
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["ENTITY_API_RATE_SHARE"] == "2.5"
+    error_message = "each execution environment starts at the limit over maximum_concurrency"
+  }
+}
+
+run "a_known_rate_limit_is_shared_by_the_governors_maximum" {
+  command = plan
+
+  variables {
+    entity_api_rate_limit = 20
+    maximum_concurrency   = 5
+    adaptive_concurrency  = { enabled = true, maximum = 40 }
+    create_dashboard      = false
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["ENTITY_API_RATE_SHARE"] == "0.5"
+    error_message = "with the governor, the limit is shared by its maximum"
+  }
+}
+
+run "an_unknown_rate_limit_sets_no_share" {
+  command = plan
+
+  variables {
+    create_dashboard = false
+  }
+
+  assert {
+    condition     = !contains(keys(module.consumer.environment_variables), "ENTITY_API_RATE_SHARE")
+    error_message = "without entity_api_rate_limit the handler paces from the first 429"
+  }
+}
+
+run "rate_limit_rejects_zero" {
+  command = plan
+
+  variables {
+    entity_api_rate_limit = 0
+  }
+
+  expect_failures = [var.entity_api_rate_limit]
+}
+
 # ---- The retry path's budget and FIFO's receive count (issue 15) ----------------------------
 
 run "function_timeout_10_with_the_default_api_timeout" {

@@ -29,8 +29,11 @@ def scenarios(draw: st.DrawFn) -> Simulation:
         span=draw(st.floats(0.1, 60)),
         max_duration_seconds=draw(st.sampled_from([120.0, 900.0, 3600.0])),
         stack={
-            "batch_size": draw(st.integers(1, 50)),
-            "maximum_batching_window_in_seconds": draw(st.sampled_from([0.0, 1.0, 5.0])),
+            "batch_size": (batch := draw(st.integers(1, 50))),
+            # AWS refuses a batch above 10 without a window
+            "maximum_batching_window_in_seconds": draw(
+                st.sampled_from([0.0, 1.0, 5.0] if batch <= 10 else [1.0, 5.0])
+            ),
             "maximum_concurrency": draw(st.integers(2, 30)),
             "max_receive_count": draw(st.integers(1, 6)),
             "function_timeout": draw(st.sampled_from([5.0, 30.0])),

@@ -73,3 +73,27 @@ def test_a_copy_restarts_the_receive_count_and_carries_the_first_send() -> None:
         assert queue.earlier_attempts[message] == max(queue.max_receive_count - 1, 1)
         assert queue.sent_at[message] < 1.0  # the change's first send
         assert queue.enqueued_at[message] > queue.sent_at[message]  # the copy's own send
+
+
+def test_a_failed_requests_retry_after_sets_the_records_backoff() -> None:
+    """The handler passes the failed request's Retry-After to schedule_retry: a 503 saying
+    "come back in 20 s" that the invocation cannot wait out brings the records back after
+    20 s, not after the jittered backoff of a few seconds."""
+    scenario = small_scenario(
+        count=10,
+        span=0.1,
+        stack={"function_timeout": 15.0, "retry_backoff_base_seconds": 2.0},
+        api={
+            "outages": (Outage(0.0, 5.0, 503),),
+            "outage_retry_after_seconds": 20.0,
+            "request_timeout_seconds": 2.0,
+        },
+    )
+    simulation = Simulation(scenario)
+    result = simulation.run()
+    assert result.applied == 10
+    assert simulation.drained_at is not None
+    assert simulation.drained_at >= 20.0
+    # received twice: at the start, and when the Retry-After has passed (with the jittered
+    # backoff instead they would come back every few seconds while the pacer holds requests)
+    assert result.invocations == 2

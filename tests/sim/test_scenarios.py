@@ -8,7 +8,8 @@ import pytest
 
 from sim import report, scenario
 from sim.__main__ import main
-from sim.scenario import ScenarioError
+from sim.scenario import ScenarioError, with_stack
+from sim.simulation import Simulation
 
 REQUIRED = {"seed-burst", "million-burst", "outage", "rate-drop"}
 
@@ -110,7 +111,7 @@ def test_unknown_scenario_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
 
 def test_variants_are_the_three_static_settings_and_the_governor() -> None:
     labels = [label for label, _ in report.variants(scenario.load("outage"))]
-    assert labels == ["static 2", "static 50", "static 1000", "governor 2-50"]
+    assert labels == ["static 2", "static 50", "static 1000", "governor 2-20"]
 
 
 @pytest.mark.parametrize(
@@ -119,6 +120,7 @@ def test_variants_are_the_three_static_settings_and_the_governor() -> None:
         ("--concurrency", "1,5", "--concurrency: each 2-1000, got 1,5"),
         ("--batch-sizes", "0", "--batch-sizes: each 1-10000"),
         ("--windows", "400", "--windows: each 0-300 seconds"),
+        ("--windows", "0,1", "batch_size above 10 needs"),
     ],
 )
 def test_plan_refuses_sweep_values_the_stack_refuses(
@@ -128,3 +130,47 @@ def test_plan_refuses_sweep_values_the_stack_refuses(
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_batch_above_10_without_a_window_is_refused_as_aws_does(tmp_path: Path) -> None:
+    text = scenario.SCENARIO_DIR.joinpath("million-burst.toml").read_text(encoding="utf-8")
+    path = tmp_path / "no-window.toml"
+    path.write_text(
+        text.replace(
+            "maximum_batching_window_in_seconds = 5", "maximum_batching_window_in_seconds = 0"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match="batch_size above 10 needs"):
+        scenario.load(str(path))
+    refused = with_stack(scenario.load("million-burst"), maximum_batching_window_in_seconds=0)
+    with pytest.raises(ScenarioError, match="batch_size above 10 needs"):
+        Simulation(refused)
+    Simulation(with_stack(refused, batch_size=10))  # 10 without a window is fine
+
+
+def test_the_physical_bound_counts_outages_rate_changes_and_small_batches() -> None:
+    from dataclasses import replace
+
+    from sim.scenario import Outage, RateChange
+
+    base = scenario.load("million-burst")  # 1,000,000 changes, 50 requests/s x 100: 200 s
+    assert base.physical_bound == 200
+    outage = replace(base, api=replace(base.api, outages=(Outage(100.0, 60.0),)))
+    assert outage.physical_bound == 260  # nothing accepted for 60 s
+    halved = replace(base, api=replace(base.api, rate_changes=(RateChange(100.0, 25.0),)))
+    assert halved.physical_bound == 300  # 100 s at 50/s, the other half at 25/s
+    small = with_stack(base, batch_size=20)  # a request carries at most the batch
+    assert small.physical_bound == 1000
+    down = replace(base, api=replace(base.api, rate_changes=(RateChange(0.0, 0.0),)))
+    assert down.physical_bound == float("inf")
+
+
+def test_bench_times_the_four_rows_and_reports_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "million-burst", "--changes", "3000"]) == 0
+    out = capsys.readouterr().out
+    for label in ("static 2", "static 50", "static 1000", "governor 2-20"):
+        assert f"3,000 changes, {label}:" in out
+    assert "the four-row table of 3,000 changes in" in out
+    assert "bytes per change" in out
+    assert scenario.scaled(scenario.load("million-burst"), 3000).arrival_span == 120 * 3000 / 1e6

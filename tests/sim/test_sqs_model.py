@@ -139,3 +139,21 @@ def test_oldest_age_follows_the_oldest_unfinished_message() -> None:
 )
 def test_billed_requests(count: int, size: int, calls: int) -> None:
     assert sqs.calls_for(count, size) == calls
+
+
+def test_a_wake_up_due_in_the_past_does_not_block_later_ones() -> None:
+    """Regression (issue 16, item 4): the handler's delayed copy can be due before the instant
+    it is sent (its delay counts from before the SQS calls' time); the loop runs it at "now",
+    and the queue must still wake the consumer for a message hidden after that."""
+    loop = Loop()
+    queue, woken = make_queue(loop)
+    queue.send(0.0, [1, 2], [True, True], 0)
+    queue.receive(0.0, 10, 10**9)
+    loop.at(10.0, lambda now, _: None)
+    loop.run(10.0)
+    queue.requeue(10.0, [0], [5.0])  # due 5 s before it is sent
+    loop.run(10.0)
+    assert woken[-1] == 10.0
+    queue.release_after([1], [20.0], 1)
+    loop.run(100.0)
+    assert woken[-1] == 20.0

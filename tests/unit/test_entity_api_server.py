@@ -79,6 +79,98 @@ def test_token_bucket_answers_429_with_retry_after() -> None:
         assert statuses[2].headers["Retry-After"] == "2"
 
 
+def _admin(api: EntityApiServer, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body)
+    response = HTTP.request(method, api.base_url + path, body=data)
+    return response.status, json.loads(response.data) if response.data else None
+
+
+def test_token_bucket_lets_the_burst_through_then_counts_its_429s() -> None:
+    # 0.05 requests/s: no token comes back during the test, however slow the machine
+    with EntityApiServer(rate_per_second=0.05, burst=3) as api:
+        statuses = [post(api, operation(f"e{n}")).status for n in range(5)]
+        stats = api.stats()
+        limit = api.rate_limit()
+
+    assert statuses == [200, 200, 200, 429, 429]
+    assert stats["rate_limited"] == 2
+    assert stats["status_counts"] == {"200": 3, "429": 2}
+    assert limit == {"rate": 0.05, "burst": 3, "rate_limited": 2}
+
+
+def test_retry_after_is_one_second_when_the_rate_is_one_per_second_or_more() -> None:
+    with EntityApiServer(rate_per_second=5, burst=5) as api:
+        answers = []
+        for n in range(500):
+            answer = post(api, operation(f"e{n}"))
+            answers.append(answer)
+            if answer.status == 429:
+                break
+
+    assert answers[-1].status == 429, "the bucket never ran dry"
+    assert answers[-1].headers["Retry-After"] == "1"
+    assert len(answers) > 5  # the burst went through first
+
+
+def test_injected_429s_are_not_counted_as_rate_limited(entity_api: EntityApiServer) -> None:
+    entity_api.set_faults({"status_sequence": [429], "retry_after": "1"})
+
+    assert post(entity_api, operation("a")).status == 429
+    assert entity_api.stats()["rate_limited"] == 0
+    assert entity_api.rate_limit() == {"rate": None, "burst": None, "rate_limited": 0}
+
+
+def test_the_admin_api_sets_reads_and_removes_the_token_bucket(entity_api: EntityApiServer) -> None:
+    assert _admin(entity_api, "PUT", "/_admin/rate", {"rate": 0.05, "burst": 2}) == (
+        200,
+        {"rate": 0.05, "burst": 2, "rate_limited": 0},
+    )
+    limited = [post(entity_api, operation(f"e{n}")).status for n in range(3)]
+    read = _admin(entity_api, "GET", "/_admin/rate")
+    stats_429 = _admin(entity_api, "GET", "/_admin/stats")[1]["rate_limited"]
+    removed = _admin(entity_api, "PUT", "/_admin/rate", {"rate": None})
+    unlimited = [post(entity_api, operation(f"f{n}")).status for n in range(5)]
+
+    assert limited == [200, 200, 429]
+    assert read == (200, {"rate": 0.05, "burst": 2, "rate_limited": 1})
+    assert stats_429 == 1
+    assert removed == (200, {"rate": None, "burst": None, "rate_limited": 1})
+    assert unlimited == [200] * 5
+
+
+def test_reset_clears_the_429_count_and_keeps_the_bucket(
+    entity_api: EntityApiServer,
+) -> None:
+    entity_api.set_rate(0.05, 1)
+    first = [post(entity_api, operation(f"e{n}")).status for n in range(2)]
+    entity_api.reset()
+
+    assert first == [200, 429]
+    assert entity_api.rate_limit() == {"rate": 0.05, "burst": 1, "rate_limited": 0}
+    assert post(entity_api, operation("after")).status == 429  # the bucket stays as it was
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"rate": -1}, "rate"),
+        ({"rate": "fast"}, "rate"),
+        ({"rate": 1, "burst": 0.5}, "burst"),
+        ({"rat": 1}, "rate"),
+        ({"rate": 1, "size": 3}, "size"),
+        ([1], "rate"),
+    ],
+)
+def test_a_bad_rate_setting_gets_400_naming_it(
+    entity_api: EntityApiServer, body: Any, named: str
+) -> None:
+    status, answer = _admin(entity_api, "PUT", "/_admin/rate", body)
+
+    assert status == 400
+    assert named in answer["error"]
+    assert entity_api.rate_limit()["rate"] is None
+
+
 def test_injected_faults(entity_api: EntityApiServer) -> None:
     entity_api.set_faults(
         {

@@ -76,8 +76,37 @@ def test_horizon_arithmetic() -> None:
 
 
 def test_retry_is_scheduled_with_the_backoff_well_inside_the_horizon() -> None:
-    plan = schedule_retry(3, T0, T0 + 10_000, horizon_seconds=3600, base=2, cap=900, draw=0.5)
+    plan = schedule_retry(3, T0, T0 + 60_000, horizon_seconds=3600, base=2, cap=900, draw=0.5)
     assert plan == RetryPlan(expired=False, visibility_seconds=4, clipped=False)
+
+
+@pytest.mark.parametrize(
+    ("age_seconds", "longest"),
+    [
+        (4, 2),  # a quarter of 4 s is below the base: the base
+        (180, 45),  # failing for 3 minutes: back within 45 s of the API's recovery
+        (1200, 300),
+        (2000, 500),
+        (3590, 10),  # (the horizon clips it: 10 s left)
+    ],
+)
+def test_the_cap_grows_with_how_long_the_record_has_been_failing(
+    age_seconds: int, longest: int
+) -> None:
+    delays = [
+        schedule_retry(
+            n, T0, T0 + age_seconds * 1000, horizon_seconds=3600, base=2, cap=900, draw=0.999
+        ).visibility_seconds
+        for n in range(1, 20)
+    ]
+    assert max(delays) == longest
+
+
+def test_the_age_never_raises_the_configured_cap() -> None:
+    plan = schedule_retry(
+        30, T0, T0 + 40_000_000, horizon_seconds=86_400, base=2, cap=60, draw=0.999
+    )
+    assert plan.visibility_seconds == 60
 
 
 def test_retry_never_reaches_past_the_horizon() -> None:

@@ -33,23 +33,37 @@ def seen(
     return Observations(at, at - 180, at - 60, requests, throttled, visible, oldest, oldest_before)
 
 
-def test_throttling_above_target_halves_concurrency() -> None:
+def test_throttling_above_target_cuts_to_what_the_api_accepted() -> None:
+    # 20% throttled at 40: the API took 80% of 40; at target (5%) that is 40 x 0.8 / 0.95
     decision = decide(state(40), seen(throttled=200))
-    assert (decision.concurrency, decision.changed) == (20, True)
+    assert (decision.concurrency, decision.changed) == (33, True)
     assert decision.throttle_ratio == pytest.approx(0.2)
     assert decision.reason.startswith("decrease")
-    assert decision.state.concurrency == 20
+    assert decision.state.concurrency == 33
     assert decision.state.changed_at == 1000.0
 
 
-def test_backlog_under_target_adds_a_step() -> None:
+def test_heavy_throttling_at_most_halves_in_one_move() -> None:
+    assert decide(state(40), seen(throttled=900)).concurrency == 20
+
+
+def test_throttling_just_above_target_still_decreases_by_one() -> None:
+    assert decide(state(40), seen(throttled=51)).concurrency == 39
+
+
+def test_backlog_under_target_grows_by_the_headroom_left() -> None:
+    # 1% throttled of a 5% target: 80% of the headroom left, so 40 + 0.8 x 40
     decision = decide(state(40), seen(throttled=10))
-    assert (decision.concurrency, decision.changed) == (45, True)
+    assert (decision.concurrency, decision.changed) == (72, True)
     assert decision.reason.startswith("increase")
 
 
+def test_backlog_without_throttling_doubles() -> None:
+    assert decide(state(30), seen(throttled=0)).concurrency == 60
+
+
 def test_rising_oldest_age_counts_as_a_backlog_without_visible_messages() -> None:
-    assert decide(state(10), seen(visible=0, oldest=300, oldest_before=240)).concurrency == 15
+    assert decide(state(10), seen(visible=0, oldest=300, oldest_before=240)).concurrency == 20
     assert decide(state(10), seen(visible=0, oldest=240, oldest_before=300)).concurrency == 10
 
 
@@ -89,27 +103,35 @@ def test_missing_data_holds(missing: dict[str, None]) -> None:
 
 
 def test_no_requests_means_no_throttling() -> None:
-    assert decide(state(40), seen(requests=0, throttled=0)).concurrency == 45
+    assert decide(state(40), seen(requests=0, throttled=0)).concurrency == 80
 
 
 def test_data_older_than_the_last_change_is_not_acted_on_again() -> None:
     first = decide(state(40), seen(at=1000, throttled=300))
-    assert first.concurrency == 20
+    assert first.concurrency == 29
     # one minute later CloudWatch still shows (mostly) periods from before the change
     stale = decide(first.state, seen(at=1060, throttled=300))
-    assert (stale.concurrency, stale.changed) == (20, False)
+    assert (stale.concurrency, stale.changed) == (29, False)
     assert stale.reason == "hold: waiting for metrics after the last change"
     # once the whole window postdates the change, the law acts again
     fresh = decide(first.state, seen(at=1180, throttled=0))
-    assert fresh.concurrency == 25
+    assert fresh.concurrency == 58
 
 
-def test_default_step_scales_with_the_span() -> None:
-    wide = GovernorSettings(minimum=2, maximum=1000, target_throttle_ratio=0.02)
-    narrow = GovernorSettings(minimum=2, maximum=20, target_throttle_ratio=0.02)
-    assert wide.step == 19
-    assert narrow.step == 1
-    assert decide(GovernorState(wide, 100), seen()).concurrency == 119
+def test_the_smallest_increase_is_the_step() -> None:
+    default = GovernorSettings(minimum=2, maximum=1000, target_throttle_ratio=0.05)
+    assert default.step == 1
+    # throttling at the target leaves no headroom: only the step is added
+    assert decide(GovernorState(default, 100), seen(throttled=50)).concurrency == 101
+    assert decide(state(100 - 50), seen(throttled=50)).concurrency == 55  # step 5
+
+
+def test_a_mapping_without_a_setting_is_cut_from_the_bound_not_from_1000() -> None:
+    # UNSET_CONCURRENCY (1,000) with a maximum of 20: a cut starts from 20
+    narrow = GovernorSettings(minimum=2, maximum=20, target_throttle_ratio=0.05)
+    decision = decide(GovernorState(narrow, 1000), seen(throttled=500))
+    assert (decision.concurrency, decision.changed) == (10, True)
+    assert decision.reason.startswith("decrease")
 
 
 @pytest.mark.parametrize(
@@ -156,19 +178,19 @@ def test_closed_loop_under_lag_converges_without_oscillating_wildly() -> None:
 
 def test_throttling_the_last_increase_never_saw_decreases_at_once() -> None:
     raised = decide(state(40), seen(at=1000))  # based on [820, 940)
-    assert raised.concurrency == 45
+    assert raised.concurrency == 80
     assert raised.state.basis_until == 940
     assert raised.state.previous_concurrency == 40
     # one minute later: the period after the increase's basis shows the API throttling
     newer = Observations(1060, 940, 1000, 1000, 300, 5000, 120)
-    assert decide(raised.state, newer).concurrency == 22
+    assert decide(raised.state, newer).concurrency == 58  # 80 x 0.7 / 0.95
 
 
 def test_after_an_increase_its_own_basis_does_not_count_again() -> None:
     raised = decide(state(40), seen(at=1000))
     same_or_older = Observations(1060, 880, 1000, 1000, 300, 5000, 120)  # starts before 940
     decision = decide(raised.state, same_or_older)
-    assert (decision.concurrency, decision.changed) == (45, False)
+    assert (decision.concurrency, decision.changed) == (80, False)
 
 
 def test_after_an_increase_more_increases_still_wait_for_data_after_it() -> None:

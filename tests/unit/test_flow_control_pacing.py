@@ -8,6 +8,7 @@ import pytest
 
 from consumer.flow_control.pacing import (
     BETA,
+    FORGET_AFTER_SECONDS,
     MAX_RATE_SCALE,
     MIN_RATE,
     AdaptiveRateLimiter,
@@ -132,3 +133,89 @@ def test_acquire_takes_a_token_only_when_it_grants() -> None:
         assert limiter.tokens == tokens
     else:
         assert limiter.tokens == pytest.approx(tokens - 1.0)
+
+
+def learnt_then_paused(resume: bool, pause: float) -> tuple[float, AdaptiveRateLimiter, float]:
+    """A limiter throttled after 3 s at 40/s, paused `pause` s (resumed or not), then 3 paced
+    answers: (the rate learnt, the limiter, the time)."""
+    limiter = AdaptiveRateLimiter(0.0)
+    now = send_steadily(limiter, 40.0, 0.0, 3.0)
+    limiter.record(now, throttled=True)
+    learnt = limiter.fill_rate
+    now += pause
+    if resume:
+        limiter.resume(now)
+    for _ in range(3):
+        while (wait := limiter.acquire(now)) > 0.0:
+            now += wait
+        limiter.record(now, throttled=False)
+    return learnt, limiter, now
+
+
+def test_a_short_pause_between_invocations_keeps_the_learnt_rate() -> None:
+    learnt, limiter, _ = learnt_then_paused(resume=True, pause=10.0)
+    assert limiter.enabled
+    assert limiter.fill_rate >= learnt
+    assert limiter.measured_rate > learnt  # the pause is not measured as sending nothing
+
+
+def test_without_resume_a_pause_reads_as_idle_sending_and_drags_the_rate_down() -> None:
+    learnt, limiter, _ = learnt_then_paused(resume=False, pause=10.0)
+    assert limiter.fill_rate < 0.8 * learnt  # why resume() exists
+
+
+def test_a_long_pause_forgets_the_learnt_rate() -> None:
+    limiter = AdaptiveRateLimiter(0.0)
+    now = send_steadily(limiter, 40.0, 0.0, 3.0)
+    limiter.record(now, throttled=True)
+    limiter.resume(now + FORGET_AFTER_SECONDS + 1.0)
+    assert not limiter.enabled
+    assert limiter.acquire(now + FORGET_AFTER_SECONDS + 1.0) == 0.0
+
+
+def test_a_retry_after_still_holds_after_a_short_pause() -> None:
+    limiter = AdaptiveRateLimiter(0.0)
+    limiter.record(1.0, throttled=True, retry_after=30.0)
+    limiter.resume(5.0)
+    assert limiter.wait_seconds(5.0) == pytest.approx(26.0)
+
+
+def test_a_start_rate_paces_from_the_first_request() -> None:
+    limiter = AdaptiveRateLimiter(0.0, start_rate=4.0)
+    assert limiter.enabled
+    now, sent = 0.0, []
+    for _ in range(12):
+        while (wait := limiter.acquire(now)) > 0.0:
+            now += wait
+        sent.append(now)
+        limiter.record(now + 0.01, throttled=False)
+    # 4 tokens at once (a second's worth), then about 4/s: 8 more need about 2 s
+    assert sent[3] == 0.0
+    assert sent[-1] >= 1.5
+    assert limiter.fill_rate >= 4.0  # one answer measured is not a reason to go below it
+
+
+def test_a_start_rate_is_where_a_forgotten_limiter_starts_again() -> None:
+    limiter = AdaptiveRateLimiter(0.0, start_rate=4.0)
+    limiter.record(0.5, throttled=True)
+    limiter.resume(0.5 + FORGET_AFTER_SECONDS + 1.0)
+    assert limiter.enabled
+    assert limiter.fill_rate == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("rate", [0.0, -1.0])
+def test_a_start_rate_must_be_positive(rate: float) -> None:
+    with pytest.raises(ValueError, match="start_rate"):
+        AdaptiveRateLimiter(0.0, start_rate=rate)
+
+
+def test_a_start_rate_is_never_exceeded_but_a_429_still_lowers_it() -> None:
+    limiter = AdaptiveRateLimiter(0.0, start_rate=4.0)
+    now = 0.0
+    for _ in range(400):  # 100 s of successes: the CUBIC curve alone would be far above 4
+        while (wait := limiter.acquire(now)) > 0.0:
+            now += wait
+        limiter.record(now, throttled=False)
+    assert limiter.fill_rate == pytest.approx(4.0)
+    limiter.record(now, throttled=True)
+    assert limiter.fill_rate < 4.0

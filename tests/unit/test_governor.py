@@ -156,7 +156,7 @@ def run(stack: Stack, now: float, capsys: pytest.CaptureFixture[str], **env: str
     return decision, line
 
 
-def test_throttling_above_target_halves_the_concurrency(
+def test_throttling_above_target_cuts_the_concurrency_to_what_the_api_took(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = later(stack)
@@ -165,9 +165,10 @@ def test_throttling_above_target_halves_the_concurrency(
 
     decision, line = run(stack, now, capsys)
 
-    assert (decision.concurrency, decision.changed) == (10, True)
-    assert stack.concurrency() == 10
-    assert line["governor_concurrency"] == 10
+    # 30% throttled at 20, target 10%: 20 x 0.7 / 0.9
+    assert (decision.concurrency, decision.changed) == (15, True)
+    assert stack.concurrency() == 15
+    assert line["governor_concurrency"] == 15
     assert line["previous"] == 20
     assert line["reason"].startswith("decrease")
     assert line["throttle_ratio"] == pytest.approx(0.3)
@@ -195,16 +196,56 @@ def test_after_a_change_it_holds_until_the_metrics_postdate_it(
     assert stack.last_modified() == changed_at  # no UpdateEventSourceMapping call
 
 
-def test_a_backlog_without_throttling_raises_it_by_the_step(
+def test_a_backlog_under_target_raises_it_by_the_headroom_left(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = later(stack)
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=1, visible=500)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=5, visible=500)
 
     decision, line = run(stack, now, capsys)
 
-    assert (decision.concurrency, stack.concurrency()) == (21, 21)
+    # 5% throttled of a 10% target: half the headroom left, 20 + 0.5 x 20
+    assert (decision.concurrency, stack.concurrency()) == (30, 30)
     assert line["reason"].startswith("increase")
+
+
+@pytest.mark.parametrize(
+    ("older", "newer", "reason"),
+    [
+        (500, 0, "hold: no backlog"),  # the backlog was drained in the newest period
+        (0, 500, "increase"),  # a backlog built up in the newest period
+    ],
+)
+def test_the_queue_is_judged_by_its_newest_period(
+    stack: Stack, capsys: pytest.CaptureFixture[str], older: float, newer: float, reason: str
+) -> None:
+    now = later(stack)
+    until = window(now, PERIOD)[1]
+    stack.put(until - PERIOD - 30, requests=50, throttled=0, visible=older)
+    stack.put(until - 30, requests=50, throttled=0, visible=newer)
+
+    decision, line = run(stack, now, capsys)
+
+    assert line["visible_messages"] == newer
+    assert line["requests"] == 100
+    assert line["reason"].startswith(reason)
+    assert decision.changed is (reason == "increase")
+
+
+def test_a_mapping_without_a_setting_is_cut_from_the_maximum(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no MaximumConcurrency counts as 1,000: brought to the bound, then cut from there
+    stack.lambda_client.update_event_source_mapping(UUID=stack.mapping, ScalingConfig={})
+    assert stack.concurrency() is None
+    now = later(stack)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=55, visible=500)
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, stack.concurrency()) == (20, 20)  # 40 x 0.5, not 1,000's
+    assert line["previous"] == 1000
+    assert line["reason"].startswith("decrease")
 
 
 def test_no_backlog_and_no_data_both_hold_without_calling_update(
@@ -261,6 +302,7 @@ def test_a_mapping_set_by_hand_above_the_maximum_is_brought_within_bounds(
         ({"PERIOD_SECONDS": "90"}, "PERIOD_SECONDS must be a multiple of 60"),
         ({"PERIOD_SECONDS": "5"}, "PERIOD_SECONDS must be an integer in 10-3600"),
         ({"METRICS_NAMESPACE": "AWS/Lambda"}, "METRICS_NAMESPACE"),
+        ({"GOVERNOR_STATE_PARAMETER": "a name with spaces"}, "GOVERNOR_STATE_PARAMETER must be"),
     ],
 )
 def test_a_bad_setting_is_named(stack: Stack, overrides: dict[str, str], named: str) -> None:
@@ -332,3 +374,98 @@ def test_boto3_waits_for_the_first_run(stack: Stack) -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+# ---- the law's memory in the state parameter (SSM on moto's server) ----------------------
+
+
+@pytest.fixture
+def ssm(moto_endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("ssm", endpoint_url=moto_endpoint, region_name="us-east-1")
+
+
+def remembered_increase(stack: Stack, ssm: Any, stored: dict[str, Any]) -> tuple[float, str]:
+    """The mapping raised to 16 by the governor moments ago (its LastModified), the parameter
+    holding `stored`; throttling shows in a window that starts before that change."""
+    stack.lambda_client.update_event_source_mapping(
+        UUID=stack.mapping, ScalingConfig={"MaximumConcurrency": 16}
+    )
+    now = stack.last_modified() + PERIOD
+    until = window(now, PERIOD)[1]
+    stack.put(until - 30, requests=100, throttled=50, visible=500)
+    parameter = f"/{stack.function}/governor-state"
+    ssm.put_parameter(Name=parameter, Value=json.dumps(stored), Type="String")
+    return now, parameter
+
+
+def test_the_memory_of_an_increase_lets_throttling_cut_at_once(
+    stack: Stack, ssm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = stack.last_modified() + PERIOD
+    newest_start = window(now, PERIOD)[1] - PERIOD
+    basis = newest_start - 2 * PERIOD  # the increase saw data up to before this window
+    stored = {"concurrency": 16, "previous_concurrency": 15, "basis_until": basis}
+    now, parameter = remembered_increase(stack, ssm, stored)
+
+    config = stack.config(GOVERNOR_STATE_PARAMETER=parameter)
+    decision = govern(config, stack.lambda_client, stack.cloudwatch, now, ssm)
+
+    assert (decision.concurrency, decision.changed) == (8, True)
+    assert decision.reason.startswith("decrease")
+    saved = json.loads(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    assert saved["concurrency"] == 8
+    assert saved["previous_concurrency"] == 16
+    assert saved["basis_until"] == decision.state.basis_until
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {},  # as Terraform creates it
+        {"concurrency": 15, "previous_concurrency": 14, "basis_until": 0},  # changed by hand
+        "not json",
+    ],
+)
+def test_without_a_memory_that_matches_the_mapping_it_waits(
+    stack: Stack, ssm: Any, stored: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now, parameter = remembered_increase(stack, ssm, {})
+    value = stored if isinstance(stored, str) else json.dumps(stored)
+    ssm.put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True)
+
+    config = stack.config(GOVERNOR_STATE_PARAMETER=parameter)
+    decision = govern(config, stack.lambda_client, stack.cloudwatch, now, ssm)
+
+    assert (decision.concurrency, decision.changed) == (16, False)
+    assert "waiting for metrics" in decision.reason
+    capsys.readouterr()
+
+
+def test_a_missing_parameter_is_no_memory_and_no_error(
+    stack: Stack, ssm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now, _ = remembered_increase(stack, ssm, {})
+    config = stack.config(GOVERNOR_STATE_PARAMETER=f"/{stack.function}/no-such-parameter")
+    decision = govern(config, stack.lambda_client, stack.cloudwatch, now, ssm)
+    assert (decision.concurrency, decision.changed) == (16, False)
+    capsys.readouterr()
+
+
+def test_metrics_published_late_are_still_read(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CloudWatch publishes a minute or two late: the newest periods may hold nothing yet, and
+    the governor judges the newest ones that do."""
+    now = later(stack, periods=8)
+    until = window(now, PERIOD)[1]
+    stack.put(until - 3 * PERIOD - 30, requests=100, throttled=30, visible=500)
+
+    decision, line = run(stack, now, capsys)
+
+    assert decision.changed
+    assert decision.concurrency < 20
+    assert decision.reason.startswith("decrease")
+    assert line["throttle_ratio"] == pytest.approx(0.3)  # the late period's figures

@@ -280,3 +280,19 @@ def test_terraforms_function_timeout_rule_is_the_handlers_budget() -> None:
         assert float(default) == Settings("http://a", "http://b").entity_api_timeout_seconds
         assert float(floor) == MIN_REQUEST_TIMEOUT_SECONDS
         assert float(reserve) == pytest.approx(budget), path
+
+
+@pytest.mark.parametrize(
+    ("raw", "share"), [(None, None), ("0", None), ("2.5", 2.5), ("1e-05", 1e-05)]
+)
+def test_the_rate_share_is_read_and_zero_or_unset_means_unknown(
+    raw: str | None, share: float | None
+) -> None:
+    environ = BASE if raw is None else {**BASE, "ENTITY_API_RATE_SHARE": raw}
+    assert Settings.from_environ(environ).entity_api_rate_share == share
+
+
+@pytest.mark.parametrize("raw", ["-1", "100001", "fast"])
+def test_a_bad_rate_share_is_named(raw: str) -> None:
+    with pytest.raises(SettingsError, match="ENTITY_API_RATE_SHARE must be a number in 0-100000"):
+        Settings.from_environ({**BASE, "ENTITY_API_RATE_SHARE": raw})

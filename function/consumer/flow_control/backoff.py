@@ -6,6 +6,13 @@ in the record's ApproximateReceiveCount with full jitter (AWS Architecture Blog,
 Backoff and Jitter"): uniform(0, min(cap, base * 2 ** (n - 1))). SQS takes whole seconds in
 [0, 43200].
 
+The cap grows with the outage the record has seen: a record that has been failing for
+`age` seconds (since its first send) waits at most max(base, AGE_CAP_SHARE x age), and never
+more than `cap`. After an outage of T seconds its records come back within T / 4 of the API's
+recovery rather than after up to `cap` (a 3-minute outage: 45 s, not 900 s); the cost is more
+attempts during a long outage: each one at most 1.25x the age of the one before, about
+ln(T / base) / ln(1.125) receives per record (an hour: ~64; with the fixed 900 s cap ~17).
+
 A valid change is retried until the retry horizon after its first send (SentTimestamp). A
 retry is never scheduled past the horizon: the delay is clipped so the record comes back by
 then for a last attempt; when less than `MIN_RETRY_SECONDS` is left, the record has expired.
@@ -31,6 +38,8 @@ from dataclasses import dataclass
 
 MAX_VISIBILITY_SECONDS = 43_200
 """SQS's largest visibility timeout (12 hours); also the largest delay ever returned."""
+AGE_CAP_SHARE = 0.25
+"""A backoff never exceeds this share of the record's age (but may reach the base)."""
 MIN_RETRY_SECONDS = 1.0
 """With less than this left before the horizon, a failed record expires instead of retrying."""
 
@@ -117,11 +126,14 @@ def schedule_retry(
     draw: float,
     retry_after: float | None = None,
 ) -> RetryPlan:
-    """Retry (with `visibility_delay`, clipped to come back by the horizon) or expire.
+    """Retry (with `visibility_delay`, its cap limited by the record's age, clipped to come
+    back by the horizon) or expire.
 
     Expired when less than MIN_RETRY_SECONDS is left before the horizon; otherwise the delay
     never reaches past the horizon's end (rounded down to whole seconds).
     """
+    age = max(0.0, (now_ms - sent_timestamp_ms) / 1000)
+    cap = min(cap, max(base, AGE_CAP_SHARE * age))
     delay = visibility_delay(receive_count, base=base, cap=cap, draw=draw, retry_after=retry_after)
     left = seconds_left(sent_timestamp_ms, now_ms, horizon_seconds)
     if left < MIN_RETRY_SECONDS:

@@ -2,12 +2,18 @@
 
     decide(state, observations) -> Decision
 
-- Multiplicative decrease (x `decrease_factor`) when the throttled share of requests is above
-  `target_throttle_ratio`.
-- Additive increase (+ `increase_step`) while a backlog waits (visible messages, or the
-  oldest message's age rising) and the throttled share is at or under the target.
+Moves are sized to the distance from the target, not fixed steps:
+
+- Decrease when the throttled share r of requests is above the target t: to
+  C x (1 - r) / (1 - t), the concurrency whose share of the API's accepted rate would sit at
+  the target if the offered rate scales with C; never below C x `decrease_factor` in one move
+  (the evidence is a minute or two old), always by at least 1.
+- Increase while a backlog waits (visible messages, or the oldest message's age rising) and
+  r <= t: by C x GROWTH x (t - r) / t, at least `increase_step` (default 1): doubling when
+  nothing is throttled, a small step close to the target.
 - Hold otherwise: no backlog, missing data, or data that does not postdate the last change.
-- Always within [minimum, maximum].
+- Always within [minimum, maximum], computed from the setting brought within them (a mapping
+  without MaximumConcurrency counts as 1,000).
 
 Stable under CloudWatch's metric lag: it never reacts twice to the same evidence. After a
 change, an increase waits for observations that cover only time after the change
@@ -31,7 +37,12 @@ import math
 from dataclasses import dataclass, replace
 
 DEFAULT_DECREASE_FACTOR = 0.5
-"""Concurrency is multiplied by this on a throttled share above target."""
+"""The deepest cut of one decrease: concurrency is multiplied by no less than this."""
+GROWTH = 1.0
+"""Relative increase with nothing throttled (x 2); scaled down by the throttled share's
+closeness to the target."""
+_EPSILON = 1e-9
+"""Float rounding must not cost a whole step (40 x 0.8 is 31.999...)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ class GovernorSettings:
     maximum: int
     target_throttle_ratio: float
     increase_step: int = 0
-    """Added per increase; 0 means the default, max(1, (maximum - minimum) // 50)."""
+    """The smallest increase; 0 means the default, 1."""
     decrease_factor: float = DEFAULT_DECREASE_FACTOR
 
     def __post_init__(self) -> None:
@@ -59,8 +70,8 @@ class GovernorSettings:
 
     @property
     def step(self) -> int:
-        """The additive increase actually used."""
-        return self.increase_step or max(1, (self.maximum - self.minimum) // 50)
+        """The smallest increase."""
+        return self.increase_step or 1
 
     def clamp(self, concurrency: int) -> int:
         """`concurrency` within [minimum, maximum]."""
@@ -173,14 +184,29 @@ def _wanted(
     if not (after_change or (throttled and unseen_by_increase)):
         return bounded, "hold: waiting for metrics after the last change"
     if throttled:
-        lower = settings.clamp(math.floor(bounded * settings.decrease_factor))
+        lower = settings.clamp(decreased(bounded, ratio, settings))
         at_bound = "hold: throttled above target at the minimum"
         return lower, "decrease: throttled above target" if lower < bounded else at_bound
     if backlog_waits(observations):
-        higher = settings.clamp(bounded + settings.step)
+        higher = settings.clamp(increased(bounded, ratio, settings))
         at_bound = "hold: backlog waits at the maximum"
         return (
             higher,
             "increase: backlog waits, throttling under target" if higher > bounded else at_bound,
         )
     return bounded, "hold: no backlog"
+
+
+def decreased(concurrency: int, ratio: float, settings: GovernorSettings) -> int:
+    """The setting after a decrease from `concurrency` at throttled share `ratio` (> target)."""
+    target = settings.target_throttle_ratio
+    sized = math.floor(concurrency * (1.0 - ratio) / (1.0 - target) + _EPSILON)
+    deepest = math.floor(concurrency * settings.decrease_factor)
+    return min(concurrency - 1, max(sized, deepest))
+
+
+def increased(concurrency: int, ratio: float, settings: GovernorSettings) -> int:
+    """The setting after an increase from `concurrency` at throttled share `ratio` (<= target)."""
+    target = settings.target_throttle_ratio
+    headroom = max(0.0, (target - ratio) / target)
+    return concurrency + max(settings.step, math.floor(concurrency * GROWTH * headroom + _EPSILON))

@@ -12,6 +12,13 @@ throttling.py), written for a caller that owns the clock:
   K = cbrt(w_max x (1 - BETA) / SCALE): it climbs back to w_max in K seconds, pauses there,
   then probes above it; never above twice the measured rate.
 - A Retry-After answer also blocks every token until its instant.
+- `start_rate` (a known share of the API's limit) paces from the first request at that rate
+  and caps it there: probing above a known share only buys 429s (measured: tight-api at 5
+  concurrent batches, 11.2% 429s when it probed above). A 429 still lowers the rate below it.
+- `resume(now)` starts a new invocation of the same execution environment: a pause up to
+  `FORGET_AFTER_SECONDS` is not counted (the rate measurement and the CUBIC curve carry on
+  where they stopped, the pause being neither idle sending nor recovery); a longer pause
+  forgets everything (back to `start_rate`, or unpaced).
 
 Pure: no sleeping and no clock reads. Every call takes `now` (monotonic seconds).
 
@@ -37,6 +44,10 @@ BUCKET_SECONDS = 0.5
 """Width of the buckets the send rate is measured in."""
 MAX_RATE_SCALE = 2.0
 """The fill rate never exceeds this multiple of the measured rate."""
+FORGET_AFTER_SECONDS = 60.0
+"""A pause between two invocations of one environment longer than this forgets the learnt
+rate: under a backlog the mapping invokes again within a second, so a longer pause means the
+backlog ended, and the API's state after it is anyone's guess."""
 _EPSILON = 1e-9
 """Token shortfall treated as none (float rounding must not yield endless tiny waits)."""
 
@@ -51,16 +62,24 @@ class AdaptiveRateLimiter:
         "_drop_at",
         "_k",
         "_last_refill",
+        "_last_seen",
         "_measured",
         "_w_max",
         "capacity",
         "enabled",
         "fill_rate",
         "not_before",
+        "start_rate",
         "tokens",
     )
 
-    def __init__(self, now: float = 0.0) -> None:
+    def __init__(self, now: float = 0.0, *, start_rate: float | None = None) -> None:
+        if start_rate is not None and not start_rate > 0.0:
+            raise ValueError(f"start_rate must be positive, got {start_rate!r}")
+        self.start_rate = start_rate
+        self._reset(now)
+
+    def _reset(self, now: float) -> None:
         self.enabled = False
         self.fill_rate = MIN_RATE
         self.capacity = 1.0
@@ -73,6 +92,28 @@ class AdaptiveRateLimiter:
         self._w_max = 0.0
         self._k = 0.0
         self._drop_at = now
+        self._last_seen = now
+        if self.start_rate is not None:
+            self._w_max = self.start_rate
+            self.enabled = True
+            self._set_rate(now, self.start_rate)
+            self.tokens = self.capacity
+
+    def resume(self, now: float) -> None:
+        """A new invocation starts at `now`: carry on after a short pause, forget a long one."""
+        pause = now - self._last_seen
+        if pause > FORGET_AFTER_SECONDS:
+            self._reset(now)
+            return
+        if pause <= 0.0:
+            return
+        self._drop_at += pause
+        bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
+        if bucket > self._bucket_start:  # the open bucket's answers would count the pause
+            self._bucket_start, self._count = bucket, 0
+        if self._last_refill is not None:
+            self._last_refill += pause
+        self._last_seen = now
 
     @property
     def measured_rate(self) -> float:
@@ -81,6 +122,7 @@ class AdaptiveRateLimiter:
 
     def wait_seconds(self, now: float) -> float:
         """Seconds until a request may be sent (0.0: now), without taking a token."""
+        self._last_seen = max(self._last_seen, now)
         blocked = max(0.0, self.not_before - now)
         if not self.enabled:
             return blocked
@@ -100,6 +142,7 @@ class AdaptiveRateLimiter:
 
     def record(self, now: float, *, throttled: bool, retry_after: float | None = None) -> None:
         """Account for one answer: adapt the fill rate, honour Retry-After (seconds)."""
+        self._last_seen = max(self._last_seen, now)
         measured = self._measure(now)
         if retry_after is not None and retry_after > 0:
             self.not_before = max(self.not_before, now + retry_after)
@@ -112,7 +155,10 @@ class AdaptiveRateLimiter:
             self.enabled = True
         else:
             new_rate = SCALE * (now - self._drop_at - self._k) ** 3 + self._w_max
-        self._set_rate(now, min(new_rate, MAX_RATE_SCALE * measured))
+        ceiling = MAX_RATE_SCALE * measured
+        if self.start_rate is not None:  # a known share: the rate, never doubted, never exceeded
+            ceiling = self.start_rate
+        self._set_rate(now, min(new_rate, ceiling))
 
     def _measure(self, now: float) -> float:
         bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS

@@ -11,6 +11,9 @@ class HostRuntimeExecutorPlugin(RuntimeExecutorPlugin):  # type: ignore[misc]
     name = "host"
 
     def load(self, *args: Any, **kwargs: Any) -> Any:
+        from . import esm_handover  # noqa: PLC0415
         from .executor import HostRuntimeExecutor  # noqa: PLC0415
 
+        # Loaded when the Lambda service starts, before any mapping can poll.
+        esm_handover.apply()
         return HostRuntimeExecutor

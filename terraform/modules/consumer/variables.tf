@@ -319,8 +319,19 @@ variable "retry_backoff_base_seconds" {
   }
 }
 
+variable "entity_api_rate_share" {
+  description = "Requests/s each execution environment starts paced at (ENTITY_API_RATE_SHARE): a known API limit over the most concurrent invocations; null (the default): unpaced until the API's first 429. Above 0, at most 100000."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.entity_api_rate_share == null || try(var.entity_api_rate_share > 0 && var.entity_api_rate_share <= 100000, false)
+    error_message = "entity_api_rate_share: must be null or requests per second above 0 and at most 100000."
+  }
+}
+
 variable "retry_backoff_max_seconds" {
-  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds (SQS's visibility maximum)."
+  description = "Cap of the visibility backoff, Retry-After included (RETRY_BACKOFF_MAX_SECONDS), 1-43200 seconds (SQS's visibility maximum). A record's own cap is also at most a quarter of how long it has been failing."
   type        = number
   default     = 900
 

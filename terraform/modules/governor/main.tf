@@ -1,7 +1,8 @@
 # The concurrency governor: a small function from the consumer's zip, run every minute by an
 # EventBridge rule, that reads the consumer's throttle and backlog metrics and moves the event
 # source mapping's MaximumConcurrency between bounds. Its own role may read and update that one
-# mapping, read metrics and write its own logs, nothing else.
+# mapping, read metrics, read and write its own state parameter and write its own logs,
+# nothing else.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -10,6 +11,10 @@ data "aws_caller_identity" "current" {}
 locals {
   log_group_name = "/aws/lambda/${var.function_name}"
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+
+  # The law's memory of its last change (consumer.governing): one JSON object, the governor's own.
+  state_parameter_name = "/${var.function_name}/state"
+  state_parameter_arn  = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.state_parameter_name}"
 
   # The settings of consumer.governor (same names as the handler reads).
   environment = {
@@ -21,6 +26,7 @@ locals {
     MAXIMUM_CONCURRENCY       = tostring(var.maximum_concurrency)
     TARGET_THROTTLE_RATIO     = tostring(var.target_throttle_ratio)
     PERIOD_SECONDS            = tostring(var.period_seconds)
+    GOVERNOR_STATE_PARAMETER  = local.state_parameter_name
   }
 
   # The consumer function's unqualified ARN, in the mapping's partition, region and account (the
@@ -59,6 +65,12 @@ locals {
       Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
       Resource = ["${local.log_group_arn}:*"]
     },
+    {
+      Sid      = "KeepOwnState"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter", "ssm:PutParameter"]
+      Resource = [local.state_parameter_arn]
+    },
   ]
 }
 
@@ -94,6 +106,25 @@ resource "aws_cloudwatch_log_group" "this" {
   name              = local.log_group_name
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+# ---- State -----------------------------------------------------------------------------------
+
+# What the control law remembers of its own last change between runs (the setting before it
+# and the end of the data it was based on): written by the governor after each change, so
+# Terraform sets only the empty start and never resets it.
+resource "aws_ssm_parameter" "state" {
+  #checkov:skip=CKV2_AWS_34:The value is no secret (two numbers and a time, also in the governor's log); a SecureString would need kms:Decrypt for the governor and a key policy for no gain.
+  name        = local.state_parameter_name
+  description = "State of the ${var.function_name} concurrency governor between runs (written by the governor)."
+  type        = "String"
+  value       = "{}"
+
+  lifecycle {
+    ignore_changes = [value]
+  }
 
   tags = var.tags
 }

@@ -37,3 +37,8 @@ output "governed_function_arn" {
   description = "The function the mapping must feed for the role to update it (the condition lambda:FunctionArn)."
   value       = local.consumer_function_arn
 }
+
+output "state_parameter_name" {
+  description = "Name of the SSM parameter where the governor keeps its state between runs."
+  value       = aws_ssm_parameter.state.name
+}

@@ -1145,3 +1145,30 @@ run "fifo_rejects_a_window" {
   }
   expect_failures = [var.maximum_batching_window_in_seconds]
 }
+
+run "entity_api_rate_share_rejects_0" {
+  command = plan
+  variables {
+    entity_api_rate_share = 0
+  }
+  expect_failures = [var.entity_api_rate_share]
+}
+
+run "entity_api_rate_share_rejects_above_100000" {
+  command = plan
+  variables {
+    entity_api_rate_share = 100001
+  }
+  expect_failures = [var.entity_api_rate_share]
+}
+
+run "entity_api_rate_share_accepts_a_fraction" {
+  command = plan
+  variables {
+    entity_api_rate_share = 0.00001
+  }
+  assert {
+    condition     = local.environment["ENTITY_API_RATE_SHARE"] == "0.00001" || local.environment["ENTITY_API_RATE_SHARE"] == "1e-05"
+    error_message = "the share reaches the environment"
+  }
+}

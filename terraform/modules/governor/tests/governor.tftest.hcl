@@ -41,8 +41,9 @@ run "function_schedule_and_logs" {
       MAXIMUM_CONCURRENCY       = "50"
       TARGET_THROTTLE_RATIO     = "0.05"
       PERIOD_SECONDS            = "60"
+      GOVERNOR_STATE_PARAMETER  = "/orders-governor/state"
     })
-    error_message = "the governor's environment must hold exactly its eight settings"
+    error_message = "the governor's environment must hold exactly its nine settings"
   }
 
   assert {
@@ -81,8 +82,23 @@ run "role_is_scoped_to_the_mapping" {
       SetMappingConcurrency  = ["Allow", ["lambda:UpdateEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
       ReadMetrics            = ["Allow", ["cloudwatch:GetMetricData"], ["*"]]
       WriteOwnLogs           = ["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-governor:*"]]
+      KeepOwnState           = ["Allow", ["ssm:GetParameter", "ssm:PutParameter"], ["arn:aws:ssm:us-east-1:123456789012:parameter/orders-governor/state"]]
     }
-    error_message = "the role may get and update exactly the one mapping, read metrics (GetMetricData takes only '*') and write its own logs; nothing else"
+    error_message = "the role may get and update exactly the one mapping, read metrics (GetMetricData takes only '*'), read and write its own state parameter and write its own logs; nothing else"
+  }
+}
+
+run "state_parameter_starts_empty" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_ssm_parameter.state.name == "/orders-governor/state" &&
+      aws_ssm_parameter.state.type == "String" &&
+      aws_ssm_parameter.state.value == "{}" &&
+      output.state_parameter_name == "/orders-governor/state"
+    )
+    error_message = "the governor's state parameter must be created holding '{}' (the governor writes it after each change)"
   }
 
   assert {
@@ -93,6 +109,7 @@ run "role_is_scoped_to_the_mapping" {
       SetMappingConcurrency  = { ArnEquals = { "lambda:FunctionArn" = "arn:aws:lambda:us-east-1:123456789012:function:orders" } }
       ReadMetrics            = null
       WriteOwnLogs           = null
+      KeepOwnState           = null
     }
     error_message = "only UpdateEventSourceMapping is conditioned, on lambda:FunctionArn = the consumer function's ARN"
   }
