@@ -76,24 +76,29 @@ format: $(VENV_STAMP) ## Format Python and Terraform code in place
 	terraform fmt -recursive terraform
 
 # ---- Tests -------------------------------------------------------------------------------
+# `make test`: the LocalStack integration run (the long pole, mostly waiting) starts at once; the
+# CPU suites run beside it, one after another (2 cores): lint, the fast suites on every core
+# (pytest-xdist), the package tests, the Terraform checks. One line per suite as it ends, the
+# logs of the integration run and the Terraform checks, then where the time went.
+SUITES := scripts/testing/suites.sh
+XDIST ?= auto
+FAST_SUITES := tests/unit tests/handler tests/tools tests/sim
+
 .PHONY: test
-test: lint test-unit test-package ## Run every test (lint, unit, package, Terraform, LocalStack integration)
-	@# The Terraform checks (CPU) run beside the LocalStack integration run (mostly waiting):
-	@# their log is shown when both are done, and either failing fails the target.
-	@mkdir -p .cache
-	@echo "==> Terraform checks run in the background beside the integration tests (log: .cache/test-terraform.log)"
-	@scripts/tf/test.sh > .cache/test-terraform.log 2>&1 & terraform_checks=$$!; \
-	  integration=0; $(MAKE) test-integration || integration=$$?; \
-	  terraform=0; wait $$terraform_checks || terraform=$$?; \
-	  cat .cache/test-terraform.log; \
-	  [ $$terraform = 0 ] || echo "==> Terraform checks FAILED (exit $$terraform)"; \
-	  [ $$integration = 0 ] || echo "==> integration tests FAILED (exit $$integration)"; \
-	  [ $$terraform = 0 ] && [ $$integration = 0 ]
+test: $(VENV_STAMP) ## Run every test (lint, unit, package, Terraform, LocalStack integration), side by side
+	@SHOW=integration,terraform $(SUITES) \
+	  "integration=$(MAKE) test-integration" \
+	  "checks=$(MAKE) lint,$(MAKE) test-unit,$(MAKE) test-package,$(MAKE) test-terraform"
 	@echo "==> all tests passed"
 
+.PHONY: test-fast
+test-fast: $(VENV_STAMP) ## Lint beside the unit and handler tests (what to run before a commit)
+	@$(SUITES) "lint=$(MAKE) lint" \
+	  "unit=$(PY) -m pytest -q -n $(XDIST) -p no:cacheprovider tests/unit tests/handler"
+
 .PHONY: test-unit
-test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests (local entity API server, moto SQS)
-	$(PY) -m pytest tests/unit tests/handler tests/tools tests/sim
+test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests on every core (local entity API server, moto SQS)
+	$(PY) -m pytest -n $(XDIST) $(FAST_SUITES)
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
