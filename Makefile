@@ -49,14 +49,26 @@ $(VENV_STAMP): requirements-dev.txt
 venv: $(VENV_STAMP) ## Create the tooling virtual environment (.venv)
 
 # ---- Pinned requirements: each .in compiled by uv into its .txt, every package with hashes ----
-# UPGRADE=1 moves to the newest versions the .in files allow; otherwise pins stay as they are.
+# Every lock resolves against PyPI (https://pypi.org/simple) only, whatever index the machine's
+# pip or uv is configured with. What each covers:
+#   function/requirements.txt      the zip: CPython 3.12 and 3.13 wheels for manylinux2014
+#                                  x86_64 and aarch64 only (python -m locking keeps those hashes)
+#   requirements-dev.txt, scripts/tf/requirements-checkov.txt, requirements-runtime.txt
+#                                  Python 3.12, every platform (--universal: all files' hashes)
+#   requirements-localstack.txt    Python 3.13 on Linux, all files' hashes
+# Re-locking keeps the pinned versions (uv reads the existing .txt) and writes the same hashes;
+# UPGRADE=1 moves to the newest versions the .in files allow.
 EXECUTOR := scripts/localcloud/localstack_host_executor
 LOCK = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
-  $(if $(UPGRADE),--upgrade)
+  --default-index https://pypi.org/simple $(if $(UPGRADE),--upgrade)
 
 .PHONY: lock
 lock: $(VENV_STAMP) ## Re-lock every requirements file from its .in with uv (UPGRADE=1: newest)
+	@mkdir -p .cache
+	$(subst --generate-hashes ,,$(LOCK)) --universal --python-version 3.12 function/requirements.in \
+	  -o .cache/pylock.function.toml
 	$(LOCK) --universal --python-version 3.12 function/requirements.in -o function/requirements.txt
+	$(PY) -m locking function/requirements.txt --pylock .cache/pylock.function.toml --target lambda
 	$(LOCK) --universal --python-version 3.12 requirements-dev.in -o requirements-dev.txt
 	$(LOCK) --universal --python-version 3.12 scripts/tf/requirements-checkov.in -o scripts/tf/requirements-checkov.txt
 	$(LOCK) --universal --python-version 3.12 $(EXECUTOR)/requirements-runtime.in -o $(EXECUTOR)/requirements-runtime.txt
