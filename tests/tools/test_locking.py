@@ -24,6 +24,18 @@ pure==2.0 \\
     # via fast-lib
 """
 
+
+def _wheel(filename: str, digest: str) -> str:
+    return f'{{ url = "https://x/{filename}", hashes = {{ sha256 = "{DIGEST[digest]}" }} }},'
+
+
+FAST_LIB_WHEELS = [
+    ("fast_lib-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "b"),
+    ("fast_lib-1.0-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", "c"),
+    ("fast_lib-1.0-cp312-cp312-musllinux_1_2_x86_64.whl", "d"),
+    ("fast_lib-1.0-cp312-cp312-win_amd64.whl", "e"),
+    ("fast_lib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "f"),
+]
 PYLOCK = f"""
 lock-version = "1.0"
 [[packages]]
@@ -31,16 +43,12 @@ name = "fast-lib"
 version = "1.0"
 sdist = {{ url = "https://x/fast_lib-1.0.tar.gz", hashes = {{ sha256 = "{DIGEST["a"]}" }} }}
 wheels = [
-  {{ url = "https://x/fast_lib-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", hashes = {{ sha256 = "{DIGEST["b"]}" }} }},
-  {{ url = "https://x/fast_lib-1.0-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", hashes = {{ sha256 = "{DIGEST["c"]}" }} }},
-  {{ url = "https://x/fast_lib-1.0-cp312-cp312-musllinux_1_2_x86_64.whl", hashes = {{ sha256 = "{DIGEST["d"]}" }} }},
-  {{ url = "https://x/fast_lib-1.0-cp312-cp312-win_amd64.whl", hashes = {{ sha256 = "{DIGEST["e"]}" }} }},
-  {{ url = "https://x/fast_lib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", hashes = {{ sha256 = "{DIGEST["f"]}" }} }},
+{chr(10).join(_wheel(name, digest) for name, digest in FAST_LIB_WHEELS)}
 ]
 [[packages]]
 name = "pure"
 version = "2.0"
-wheels = [{{ url = "https://x/pure-2.0-py3-none-any.whl", hashes = {{ sha256 = "{DIGEST["g"]}" }} }}]
+wheels = [{_wheel("pure-2.0-py3-none-any.whl", "g").rstrip(",")}]
 """
 
 
