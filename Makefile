@@ -81,6 +81,10 @@ lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+.PHONY: hooks
+hooks: $(VENV_STAMP) ## Every pre-commit hook on every file (lint, whitespace, merge markers, terraform fmt/validate, docs)
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
 .PHONY: format
 format: $(VENV_STAMP) ## Format Python and Terraform code in place
 	$(VENV)/bin/ruff format .
@@ -95,12 +99,14 @@ format: $(VENV_STAMP) ## Format Python and Terraform code in place
 SUITES := scripts/testing/suites.sh
 XDIST ?= auto
 FAST_SUITES := tests/unit tests/handler tests/tools tests/sim
+# CI runs every pre-commit hook (a superset of `make lint`) instead of lint.
+LINT := $(if $(CI),hooks,lint)
 
 .PHONY: test
 test: $(VENV_STAMP) ## Run every test (lint, unit, package, Terraform, LocalStack integration), side by side
 	@SHOW=integration,terraform $(SUITES) \
 	  "integration=$(MAKE) test-integration" \
-	  "checks=$(MAKE) lint,$(MAKE) test-unit,$(MAKE) test-package,$(MAKE) test-terraform"
+	  "checks=$(MAKE) $(LINT),$(MAKE) test-unit,$(MAKE) test-package,$(MAKE) test-terraform"
 	@echo "==> all tests passed"
 
 .PHONY: test-fast
