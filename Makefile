@@ -98,12 +98,15 @@ format: $(VENV_STAMP) ## Format Python and Terraform code in place
 
 # ---- Tests -------------------------------------------------------------------------------
 # `make test`: the LocalStack integration run (the long pole, mostly waiting) starts at once; the
-# CPU suites run beside it, one after another (2 cores): lint, the fast suites on every core
+# CPU suites run beside it at a lower priority, one after another (2 cores): lint, the fast suites on every core
 # (pytest-xdist), the package tests, the Terraform checks. One line per suite as it ends, the
 # logs of the integration run and the Terraform checks, then where the time went.
 SUITES := scripts/testing/suites.sh
 XDIST ?= auto
 FAST_SUITES := tests/unit tests/handler tests/tools tests/sim
+# The CPU suites yield to the integration run's own CPU work (LocalStack, applies): its setup
+# is on the critical path, the CPU suites fill the time its tests spend waiting.
+NICE := nice -n 10
 # CI runs every pre-commit hook (a superset of `make lint`) instead of lint.
 LINT := $(if $(CI),hooks,lint)
 
@@ -111,7 +114,7 @@ LINT := $(if $(CI),hooks,lint)
 test: $(VENV_STAMP) ## Run every test (lint, unit, package, Terraform, LocalStack integration), side by side
 	@SHOW=integration,terraform $(SUITES) \
 	  "integration=$(MAKE) test-integration" \
-	  "checks=$(MAKE) $(LINT),$(MAKE) test-unit,$(MAKE) test-package,$(MAKE) test-terraform"
+	  "checks=$(NICE) $(MAKE) $(LINT),$(NICE) $(MAKE) test-unit,$(NICE) $(MAKE) test-package,$(NICE) $(MAKE) test-terraform"
 	@echo "==> all tests passed"
 
 .PHONY: test-fast
