@@ -6,8 +6,8 @@ import gc
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
@@ -17,7 +17,6 @@ from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
-from consumer.retries import apply_backoffs, fifo_backoffs, plan_retries
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
@@ -30,6 +29,9 @@ from consumer.terms import (
     bounded,
 )
 from consumer.time_budget import Deadline
+
+if TYPE_CHECKING:
+    from consumer.retries import Backoff, BackoffResult, RetryDecisions
 
 PARSE_CHECK_EVERY = 256
 """Records parsed between two looks at the clock."""
@@ -118,14 +120,20 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         held = held_back(groups, retry.keys()) - dead_lettered
         for index in held:  # (delivery already stopped each group's chain at its first failure)
             retry.setdefault(index, None)
-    retries = plan_retries(records, raw_records, retry, settings)
-    if groups is not None:
-        retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
+    retries: RetryDecisions | _NothingToRetry = _NothingToRetry()
+    if retry:  # most batches retry nothing: the retry modules load only when one does
+        from consumer.retries import apply_backoffs, fifo_backoffs, plan_retries  # noqa: PLC0415
+
+        retries = plan_retries(records, raw_records, retry, settings)
+        if groups is not None:
+            retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
     dead = rejected + retries.expired
     dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline, keys)
-    backoff = apply_backoffs(
-        retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
-    )
+    backoff: BackoffResult | _NothingToRetry = _NothingToRetry()
+    if retry:
+        backoff = apply_backoffs(
+            retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
+        )
     settled = {entry.index for entry in retries.expired} | backoff.acknowledged
     failed = (retry.keys() - settled) | dlq_failed
     failures, unreportable = _item_failures(records, failed)
@@ -170,6 +178,19 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
+
+
+@dataclass
+class _NothingToRetry:
+    """The retry step's results for a batch with nothing to retry (consumer.retries unloaded)."""
+
+    expired: list[DlqEntry] = field(default_factory=list)
+    backoffs: list[Backoff] = field(default_factory=list)
+    acknowledged: set[int] = field(default_factory=set)
+    backoff_set: int = 0
+    backoff_failed: int = 0
+    requeued: int = 0
+    requeue_failed: int = 0
 
 
 def _group_counts(groups: list[str | None], held: set[int]) -> dict[str, int]:
