@@ -74,11 +74,17 @@ def _run_logged(args: list[str], log: Path, what: str) -> None:
     console.print(f"    {what}: done in {time.monotonic() - started:.0f} s")
 
 
-def _install_command(python: Path, requirements: Path) -> list[str]:
-    """Install a hash-pinned requirements file into the venv of `python`: with the tooling venv's
-    uv when there is one (parallel downloads: seconds, not minutes), else with the venv's pip."""
+def _uv() -> Path | None:
+    """The tooling venv's uv, when there is one: it installs in parallel, and venvs it fills
+    need no pip of their own (seconds, not minutes, on a busy machine)."""
     uv = Path(sys.executable).parent / "uv"
-    if uv.is_file():
+    return uv if uv.is_file() else None
+
+
+def _install_command(python: Path, requirements: Path) -> list[str]:
+    """Install a hash-pinned requirements file into the venv of `python`."""
+    uv = _uv()
+    if uv is not None:
         return [str(uv), "pip", "install", "--quiet", "--python", str(python), "--require-hashes",
                 "-r", str(requirements)]  # fmt: skip
     return [str(python), "-m", "pip", *PIP_FLAGS, "install", "-r", str(requirements)]
@@ -87,7 +93,8 @@ def _install_command(python: Path, requirements: Path) -> list[str]:
 def _create_venv(venv: Path, interpreter: str, log: Path) -> None:
     if venv.exists():
         shutil.rmtree(venv)
-    _run_logged([interpreter, "-m", "venv", str(venv)], log, f"creating {venv.name}")
+    without_pip = ["--without-pip"] if _uv() is not None else []
+    _run_logged([interpreter, "-m", "venv", *without_pip, str(venv)], log, f"creating {venv.name}")
 
 
 def _stamp_ok(stamp: Path, digest: str) -> bool:
@@ -124,16 +131,18 @@ def _install_plugin(python: Path, log: Path) -> None:
     if build.exists():
         shutil.rmtree(build)
     shutil.copytree(PLUGIN_DIR, build, ignore=shutil.ignore_patterns("__pycache__", "*.txt"))
+    uv = _uv()
+    installer = (
+        [str(uv), "pip", "install", "--quiet", "--python", str(python)]
+        if uv is not None
+        else [str(python), "-m", "pip", *PIP_FLAGS, "install"]
+    )
     _run_logged(
         [
-            str(python),
-            "-m",
-            "pip",
-            *PIP_FLAGS,
-            "install",
+            *installer,
             "--no-deps",
             "--no-build-isolation",
-            "--force-reinstall",
+            "--reinstall" if uv else "--force-reinstall",
             str(build),
         ],
         log,
