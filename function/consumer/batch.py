@@ -6,7 +6,7 @@ import gc
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
@@ -32,6 +32,27 @@ from consumer.time_budget import Deadline
 
 if TYPE_CHECKING:
     from consumer.retries import Backoff, BackoffResult, RetryDecisions
+
+
+# The retry path (consumer.retries, which loads visibility and the backoff policy) is imported
+# when a batch first needs it, not at cold start: these stand in for its functions.
+def plan_retries(*args: Any, **kwargs: Any) -> RetryDecisions:
+    from consumer.retries import plan_retries as plan  # noqa: PLC0415
+
+    return plan(*args, **kwargs)
+
+
+def fifo_backoffs(*args: Any, **kwargs: Any) -> list[Backoff]:
+    from consumer.retries import fifo_backoffs as spread  # noqa: PLC0415
+
+    return spread(*args, **kwargs)
+
+
+def apply_backoffs(*args: Any, **kwargs: Any) -> BackoffResult:
+    from consumer.retries import apply_backoffs as apply  # noqa: PLC0415
+
+    return apply(*args, **kwargs)
+
 
 PARSE_CHECK_EVERY = 256
 """Records parsed between two looks at the clock."""
@@ -120,20 +141,14 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         held = held_back(groups, retry.keys()) - dead_lettered
         for index in held:  # (delivery already stopped each group's chain at its first failure)
             retry.setdefault(index, None)
-    retries: RetryDecisions | _NothingToRetry = _NothingToRetry()
-    if retry:  # most batches retry nothing: the retry modules load only when one does
-        from consumer.retries import apply_backoffs, fifo_backoffs, plan_retries  # noqa: PLC0415
-
-        retries = plan_retries(records, raw_records, retry, settings)
-        if groups is not None:
-            retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
+    retries = plan_retries(records, raw_records, retry, settings)
+    if groups is not None:
+        retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
     dead = rejected + retries.expired
     dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline, keys)
-    backoff: BackoffResult | _NothingToRetry = _NothingToRetry()
-    if retry:
-        backoff = apply_backoffs(
-            retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
-        )
+    backoff = apply_backoffs(
+        retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
+    )
     settled = {entry.index for entry in retries.expired} | backoff.acknowledged
     failed = (retry.keys() - settled) | dlq_failed
     failures, unreportable = _item_failures(records, failed)
@@ -178,19 +193,6 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
-
-
-@dataclass
-class _NothingToRetry:
-    """The retry step's results for a batch with nothing to retry (consumer.retries unloaded)."""
-
-    expired: list[DlqEntry] = field(default_factory=list)
-    backoffs: list[Backoff] = field(default_factory=list)
-    acknowledged: set[int] = field(default_factory=set)
-    backoff_set: int = 0
-    backoff_failed: int = 0
-    requeued: int = 0
-    requeue_failed: int = 0
 
 
 def _group_counts(groups: list[str | None], held: set[int]) -> dict[str, int]:
