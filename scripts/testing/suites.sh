@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run test suites side by side and say where the time goes (`make test`, `make test-fast`).
 #   suites.sh NAME=COMMAND[,COMMAND...] ...   each suite starts at once in the background; its
-#   commands (shell words, no commas) run one after another, stopping at the first failure.
+#   commands (shell words, no commas) run one after another, each also when an earlier one
+#   failed (a run reports every failure at once); the suite fails when any of them did.
 # A line per suite as it ends, its time and result; the log of a failed suite is shown, the
 # others stay in .cache/test/<name>.log (SHOW=name,... prints those logs too). A table of the
 # times at the end; the exit status is non-zero when any suite failed.
@@ -12,18 +13,19 @@ mkdir -p "$LOGS"
 started=$SECONDS
 names=() pids=()
 
-# run_chain NAME COMMAND...: the commands of one suite in a row, stopping at the first failure;
-# each command's time is written to the suite's .times file.
+# run_chain NAME COMMAND...: the commands of one suite in a row, all of them; the first failing
+# command's status is the suite's. Each command's time goes to the suite's .times file.
 run_chain() {
-  local name=$1 command status=0 begin
+  local name=$1 command status=0 begin code
   shift
   : >"$LOGS/$name.times"
   for command in "$@"; do
     begin=$SECONDS
     echo "==> $command" >>"$LOGS/$name.log"
-    bash -c "$command" >>"$LOGS/$name.log" 2>&1 || status=$?
+    code=0
+    bash -c "$command" >>"$LOGS/$name.log" 2>&1 || code=$?
     echo "$((SECONDS - begin)) $command" >>"$LOGS/$name.times"
-    [ "$status" = 0 ] || break
+    [ "$status" != 0 ] || status=$code
   done
   return "$status"
 }
