@@ -60,6 +60,7 @@ module "consumer" {
   metrics_namespace               = local.metrics_namespace
 
   retry_horizon_seconds      = coalesce(var.retry_horizon_seconds, var.max_message_age_seconds)
+  max_receive_count          = var.max_receive_count
   retry_backoff_base_seconds = var.retry_backoff_base_seconds
   retry_backoff_max_seconds  = var.retry_backoff_max_seconds
 

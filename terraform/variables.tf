@@ -153,9 +153,14 @@ variable "visibility_timeout_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives before a message moves to the dead-letter queue (maxReceiveCount), 1-1000. Keep 5 or more in production; small values suit tests."
+  description = "Receives before a message moves to the dead-letter queue (maxReceiveCount), 1-1000; the handler gets it too (SOURCE_MAX_RECEIVE_COUNT). Keep 5 or more in production; small values suit tests. With `fifo_queue`: at least 2, and (max_receive_count - 1) x 42000 s must reach the retry horizon."
   type        = number
   default     = 5
+
+  validation {
+    condition     = !var.fifo_queue || try(var.max_receive_count >= 2 && (var.max_receive_count - 1) * 42000 >= coalesce(var.retry_horizon_seconds, var.max_message_age_seconds), false)
+    error_message = "max_receive_count: with fifo_queue it must be at least 2, and (max_receive_count - 1) x 42000 s (the longest wait between a message group's receives) must reach the retry horizon (retry_horizon_seconds, or max_message_age_seconds when null); otherwise SQS's redrive moves valid changes to the DLQ inside the horizon."
+  }
 }
 
 variable "message_retention_seconds" {
@@ -197,9 +202,14 @@ variable "memory_size" {
 }
 
 variable "function_timeout" {
-  description = "Function timeout in seconds, 1-900."
+  description = "Function timeout in seconds, 1-900; at least 5 (one API request at its 1 s floor timeout and the SQS calls that settle a batch)."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.function_timeout >= min(coalesce(var.entity_api_timeout_seconds, 10), 1) + 3.25
+    error_message = "function_timeout: must leave room for one entity API request at its floor timeout (1 s, or entity_api_timeout_seconds when shorter) plus 3.25 s for the SQS calls that settle a batch and the return: at least 5 s with entity_api_timeout_seconds null (10 s) or >= 1."
+  }
 }
 
 variable "reserved_concurrent_executions" {

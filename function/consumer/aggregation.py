@@ -167,14 +167,15 @@ class Plan:
         return chain
 
     def _merge(self, last: Operation, record: Record, message: dict[str, Any]) -> bool:
-        """Coalesce `message` (a later update) into `last`, unless the merged operation would
-        be too large for a request; return whether it was merged."""
+        """Coalesce `message` (a later update) into `last`, unless that would carry a value
+        under a newer `occurred_at` than its own (`may_coalesce`) or the merged operation
+        would be too large for a request; return whether it was merged."""
+        if not may_coalesce(last.message, message):
+            return False
         merged = {
-            **message,  # the later change's fields
+            **message,  # the later change's fields, its occurred_at the newest (or the same)
             "attributes": {**last.message["attributes"], **message["attributes"]},
         }
-        if instant(last.message["occurred_at"]) > instant(message["occurred_at"]):
-            merged["occurred_at"] = last.message["occurred_at"]  # FIFO order need not be time
         event_ids = [*last.event_ids, message["event_id"]]
         op_id = merged_op_id(event_ids)
         exact_numbers = last.exact_numbers or record.exact_numbers
@@ -192,6 +193,25 @@ class Plan:
         last.records.append(record.index)
         last.size_bound, last.exact_numbers, last.encoded = bound, exact_numbers, encoded
         return True
+
+
+def may_coalesce(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
+    """Whether update `later` may be merged into the operation `earlier` without sending any
+    value under a newer `occurred_at` than its own (contract section 3).
+
+    A merged operation carries `later`'s `occurred_at`, and an API that refuses stale writes
+    compares only that: an older value riding along would overwrite whatever the API applied
+    in between. So the two must share their instant, or `later` must set every attribute
+    `earlier` carries (the older values are then superseded, never sent). Every value of an
+    operation thus carries the operation's own `occurred_at`.
+    """
+    then, now = instant(earlier["occurred_at"]), instant(later["occurred_at"])
+    if then == now:
+        return True
+    if then > now:  # a FIFO queue's order need not be time: `later` would be lifted
+        return False
+    attributes: dict[str, Any] = later["attributes"]
+    return all(key in attributes for key in earlier["attributes"])
 
 
 def instant(occurred_at: str) -> float:

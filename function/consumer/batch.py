@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 
 from consumer.aggregation import Operation, Plan, plan_operations
+from consumer.copies import CarriedFacts, unwrap_records
 from consumer.delivery import deliver_plan
-from consumer.dlq import DlqEntry, route_to_dlq
+from consumer.dlq import DlqEntry, route_to_dlq, sqs_client, sqs_client_built
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
-    DLQ_RESERVE_SECONDS,
     BatchItemFailure,
     BatchResponse,
     ErrorCode,
@@ -28,7 +28,7 @@ from consumer.terms import (
     OutcomeKind,
     bounded,
 )
-from consumer.time_budget import Deadline
+from consumer.time_budget import Deadline, settling_reserve
 
 if TYPE_CHECKING:
     from consumer.retries import Backoff, BackoffResult, RetryDecisions
@@ -52,6 +52,12 @@ def apply_backoffs(*args: Any, **kwargs: Any) -> BackoffResult:
     from consumer.retries import apply_backoffs as apply  # noqa: PLC0415
 
     return apply(*args, **kwargs)
+
+
+def copy_calls(*args: Any, **kwargs: Any) -> int:
+    from consumer.retries import copy_calls as count  # noqa: PLC0415
+
+    return count(*args, **kwargs)
 
 
 PARSE_CHECK_EVERY = 256
@@ -108,7 +114,8 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     started = time.perf_counter()
     deadline = Deadline.from_context(context)
     settings = runtime.settings
-    raw_records = _raw_records(event)
+    raw_records, carried = unwrap_records(_raw_records(event))
+    sources = [_source_id(raw, facts) for raw, facts in zip(raw_records, carried, strict=True)]
     records = _parse_all(raw_records, settings, deadline)
     validator = runtime.validator
     keys = [fifo_keys(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
@@ -119,36 +126,54 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
         settings.max_request_bytes,
         groups,
     )
+    # what settling needs after delivery: the copies of records near the redrive limit, a DLQ
+    # call and a visibility call, and the client if this container has none yet
+    calls = (copy_calls(raw_records, settings) if groups is None else 0) + 2
+    reserve = settling_reserve(calls, sqs_client_built(settings.dlq_url), deadline.remaining())
     stats = CallStats()
-    invalid = _InvalidRecords(records, settings.dlq_url, deadline, keys)
+    invalid = _InvalidRecords(records, settings.dlq_url, deadline, keys, sources)
     outcomes = deliver_plan(
         plan,
         runtime.client,
-        deadline.earlier_by(DLQ_RESERVE_SECONDS),
+        deadline.earlier_by(reserve),
         max_operations=settings.max_operations_per_request,
         max_bytes=settings.max_request_bytes,
         stats=stats,
         while_sending=invalid.route,
     )
-    # validate what delivery did not reach while a DLQ call still fits: later, it only costs time
-    plan.complete(deadline.earlier_by(DLQ_RESERVE_SECONDS))
+    # validate what delivery did not reach while the reserve holds: later, it only costs time
+    plan.complete(deadline.earlier_by(reserve))
     invalid.route()  # those found since the first wave was packed (usually none)
     _log_api_problems(stats)
-    rejected, retry = _settle(records, plan, outcomes)
+    rejected, retry = _settle(records, plan, outcomes, sources)
     held: set[int] = set()
     if groups is not None:  # FIFO: a group's records after a failed one come back after it
         dead_lettered = invalid.routed | {entry.index for entry in rejected}
         held = held_back(groups, retry.keys()) - dead_lettered
         for index in held:  # (delivery already stopped each group's chain at its first failure)
             retry.setdefault(index, None)
-    retries = plan_retries(records, raw_records, retry, settings)
+    not_attempted = _log_not_attempted(retry, deadline, settings)
+    retries = plan_retries(records, raw_records, retry, settings, carried=carried)
+    if retries.backoffs or retries.expired or rejected:
+        _build_client(settings.dlq_url)  # before any clock check: the reserve counted it
     if groups is not None:
         retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
     dead = rejected + retries.expired
-    dlq_failed = invalid.failed | route_to_dlq(dead, settings.dlq_url, deadline, keys)
+    dlq_failed = set(invalid.failed)
+
+    def dead_letter() -> None:  # after the copies: they keep the promise, these can wait
+        dlq_failed.update(route_to_dlq(dead, settings.dlq_url, deadline, keys))
+
     backoff = apply_backoffs(
-        retries.backoffs, records, raw_records, settings, deadline, allow_copies=groups is None
+        retries.backoffs,
+        records,
+        raw_records,
+        settings,
+        deadline,
+        allow_copies=groups is None,
+        between=dead_letter,
     )
+    _log_copy_problems(backoff)
     settled = {entry.index for entry in retries.expired} | backoff.acknowledged
     failed = (retry.keys() - settled) | dlq_failed
     failures, unreportable = _item_failures(records, failed)
@@ -176,6 +201,9 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             "dlq": len(dead_letters),
             "expired": dead_letters.count(ErrorCode.EXPIRED),
             "batch_failed": int(bool(records) and len(failed) == len(records)),
+            "not_attempted": not_attempted,
+            "copy_skipped": len(backoff.copy_skipped),
+            "copy_failed_at_limit": len(backoff.failed_at_limit),
         },
         settings.metrics_namespace,
         _function_name(context),
@@ -187,6 +215,7 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
             "backoff_failed": backoff.backoff_failed,
             "requeued": backoff.requeued,
             "requeue_failed": backoff.requeue_failed,
+            "copy_unknown": backoff.copy_unknown,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             **(_group_counts(groups, held) if groups is not None else {}),
         },
@@ -228,8 +257,10 @@ class _InvalidRecords:
         dlq_url: str,
         deadline: Deadline,
         fifo_keys: list[tuple[str | None, str | None]] | None = None,
+        sources: list[str | None] | None = None,
     ) -> None:
         self.records = records
+        self.sources = sources or [r.message_id for r in records]
         self.dlq_url = dlq_url
         self.deadline = deadline
         self.fifo_keys = fifo_keys
@@ -244,7 +275,7 @@ class _InvalidRecords:
     def route(self) -> None:
         """Send the invalid records not sent yet to the DLQ."""
         entries = [
-            DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", r.message_id)
+            DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", self.sources[r.index])
             for r in self.records
             if r.error_code is not None and r.index not in self.routed
         ]
@@ -264,7 +295,10 @@ def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -
 
 
 def _settle(
-    records: list[Record], plan: Plan, outcomes: dict[Operation, Outcome]
+    records: list[Record],
+    plan: Plan,
+    outcomes: dict[Operation, Outcome],
+    sources: list[str | None],
 ) -> tuple[list[DlqEntry], dict[int, Outcome | None]]:
     """(DLQ entries of rejected records, records to retry: index -> the transient outcome of
     its change, None when it has none); outcomes gains the unsent ops.
@@ -288,12 +322,81 @@ def _settle(
         if outcome.kind == OutcomeKind.REJECTED:
             rejected.append(
                 DlqEntry(
-                    record.index, record.body, outcome.error_code, outcome.detail, record.message_id
+                    record.index,
+                    record.body,
+                    outcome.error_code,
+                    outcome.detail,
+                    sources[record.index],
                 )
             )
         elif outcome.kind != OutcomeKind.APPLIED:
             retry[record.index] = outcome
     return rejected, retry
+
+
+def _source_id(raw: Any, carried: CarriedFacts | None) -> str | None:
+    """The messageId of the message the producer sent: a copy carries it."""
+    if carried is not None and carried.source_message_id:
+        return carried.source_message_id
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _build_client(queue_url: str) -> None:
+    """Build the SQS client now, before any call checks the clock (a failure to build is
+    met again, and handled, by the calls themselves)."""
+    try:
+        sqs_client(queue_url)
+    except Exception:  # noqa: BLE001 - every call reports its records as not done
+        return
+
+
+NOT_ATTEMPTED = ("not sent", "time budget exhausted")
+"""How the details of changes never sent for lack of time begin."""
+
+
+def _log_not_attempted(
+    retry: dict[int, Outcome | None], deadline: Deadline, settings: Settings
+) -> int:
+    """Count the records to retry whose change was never sent for lack of time; one WARN line
+    when there are any (they are retried: nothing is lost, but a function timeout too short
+    for the batch shows here)."""
+    count = sum(
+        1 for cause in retry.values() if cause is None or cause.detail.startswith(NOT_ATTEMPTED)
+    )
+    if count:
+        log(
+            "WARN",
+            "records not attempted for lack of time; they will be retried",
+            count=count,
+            seconds_left=round(deadline.remaining(), 2),
+            entity_api_timeout_seconds=settings.entity_api_timeout_seconds,
+            hint="raise function_timeout or lower batch_size",
+        )
+    return count
+
+
+def _log_copy_problems(backoff: BackoffResult) -> None:
+    """A WARN line for records due a copy that cannot have one, an ERROR line for records on
+    their last receive before the redrive limit whose copy was not made."""
+    if backoff.copy_skipped:
+        reasons = {why: backoff.copy_skipped.count(why) for why in set(backoff.copy_skipped)}
+        log(
+            "WARN",
+            "records due a copy cannot have one: they retry through their visibility only, "
+            "and SQS's redrive moves them to the DLQ at the redrive limit",
+            count=len(backoff.copy_skipped),
+            reasons=reasons,
+        )
+    if backoff.failed_at_limit:
+        log(
+            "ERROR",
+            "copies not made on the last receive before the redrive limit: SQS will move "
+            "these records to the DLQ (without error_code)",
+            count=len(backoff.failed_at_limit),
+            message_ids=backoff.failed_at_limit[:20],
+            unknown=backoff.copy_unknown,
+        )
 
 
 def _log_api_problems(stats: CallStats) -> None:

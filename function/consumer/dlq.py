@@ -8,19 +8,19 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from consumer.message_groups import FIFO_SUFFIX
 from consumer.terms import (
-    DLQ_CONNECT_TIMEOUT_SECONDS,
-    DLQ_READ_TIMEOUT_SECONDS,
     DLQ_RESERVE_SECONDS,
+    SQS_CONNECT_TIMEOUT_SECONDS,
+    SQS_READ_TIMEOUT_SECONDS,
     ErrorCode,
     bounded,
 )
-from consumer.time_budget import Deadline
+from consumer.time_budget import Deadline, call_within
 
 BATCH_ENTRIES = 10
 BATCH_BYTES = 1_048_576
@@ -87,11 +87,10 @@ def _send_all(
             failed.extend(chunk)
             continue
         by_id = {str(n): entry for n, entry in enumerate(chunk)}
+        messages = [_message(n, entry, fifo_keys) for n, entry in by_id.items()]
         try:
-            answer = sqs_client(dlq_url).send_message_batch(
-                QueueUrl=dlq_url,
-                Entries=[_message(n, entry, fifo_keys) for n, entry in by_id.items()],
-            )
+            send = partial(sqs_client(dlq_url).send_message_batch, QueueUrl=dlq_url)
+            answer = call_within(partial(send, Entries=messages), DLQ_RESERVE_SECONDS)
         except Exception:  # noqa: BLE001 - any SDK or network failure: the entries are retried
             failed.extend(chunk)
             continue
@@ -171,29 +170,49 @@ def _chunks(entries: list[DlqEntry]) -> list[list[DlqEntry]]:
     return chunks
 
 
-@lru_cache(maxsize=4)
-def sqs_client(dlq_url: str) -> Any:
-    """An SQS client for the DLQ, created once per container (boto3 imported lazily here).
+def sqs_client(queue_url: str) -> Any:
+    """The SQS client for a queue's endpoint, built once per container and endpoint (boto3
+    imported lazily): the DLQ and the source queue share it, so settling builds at most one.
 
     Outside AWS (LocalStack, moto) the queue URL's own host is the endpoint.
     """
+    return _client(*_endpoint(queue_url))
+
+
+def sqs_client_built(queue_url: str) -> bool:
+    """Whether the client of `queue_url`'s endpoint exists already (nothing to build)."""
+    return _endpoint(queue_url) in _BUILT
+
+
+_BUILT: set[tuple[str | None, str | None]] = set()
+
+
+def _endpoint(queue_url: str) -> tuple[str | None, str | None]:
+    """(endpoint URL, region): (None, region) for AWS's own SQS hosts."""
+    parts = urlsplit(queue_url)
+    match = re.search(_AWS_HOST, parts.hostname or "")
+    if match is None:
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return f"{parts.scheme}://{parts.netloc}", region or "us-east-1"
+    return None, match.group(1)
+
+
+@lru_cache(maxsize=4)
+def _client(endpoint_url: str | None, region: str | None) -> Any:
     import boto3  # noqa: PLC0415 - lazy: most invocations never dead-letter anything
     from botocore.config import Config  # noqa: PLC0415
 
-    parts = urlsplit(dlq_url)
-    host = parts.hostname or ""
-    match = re.search(_AWS_HOST, host)
     options: dict[str, Any] = {
         "config": Config(
-            connect_timeout=DLQ_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=DLQ_READ_TIMEOUT_SECONDS,
+            connect_timeout=SQS_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=SQS_READ_TIMEOUT_SECONDS,
             retries={"mode": "standard", "total_max_attempts": 1},
         )
     }
-    if match is None:
-        options["endpoint_url"] = f"{parts.scheme}://{parts.netloc}"
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        options["region_name"] = region or "us-east-1"
-    elif match.group(1):
-        options["region_name"] = match.group(1)
-    return boto3.client("sqs", **options)
+    if endpoint_url is not None:
+        options["endpoint_url"] = endpoint_url
+    if region:
+        options["region_name"] = region
+    client = boto3.client("sqs", **options)
+    _BUILT.add((endpoint_url, region))
+    return client

@@ -29,11 +29,15 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
 REQUEST_MARGIN_SECONDS = 0.25
-"""Beyond its whole timeout, the time a request needs left before the delivery deadline to
-start: a request never starts unless it can time out and be settled in time."""
+"""Beyond its timeout, the time a request needs left before the delivery deadline to start: a
+request never starts unless it can time out and be settled in time."""
 CONNECT_TIMEOUT_CAP_SECONDS = 3.0
 BISECT_STATUSES = frozenset({400, 413, 422})
 AUTH_STATUSES = frozenset({401, 403})
+THROTTLED_OPERATION_STATUS = 429
+"""A per-operation status that makes its whole answer count as throttled (for the pacer and
+the `throttled` metric). A per-operation 503 does not: that entity's store is down, and
+fewer requests would not cure it (docs/flow-control.md)."""
 
 
 @dataclass(eq=False)
@@ -54,14 +58,15 @@ class CallStats:
     unreachable_cause: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def answered(self, status: int, problem: str) -> None:
-        """Count one answer (status 0: no answer, `problem` says why)."""
+    def answered(self, status: int, problem: str, throttled_operations: int = 0) -> None:
+        """Count one answer (status 0: no answer, `problem` says why). A 200 whose results
+        hold `throttled_operations` > 0 per-operation 429s counts as one throttled answer."""
         with self._lock:
             self.requests += 1
             if status == 0:
                 self.unreachable += 1
                 self.unreachable_cause = self.unreachable_cause or problem
-            elif status in (429, 503):
+            elif status in (429, 503) or throttled_operations:
                 self.throttled += 1
             elif status in AUTH_STATUSES:
                 self.auth_failed = True
@@ -79,7 +84,8 @@ class Pacing(Protocol):
         ...
 
     def record(self, status: int, retry_after: float | None) -> None:
-        """Account for one answer (a 429 or 503 slows the pace; Retry-After blocks it)."""
+        """Account for one answer (a 429, whole or per operation, slows the pace; Retry-After
+        blocks it)."""
         ...
 
 
@@ -101,6 +107,13 @@ _APPLIED_OUTCOME = Outcome(APPLIED)
 
 def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operation, Outcome]:
     """Outcomes from a 200 body; unparseable body or missing result -> transient."""
+    return read_results(body, operations)[0]
+
+
+def read_results(
+    body: bytes, operations: Sequence[Operation]
+) -> tuple[dict[Operation, Outcome], int]:
+    """`parse_results`, and how many of the operations the API answered 429 (throttled)."""
     try:
         document = json.loads(body)
         results = document["results"]
@@ -108,13 +121,14 @@ def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operatio
             raise TypeError("results is not a list")
     except (ValueError, TypeError, KeyError, RecursionError):
         missing = Outcome(TRANSIENT, "entity API answered 200 with an unparseable body")
-        return dict.fromkeys(operations, missing)
+        return dict.fromkeys(operations, missing), 0
     by_id: dict[str, Any] = {}
     for result in results:
         if isinstance(result, dict) and isinstance(op_id := result.get("op_id"), str):
             by_id.setdefault(op_id, result)
     outcomes: dict[Operation, Outcome] = {}
     applied = _APPLIED_OUTCOME
+    throttled = 0
     for operation in operations:
         result = by_id.get(operation.op_id)
         if result is None:
@@ -124,11 +138,12 @@ def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operatio
         if type(status) is int and (200 <= status < 300 or status == 409):
             outcomes[operation] = applied  # the common case, without the detail text
             continue
+        throttled += type(status) is int and status == THROTTLED_OPERATION_STATUS
         kind = classify_status(status)
         error = result.get("error")
         detail = f"entity API status {status}" + (f": {error}" if isinstance(error, str) else "")
         outcomes[operation] = Outcome(kind, bounded(detail) if kind != APPLIED else "")
-    return outcomes
+    return outcomes, throttled
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -171,8 +186,9 @@ class EntityApiClient:
         self.url = settings.entity_api_url
         self.path = urllib3.util.parse_url(self.url).request_uri
         self.timeout_cap = settings.entity_api_timeout_seconds
-        # the time a request needs left to start: its whole timeout plus the margin
-        self.request_seconds = self.timeout_cap + REQUEST_MARGIN_SECONDS
+        # the least time a request needs left to start: its floor timeout plus the margin; with
+        # more left its timeout grows up to the setting, never past the delivery deadline
+        self.request_seconds = settings.entity_api_timeout_floor + REQUEST_MARGIN_SECONDS
         self.pool = pool or shared_pool()
         self.sleep = sleep
         self.headers = {"Content-Type": "application/json", "User-Agent": "sqs-batch-consumer"}
@@ -194,12 +210,14 @@ class EntityApiClient:
         for attempt in range(MAX_ATTEMPTS):
             if (refusal := self._no_time(deadline, pacer)) is not None:
                 return dict.fromkeys(operations, Outcome(TRANSIENT, refusal))
-            status, data, retry_after, problem = self._post(body)
-            stats.answered(status, problem)
+            status, data, retry_after, problem = self._post(body, self.timeout_for(deadline))
+            outcomes, throttled = read_results(data, operations) if status == 200 else ({}, 0)
+            stats.answered(status, problem, throttled)
             if pacer is not None and status != 0:
-                pacer.record(status, retry_after)
+                # per-operation 429s slow the pace as a whole-request 429 does
+                pacer.record(THROTTLED_OPERATION_STATUS if throttled else status, retry_after)
             if status == 200:
-                return parse_results(data, operations)
+                return outcomes
             if status in BISECT_STATUSES:
                 return self._bisect(operations, status, data, deadline, stats, pacer=pacer)
             if status in AUTH_STATUSES:
@@ -214,6 +232,11 @@ class EntityApiClient:
                 return dict.fromkeys(operations, failed)
             self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def timeout_for(self, deadline: Deadline) -> float:
+        """The timeout of a request starting now: the setting, capped by the time left before
+        `deadline` (less the margin to settle it); `_no_time` keeps it at or above the floor."""
+        return max(0.001, min(self.timeout_cap, deadline.remaining() - REQUEST_MARGIN_SECONDS))
 
     def _no_time(self, deadline: Deadline, pacer: Pacing | None) -> str | None:
         """Why no attempt may start now (None: it may): too little time left, or none left
@@ -242,12 +265,12 @@ class EntityApiClient:
         outcomes.update(self.send(operations[middle:], deadline, stats, pacer))
         return outcomes
 
-    def _post(self, body: bytes) -> tuple[int, bytes, float | None, str]:
-        """(status, body, Retry-After seconds, problem); status 0 for a network failure.
+    def _post(self, body: bytes, longest: float) -> tuple[int, bytes, float | None, str]:
+        """(status, body, Retry-After seconds, problem) of one POST that may take at most
+        `longest` seconds; status 0 for a network failure.
 
         `problem` never quotes the answer's body (it is logged, and an API may echo input).
         """
-        longest = self.timeout_cap
         # total: a slow connect and a slow answer together stay within the timeout
         timeout = urllib3.Timeout(
             connect=min(CONNECT_TIMEOUT_CAP_SECONDS, longest), read=longest, total=longest

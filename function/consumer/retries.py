@@ -3,15 +3,19 @@
 Per record reported for retry, with the policy of consumer.flow_control.backoff:
 
 - Its change's age counts from its first send: the original SentTimestamp, carried by a
-  re-enqueued copy in the `retry_first_sent_timestamp` attribute. Its attempts are its
-  ApproximateReceiveCount plus those of the copies before it (`retry_attempts`).
+  re-enqueued copy (consumer.copies). Its attempts are its ApproximateReceiveCount plus those
+  of the copies before it. A carried first send is bounded: a copy is made before its
+  horizon ends, so it never claims more than RETRY_HORIZON_SECONDS before its own send.
 - Past RETRY_HORIZON_SECONDS a validated change goes to the DLQ as `expired`, with the last
   cause in its detail.
 - Otherwise it comes back after a backoff (Retry-After where the API gave one, else full
   jitter exponential in the attempts, capped by RETRY_BACKOFF_MAX_SECONDS, never past the
-  horizon): through its visibility while the queue's redrive limit is not reached; on the
-  receive that reached it, as a delayed copy (SendMessageBatch, then the original is
-  acknowledged), so SQS's redrive never moves a change the handler settled to the DLQ.
+  horizon): through its visibility while the queue's redrive limit is far; from the receive
+  before the one that reaches it, as a delayed copy (SendMessageBatch, then the original is
+  acknowledged), so SQS's redrive never moves a change the handler settled to the DLQ, and a
+  copy that fails still leaves the record one more receive to be copied on.
+- Copies are sent first, before the DLQ and the visibility calls; a copy call whose answer is
+  lost (the copy may exist) is sent again once: a duplicate copy is harmless.
 - RETRY_BACKOFF_MAX_SECONDS=0 turns the visibility backoff off (the record waits out the
   queue's visibility timeout); the horizon and the copy before the redrive limit remain.
 
@@ -28,9 +32,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from consumer.copies import (
+    MAX_MESSAGE_BYTES,
+    CarriedFacts,
+    legacy_facts,
+    message_bytes,
+    producer_attributes,
+    wrap,
+)
 from consumer.dlq import DlqEntry
 from consumer.flow_control.backoff import (
-    MAX_VISIBILITY_SECONDS,
+    MIN_RETRY_SECONDS,
     RetryPlan,
     returns_as_copy,
     schedule_retry,
@@ -40,17 +52,21 @@ from consumer.settings import Settings
 from consumer.terms import ErrorCode, Outcome, bounded
 from consumer.time_budget import Deadline
 from consumer.visibility import (
-    ATTEMPTS_ATTRIBUTE,
-    FIRST_SENT_ATTRIBUTE,
+    BATCH_BYTES,
+    BATCH_ENTRIES,
     MAX_DELAY_SECONDS,
+    MAX_WAIT_SECONDS,
     Requeue,
+    Sent,
     VisibilityChange,
     change_visibility,
     queue_url_from_arn,
     redrive_limit,
     requeue,
-    requeue_attributes,
 )
+
+Limit = tuple[bool, int | None]
+"""(known, the queue's maxReceiveCount or None without a redrive policy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +81,22 @@ class RetryFacts:
     """Receives of this change so far, this one included (1 = first)."""
     receive_count: int
     """ApproximateReceiveCount of this message (what SQS's redrive counts)."""
+    source_message_id: str | None = None
+    """The messageId of the message the producer sent (a copy carries it)."""
 
 
-def retry_facts(raw: Any, record: Record, dlq_url: str) -> RetryFacts | None:
-    """The record's queue, receipt handle, first send and attempts; None when unknown."""
+def retry_facts(
+    raw: Any,
+    record: Record,
+    dlq_url: str,
+    carried: CarriedFacts | None = None,
+    horizon_seconds: int | None = None,
+) -> RetryFacts | None:
+    """The record's queue, receipt handle, first send and attempts (with what a copy
+    `carried`, else what its legacy attributes say); None when unknown. A carried first
+    send is believed only back to `horizon_seconds` (less a second) before the copy's own
+    send: the handler makes copies only while the horizon is open, so an older claim is not
+    the handler's."""
     if not isinstance(raw, dict):
         return None
     queue_url = queue_url_from_arn(raw.get("eventSourceARN"), dlq_url)
@@ -82,14 +110,18 @@ def retry_facts(raw: Any, record: Record, dlq_url: str) -> RetryFacts | None:
         else None
     )
     receive_count = received or 1
-    custom = raw.get("messageAttributes")
-    custom = custom if isinstance(custom, dict) else {}
-    sent = record.sent_timestamp if record.sent_timestamp > 0 else None
-    carried = _positive(_attribute(custom, FIRST_SENT_ATTRIBUTE))
-    # a copy was sent after the first send: a carried time later than its own is not believed
-    first_sent = min(carried, sent) if carried and sent else (carried or sent or 0)
-    earlier = _positive(_attribute(custom, ATTEMPTS_ATTRIBUTE)) or 0
-    return RetryFacts(queue_url, handle, first_sent, earlier + receive_count, receive_count)
+    sent = record.sent_timestamp if record.sent_timestamp > 0 else 0
+    first_sent, earlier, source = sent, 0, record.message_id
+    carried = carried or legacy_facts(raw)
+    if carried is not None:
+        first_sent = carried.first_sent_ms
+        if sent:  # a copy is sent after the first send, while the horizon is open
+            first_sent = min(first_sent, sent)
+            if horizon_seconds is not None:
+                oldest = sent - horizon_seconds * 1000 + math.ceil(MIN_RETRY_SECONDS * 1000)
+                first_sent = max(first_sent, oldest)
+        earlier, source = carried.attempts, carried.source_message_id or source
+    return RetryFacts(queue_url, handle, first_sent, earlier + receive_count, receive_count, source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +151,13 @@ class BackoffResult:
     backoff_failed: int = 0
     requeued: int = 0
     requeue_failed: int = 0
+    copy_unknown: int = 0
+    """Copies whose answer was lost twice (they may exist; the original is kept)."""
+    copy_skipped: list[str] = field(default_factory=list)
+    """Why each record due a copy could not have one (too big, odd attributes)."""
+    failed_at_limit: list[str | None] = field(default_factory=list)
+    """Message ids of records on the receive that reaches the limit whose copy was not made:
+    SQS's redrive will move them to the DLQ."""
 
 
 def plan_retry(
@@ -143,17 +182,25 @@ def plan_retries(
     causes: Mapping[int, Outcome | None],
     settings: Settings,
     *,
+    carried: Sequence[CarriedFacts | None] = (),
     now_ms: int | None = None,
     draw: Callable[[], float] = random.random,
 ) -> RetryDecisions:
     """Decide every record to retry (`causes`: index -> the transient outcome of its change,
-    None when its change was never reached). Only a validated change can expire; a record
-    whose horizon passed but whose validity is unknown just comes back."""
+    None when its change was never reached; `carried`: per record, what its copy carried).
+    Only a validated change can expire; a record whose horizon passed but whose validity is
+    unknown just comes back."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     decisions = RetryDecisions()
     for index, cause in causes.items():
         record = records[index]
-        facts = retry_facts(raw_records[index], record, settings.dlq_url)
+        facts = retry_facts(
+            raw_records[index],
+            record,
+            settings.dlq_url,
+            carried[index] if index < len(carried) else None,
+            settings.retry_horizon_seconds,
+        )
         if facts is None:
             continue
         if facts.first_sent_ms <= 0:
@@ -165,6 +212,40 @@ def plan_retries(
         elif not plan.expired:
             decisions.backoffs.append(Backoff(index, facts, plan))
     return decisions
+
+
+def copy_calls(raw_records: Sequence[Any], settings: Settings) -> int:
+    """How many SendMessageBatch calls the copies of this batch may need if all its records
+    fail: those on the receive before the redrive limit or later (all, with the limit not
+    set), by 10 and by bytes."""
+    limit = settings.source_max_receive_count
+    due, size = 0, 0
+    for raw in raw_records:
+        if not isinstance(raw, dict):
+            continue
+        attributes = raw.get("attributes")
+        count = (
+            _positive(attributes.get("ApproximateReceiveCount"))
+            if isinstance(attributes, dict)
+            else None
+        )
+        if returns_as_copy(count or 1, limit, limit_known=limit is not None):
+            due += 1
+            body = raw.get("body")
+            size += len(body.encode("utf-8", "replace")) if isinstance(body, str) else 0
+    return max(math.ceil(due / BATCH_ENTRIES), math.ceil(size / BATCH_BYTES))
+
+
+def queue_limit(
+    queue_url: str, settings: Settings, deadline: Deadline, known: dict[str, Limit]
+) -> Limit:
+    """The redrive limit of `queue_url`: SOURCE_MAX_RECEIVE_COUNT when set, else read from
+    the queue once per invocation (`known` keeps what was read)."""
+    if settings.source_max_receive_count is not None:
+        return True, settings.source_max_receive_count
+    if queue_url not in known:
+        known[queue_url] = redrive_limit(queue_url, deadline)
+    return known[queue_url]
 
 
 def fifo_backoffs(
@@ -184,10 +265,12 @@ def fifo_backoffs(
     group's records closer to the queue's redrive limit: the wait is at least the time left
     until the horizon spread over the receives left (`spread_to_horizon`), for the group's
     most advanced record, so throttling shorter than the horizon never lets SQS's redrive
-    dead-letter a valid change.
+    dead-letter a valid change. With the limit unknown (no SOURCE_MAX_RECEIVE_COUNT and the
+    queue unreadable) the group waits as if this were its last receive but one. Every wait is
+    capped at MAX_WAIT_SECONDS (SQS's 12 hours, counted from the receive).
     """
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    limits: dict[str, tuple[bool, int | None]] = {}
+    limits: dict[str, Limit] = {}
     by_group: dict[str | None, list[Backoff]] = {}
     for backoff in sorted(backoffs, key=lambda b: b.index):
         by_group.setdefault(groups[backoff.index], []).append(backoff)
@@ -195,15 +278,13 @@ def fifo_backoffs(
     for members in by_group.values():
         seconds = members[0].plan.visibility_seconds
         for member in members:
-            queue_url = member.facts.queue_url
-            if queue_url not in limits:  # one look per queue and invocation
-                limits[queue_url] = redrive_limit(queue_url, deadline)
-            known, limit = limits[queue_url]
-            if known and limit is not None:
-                horizon_ms = member.facts.first_sent_ms + settings.retry_horizon_seconds * 1000
-                receives_left = limit - member.facts.receive_count
-                seconds = max(seconds, spread_to_horizon((horizon_ms - now) / 1000, receives_left))
-        plan = replace(members[0].plan, visibility_seconds=min(seconds, MAX_VISIBILITY_SECONDS))
+            known, limit = queue_limit(member.facts.queue_url, settings, deadline, limits)
+            if known and limit is None:
+                continue  # no redrive policy: nothing dead-letters the group
+            horizon_ms = member.facts.first_sent_ms + settings.retry_horizon_seconds * 1000
+            receives_left = limit - member.facts.receive_count if limit is not None else 1
+            seconds = max(seconds, spread_to_horizon((horizon_ms - now) / 1000, receives_left))
+        plan = replace(members[0].plan, visibility_seconds=min(seconds, MAX_WAIT_SECONDS))
         aligned += [replace(member, plan=plan) for member in members]
     return aligned
 
@@ -224,41 +305,87 @@ def apply_backoffs(
     deadline: Deadline,
     *,
     allow_copies: bool = True,
+    between: Callable[[], None] = lambda: None,
 ) -> BackoffResult:
-    """Bring each record back after its backoff: a delayed copy on the receive that reached
-    the queue's redrive limit (or when the limit could not be read), else its visibility
-    (unless backoff is off). Whatever fails stays on the normal path.
+    """Bring each record back after its backoff: a delayed copy from the receive before the
+    one that reaches the queue's redrive limit (or when the limit is unknown), else its
+    visibility (unless backoff is off). Copies go first, then `between()` (the DLQ calls),
+    then the visibility calls; a record whose copy was not made gets its visibility set.
 
     `allow_copies=False` (FIFO queues) never re-enqueues: a copy would join the end of its message
     group, behind later changes, and FIFO queues refuse a per-message delay. At the redrive
     limit such a record then goes to the DLQ through the queue's redrive policy."""
-    copies: list[Requeue] = []
-    changes: list[VisibilityChange] = []
-    limits: dict[str, tuple[bool, int | None]] = {}
-    for backoff in backoffs:
-        facts, plan, index = backoff.facts, backoff.plan, backoff.index
-        if allow_copies and facts.queue_url not in limits:  # one look per queue and invocation
-            limits[facts.queue_url] = redrive_limit(facts.queue_url, deadline)
-        known, limit = limits.get(facts.queue_url, (True, None))
-        at_limit = allow_copies and returns_as_copy(facts.receive_count, limit, limit_known=known)
-        body = records[index].body
-        attributes = requeue_attributes(raw_records[index], facts.first_sent_ms, facts.attempts)
-        if at_limit and isinstance(body, str) and body and attributes:
-            delay = min(plan.visibility_seconds, MAX_DELAY_SECONDS)
-            copies.append(Requeue(index, facts.queue_url, body, attributes, delay))
-        elif settings.backoff_enabled:
-            changes.append(
-                VisibilityChange(
-                    index, facts.queue_url, facts.receipt_handle, plan.visibility_seconds
-                )
-            )
     result = BackoffResult()
-    not_sent = requeue(copies, deadline)
-    result.acknowledged = {copy.index for copy in copies} - not_sent
-    result.requeued, result.requeue_failed = len(result.acknowledged), len(not_sent)
+    limits: dict[str, Limit] = {}
+    copies: list[Requeue] = []
+    last_receive: dict[int, bool] = {}
+    for backoff in backoffs if allow_copies else []:
+        facts = backoff.facts
+        known, limit = queue_limit(facts.queue_url, settings, deadline, limits)
+        if not returns_as_copy(facts.receive_count, limit, limit_known=known):
+            continue
+        copy, why = _copy_of(backoff, records[backoff.index], raw_records[backoff.index])
+        if copy is None:
+            result.copy_skipped.append(why)
+        else:
+            copies.append(copy)
+        last_receive[backoff.index] = limit is not None and facts.receive_count >= limit
+    sent = _send_copies(copies, deadline)
+    result.acknowledged = {copy.index for copy in copies} - sent.not_done
+    result.requeued, result.requeue_failed = len(result.acknowledged), len(sent.not_done)
+    result.copy_unknown = len(sent.unknown)
+    result.failed_at_limit = [
+        records[index].message_id
+        for index, last in last_receive.items()
+        if last and index not in result.acknowledged
+    ]
+    between()
+    changes = [
+        _visibility_change(b)
+        for b in backoffs
+        if settings.backoff_enabled and b.index not in result.acknowledged
+    ]
     failed = change_visibility(changes, deadline)
     result.backoff_set, result.backoff_failed = len(changes) - len(failed), len(failed)
     return result
+
+
+def _visibility_change(backoff: Backoff) -> VisibilityChange:
+    facts = backoff.facts
+    return VisibilityChange(
+        backoff.index, facts.queue_url, facts.receipt_handle, backoff.plan.visibility_seconds
+    )
+
+
+def _copy_of(backoff: Backoff, record: Record, raw: Any) -> tuple[Requeue | None, str]:
+    """The copy of a record (None and why when it cannot have one)."""
+    facts = backoff.facts
+    attributes = producer_attributes(raw if isinstance(raw, dict) else {})
+    body = record.body
+    if not isinstance(body, str) or not body:
+        return None, "no text body"
+    if attributes is None:
+        return None, "message attributes that cannot be copied"
+    carried = CarriedFacts(facts.first_sent_ms, facts.attempts, facts.source_message_id)
+    wrapped = wrap(body, carried)
+    if message_bytes(wrapped, attributes) > MAX_MESSAGE_BYTES:
+        return None, "too big to take the retry facts"
+    delay = min(backoff.plan.visibility_seconds, MAX_DELAY_SECONDS)
+    return Requeue(backoff.index, facts.queue_url, wrapped, attributes, delay), ""
+
+
+def _send_copies(copies: list[Requeue], deadline: Deadline) -> Sent:
+    """Send the copies; those not known to be sent (refused, or the answer lost: the copy
+    may exist, and a second one is harmless) are sent once more while time allows."""
+    sent = requeue(copies, deadline)
+    again = [copy for copy in copies if copy.index in sent.not_done]
+    if not again:
+        return sent
+    retried = requeue(again, deadline)
+    # lost then refused: still unknown; refused then lost: unknown
+    retried.unknown |= sent.unknown & retried.failed
+    retried.failed -= sent.unknown
+    return retried
 
 
 def _expired_entry(
@@ -271,12 +398,8 @@ def _expired_entry(
         f"first sent {first.replace('+00:00', 'Z')}, {facts.attempts} attempts; "
         f"last cause: {last}"
     )
-    return DlqEntry(record.index, record.body, ErrorCode.EXPIRED, detail, record.message_id)
-
-
-def _attribute(attributes: Mapping[str, Any], name: str) -> Any:
-    value = attributes.get(name)
-    return value.get("stringValue") if isinstance(value, dict) else None
+    source = facts.source_message_id or record.message_id
+    return DlqEntry(record.index, record.body, ErrorCode.EXPIRED, detail, source)
 
 
 def _positive(value: Any) -> int | None:

@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 DEFAULT_MAX_OPERATIONS = 100
 DEFAULT_MAX_REQUEST_BYTES = 1_048_576
 DEFAULT_TIMEOUT_SECONDS = 10.0
+MIN_REQUEST_TIMEOUT_SECONDS = 1.0
+"""The shortest timeout a request is sent with when the time left caps it (or the timeout
+setting, when that is shorter): with less time left than this floor (plus a margin), no
+request starts. Terraform's `function_timeout` rule counts with it."""
 DEFAULT_METRICS_NAMESPACE = "SqsBatchConsumer"
 DEFAULT_RETRY_HORIZON_SECONDS = 3600
 DEFAULT_RETRY_BACKOFF_BASE_SECONDS = 2.0
@@ -22,6 +26,8 @@ TIMEOUT_RANGE = (0.1, 900.0)
 RETRY_HORIZON_RANGE = (60, 1_209_600)
 """One minute to fourteen days (SQS's longest retention)."""
 RETRY_BACKOFF_BASE_RANGE = (0.0, 43_200.0)
+MAX_RECEIVE_COUNT_RANGE = (1, 1_000)
+"""SQS's maxReceiveCount range."""
 RETRY_BACKOFF_MAX_RANGE = (0, 43_200)
 """Up to SQS's visibility maximum (12 hours); 0 turns visibility backoff off."""
 _LETTERS_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -54,6 +60,14 @@ class Settings:
     retry_backoff_base_seconds: float = DEFAULT_RETRY_BACKOFF_BASE_SECONDS
     retry_backoff_max_seconds: int = DEFAULT_RETRY_BACKOFF_MAX_SECONDS
     """Cap of the visibility backoff; 0: visibility is left alone (backoff off)."""
+    source_max_receive_count: int | None = None
+    """The source queue's maxReceiveCount as Terraform set it (SOURCE_MAX_RECEIVE_COUNT); None:
+    read the queue's RedrivePolicy when it is needed (the fallback)."""
+
+    @property
+    def entity_api_timeout_floor(self) -> float:
+        """The shortest timeout a request is started with (see MIN_REQUEST_TIMEOUT_SECONDS)."""
+        return min(self.entity_api_timeout_seconds, MIN_REQUEST_TIMEOUT_SECONDS)
 
     @property
     def backoff_enabled(self) -> bool:
@@ -71,7 +85,8 @@ class Settings:
             f"token_parameter={self.token_parameter!r}, token={hidden}, "
             f"retry_horizon_seconds={self.retry_horizon_seconds}, "
             f"retry_backoff_base_seconds={self.retry_backoff_base_seconds}, "
-            f"retry_backoff_max_seconds={self.retry_backoff_max_seconds})"
+            f"retry_backoff_max_seconds={self.retry_backoff_max_seconds}, "
+            f"source_max_receive_count={self.source_max_receive_count})"
         )
 
     __str__ = __repr__
@@ -145,6 +160,7 @@ class Settings:
                     environ, "RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS, int
                 )
             ),
+            source_max_receive_count=_optional_int(environ, "SOURCE_MAX_RECEIVE_COUNT"),
         )
 
 
@@ -155,6 +171,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "RETRY_HORIZON_SECONDS": RETRY_HORIZON_RANGE,
     "RETRY_BACKOFF_BASE_SECONDS": RETRY_BACKOFF_BASE_RANGE,
     "RETRY_BACKOFF_MAX_SECONDS": RETRY_BACKOFF_MAX_RANGE,
+    "SOURCE_MAX_RECEIVE_COUNT": MAX_RECEIVE_COUNT_RANGE,
 }
 
 
@@ -200,8 +217,12 @@ def _url(environ: Mapping[str, str], name: str) -> str:
     value = _optional(environ, name)
     if value is None:
         raise SettingsError(f"{name} is required and not set")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if host is None or parts.scheme not in ("http", "https") or not host:
         raise SettingsError(f"{name} must be an http(s) URL with a host, got {value!r}")
     try:
         port = parts.port
@@ -245,6 +266,13 @@ def _number(
     if not low <= value <= high:
         raise SettingsError(f"{rule}, got {raw!r}")
     return value
+
+
+def _optional_int(environ: Mapping[str, str], name: str) -> int | None:
+    """An optional integer setting within its range; None when unset."""
+    if _optional(environ, name) is None:
+        return None
+    return int(_number(environ, name, 0, int))
 
 
 def _n(number: float) -> str:

@@ -27,10 +27,16 @@ METRIC_NAMES = (
     "dlq",
     "expired",
     "batch_failed",
+    "not_attempted",
+    "copy_skipped",
+    "copy_failed_at_limit",
 )
 """The per-invocation counts of contract section 3, `expired` (records dead-lettered with
-that code) and `batch_failed` (1 when the invocation failed as a whole or every record
-failed); each is also an EMF metric."""
+that code), `batch_failed` (1 when the invocation failed as a whole or every record
+failed), `not_attempted` (records whose change was not sent for lack of time),
+`copy_skipped` (records due a copy that cannot have one: too big to take the retry facts)
+and `copy_failed_at_limit` (records whose copy was not made on their last receive before
+the redrive limit); each is also an EMF metric."""
 
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
 """Lambda's log levels (AWS_LAMBDA_LOG_LEVEL), lowest first."""

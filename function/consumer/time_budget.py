@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from consumer.terms import SQS_CALL_SECONDS, SQS_CLIENT_SECONDS, SQS_FURTHER_CALL_SECONDS
 
 SAFETY_MARGIN_SECONDS = 0.5
 """Kept free at the end of every invocation to log and return."""
@@ -36,3 +40,41 @@ class Deadline:
         deadline = Deadline(0)
         deadline._at = self._at - seconds
         return deadline
+
+
+def settling_reserve(calls: int, client_ready: bool, available: float) -> float:
+    """The time kept free after delivery for `calls` SQS calls (copies, DLQ, visibility):
+    the first its whole timeout, each further one what a call takes when SQS is well, plus
+    building the client when there is none yet. Never more than half of `available` (the
+    time left before delivery) beyond one call: delivery keeps its share."""
+    least = SQS_CALL_SECONDS + (0.0 if client_ready else SQS_CLIENT_SECONDS)
+    wanted = least + max(calls - 1, 0) * SQS_FURTHER_CALL_SECONDS
+    return max(least, min(wanted, available / 2))
+
+
+class CallTimeoutError(Exception):
+    """A call did not return within its time (it may still be running, and take effect)."""
+
+
+def call_within[T](call: Callable[[], T], seconds: float) -> T:
+    """`call()`'s result, or CallTimeoutError once `seconds` have passed without one. The call runs
+    in a daemon thread, left behind when it overruns: an SQS answer trickled byte by byte
+    keeps every socket read under the client's read timeout, and would otherwise hold the
+    invocation past its deadline."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True, name="sqs-call")
+    thread.start()
+    thread.join(max(seconds, 0.0))
+    if failure:
+        raise failure[0]
+    if not outcome:
+        raise CallTimeoutError(f"no answer within {seconds:.1f} s")
+    return outcome[0]

@@ -1,20 +1,19 @@
 """The source queue's side of a retry: visibility backoff, re-enqueue, the redrive limit.
 
-Calls (boto3, through the DLQ's client factory, so one lazily built client per queue URL):
+Calls (boto3, through the DLQ's client factory: one lazily built client per endpoint, shared
+with the DLQ):
 
 - ChangeMessageVisibilityBatch, 10 entries per call: a transiently failed record comes back
   after its backoff instead of the queue's whole visibility timeout.
 - SendMessageBatch of a copy, with a delay (the re-enqueue before the redrive limit, see
-  consumer.retries): the copy carries when the change was first sent and how many attempts
-  it has had.
-- GetQueueAttributes RedrivePolicy, once per invocation and queue, only when records are to be
-  retried: the receive count at which SQS would move a record to the DLQ by itself. Not kept
-  across invocations: a max_receive_count lowered while containers stay warm must be seen at
-  once, or records would reach the DLQ by redrive before their copy is made.
+  consumer.retries and consumer.copies), at most 10 copies and BATCH_BYTES per call.
+- GetQueueAttributes RedrivePolicy, only when SOURCE_MAX_RECEIVE_COUNT is not set (the
+  fallback): the receive count at which SQS would move a record to the DLQ by itself.
 
 Each call starts only while one SQS call still fits before the deadline; whatever fails or
 does not fit is reported back, and its record stays on the normal path (it is returned in
-`batchItemFailures` and comes back after the visibility timeout): nothing is lost.
+`batchItemFailures`): nothing is lost. A call whose answer was late or cut off is reported
+as `unknown` apart from a refusal: SQS may have carried it out.
 
 The queue URL comes from the record's eventSourceARN, `arn:<partition>:sqs:<region>:
 <account>:<name>`. In AWS (the DLQ_URL's host is an SQS endpoint) it is
@@ -31,22 +30,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from consumer.copies import MAX_MESSAGE_BYTES, message_bytes
 from consumer.dlq import sqs_client
-from consumer.terms import DLQ_RESERVE_SECONDS
-from consumer.time_budget import Deadline
+from consumer.terms import SQS_CALL_SECONDS
+from consumer.time_budget import CallTimeoutError, Deadline, call_within
 
 BATCH_ENTRIES = 10
 """Entries per ChangeMessageVisibilityBatch and SendMessageBatch call (SQS's limit)."""
-SQS_CALL_SECONDS = DLQ_RESERVE_SECONDS
-"""Time one SQS call may take (the client's connect + read timeouts): no call starts with
-less than this left."""
+BATCH_BYTES = MAX_MESSAGE_BYTES
+"""Most bytes of messages per SendMessageBatch call of copies. SQS takes 1 MiB per batch in
+AWS since 2025; LocalStack and queues of the default MaximumMessageSize take 256 KiB, and a
+copy never exceeds that, so every copy fits a call of its own."""
 MAX_DELAY_SECONDS = 900
 """SQS's longest DelaySeconds for a message."""
-MAX_MESSAGE_ATTRIBUTES = 10
-FIRST_SENT_ATTRIBUTE = "retry_first_sent_timestamp"
-"""Message attribute of a re-enqueued copy: the original's SentTimestamp (epoch ms)."""
-ATTEMPTS_ATTRIBUTE = "retry_attempts"
-"""Message attribute of a re-enqueued copy: receives of the change before this copy."""
+MAX_WAIT_SECONDS = 43_200 - 1_200
+"""The longest visibility the handler sets: SQS refuses a visibility that ends more than 12
+hours (43,200 s) after the message's receive, and the receive may lie up to 1,200 s back
+(a 300 s batching window and a 900 s invocation)."""
 _ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_.-]{1,80})$")
 _AWS_SQS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$|\.api\.aws$")
 
@@ -85,6 +85,25 @@ class Requeue:
     attributes: dict[str, Any]
     delay_seconds: int
 
+    @property
+    def size(self) -> int:
+        """Bytes SQS counts for this copy."""
+        return message_bytes(self.body, self.attributes)
+
+
+@dataclass(eq=False)
+class Sent:
+    """What became of a batch of calls: indices refused or not sent (`failed`), and those
+    whose answer never came (`unknown`: SQS may have done it)."""
+
+    failed: set[int]
+    unknown: set[int]
+
+    @property
+    def not_done(self) -> set[int]:
+        """Every index not known to be done."""
+        return self.failed | self.unknown
+
 
 def change_visibility(changes: Sequence[VisibilityChange], deadline: Deadline) -> set[int]:
     """Set each record's visibility, 10 per ChangeMessageVisibilityBatch call; return the
@@ -95,19 +114,19 @@ def change_visibility(changes: Sequence[VisibilityChange], deadline: Deadline) -
             str(n): {
                 "Id": str(n),
                 "ReceiptHandle": change.receipt_handle,
-                "VisibilityTimeout": change.seconds,
+                "VisibilityTimeout": min(max(change.seconds, 0), MAX_WAIT_SECONDS),
             }
             for n, change in enumerate(chunk)
         }
         failed |= _call(
             "change_message_visibility_batch", queue_url, chunk, list(entries.values()), deadline
-        )
+        ).not_done  # a visibility change may be made twice: unknown counts as not made
     return failed
 
 
-def requeue(copies: Sequence[Requeue], deadline: Deadline) -> set[int]:
-    """Send the copies, 10 per SendMessageBatch call; return the indices not sent."""
-    failed: set[int] = set()
+def requeue(copies: Sequence[Requeue], deadline: Deadline) -> Sent:
+    """Send the copies, at most 10 and BATCH_BYTES per SendMessageBatch call."""
+    sent = Sent(set(), set())
     for queue_url, chunk in _chunks(copies):
         entries = [
             {
@@ -118,26 +137,10 @@ def requeue(copies: Sequence[Requeue], deadline: Deadline) -> set[int]:
             }
             for n, copy in enumerate(chunk)
         ]
-        failed |= _call("send_message_batch", queue_url, chunk, entries, deadline)
-    return failed
-
-
-def requeue_attributes(raw: dict[str, Any], first_sent_ms: int, attempts: int) -> dict[str, Any]:
-    """The copy's message attributes: the original's (String and Number ones) plus the retry
-    bookkeeping; empty when they would exceed SQS's 10 attributes."""
-    kept: dict[str, Any] = {}
-    original = raw.get("messageAttributes")
-    if isinstance(original, dict):
-        for name, value in original.items():
-            if name in (FIRST_SENT_ATTRIBUTE, ATTEMPTS_ATTRIBUTE) or not isinstance(value, dict):
-                continue
-            kind, text = value.get("dataType"), value.get("stringValue")
-            if not isinstance(kind, str) or not isinstance(text, str):
-                return {}  # a binary or odd attribute cannot be copied faithfully
-            kept[name] = {"DataType": kind, "StringValue": text}
-    kept[FIRST_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(first_sent_ms)}
-    kept[ATTEMPTS_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(attempts)}
-    return kept if len(kept) <= MAX_MESSAGE_ATTRIBUTES else {}
+        answer = _call("send_message_batch", queue_url, chunk, entries, deadline)
+        sent.failed |= answer.failed
+        sent.unknown |= answer.unknown
+    return sent
 
 
 def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]:
@@ -146,8 +149,12 @@ def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]
     if deadline.remaining() < SQS_CALL_SECONDS:
         return False, None
     try:
-        answer = sqs_client(queue_url).get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
+        client = sqs_client(queue_url)
+        answer = call_within(
+            lambda: client.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
+            ),
+            SQS_CALL_SECONDS,
         )
         policy = answer.get("Attributes", {}).get("RedrivePolicy")
         limit = int(json.loads(policy)["maxReceiveCount"]) if policy else None
@@ -164,8 +171,17 @@ def _chunks[T: (VisibilityChange, Requeue)](
     for item in items:
         by_queue.setdefault(item.queue_url, []).append(item)
     for queue_url, queued in by_queue.items():
-        for start in range(0, len(queued), BATCH_ENTRIES):
-            yield queue_url, queued[start : start + BATCH_ENTRIES]
+        chunk: list[T] = []
+        size = 0
+        for item in queued:
+            item_size = item.size if isinstance(item, Requeue) else 0
+            if chunk and (len(chunk) == BATCH_ENTRIES or size + item_size > BATCH_BYTES):
+                yield queue_url, chunk
+                chunk, size = [], 0
+            chunk.append(item)
+            size += item_size
+        if chunk:
+            yield queue_url, chunk
 
 
 def _call(
@@ -174,15 +190,28 @@ def _call(
     chunk: Sequence[VisibilityChange | Requeue],
     entries: list[dict[str, Any]],
     deadline: Deadline,
-) -> set[int]:
-    """One batch call; the indices of the chunk's items that failed (all, when the call did
-    not fit before the deadline or failed as a whole)."""
+) -> Sent:
+    """One batch call: the chunk's items SQS refused (all, when the call did not fit before
+    the deadline or failed as a whole), or all as unknown when the answer did not come."""
     everything = {item.index for item in chunk}
     if deadline.remaining() < SQS_CALL_SECONDS:
-        return everything
+        return Sent(everything, set())
     try:
-        answer = getattr(sqs_client(queue_url), operation)(QueueUrl=queue_url, Entries=entries)
-    except Exception:  # noqa: BLE001 - any SDK or network failure: the records stay as they are
-        return everything
+        method = getattr(sqs_client(queue_url), operation)
+        answer = call_within(lambda: method(QueueUrl=queue_url, Entries=entries), SQS_CALL_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - any SDK or network failure: the records stay
+        return Sent(set(), everything) if answer_lost(exc) else Sent(everything, set())
     by_id = {str(n): item.index for n, item in enumerate(chunk)}
-    return {by_id[f["Id"]] for f in answer.get("Failed", []) if f.get("Id") in by_id}
+    return Sent({by_id[f["Id"]] for f in answer.get("Failed", []) if f.get("Id") in by_id}, set())
+
+
+def answer_lost(error: Exception) -> bool:
+    """Whether a failed call may have been carried out: the request went out and its answer
+    was late, cut off or still trickling in (read timeout, connection closed, no answer within
+    SQS_CALL_SECONDS), rather than refused or never sent."""
+    from botocore.exceptions import (  # noqa: PLC0415 - botocore is loaded with the client
+        ConnectionClosedError,
+        ReadTimeoutError,
+    )
+
+    return isinstance(error, ReadTimeoutError | ConnectionClosedError | CallTimeoutError)

@@ -15,7 +15,7 @@ import json
 import random
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,10 @@ from consumer.message_groups import (
 )
 
 POISON_KINDS = ("invalid_json", "schema_violation")
+SAME_INSTANT = 5
+"""Consecutive messages that share one `occurred_at`, as a producer committing several
+changes at once stamps them: updates of one entity coalesce only then, since each carries
+its own `k<n>` attribute (contract section 3)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Message:
     kind: str  # "valid", "duplicate" (the same body again) or an error_code of POISON_KINDS
     event_id: str | None = None
     group: str | None = None  # the MessageGroupId on a FIFO queue (None: from the body)
+    attributes: dict[str, Any] | None = None  # SQS MessageAttributes the producer sets
 
 
 def _change(
@@ -103,7 +108,7 @@ def generate(
             entity = f"{run}-e{rng.randrange(entities) if entities else n:06d}"
             group = entity_group_id(entity_type, entity)
         if kind == "valid":
-            when = start + timedelta(milliseconds=n)
+            when = start + timedelta(milliseconds=n - n % SAME_INSTANT)
             change = _change(rng, run, n, entity_type=entity_type, entity_id=entity, when=when)
             message = Message(json.dumps(change), "valid", change["event_id"], group)
             valid.append(message)
@@ -116,6 +121,81 @@ def generate(
             message = Message(_poison(run, n, error_code), error_code, None, group)
         messages.append(message)
     return messages
+
+
+@dataclass(frozen=True)
+class ProducerMix:
+    """What real producers add to some messages (issue 15): shares of the messages, each at
+    least one message when there are any (so a small run still shows every case)."""
+
+    binary_percent: float = 3.0  # a Binary attribute (a trace context)
+    nine_percent: float = (
+        2.0  # 9 attributes: with the handler's 2 retry facts, SQS's 10 would overflow
+    )
+    ten_percent: float = 2.0  # 10 attributes, SQS's maximum
+    large_percent: float = 1.0  # a ~120 KB body (valid creates and updates only)
+
+
+LARGE_BODY_BYTES = 120_000
+PRODUCER_MIX = ProducerMix()
+
+
+def producer_attributes(count: int, index: int, *, binary: bool = False) -> dict[str, Any]:
+    """`count` SQS message attributes as a producer sets them (String, Number, a Binary)."""
+    attributes: dict[str, Any] = {}
+    if binary:
+        value = hashlib.sha256(str(index).encode()).digest()
+        attributes["traceparent"] = {"DataType": "Binary", "BinaryValue": value}
+    for n in range(count - len(attributes)):
+        if n % 3 == 2:
+            attributes[f"n{n}"] = {"DataType": "Number", "StringValue": str(index + n)}
+        else:
+            attributes[f"tag{n}"] = {"DataType": "String", "StringValue": f"tenant-{index % 7}-{n}"}
+    return attributes
+
+
+def with_producer_mix(
+    messages: list[Message], mix: ProducerMix = PRODUCER_MIX, seed: int | None = None
+) -> list[Message]:
+    """`messages` with `mix` applied: some carry producer attributes, some valid changes a
+    ~120 KB body (an extra `note` attribute: the accounting by `k<n>` keys is unchanged).
+    A duplicate is sent exactly as its original (same body and attributes)."""
+    rng = random.Random(seed)
+    originals = [i for i, m in enumerate(messages) if m.kind != "duplicate"]
+    valid = [  # creates and updates: a delete carries no attributes to make large
+        i
+        for i in originals
+        if messages[i].kind == "valid" and json.loads(messages[i].body)["op"] != "delete"
+    ]
+
+    def pick(pool: list[int], percent: float, taken: set[int]) -> set[int]:
+        free = [i for i in pool if i not in taken]
+        want = max(1, round(len(messages) * percent / 100)) if percent > 0 else 0
+        return set(rng.sample(free, min(want, len(free))))
+
+    large = pick(valid, mix.large_percent, set())
+    binary = pick(originals, mix.binary_percent, set())
+    nine = pick(originals, mix.nine_percent, binary)
+    ten = pick(originals, mix.ten_percent, binary | nine)
+    changed: dict[str, Message] = {}  # body as sent -> its message with the mix applied
+    mixed: list[Message] = []
+    for i, message in enumerate(messages):
+        if message.kind == "duplicate":
+            original = changed.get(message.body, message)
+            mixed.append(Message(original.body, "duplicate", *astuple(original)[2:]))
+            continue
+        body, attributes = message.body, message.attributes
+        if i in large:
+            change = json.loads(body)
+            change["attributes"]["note"] = "x" * LARGE_BODY_BYTES
+            body = json.dumps(change)
+        count = 9 if i in nine else 10 if i in ten else 1 if i in binary else 0
+        if count:
+            attributes = producer_attributes(count, i, binary=i in binary or i % 2 == 0)
+        new = Message(body, message.kind, message.event_id, message.group, attributes)
+        changed[message.body] = new
+        mixed.append(new)
+    return mixed
 
 
 def read_jsonl(path: Path) -> Iterator[Message]:

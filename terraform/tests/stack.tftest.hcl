@@ -580,3 +580,61 @@ run "fifo_rejects_a_batching_window" {
   }
   expect_failures = [var.maximum_batching_window_in_seconds]
 }
+
+# ---- The retry path's budget and FIFO's receive count (issue 15) ----------------------------
+
+run "function_timeout_10_with_the_default_api_timeout" {
+  command = plan
+  variables {
+    function_timeout = 10
+  }
+  assert {
+    condition     = module.consumer.environment_variables["SOURCE_MAX_RECEIVE_COUNT"] == "5"
+    error_message = "function_timeout 10 with the handler's default API timeout must be accepted, and max_receive_count reach the handler"
+  }
+}
+
+run "function_timeout_rejects_4" {
+  command = plan
+  variables {
+    function_timeout = 4
+  }
+  expect_failures = [var.function_timeout]
+}
+
+run "fifo_rejects_max_receive_count_1" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    max_receive_count                  = 1
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "fifo_rejects_receives_that_cannot_reach_the_horizon" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    retry_horizon_seconds              = 259200
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "fifo_accepts_receives_that_reach_the_horizon" {
+  command = plan
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    retry_horizon_seconds              = 259200
+    max_receive_count                  = 8
+  }
+  assert {
+    condition     = module.consumer.environment_variables["SOURCE_MAX_RECEIVE_COUNT"] == "8"
+    error_message = "7 x 42000 s reach a 3-day horizon: accepted"
+  }
+}

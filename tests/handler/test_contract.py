@@ -27,20 +27,25 @@ def test_valid_batch_is_applied_in_order_with_nothing_to_retry(h: Harness) -> No
 
     assert run.failed == []
     applied = h.api.applied()
-    # evt-3 (11:00+01:00 = 10:00Z) sorts before evt-2 (10:05Z): they coalesce, later wins.
+    # evt-3 (11:00+01:00 = 10:00Z) sorts before evt-2 (10:05Z). They do not coalesce:
+    # evt-2 does not set carrier, which would then be sent as of 10:05 (contract section 3).
     assert [(a["op_id"], a["op"], a["entity"]) for a in applied] == [
         ("evt-5", "delete", "customer:c-7"),
         ("evt-1", "create", "order:1001"),
-        (merged("evt-2", "evt-3"), "update", "order:1001"),
+        ("evt-3", "update", "order:1001"),
+        ("evt-2", "update", "order:1001"),
     ]
-    assert applied[2]["attributes"] == {"status": "paid", "carrier": "dhl"}
+    assert [a["attributes"] for a in applied[2:]] == [
+        {"status": "shipped", "carrier": "dhl"},
+        {"status": "paid"},
+    ]
     assert {m["source_message_id"]: m["error_code"] for m in h.dead()} == {
         "a6": "invalid_json",
         "a7": "schema_violation",
     }
     counts = {k: run.summary[k] for k in ("received", "invalid", "duplicates", "coalesced")}
-    assert counts == {"received": 7, "invalid": 2, "duplicates": 1, "coalesced": 1}
-    assert (run.summary["operations"], run.summary["requests"], run.summary["dlq"]) == (3, 2, 2)
+    assert counts == {"received": 7, "invalid": 2, "duplicates": 1, "coalesced": 0}
+    assert (run.summary["operations"], run.summary["requests"], run.summary["dlq"]) == (4, 3, 2)
 
 
 @pytest.mark.parametrize(
@@ -139,17 +144,36 @@ def test_duplicates_are_sent_once_and_share_the_outcome(h: Harness) -> None:
 def test_consecutive_updates_coalesce_by_occurred_at_then_sent_timestamp(h: Harness) -> None:
     at = "2026-01-01T00:00:0{}Z"
     records = [
-        h.record(h.change("u3", attributes={"a": 3, "c": 3}, occurred_at=at.format(3)), "m0", 1),
+        h.record(h.change("u3", attributes={"a": 3, "b": 3}, occurred_at=at.format(3)), "m0", 1),
         h.record(h.change("u1", attributes={"a": 1, "b": 1}, occurred_at=at.format(1)), "m1", 9),
-        h.record(h.change("u2b", attributes={"b": 22}, occurred_at=at.format(2)), "m2", 8),
-        h.record(h.change("u2a", attributes={"b": 21}, occurred_at=at.format(2)), "m3", 7),
+        h.record(h.change("u2b", attributes={"b": 22, "c": 22}, occurred_at=at.format(2)), "m2", 8),
+        h.record(h.change("u2a", attributes={"a": 21, "b": 21}, occurred_at=at.format(2)), "m3", 7),
     ]
     run = h.handle({"Records": records}, h.runtime())
 
-    [applied] = h.api.applied()
-    assert applied["op_id"] == merged("u1", "u2a", "u2b", "u3")
-    assert applied["attributes"] == {"a": 3, "b": 22, "c": 3}
-    assert run.summary["coalesced"] == 3
+    # u3 does not set c: merged, c (from 00:00:02) would be sent as of 00:00:03 (item 8)
+    first, second = h.api.applied()
+    assert first["op_id"] == merged("u1", "u2a", "u2b")
+    assert first["attributes"] == {"a": 21, "b": 22, "c": 22}
+    assert (second["op_id"], second["attributes"]) == ("u3", {"a": 3, "b": 3})
+    assert run.summary["coalesced"] == 2
+    assert run.failed == []
+
+
+def test_an_older_attribute_value_does_not_ride_a_newer_change(h: Harness) -> None:
+    # issue 15 item 8: shipped was applied at 10:03:30; this batch holds status: pending from
+    # 10:03 and a 10:04 change of another attribute. Each goes alone, under its own time.
+    bodies = [
+        h.change("pending", attributes={"status": "pending"}, occurred_at="2026-01-01T10:03:00Z"),
+        h.change("note", attributes={"note": "gift"}, occurred_at="2026-01-01T10:04:00Z"),
+    ]
+    run = h.handle(h.event(bodies), h.runtime())
+
+    assert [(a["op_id"], a["attributes"]) for a in h.api.applied()] == [
+        ("pending", {"status": "pending"}),
+        ("note", {"note": "gift"}),
+    ]
+    assert (run.summary["operations"], run.summary["coalesced"]) == (2, 0)
 
 
 def test_coalesced_records_share_the_outcome_of_their_operation(h: Harness) -> None:
@@ -214,15 +238,15 @@ def test_429_once_then_success_honours_retry_after(h: Harness) -> None:
     assert (run.summary["requests"], run.summary["throttled"]) == (2, 1)
 
 
-def test_503_always_with_4_seconds_left_returns_in_time_and_fails_everything(h: Harness) -> None:
+def test_503_always_with_5_seconds_left_returns_in_time_and_fails_everything(h: Harness) -> None:
     h.api.set_faults({"status_always": 503})
     run = h.handle(
         h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]),
         h.runtime(entity_api_timeout_seconds=1.0),
-        4.0,
+        5.0,
     )
 
-    assert run.seconds < 4.0
+    assert run.seconds < 5.0
     assert run.failed == ["m0", "m1", "m2"]
     assert h.dead() == []
     assert run.summary["requests"] >= 2  # it did retry
@@ -261,6 +285,41 @@ def test_per_operation_mix_of_200_409_422_500(h: Harness) -> None:
     assert (message["source_message_id"], message["error_code"]) == ("m2", "rejected_by_api")
     assert "422" in message["error_detail"]
     assert (run.summary["permanent"], run.summary["transient"]) == (1, 1)
+
+
+@pytest.mark.parametrize(("status", "throttled"), [(429, 1), (503, 0), (500, 0)])
+def test_a_per_operation_429_counts_as_throttled_and_a_503_does_not(
+    h: Harness, status: int, throttled: int
+) -> None:
+    # a 200 answer in which the API throttled some operations asks the caller to slow down
+    # as a whole-request 429 does; a per-operation 503 is an outage of that entity's store
+    h.api.set_faults({"op_status_by_entity": {"order:2": status, "order:3": status}})
+    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(4)]), h.runtime())
+
+    assert run.failed == ["m2", "m3"]
+    assert (run.summary["requests"], run.summary["throttled"]) == (1, throttled)
+    assert run.summary["transient"] == 2
+
+
+@pytest.mark.parametrize(("status", "slowed"), [(429, True), (503, False), (200, False)])
+def test_the_pacer_is_slowed_by_a_per_operation_429(h: Harness, status: int, slowed: bool) -> None:
+    from consumer.aggregation import Operation, encode_operation
+    from consumer.delivery import Pacer
+    from consumer.entity_api import CallStats, EntityApiClient
+    from consumer.settings import Settings
+    from consumer.time_budget import Deadline
+
+    h.api.set_faults({"op_status_by_entity": {"order:1": status}})
+    operations = []
+    for entity in ("1", "2"):
+        message = json.loads(json.dumps(h.change(f"e{entity}", entity)))
+        operations.append(Operation(f"e{entity}", ("order", entity), message, [0], [f"e{entity}"]))
+        encode_operation(operations[-1])
+    pacer = Pacer()
+    client = EntityApiClient(Settings(entity_api_url=h.api.endpoint_url, dlq_url=h.dlq))
+    client.send(operations, Deadline(20.0), CallStats(), pacer)
+
+    assert pacer.limiter.enabled is slowed
 
 
 def test_a_400_caused_by_one_operation_is_bisected_down_to_it(h: Harness) -> None:
@@ -433,13 +492,10 @@ def test_a_rate_limited_api_is_waited_for_within_the_budget(h: Harness) -> None:
 def test_without_time_for_a_request_valid_records_are_retried_and_invalid_ones_dead_lettered(
     h: Harness,
 ) -> None:
-    # a request's timeout (60 s) is longer than the budget: nothing is sent, yet every record
-    # is still judged (the schema check then happens after delivery)
+    # 3 s left: after the SQS reserve, not even a request at its floor timeout fits, so
+    # nothing is sent, yet every record is still judged (the schema check after delivery)
     bad = {**h.change("bad", "9", occurred_at="2026-01-02T00:00:00Z"), "op": "upsert"}
-    run = h.handle(
-        h.event([h.change("a"), bad, "not json", h.change("b", "2")]),
-        h.runtime(entity_api_timeout_seconds=60.0),
-    )
+    run = h.handle(h.event([h.change("a"), bad, "not json", h.change("b", "2")]), h.runtime(), 3.0)
 
     assert h.api.stats()["requests"] == 0
     assert run.failed == ["m0", "m3"]

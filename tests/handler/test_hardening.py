@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -59,8 +63,9 @@ def test_an_older_update_merged_with_an_applied_one_is_applied_not_taken_for_a_4
     h: Harness, recording_api: RecordingApi
 ) -> None:
     runtime = h.runtime(entity_api_url=recording_api.server.endpoint_url)
+    # one instant: they may coalesce (an older x would not ride B's newer occurred_at)
     b = h.change("evB", "42", attributes={"y": 2}, occurred_at="2026-01-01T00:00:02Z")
-    a = h.change("evA", "42", attributes={"x": 1}, occurred_at="2026-01-01T00:00:01Z")
+    a = h.change("evA", "42", attributes={"x": 1}, occurred_at="2026-01-01T00:00:02Z")
     first = h.handle(h.event([b]), runtime)  # applied; say the answer came too late
     second = h.handle(h.event([a, b]), runtime)  # A, and B redelivered: they coalesce
 
@@ -75,6 +80,23 @@ def test_an_older_update_merged_with_an_applied_one_is_applied_not_taken_for_a_4
     for op in ops:
         contents[op["op_id"]].add(json.dumps(op, sort_keys=True))
     assert all(len(seen) == 1 for seen in contents.values())
+
+
+def test_an_event_id_a_merged_op_id_can_equal_is_refused_so_no_change_is_taken_for_a_409(
+    h: Harness,
+) -> None:
+    # the producer's merged:<64 hex> would be applied first; a and b, coalesced later under the
+    # same op_id, would then be answered 409 and never applied (issue 15, item 9)
+    impostor = h.change(merged("a", "b"), "1", attributes={"z": 0})
+    first = h.handle(h.event([impostor]))
+    second = h.handle(h.event([h.change("a", "1"), h.change("b", "1")]))
+
+    [dead] = h.dead()
+    assert (dead["source_message_id"], dead["error_code"]) == ("m0", "schema_violation")
+    assert "event_id" in dead["error_detail"]
+    assert (first.failed, second.failed) == ([], [])
+    assert [a["op_id"] for a in h.api.applied()] == [merged("a", "b")]
+    assert h.api.applied()[0]["attributes"] == {"seen": "b"}
 
 
 def test_every_operation_carries_the_newest_occurred_at_of_its_changes(
@@ -143,7 +165,7 @@ def test_three_large_updates_with_distinct_keys_are_applied_not_merged_past_the_
             f"big{n}",
             "7",
             attributes={f"k{n}": "v" * 400_000},
-            occurred_at=f"2026-01-01T00:00:0{n}Z",
+            occurred_at="2026-01-01T00:00:00Z",  # one instant: only the size limit splits
         )
         for n in range(3)
     ]
@@ -407,3 +429,36 @@ def test_two_entity_types_with_the_same_entity_id_never_coalesce_or_share_a_chai
     assert h.api.entities() == {"customer:1": {"b": 2}}
     assert sorted(m["source_message_id"] for m in h.dead()) == ["m0", "m2"]
     assert run.summary["coalesced"] == 1
+
+
+# --- a malformed URL fails the cold start naming the setting ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("ENTITY_API_URL", "http://[::1"),
+        ("ENTITY_API_URL", "http://[::1/v1/batch"),
+        ("ENTITY_API_URL", "https://[not-an-address]/v1/batch"),
+        ("DLQ_URL", "http://[::1"),
+    ],
+)
+def test_an_unclosed_ipv6_bracket_fails_the_cold_start_with_the_settings_error(
+    name: str, url: str
+) -> None:
+    # urlsplit raises a bare ValueError on these; the cold start must name the setting
+    env = {"ENTITY_API_URL": "http://127.0.0.1:9/x", "DLQ_URL": "http://q", name: url}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ENTITY_API", "DLQ_"))}
+    function_dir = Path(__file__).resolve().parents[2] / "function"
+    result = subprocess.run(
+        [sys.executable, "-c", "import consumer.handler"],
+        env={**clean, "PYTHONPATH": str(function_dir), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    expected = f"{name} must be an http(s) URL with a host, got {url!r}"
+    assert f"consumer.settings.SettingsError: {expected}" in result.stderr

@@ -132,6 +132,7 @@ class ExpectedOperation:
     op: str
     entity: str
     attributes: dict[str, Any]
+    occurred_at: str = ""
     records: list[int] = field(default_factory=list)
 
     @property
@@ -158,7 +159,8 @@ def _not_json(name: str) -> Any:
 
 def expected_plan(event: dict[str, Any]) -> Expected:
     """Valid records (schema), sorted by occurred_at, SentTimestamp, position; the first of
-    an event_id wins; consecutive updates of one entity (type and id) coalesce."""
+    an event_id wins; consecutive updates of one entity (type and id) coalesce when they
+    share occurred_at or the later sets every attribute the operation carries."""
     candidates = []
     for n, raw in enumerate(event["Records"]):
         try:
@@ -179,12 +181,23 @@ def expected_plan(event: dict[str, Any]) -> Expected:
             continue
         entity = f"{m['entity_type']}:{m['entity_id']}"
         chain = chains[entity]
-        if chain and m["op"] == "update" and chain[-1].op == "update":
+        if (
+            chain
+            and m["op"] == "update"
+            and chain[-1].op == "update"
+            and (
+                chain[-1].occurred_at == m["occurred_at"]
+                or m["attributes"].keys() >= chain[-1].attributes.keys()
+            )
+        ):
             operation = chain[-1]
             operation.event_ids.append(m["event_id"])
             operation.attributes = {**operation.attributes, **m["attributes"]}
+            operation.occurred_at = m["occurred_at"]
         else:
-            operation = ExpectedOperation([m["event_id"]], m["op"], entity, m.get("attributes", {}))
+            operation = ExpectedOperation(
+                [m["event_id"]], m["op"], entity, m.get("attributes", {}), m["occurred_at"]
+            )
             chain.append(operation)
         operation.records.append(n)
         winner[m["event_id"]] = operation

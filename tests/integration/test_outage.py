@@ -4,10 +4,12 @@ The entity API answers 503 to everything for INTEGRATION_OUTAGE_SECONDS (default
 issue's 3 minutes). Two stacks in the same LocalStack share the entity API server, so one
 outage hits both (scripts/localcloud/integration.sh applies them):
 
-- the main stack, with a 10-minute horizon (`retry_horizon_seconds = 600`) and its queue's
-  redrive policy lowered to 2 receives for the test: none of the changes published at the start
-  of the outage may reach the DLQ (neither by the handler nor by SQS's redrive after 2 receives),
-  and all are applied after the API recovers;
+- the main stack, with a 10-minute horizon (`retry_horizon_seconds = 600`) and
+  `max_receive_count` 2 (Terraform passes it to the handler too): none of the changes
+  published at the start of the outage may reach the DLQ (neither by the handler nor by
+  SQS's redrive after 2 receives), and all are applied after the API recovers;
+- on both, the changes come as a realistic producer mix (`ops.messages.with_producer_mix`): some
+  with a Binary attribute, with 9 or 10 attributes, with a ~120 KB body;
 - the second stack (`deploy --stack short`), with a 1-minute horizon and `max_receive_count` 2:
   its changes, published at the same moment, go to its DLQ as `expired` with the last cause
   (the 503) during the outage, and none is applied.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -37,21 +39,6 @@ EXPIRY_MARGIN_SECONDS = 30
 """Time after the short horizon for the last failed attempt (backoff <= 8 s) to expire a change."""
 
 
-@pytest.fixture
-def two_receives(sqs: Any, stack: Any) -> Iterator[None]:
-    """The queue's redrive policy lowered to maxReceiveCount 2 for the test, then restored."""
-    current = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["RedrivePolicy"])
-    policy = current["Attributes"]["RedrivePolicy"]
-    lowered = {**json.loads(policy), "maxReceiveCount": 2}
-    sqs.set_queue_attributes(
-        QueueUrl=stack.queue_url, Attributes={"RedrivePolicy": json.dumps(lowered)}
-    )
-    try:
-        yield
-    finally:
-        sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"RedrivePolicy": policy})
-
-
 def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_expire(
     stack: Any,
     short_stack: Any,
@@ -63,9 +50,9 @@ def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_e
     fresh: int,
     waiter: Waiter,
     summaries: Callable[[int], list[dict[str, Any]]],
-    two_receives: None,
 ) -> None:
     assert int(tfvars["retry_horizon_seconds"]) == HORIZON_SECONDS
+    assert int(tfvars["max_receive_count"]) == 2
     assert int(short_tfvars["retry_horizon_seconds"]) == SHORT_HORIZON_SECONDS
     assert int(short_tfvars["max_receive_count"]) == 2
     assert OUTAGE_SECONDS >= SHORT_HORIZON_SECONDS + EXPIRY_MARGIN_SECONDS, (
@@ -77,14 +64,23 @@ def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_e
         "the second stack's queue to be empty",
     )
     run = "outage" + str(fresh)
-    changes = message_factory.generate(40, run=run + "m", seed=3)
-    short_changes = message_factory.generate(20, run=run + "s", seed=4)
+    # as real producers send them: some with a Binary attribute, 9 or 10 attributes, a ~120 KB
+    # body (at least one of each); their copies must keep them, their dead letters the reason
+    changes = message_factory.with_producer_mix(
+        message_factory.generate(40, run=run + "m", seed=3), seed=3
+    )
+    short_changes = message_factory.with_producer_mix(
+        message_factory.generate(20, run=run + "s", seed=4), seed=4
+    )
     ids = {m.event_id for m in changes}
     short_ids = {m.event_id for m in short_changes}
     api.faults({"status_always": 503})
     outage_ends = time.monotonic() + OUTAGE_SECONDS
-    assert publish.publish(sqs, stack.queue_url, [m.body for m in changes]).sent == 40
-    assert publish.publish(sqs, short_stack.queue_url, [m.body for m in short_changes]).sent == 20
+    for url, batch in ((stack.queue_url, changes), (short_stack.queue_url, short_changes)):
+        sent = publish.publish(
+            sqs, url, [m.body for m in batch], attributes=[m.attributes for m in batch]
+        )
+        assert sent.sent == len(batch), sent.failed
 
     def dead_letters(dlq_url: str) -> list[observe.DlqMessage]:
         return [m for m in observe.peek_dlq(sqs, dlq_url) if run in m.body]
@@ -111,6 +107,9 @@ def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_e
         "the second stack's queue to be empty",
     )
     assert dead_letters(stack.dlq_url) == [], "a change within its horizon was dead-lettered"
+    assert not [m for m in observe.peek_dlq(sqs, stack.dlq_url) if m.error_code is None], (
+        "SQS's redrive moved a message the handler never settled"
+    )
     by_event = {json.loads(m.body)["event_id"]: m for m in dead_letters(short_stack.dlq_url)}
     assert set(by_event) == short_ids, "the changes past their horizon were dead-lettered"
     assert len(expired) == len(short_ids)

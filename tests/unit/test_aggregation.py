@@ -105,18 +105,108 @@ def test_an_invalid_first_copy_does_not_hide_a_valid_duplicate() -> None:
 def test_consecutive_updates_coalesce_with_later_attributes_winning() -> None:
     records = [
         make_record(0, "u1", attributes={"a": 1, "b": 1}, at="2026-01-01T00:00:01Z"),
-        make_record(1, "u2", attributes={"b": 2}, at="2026-01-01T00:00:02Z"),
-        make_record(2, "u3", attributes={"c": 3}, at="2026-01-01T00:00:03Z"),
+        make_record(1, "u2", attributes={"b": 2}, at="2026-01-01T00:00:01Z", sent=1),
+        make_record(2, "u3", attributes={"a": 3, "b": 3, "c": 3}, at="2026-01-01T00:00:03Z"),
+        make_record(3, "u4", attributes={"c": 4}, at="2026-01-01T00:00:03Z"),
     ]
     plan = plan_operations(records, validate)
     [[operation]] = list(plan.chains())
 
-    # the op_id names exactly the three changes: not any one event_id (contract section 2)
-    assert operation.op_id == "merged:" + hashlib.sha256(b"u1\nu2\nu3").hexdigest()
+    # the op_id names exactly the four changes: not any one event_id (contract section 2)
+    assert operation.op_id == "merged:" + hashlib.sha256(b"u1\nu2\nu3\nu4").hexdigest()
     assert operation.message["occurred_at"] == "2026-01-01T00:00:03Z"  # the newest
-    assert operation.message["attributes"] == {"a": 1, "b": 2, "c": 3}
-    assert operation.records == [0, 1, 2]
-    assert plan.coalesced == 2
+    assert operation.message["attributes"] == {"a": 3, "b": 3, "c": 4}
+    assert operation.records == [0, 1, 2, 3]
+    assert plan.coalesced == 3
+
+
+def test_an_older_value_is_never_sent_under_a_newer_occurred_at() -> None:
+    # issue 15 item 8: `status: pending` (10:03) must not ride a 10:04 change of another
+    # attribute, or it overwrites `shipped` that the API applied at 10:03:30
+    records = [
+        make_record(0, "pending", attributes={"status": "pending"}, at="2026-01-01T10:03:00Z"),
+        make_record(1, "note", attributes={"note": "gift"}, at="2026-01-01T10:04:00Z"),
+    ]
+    plan = plan_operations(records, validate)
+    [chain] = list(plan.chains())
+
+    assert [(op.op_id, op.message["occurred_at"]) for op in chain] == [
+        ("pending", "2026-01-01T10:03:00Z"),
+        ("note", "2026-01-01T10:04:00Z"),
+    ]
+    store = {"status": ("shipped", instant("2026-01-01T10:03:30Z"))}
+    assert stale_refusing_store(store, chain) == {"status": "shipped", "note": "gift"}
+    assert plan.coalesced == 0
+
+
+def test_from_a_fifo_queue_an_older_change_after_a_newer_one_is_not_lifted() -> None:
+    records = [
+        make_record(0, "new", attributes={"a": 2}, at="2026-01-01T10:04:00Z"),
+        make_record(1, "old", attributes={"a": 1, "b": 1}, at="2026-01-01T10:03:00Z"),
+    ]
+    plan = plan_operations(records, validate, message_groups=["g", "g"])
+    [chain] = list(plan.chains())
+
+    assert [op.op_id for op in chain] == ["new", "old"]
+
+
+def stale_refusing_store(
+    store: dict[str, tuple[Any, float]], operations: list[Operation]
+) -> dict[str, Any]:
+    """An entity API that refuses a write older than what it holds (compared, as an API
+    can, only by the operation's occurred_at) applied to one entity: the values it ends with."""
+    newest = max((at for _, at in store.values()), default=float("-inf"))
+    for operation in operations:
+        at = instant(operation.message["occurred_at"])
+        if at < newest:
+            continue  # refused as stale (answered 409)
+        newest = at
+        store = {**store, **{k: (v, at) for k, v in operation.message["attributes"].items()}}
+    return {key: value for key, (value, _) in store.items()}
+
+
+updates = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # occurred_at second
+        st.dictionaries(st.sampled_from("abc"), st.integers(0, 9), min_size=1),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(updates, st.integers(-1, 5), st.dictionaries(st.sampled_from("abc"), st.integers(10, 19)))
+def test_coalescing_ends_where_sending_each_change_alone_ends(
+    spec: list[tuple[int, dict[str, int]]], written_at: int, written: dict[str, int]
+) -> None:
+    # whatever the API applied before (`written` at second `written_at`), an API that refuses
+    # stale writes ends with the same values from the coalesced operations as from the changes
+    at = "2026-01-01T00:00:0{}Z"
+    records = [
+        make_record(i, f"u{i}", attributes=attrs, at=at.format(second), sent=i)
+        for i, (second, attrs) in enumerate(spec)
+    ]
+    plan = plan_operations(records, validate)
+    [chain] = list(plan.chains())
+    alone = [
+        Operation(r.message["event_id"], ("order", "1"), r.message, [r.index])  # type: ignore[index]
+        for r in sorted(records, key=lambda r: (instant(r.message["occurred_at"]), r.index))  # type: ignore[index]
+    ]
+    before = {key: (value, float(written_at)) for key, value in written.items()}
+    before = {k: (v, instant(at.format(0)) + written_at) for k, (v, _) in before.items()}
+
+    assert stale_refusing_store(before, chain) == stale_refusing_store(before, alone)
+    assert all(  # every value the API is sent carries its own change's occurred_at
+        any(
+            r.message["attributes"].get(k) == v  # type: ignore[index]
+            and r.message["occurred_at"] == op.message["occurred_at"]  # type: ignore[index]
+            for r in records
+            if r.index in op.records
+        )
+        for op in chain
+        for k, v in op.message["attributes"].items()
+    )
 
 
 def test_updates_separated_by_another_op_do_not_coalesce() -> None:

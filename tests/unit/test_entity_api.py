@@ -14,6 +14,7 @@ from consumer.entity_api import (
     APPLIED,
     BACKOFF_CAP_SECONDS,
     REJECTED,
+    REQUEST_MARGIN_SECONDS,
     TRANSIENT,
     CallStats,
     EntityApiClient,
@@ -267,9 +268,74 @@ def test_connect_and_read_together_never_exceed_the_timeout(cap: float) -> None:
         entity_api_timeout_seconds=cap,
     )
     client = EntityApiClient(settings, pool=Pool(), sleep=lambda seconds: None)  # type: ignore[arg-type]
-    client._post(b"{}")
+    client.send([op("a")], Deadline(900), CallStats())
 
     timeout = seen[0]
     assert timeout.connect_timeout == min(3.0, cap)
     assert timeout._read == cap
     assert timeout.total == cap
+
+
+class RecordingPool:
+    """The shared pool, with the timeout of every request written down."""
+
+    def __init__(self) -> None:
+        import urllib3
+
+        self.pool = urllib3.PoolManager(retries=False)
+        self.timeouts: list[float] = []
+
+    def connection_from_url(self, url: str) -> Any:
+        connection = self.pool.connection_from_url(url)
+        timeouts = self.timeouts
+
+        class Recorder:
+            def urlopen(self, *args: Any, timeout: Any, **kwargs: Any) -> Any:
+                timeouts.append(timeout.total)
+                return connection.urlopen(*args, timeout=timeout, **kwargs)
+
+        return Recorder()
+
+
+@pytest.mark.parametrize("left", [2.0, 5.0, 9.0])
+def test_with_less_time_left_than_the_timeout_a_request_still_goes_with_its_timeout_capped(
+    entity_api: Any, left: float
+) -> None:
+    # issue 15 item 1: the default 10 s timeout and a 10 s function: no request ever started
+    pool = RecordingPool()
+    settings = Settings(entity_api_url=entity_api.endpoint_url, dlq_url="http://127.0.0.1:9/q")
+    client = EntityApiClient(settings, pool=pool)  # type: ignore[arg-type]
+    deadline = Deadline(left)
+
+    outcomes = client.send([op("a")], deadline, CallStats())
+
+    assert [o.kind for o in outcomes.values()] == [APPLIED]
+    [timeout] = pool.timeouts
+    assert settings.entity_api_timeout_floor <= timeout <= left - REQUEST_MARGIN_SECONDS
+
+
+def test_a_slow_answer_is_given_up_on_before_the_deadline_not_after(entity_api: Any) -> None:
+    # the API answers after 5 s; the setting allows 10 s; only 2.5 s are left
+    entity_api.set_faults({"latency_seconds": 5})
+    pool = RecordingPool()
+    settings = Settings(entity_api_url=entity_api.endpoint_url, dlq_url="http://127.0.0.1:9/q")
+    client = EntityApiClient(settings, pool=pool)  # type: ignore[arg-type]
+    deadline = Deadline(2.5)
+
+    [outcome] = client.send([op("a")], deadline, CallStats()).values()
+
+    assert outcome.kind == TRANSIENT
+    assert "Timeout" in outcome.detail
+    assert deadline.remaining() > 0  # it did not wait for the 10 s of the setting
+    assert max(pool.timeouts) <= 2.5 - REQUEST_MARGIN_SECONDS
+
+
+def test_below_the_floor_no_request_starts(entity_api: Any) -> None:
+    settings = Settings(entity_api_url=entity_api.endpoint_url, dlq_url="http://127.0.0.1:9/q")
+    client = EntityApiClient(settings)
+    floor = settings.entity_api_timeout_floor
+
+    outcomes = client.send([op("a")], Deadline(floor + REQUEST_MARGIN_SECONDS - 0.1), CallStats())
+
+    assert [o.kind for o in outcomes.values()] == [TRANSIENT]
+    assert entity_api.stats()["requests"] == 0

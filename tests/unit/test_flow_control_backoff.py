@@ -111,9 +111,18 @@ def test_one_second_left_still_retries_immediately_or_within_it() -> None:
 
 @pytest.mark.parametrize(
     ("receive_count", "limit", "copy"),
-    [(1, 5, False), (4, 5, False), (5, 5, True), (6, 5, True), (1, 1, True), (2, 2, True)],
+    [
+        (1, 5, False),
+        (3, 5, False),
+        (4, 5, True),
+        (5, 5, True),
+        (6, 5, True),
+        (1, 1, True),
+        (1, 2, True),
+        (2, 2, True),
+    ],
 )
-def test_a_record_comes_back_as_a_copy_from_the_receive_that_reached_the_redrive_limit(
+def test_a_record_comes_back_as_a_copy_from_the_receive_before_the_redrive_limit(
     receive_count: int, limit: int, copy: bool
 ) -> None:
     assert returns_as_copy(receive_count, limit) is copy

@@ -84,16 +84,19 @@ def test_a_fifo_plan_has_one_chain_per_group_even_across_entities() -> None:
     assert group_chains(records, ["t1", "t1", "t1", "t2"]) == [["a", "b", "c"], ["d"]]
 
 
-def test_a_coalesced_operation_carries_the_newest_occurred_at_in_fifo_order() -> None:
+def test_in_fifo_order_an_older_change_after_a_newer_one_is_not_coalesced_into_it() -> None:
+    # merged, x=2 (00:00:01) would be sent as of 00:00:09: an API that refuses stale writes
+    # would take it, where it refuses u2 sent alone (contract section 3)
     records = [
         make_record(0, "u1", "1", attributes={"x": 1}, at="2026-01-01T00:00:09Z"),
         make_record(1, "u2", "1", attributes={"x": 2}, at="2026-01-01T00:00:01Z"),
+        make_record(2, "u3", "1", attributes={"x": 3}, at="2026-01-01T00:00:01Z"),
     ]
-    plan = plan_operations(records, validate, message_groups=["g", "g"])
-    [[operation]] = list(plan.chains())
-    assert operation.message["attributes"] == {"x": 2}  # queue order: the later change wins
-    assert operation.message["occurred_at"] == "2026-01-01T00:00:09Z"
-    assert operation.records == [0, 1]
+    plan = plan_operations(records, validate, message_groups=["g", "g", "g"])
+    [[first, second]] = list(plan.chains())
+    assert (first.op_id, first.records) == ("u1", [0])
+    assert second.message["attributes"] == {"x": 3}  # queue order: the later change wins
+    assert second.records == [1, 2]
 
 
 def test_applied_sequences_expand_coalesced_operations_in_publishing_order() -> None:

@@ -3,6 +3,7 @@ deduplication id, groups keep their order, and nothing inside the deduplication 
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -55,6 +56,7 @@ def test_fifo_redrive_keeps_groups_deduplication_ids_and_order(
     source, dlq = fifo_queue(sqs, "changes"), fifo_queue(sqs, "dead")
     for body, group in [("a1", "order:A"), ("b1", "order:B"), ("a2", "order:A")]:
         dead_letter(sqs, dlq, body, group, f"evt-{body}")
+    _let_a_millisecond_pass()  # a message sent in the run's first millisecond is not "old"
 
     early = redrive.redrive(sqs, source, dlq)
     assert (early.moved, early.too_recent) == (0, 3)  # dead-lettered moments ago: kept
@@ -72,3 +74,11 @@ def test_fifo_redrive_keeps_groups_deduplication_ids_and_order(
     ]
     assert [body for body, group, _ in moved if group == "order:A"] == ["a1", "a2"]
     assert received(sqs, dlq) == []
+
+
+def _let_a_millisecond_pass() -> None:
+    """Return once the epoch-ms clock is 2 ms past now: every message sent before is older
+    than a redrive run started after (SentTimestamp is whole milliseconds)."""
+    until = int(time.time() * 1000) + 2
+    while int(time.time() * 1000) < until:
+        time.sleep(0.001)

@@ -4,12 +4,15 @@ Retry-After precedence, the horizon (pure: no calls are made here)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from consumer.records import load_validator, parse_record, validate_record
-from consumer.retries import plan_retries, retry_facts
+from consumer.retries import fifo_backoffs, plan_retries, retry_facts
 from consumer.settings import Settings
 from consumer.terms import Outcome, OutcomeKind
+from consumer.time_budget import Deadline
+from consumer.visibility import MAX_WAIT_SECONDS
 
 NOW_MS = 1_800_000_000_000
 SETTINGS = Settings(
@@ -127,3 +130,52 @@ def test_a_record_without_receipt_handle_or_queue_is_left_alone() -> None:
     no_queue["eventSourceARN"] = "arn:aws:sns:us-east-1:123456789012:topic"
     decisions = decide([no_handle, no_queue])
     assert (decisions.backoffs, decisions.expired) == ([], [])
+
+
+# ---- FIFO waits (issue 15 item 6) -----------------------------------------------------------
+
+
+def fifo_wait(settings: Settings, receive_count: int, sent_ms: int) -> int:
+    """The wait fifo_backoffs gives a one-record group (the queue itself is never read here:
+    its URL leads nowhere, so a read would find the limit unknown)."""
+    [backoff] = plan_retries(
+        [parse_record(raw(receive_count, sent_ms), 0, 1 << 20)],
+        [raw(receive_count, sent_ms)],
+        {0: FAILED},
+        settings,
+        now_ms=NOW_MS,
+        draw=lambda: 0.0,
+    ).backoffs
+    [aligned] = fifo_backoffs([backoff], ["order:1"], settings, Deadline(0), now_ms=NOW_MS)
+    return aligned.plan.visibility_seconds
+
+
+def test_a_fifo_group_spreads_its_receives_over_the_horizon_with_the_limit_terraform_gave() -> None:
+    settings = replace(SETTINGS, source_max_receive_count=5)
+    # receive 1 of 5, first sent now: 3600 s left over 4 receives
+    assert fifo_wait(settings, 1, NOW_MS) == 900
+
+
+def test_a_fifo_wait_is_capped_below_sqs_12_hours_from_the_receive() -> None:
+    # a 7-day horizon spread over 4 receives asks 151,200 s; SQS takes at most 43,200 s
+    # counted from the receive
+    settings = replace(SETTINGS, retry_horizon_seconds=604_800, source_max_receive_count=5)
+    wait = fifo_wait(settings, 1, NOW_MS)
+    assert wait == MAX_WAIT_SECONDS < 43_200
+
+
+def test_with_the_limit_unknown_a_fifo_group_waits_as_on_its_last_receive_but_one() -> None:
+    # issue 15 item 6a: the limit unreadable (no time left for the call here) gave a 1 s
+    # jittered backoff: the group's receives ran out in seconds
+    wait = fifo_wait(SETTINGS, 1, NOW_MS - 600_000)
+    assert wait == 3000  # all that is left of the horizon
+
+
+def test_a_copy_carrying_a_first_send_older_than_a_horizon_before_it_is_bounded() -> None:
+    # a copy is made while the horizon is open: it cannot have been first sent earlier than
+    # a horizon before its own send
+    copy = raw(1, NOW_MS - 1000, retry_attempts="2", retry_first_sent_timestamp="1")
+    facts = retry_facts(copy, parse_record(copy, 0, 1 << 20), SETTINGS.dlq_url, None, 3600)
+    assert facts is not None
+    assert facts.first_sent_ms == NOW_MS - 1000 - 3_600_000 + 1000
+    assert facts.attempts == 3

@@ -24,8 +24,28 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     # property: (accepted, refused)
     "event_id": (
-        ["e1", "A.b_c:d-9", "x" * 128],
-        ["", "x" * 129, "e 1", "e1\n", "\ne1", "e1\r", "e1\n\n", "e/1", "é"],
+        [
+            "e1",
+            "A.b_c:d-9",
+            "x" * 128,
+            "merged:" + "a" * 63,
+            "merged:" + "A" * 64,
+            "merged:" + "a" * 65,
+            "xmerged:" + "a" * 64,
+        ],
+        [
+            "",
+            "x" * 129,
+            "e 1",
+            "e1\n",
+            "\ne1",
+            "e1\r",
+            "e1\n\n",
+            "e/1",
+            "é",
+            "merged:" + "0f" * 32,
+            "merged:" + "a" * 64 + "\n",
+        ],
     ),
     "entity_type": (
         ["order", "a", "a" + "b" * 63, "line_item2"],

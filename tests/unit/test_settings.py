@@ -84,6 +84,10 @@ def test_every_setting_is_read() -> None:
         ({"RETRY_BACKOFF_MAX_SECONDS": "43201"}, "RETRY_BACKOFF_MAX_SECONDS must be an integer"),
         ({"RETRY_BACKOFF_MAX_SECONDS": "1.5"}, "RETRY_BACKOFF_MAX_SECONDS must be an integer"),
         ({"METRICS_NAMESPACE": "bad|name"}, "METRICS_NAMESPACE"),
+        ({"ENTITY_API_URL": "http://[::1"}, "ENTITY_API_URL must be an http(s) URL"),
+        ({"SOURCE_MAX_RECEIVE_COUNT": "0"}, "SOURCE_MAX_RECEIVE_COUNT must be an integer in 1-"),
+        ({"SOURCE_MAX_RECEIVE_COUNT": "1001"}, "SOURCE_MAX_RECEIVE_COUNT must be an integer"),
+        ({"SOURCE_MAX_RECEIVE_COUNT": "five"}, "SOURCE_MAX_RECEIVE_COUNT must be an integer"),
         ({"ENTITY_API_TOKEN_PARAMETER": "has spaces"}, "ENTITY_API_TOKEN_PARAMETER must be"),
         (
             {"ENTITY_API_TOKEN_PARAMETER": "/p", "ENTITY_API_TOKEN": "t"},
@@ -250,3 +254,29 @@ def test_every_terraform_metrics_namespace_rule_is_the_handlers_pattern() -> Non
         'startswith(var.metrics_namespace, "AWS/")'
         in (terraform / "modules/alarms/variables.tf").read_text()
     )
+
+
+def test_the_redrive_limit_terraform_passes_is_read() -> None:
+    assert Settings.from_environ(BASE).source_max_receive_count is None
+    settings = Settings.from_environ({**BASE, "SOURCE_MAX_RECEIVE_COUNT": "7"})
+    assert settings.source_max_receive_count == 7
+
+
+def test_terraforms_function_timeout_rule_is_the_handlers_budget() -> None:
+    # one request at its floor timeout + its margin, one SQS call, the client, the return
+    from consumer.entity_api import REQUEST_MARGIN_SECONDS
+    from consumer.settings import MIN_REQUEST_TIMEOUT_SECONDS
+    from consumer.terms import SQS_CALL_SECONDS, SQS_CLIENT_SECONDS
+    from consumer.time_budget import SAFETY_MARGIN_SECONDS
+
+    budget = REQUEST_MARGIN_SECONDS + SQS_CALL_SECONDS + SQS_CLIENT_SECONDS + SAFETY_MARGIN_SECONDS
+    terraform = Path(__file__).resolve().parents[2] / "terraform"
+    rule = re.compile(
+        r"var\.function_timeout >= min\(coalesce\(var\.entity_api_timeout_seconds, "
+        r"([0-9.]+)\), ([0-9.]+)\) \+ ([0-9.]+)"
+    )
+    for path in (terraform / "variables.tf", terraform / "modules/consumer/variables.tf"):
+        [(default, floor, reserve)] = rule.findall(path.read_text())
+        assert float(default) == Settings("http://a", "http://b").entity_api_timeout_seconds
+        assert float(floor) == MIN_REQUEST_TIMEOUT_SECONDS
+        assert float(reserve) == pytest.approx(budget), path

@@ -63,6 +63,9 @@ def test_metric_names_are_the_contract_names() -> None:
         "dlq",
         "expired",
         "batch_failed",
+        "not_attempted",
+        "copy_skipped",
+        "copy_failed_at_limit",
     )
 
 

@@ -20,7 +20,6 @@ from consumer.visibility import (
     queue_url_from_arn,
     redrive_limit,
     requeue,
-    requeue_attributes,
 )
 
 
@@ -133,33 +132,43 @@ def test_no_call_starts_without_time_for_it(
 def test_copies_are_sent_with_their_delay_and_attributes(
     sqs: Any, queue: str, recorded: RecordingClient
 ) -> None:
-    attributes = requeue_attributes(
-        {"messageAttributes": {"tenant": {"dataType": "String", "stringValue": "acme"}}},
-        first_sent_ms=1_700_000_000_000,
-        attempts=4,
-    )
+    attributes = {"tenant": {"DataType": "String", "StringValue": "acme"}}
     copies = [Requeue(n, queue, f"copy {n}", attributes, 0) for n in range(11)]
     copies.append(Requeue(11, queue, "later", attributes, 2_000))
 
-    assert requeue(copies, Deadline(30)) == set()
+    sent = requeue(copies, Deadline(30))
 
+    assert (sent.failed, sent.unknown) == (set(), set())
     assert [len(entries) for _, entries in recorded.calls] == [10, 2]
     assert recorded.calls[1][1][1]["DelaySeconds"] == 900  # SQS's longest delay
     answer = sqs.receive_message(
         QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
     )
-    first = answer["Messages"][0]["MessageAttributes"]
-    assert first["tenant"]["StringValue"] == "acme"
-    assert first["retry_first_sent_timestamp"]["StringValue"] == "1700000000000"
-    assert first["retry_attempts"]["StringValue"] == "4"
+    assert answer["Messages"][0]["MessageAttributes"]["tenant"]["StringValue"] == "acme"
 
 
-def test_a_copy_whose_attributes_do_not_fit_gets_none() -> None:
-    many = {f"a{n}": {"dataType": "String", "stringValue": "x"} for n in range(9)}
-    binary = {"b": {"dataType": "Binary", "binaryValue": "eA=="}}
+def test_copy_batches_are_split_by_bytes(sqs: Any, queue: str, recorded: RecordingClient) -> None:
+    # ten ~120 KB copies: one call would carry ~1.2 MB (BatchRequestTooLong in LocalStack)
+    body = "x" * 120_000
+    copies = [Requeue(n, queue, body, {}, 0) for n in range(10)]
 
-    assert requeue_attributes({"messageAttributes": many}, 1, 1) == {}
-    assert requeue_attributes({"messageAttributes": binary}, 1, 1) == {}
+    sent = requeue(copies, Deadline(30))
+
+    assert sent.not_done == set()
+    sizes = [sum(len(e["MessageBody"]) for e in entries) for _, entries in recorded.calls]
+    assert len(sizes) == 5
+    assert max(sizes) <= visibility.BATCH_BYTES
+
+
+def test_a_visibility_past_sqs_12_hours_from_the_receive_is_capped(
+    sqs: Any, queue: str, recorded: RecordingClient
+) -> None:
+    [message] = received(sqs, queue, 1, visibility_timeout=60)
+    change = VisibilityChange(0, queue, message["ReceiptHandle"], 43_200)
+
+    assert change_visibility([change], Deadline(30)) == set()
+    [(_, [entry])] = recorded.calls
+    assert entry["VisibilityTimeout"] == visibility.MAX_WAIT_SECONDS < 43_200
 
 
 def test_the_redrive_limit_is_read_from_the_queue(sqs: Any, dlq: str) -> None:

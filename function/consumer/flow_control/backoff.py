@@ -137,13 +137,15 @@ def returns_as_copy(
 ) -> bool:
     """Whether a record to retry comes back as a delayed copy rather than through its visibility.
 
-    On the receive that reached the queue's redrive limit (`receive_count`, the message's
-    ApproximateReceiveCount, at or past `redrive_limit`, its maxReceiveCount), SQS would move
-    the record to the DLQ on its next receive: the handler re-sends it as a copy (a new
-    message, receive count 0) and acknowledges the original. `redrive_limit` None: the queue
-    has no redrive policy, nothing redrives, no copy. `limit_known` False: the limit could
-    not be read, so assume the worst and copy.
+    From the receive before the one that reaches the queue's redrive limit (`receive_count`,
+    the message's ApproximateReceiveCount, at or past `redrive_limit` - 1, `redrive_limit`
+    being its maxReceiveCount) the handler re-sends the record as a copy (a new message,
+    receive count 0) and acknowledges the original: a copy that fails there still leaves
+    the record the receive at the limit to be copied on, before SQS would move it to the DLQ
+    on the receive after. With a limit of 1 every receive is the last: a copy on each.
+    `redrive_limit` None: the queue has no redrive policy, nothing redrives, no copy.
+    `limit_known` False: the limit could not be read, so assume the worst and copy.
     """
     if not limit_known:
         return True
-    return redrive_limit is not None and receive_count >= redrive_limit
+    return redrive_limit is not None and receive_count >= max(redrive_limit - 1, 1)

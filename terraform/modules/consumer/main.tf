@@ -35,6 +35,7 @@ locals {
     var.entity_api_token_parameter_name == null ? {} : { ENTITY_API_TOKEN_PARAMETER = var.entity_api_token_parameter_name },
     var.entity_api_timeout_seconds == null ? {} : { ENTITY_API_TIMEOUT_SECONDS = tostring(var.entity_api_timeout_seconds) },
     var.metrics_namespace == null ? {} : { METRICS_NAMESPACE = var.metrics_namespace },
+    var.max_receive_count == null ? {} : { SOURCE_MAX_RECEIVE_COUNT = tostring(var.max_receive_count) },
   )
 
   # One statement per concern, each on exact ARNs; optional ones only when their input is set.

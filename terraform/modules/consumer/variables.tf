@@ -234,6 +234,16 @@ variable "entity_api_timeout_seconds" {
     condition     = var.entity_api_timeout_seconds == null || try(var.entity_api_timeout_seconds >= 0.1 && var.entity_api_timeout_seconds < var.function_timeout, false)
     error_message = "entity_api_timeout_seconds: must be null or at least 0.1 and less than function_timeout (a request must fit in one invocation)."
   }
+
+  # The handler's budget (consumer/settings.py, terms.py, time_budget.py): one API request at
+  # its floor timeout (1 s, or entity_api_timeout_seconds when shorter) + 0.25 s margin, one
+  # SQS call (0.5 s connect + 1.5 s read), building the SQS client (0.5 s) and the 0.5 s kept
+  # to return. tests/unit/test_settings.py reads the 3.25 below to keep the two equal. (On this
+  # variable, not function_timeout: the rule above already ties the two the other way round.)
+  validation {
+    condition     = var.function_timeout >= min(coalesce(var.entity_api_timeout_seconds, 10), 1) + 3.25
+    error_message = "function_timeout (with entity_api_timeout_seconds): function_timeout must leave room for one entity API request at its floor timeout (1 s, or entity_api_timeout_seconds when shorter) plus 3.25 s for the SQS calls that settle a batch and the return: at least 5 s with entity_api_timeout_seconds null (10 s) or >= 1."
+  }
 }
 
 variable "max_operations_per_request" {
@@ -266,6 +276,24 @@ variable "metrics_namespace" {
   validation {
     condition     = var.metrics_namespace == null || can(regex("^[A-Za-z0-9._/#: -]{1,255}$", var.metrics_namespace)) && !startswith(coalesce(var.metrics_namespace, "x"), "AWS/")
     error_message = "metrics_namespace: must be null or 1-255 characters of letters, digits, '.', '_', '/', '#', ':', '-' and space (CloudWatch's rule, the handler's too), and must not start with 'AWS/' (reserved)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "The source queue's maxReceiveCount, passed to the handler as SOURCE_MAX_RECEIVE_COUNT so that it knows the redrive limit without reading the queue; null: the handler reads the queue's RedrivePolicy when it needs it. Required with a FIFO queue, where it must be at least 2 and (max_receive_count - 1) x 42000 s must reach `retry_horizon_seconds`."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_receive_count == null || try(var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count, false)
+    error_message = "max_receive_count: must be null or a whole number from 1 to 1000 (SQS's maxReceiveCount)."
+  }
+
+  # A FIFO group is never copied: its receives must last until the horizon, each wait at most
+  # 42000 s (SQS's 12 hours from the receive, less the batching window and an invocation).
+  validation {
+    condition     = !endswith(var.queue_arn, ".fifo") || try(var.max_receive_count >= 2 && (var.max_receive_count - 1) * 42000 >= var.retry_horizon_seconds, false)
+    error_message = "max_receive_count: with a FIFO queue it must be set, at least 2, and (max_receive_count - 1) x 42000 s (the longest wait between a message group's receives) must reach retry_horizon_seconds; otherwise SQS's redrive moves valid changes to the DLQ inside the retry horizon."
   }
 }
 

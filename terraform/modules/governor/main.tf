@@ -26,12 +26,27 @@ locals {
     PERIOD_SECONDS            = tostring(var.period_seconds)
   }
 
+  # The consumer function's unqualified ARN, in the mapping's partition, region and account (the
+  # consumer module creates the mapping with that ARN, so it is the mapping's FunctionArn).
+  mapping_arn_parts     = split(":", var.event_source_mapping_arn)
+  consumer_function_arn = "arn:${local.mapping_arn_parts[1]}:lambda:${local.mapping_arn_parts[3]}:${local.mapping_arn_parts[4]}:function:${var.consumer_function_name}"
+
   policy_statements = [
     {
-      Sid      = "ReadAndSetMappingConcurrency"
+      Sid      = "ReadMappingConcurrency"
       Effect   = "Allow"
-      Action   = ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"]
+      Action   = ["lambda:GetEventSourceMapping"]
       Resource = [var.event_source_mapping_arn]
+    },
+    {
+      # lambda:FunctionArn on UpdateEventSourceMapping is the function the mapping invokes: the
+      # role may change the one mapping only while it feeds the consumer (an update that points
+      # it at another function is refused too, since that function is in the request).
+      Sid       = "SetMappingConcurrency"
+      Effect    = "Allow"
+      Action    = ["lambda:UpdateEventSourceMapping"]
+      Resource  = [var.event_source_mapping_arn]
+      Condition = { ArnEquals = { "lambda:FunctionArn" = local.consumer_function_arn } }
     },
     {
       # cloudwatch:GetMetricData supports no resource-level permissions: AWS accepts only "*".

@@ -30,5 +30,10 @@ output "environment_variables" {
 
 output "governed_event_source_mapping_arn" {
   description = "The one event source mapping the role may read and update."
-  value       = one([for s in local.policy_statements : one(s.Resource) if s.Sid == "ReadAndSetMappingConcurrency"])
+  value       = one([for s in local.policy_statements : one(s.Resource) if s.Sid == "SetMappingConcurrency"])
+}
+
+output "governed_function_arn" {
+  description = "The function the mapping must feed for the role to update it (the condition lambda:FunctionArn)."
+  value       = local.consumer_function_arn
 }

@@ -128,14 +128,142 @@ run "memory_size_rejects_10241" {
   expect_failures = [var.memory_size]
 }
 
-run "function_timeout_accepts_1" {
+run "function_timeout_accepts_5_with_the_default_api_timeout" {
   command = plan
   variables {
-    function_timeout = 1
+    function_timeout                 = 5
+    queue_visibility_timeout_seconds = 30
   }
   assert {
-    condition     = aws_lambda_function.this.timeout == 1
-    error_message = "function timeout accepts 1: the value must be accepted and reach the resource"
+    condition     = aws_lambda_function.this.timeout == 5
+    error_message = "function timeout accepts 5: the value must be accepted and reach the resource"
+  }
+}
+
+run "function_timeout_rejects_4_with_the_default_api_timeout" {
+  command = plan
+  variables {
+    function_timeout                 = 4
+    queue_visibility_timeout_seconds = 30
+  }
+  expect_failures = [var.entity_api_timeout_seconds]
+}
+
+run "function_timeout_accepts_4_with_a_half_second_api_timeout" {
+  command = plan
+  variables {
+    function_timeout                 = 4
+    entity_api_timeout_seconds       = 0.5
+    queue_visibility_timeout_seconds = 30
+  }
+  assert {
+    condition     = aws_lambda_function.this.timeout == 4
+    error_message = "function timeout accepts 4 with a 0.5 s API timeout (0.5 + 3.25 s fit)"
+  }
+}
+
+run "function_timeout_rejects_3_with_a_short_api_timeout" {
+  command = plan
+  variables {
+    function_timeout                 = 3
+    entity_api_timeout_seconds       = 0.1
+    queue_visibility_timeout_seconds = 30
+  }
+  expect_failures = [var.entity_api_timeout_seconds]
+}
+
+run "function_timeout_accepts_10_with_the_default_api_timeout" {
+  command = plan
+  variables {
+    function_timeout                 = 10
+    queue_visibility_timeout_seconds = 60
+  }
+  assert {
+    condition     = aws_lambda_function.this.timeout == 10 && !contains(keys(aws_lambda_function.this.environment[0].variables), "ENTITY_API_TIMEOUT_SECONDS")
+    error_message = "function timeout 10 with the handler's default 10 s API timeout must be accepted (issue 15: the handler caps the request's timeout)"
+  }
+}
+
+run "max_receive_count_reaches_the_handler" {
+  command = plan
+  variables {
+    max_receive_count = 7
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["SOURCE_MAX_RECEIVE_COUNT"] == "7"
+    error_message = "max_receive_count must reach the handler as SOURCE_MAX_RECEIVE_COUNT"
+  }
+}
+
+run "max_receive_count_null_leaves_the_handler_to_read_it" {
+  command = plan
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this.environment[0].variables), "SOURCE_MAX_RECEIVE_COUNT")
+    error_message = "without max_receive_count the handler reads the queue's redrive policy"
+  }
+}
+
+run "max_receive_count_rejects_1001" {
+  command = plan
+  variables {
+    max_receive_count = 1001
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "fifo_max_receive_count_rejects_null" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    dlq_url                            = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo"
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "fifo_max_receive_count_rejects_1" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    dlq_url                            = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo"
+    batch_size                         = 10
+    max_receive_count                  = 1
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "fifo_max_receive_count_rejects_a_horizon_its_waits_cannot_reach" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    dlq_url                            = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo"
+    batch_size                         = 10
+    max_receive_count                  = 5
+    retry_horizon_seconds              = 604800
+    maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.max_receive_count]
+}
+
+run "fifo_max_receive_count_accepts_one_that_reaches_the_horizon" {
+  command = plan
+  variables {
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    dlq_url                            = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo"
+    batch_size                         = 10
+    max_receive_count                  = 16
+    retry_horizon_seconds              = 604800
+    maximum_batching_window_in_seconds = 0
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["SOURCE_MAX_RECEIVE_COUNT"] == "16"
+    error_message = "15 x 42000 s reach a 7-day horizon: accepted"
   }
 }
 
@@ -984,6 +1112,7 @@ run "filter_patterns_reject_non_json" {
 run "fifo_accepts_10_records_without_window" {
   command = plan
   variables {
+    max_receive_count                  = 5
     queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
     dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
     batch_size                         = 10
@@ -998,6 +1127,7 @@ run "fifo_accepts_10_records_without_window" {
 run "fifo_rejects_11_records" {
   command = plan
   variables {
+    max_receive_count                  = 5
     queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
     batch_size                         = 11
     maximum_batching_window_in_seconds = 0
@@ -1008,6 +1138,7 @@ run "fifo_rejects_11_records" {
 run "fifo_rejects_a_window" {
   command = plan
   variables {
+    max_receive_count                  = 5
     queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
     batch_size                         = 10
     maximum_batching_window_in_seconds = 1

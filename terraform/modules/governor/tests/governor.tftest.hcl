@@ -77,11 +77,45 @@ run "role_is_scoped_to_the_mapping" {
     condition = {
       for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => [s.Effect, s.Action, s.Resource]
       } == {
-      ReadAndSetMappingConcurrency = ["Allow", ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
-      ReadMetrics                  = ["Allow", ["cloudwatch:GetMetricData"], ["*"]]
-      WriteOwnLogs                 = ["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-governor:*"]]
+      ReadMappingConcurrency = ["Allow", ["lambda:GetEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
+      SetMappingConcurrency  = ["Allow", ["lambda:UpdateEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
+      ReadMetrics            = ["Allow", ["cloudwatch:GetMetricData"], ["*"]]
+      WriteOwnLogs           = ["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-governor:*"]]
     }
     error_message = "the role may get and update exactly the one mapping, read metrics (GetMetricData takes only '*') and write its own logs; nothing else"
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => try(s.Condition, null)
+      } == {
+      ReadMappingConcurrency = null
+      SetMappingConcurrency  = { ArnEquals = { "lambda:FunctionArn" = "arn:aws:lambda:us-east-1:123456789012:function:orders" } }
+      ReadMetrics            = null
+      WriteOwnLogs           = null
+    }
+    error_message = "only UpdateEventSourceMapping is conditioned, on lambda:FunctionArn = the consumer function's ARN"
+  }
+}
+
+run "the_update_condition_follows_the_mapping_partition_region_and_account" {
+  command = plan
+
+  variables {
+    event_source_mapping_arn = "arn:aws-cn:lambda:cn-north-1:210987654321:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
+    consumer_function_name   = "orders_v2"
+  }
+
+  assert {
+    condition     = output.governed_function_arn == "arn:aws-cn:lambda:cn-north-1:210987654321:function:orders_v2"
+    error_message = "the condition must name the consumer function in the mapping's partition, region and account"
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Condition.ArnEquals["lambda:FunctionArn"] if s.Sid == "SetMappingConcurrency"
+    ]) == "arn:aws-cn:lambda:cn-north-1:210987654321:function:orders_v2"
+    error_message = "the policy's condition must carry that ARN"
   }
 }
 
