@@ -38,10 +38,15 @@ $(VENV_STAMP): requirements-dev.txt
 	@interpreter=$$(scripts/find_python.sh $(DEV_PYTHON_VERSION)); \
 	  [ -x $(PY) ] || { echo "==> creating $(VENV) with $$interpreter"; "$$interpreter" -m venv $(VENV); }
 	@echo "==> installing tooling into $(VENV)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@# Every package pinned with hashes (make lock); the handler's runtime dependencies at the
-	@# versions of function/requirements.txt.
-	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	@# versions of function/requirements.txt. pip installs the pinned uv alone (its hashes taken
+	@# from the lock), uv the rest: from PyPI, as the locks were made, in parallel (seconds, not
+	@# minutes, from a clean clone).
+	@mkdir -p .cache
+	@awk '/^uv==/ { keep = 1; print; next } keep && /^ +--hash/ { print; next } { keep = 0 }' \
+	  requirements-dev.txt > .cache/requirements-uv.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r .cache/requirements-uv.txt
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) --require-hashes -r requirements-dev.txt
 	@printf '%s\n' $(IMPORT_ROOTS) > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/sqs_batch_consumer_roots.pth"
 	@touch $@
 
@@ -49,14 +54,26 @@ $(VENV_STAMP): requirements-dev.txt
 venv: $(VENV_STAMP) ## Create the tooling virtual environment (.venv)
 
 # ---- Pinned requirements: each .in compiled by uv into its .txt, every package with hashes ----
-# UPGRADE=1 moves to the newest versions the .in files allow; otherwise pins stay as they are.
+# Every lock resolves against PyPI (https://pypi.org/simple) only, whatever index the machine's
+# pip or uv is configured with. What each covers:
+#   function/requirements.txt      the zip: CPython 3.12 and 3.13 wheels for manylinux2014
+#                                  x86_64 and aarch64 only (python -m locking keeps those hashes)
+#   requirements-dev.txt, scripts/tf/requirements-checkov.txt, requirements-runtime.txt
+#                                  Python 3.12, every platform (--universal: all files' hashes)
+#   requirements-localstack.txt    Python 3.13 on Linux, all files' hashes
+# Re-locking keeps the pinned versions (uv reads the existing .txt) and writes the same hashes;
+# UPGRADE=1 moves to the newest versions the .in files allow.
 EXECUTOR := scripts/localcloud/localstack_host_executor
 LOCK = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" \
-  $(if $(UPGRADE),--upgrade)
+  --default-index https://pypi.org/simple $(if $(UPGRADE),--upgrade)
 
 .PHONY: lock
 lock: $(VENV_STAMP) ## Re-lock every requirements file from its .in with uv (UPGRADE=1: newest)
+	@mkdir -p .cache
+	$(subst --generate-hashes ,,$(LOCK)) --universal --python-version 3.12 function/requirements.in \
+	  -o .cache/pylock.function.toml
 	$(LOCK) --universal --python-version 3.12 function/requirements.in -o function/requirements.txt
+	$(PY) -m locking function/requirements.txt --pylock .cache/pylock.function.toml --target lambda
 	$(LOCK) --universal --python-version 3.12 requirements-dev.in -o requirements-dev.txt
 	$(LOCK) --universal --python-version 3.12 scripts/tf/requirements-checkov.in -o scripts/tf/requirements-checkov.txt
 	$(LOCK) --universal --python-version 3.12 $(EXECUTOR)/requirements-runtime.in -o $(EXECUTOR)/requirements-runtime.txt
@@ -69,6 +86,10 @@ lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+.PHONY: hooks
+hooks: $(VENV_STAMP) ## Every pre-commit hook on every file (lint, whitespace, merge markers, terraform fmt/validate, docs)
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+
 .PHONY: format
 format: $(VENV_STAMP) ## Format Python and Terraform code in place
 	$(VENV)/bin/ruff format .
@@ -76,24 +97,34 @@ format: $(VENV_STAMP) ## Format Python and Terraform code in place
 	terraform fmt -recursive terraform
 
 # ---- Tests -------------------------------------------------------------------------------
+# `make test`: the LocalStack integration run (the long pole, mostly waiting) starts at once; the
+# CPU suites run beside it at a lower priority, one after another (2 cores): lint, the fast suites on every core
+# (pytest-xdist), the package tests, the Terraform checks. One line per suite as it ends, the
+# logs of the integration run and the Terraform checks, then where the time went.
+SUITES := scripts/testing/suites.sh
+XDIST ?= auto
+FAST_SUITES := tests/unit tests/handler tests/tools tests/sim
+# The CPU suites yield to the integration run's own CPU work (LocalStack, applies): its setup
+# is on the critical path, the CPU suites fill the time its tests spend waiting.
+NICE := nice -n 10
+# CI runs every pre-commit hook (a superset of `make lint`) instead of lint.
+LINT := $(if $(CI),hooks,lint)
+
 .PHONY: test
-test: lint test-unit test-package ## Run every test (lint, unit, package, Terraform, LocalStack integration)
-	@# The Terraform checks (CPU) run beside the LocalStack integration run (mostly waiting):
-	@# their log is shown when both are done, and either failing fails the target.
-	@mkdir -p .cache
-	@echo "==> Terraform checks run in the background beside the integration tests (log: .cache/test-terraform.log)"
-	@scripts/tf/test.sh > .cache/test-terraform.log 2>&1 & terraform_checks=$$!; \
-	  integration=0; $(MAKE) test-integration || integration=$$?; \
-	  terraform=0; wait $$terraform_checks || terraform=$$?; \
-	  cat .cache/test-terraform.log; \
-	  [ $$terraform = 0 ] || echo "==> Terraform checks FAILED (exit $$terraform)"; \
-	  [ $$integration = 0 ] || echo "==> integration tests FAILED (exit $$integration)"; \
-	  [ $$terraform = 0 ] && [ $$integration = 0 ]
+test: $(VENV_STAMP) ## Run every test (lint, unit, package, Terraform, LocalStack integration), side by side
+	@SHOW=integration,terraform $(SUITES) \
+	  "integration=$(MAKE) test-integration" \
+	  "checks=$(NICE) $(MAKE) $(LINT),$(NICE) $(MAKE) test-unit,$(NICE) $(MAKE) test-package,$(NICE) $(MAKE) test-terraform"
 	@echo "==> all tests passed"
 
+.PHONY: test-fast
+test-fast: $(VENV_STAMP) ## Lint beside the unit and handler tests (what to run before a commit)
+	@$(SUITES) "lint=$(MAKE) lint" \
+	  "unit=$(PY) -m pytest -q -n $(XDIST) -p no:cacheprovider tests/unit tests/handler"
+
 .PHONY: test-unit
-test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests (local entity API server, moto SQS)
-	$(PY) -m pytest tests/unit tests/handler tests/tools tests/sim
+test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests on every core (local entity API server, moto SQS)
+	$(PY) -m pytest -n $(XDIST) $(FAST_SUITES)
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
@@ -18,13 +18,6 @@ from consumer.dlq import DlqEntry, route_to_dlq, sqs_client, sqs_client_built
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
-from consumer.retries import (
-    BackoffResult,
-    apply_backoffs,
-    copy_calls,
-    fifo_backoffs,
-    plan_retries,
-)
 from consumer.settings import Settings
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
@@ -36,6 +29,36 @@ from consumer.terms import (
     bounded,
 )
 from consumer.time_budget import Deadline, settling_reserve
+
+if TYPE_CHECKING:
+    from consumer.retries import Backoff, BackoffResult, RetryDecisions
+
+
+# The retry path (consumer.retries, which loads visibility and the backoff policy) is imported
+# when a batch first needs it, not at cold start: these stand in for its functions.
+def plan_retries(*args: Any, **kwargs: Any) -> RetryDecisions:
+    from consumer.retries import plan_retries as plan  # noqa: PLC0415
+
+    return plan(*args, **kwargs)
+
+
+def fifo_backoffs(*args: Any, **kwargs: Any) -> list[Backoff]:
+    from consumer.retries import fifo_backoffs as spread  # noqa: PLC0415
+
+    return spread(*args, **kwargs)
+
+
+def apply_backoffs(*args: Any, **kwargs: Any) -> BackoffResult:
+    from consumer.retries import apply_backoffs as apply  # noqa: PLC0415
+
+    return apply(*args, **kwargs)
+
+
+def copy_calls(*args: Any, **kwargs: Any) -> int:
+    from consumer.retries import copy_calls as count  # noqa: PLC0415
+
+    return count(*args, **kwargs)
+
 
 PARSE_CHECK_EVERY = 256
 """Records parsed between two looks at the clock."""

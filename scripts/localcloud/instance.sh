@@ -13,13 +13,16 @@ forget_stack() {
 # teardown_instance INSTANCE: destroy its stacks when LocalStack runs, stop every process of the
 # instance, forget the stacks. Returns non-zero when a process outlived LocalStack.
 teardown_instance() {
-  local instance=$1 status=0 folder
+  local instance=$1 status=0 folder pids=() pid
   if [ -f ".localcloud/$instance/localstack.json" ]; then
+    # The stacks are independent: destroyed side by side (mostly waiting on LocalStack).
     for folder in ".localcloud/$instance"/stacks/*/; do
       [ -d "$folder" ] || continue
-      "$PY" -m localcloud.deploy destroy --instance "$instance" --stack "$(basename "$folder")" || true
+      "$PY" -m localcloud.deploy destroy --instance "$instance" --stack "$(basename "$folder")" &
+      pids+=($!)
     done
     "$PY" -m localcloud.deploy destroy --instance "$instance" || true
+    for pid in "${pids[@]}"; do wait "$pid" || true; done
   fi
   "$PY" -m localcloud --instance "$instance" stop --all || status=$?
   forget_stack "$instance"

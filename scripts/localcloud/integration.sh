@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make integration: the whole stack in LocalStack on this machine, then everything torn down.
 #   start LocalStack + the local entity API server (instance "integration", free ports, strict),
-#   make package-local, terraform apply of terraform/ into LocalStack (token in SSM), and of a
-#   second stack with a 1-minute retry horizon (`deploy --stack short`, for the outage test),
-#   pytest tests/integration (through the real event source mapping), then the same on FIFO
-#   queues (fifo_queue = true), then destroy and stop, also when a step fails or the run is
-#   interrupted.
+#   make package-local (beside the start), terraform apply of terraform/ into LocalStack (token
+#   in SSM), beside it a second stack with a 1-minute retry horizon (`deploy --stack short`, for
+#   the outage test) and a third on FIFO queues (`deploy --stack fifo`), pytest tests/integration
+#   (through the real event source mapping), then the FIFO tests against the third stack (one
+#   LocalStack for both phases), then destroy and stop, also when a step fails or the run is
+#   interrupted. Each step's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -14,17 +15,33 @@ source scripts/localcloud/instance.sh
 INSTANCE=integration
 export LOCALCLOUD_INSTANCE=$INSTANCE
 started=$(date +%s)
-step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
+# step MESSAGE: print it with the time since the start; the time each step took is listed at
+# the end (where the time goes).
+step_names=() step_starts=()
+step() {
+  echo "==> [$(( $(date +%s) - started ))s] $*"
+  step_names+=("$*") step_starts+=("$(date +%s)")
+}
+step_times() {
+  local i end
+  echo "==> integration steps (seconds)"
+  for i in "${!step_names[@]}"; do
+    end=${step_starts[$((i + 1))]:-$(date +%s)}
+    printf '  %5s  %s\n' "$(( end - step_starts[i] ))" "${step_names[$i]:0:90}"
+  done
+}
 
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
   set +e
+  wait  # a stack still being applied in the background (a step failed beside it)
   step "tearing down (destroy, stop)"
   # Fails when a function runtime process outlived LocalStack (they must die with it).
   if ! teardown_instance "$INSTANCE" && [ "$code" = 0 ]; then
     code=1
   fi
+  step_times
   step "integration run finished in $(( $(date +%s) - started )) s (exit $code)"
   exit "$code"
 }
@@ -38,15 +55,24 @@ forget_stack "$INSTANCE"
 # The token travels in the environment (api-start and deploy read it), never on a command line.
 ENTITY_API_TOKEN="it-$(date +%s)-$RANDOM$RANDOM"
 export ENTITY_API_TOKEN
-step "starting LocalStack and the entity API server (strict: repeated op_ids are checked)"
-"$PY" -m localcloud --instance "$INSTANCE" start --port 0
-"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --strict
-
-step "building the function zip for this machine"
-make --no-print-directory package-local
+step "starting LocalStack and the entity API server (strict: repeated op_ids are checked); beside it, building the function zip for this machine"
+package_log=.cache/integration-package.log
+mkdir -p .cache
+make --no-print-directory package-local >"$package_log" 2>&1 &
+package_build=$!
+if ! { "$PY" -m localcloud --instance "$INSTANCE" start --port 0 &&
+  "$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --strict; }; then
+  wait "$package_build" || true
+  exit 1
+fi
+if ! wait "$package_build"; then
+  cat "$package_log" >&2
+  echo "building the function zip failed; its output is above" >&2
+  exit 1
+fi
 
 # INTEGRATION_PHASES: "standard" (the stack on standard queues), "fifo" (the same stack with
-# fifo_queue = true, applied after destroying the first), or both (the default).
+# fifo_queue = true, a further stack in the same LocalStack), or both (the default).
 PHASES="${INTEGRATION_PHASES:-standard fifo}"
 # What both phases apply: function_timeout 10 with the handler's default API timeout (10 s; a
 # request's timeout is capped by the time left, issue 15), as a team would configure it. Small
@@ -57,6 +83,24 @@ STACK=(--instance "$INSTANCE" --name sbc-integration
   --var function_timeout=10 --var visibility_timeout_seconds=10
   --var retry_horizon_seconds=600 --var retry_backoff_max_seconds=8
   --var memory_size=256 --var log_retention_in_days=1)
+
+# The FIFO phase's stack is a further stack in the same LocalStack (`--stack fifo`), applied
+# beside the standard phase's (mostly waiting on LocalStack) and tested after it: no second
+# start, no destroy and apply in between. Its output is kept in a log shown when it fails.
+FIFO_STACK=("${STACK[@]}" --stack fifo --name sbc-integration-fifo)
+if [[ " $PHASES " == *" fifo "* ]]; then
+  fifo_log=".localcloud/$INSTANCE/fifo-stack-apply.log"
+  mkdir -p "$(dirname "$fifo_log")"
+  # A failed record holds its message group until it comes back; every receive of a group's
+  # batch counts for each of its records, and on FIFO the handler spreads a group's receives
+  # over the retry horizon (10 minutes / 1,000 receives: waits of at least 0.6 s).
+  "$PY" -m localcloud.deploy apply "${FIFO_STACK[@]}" \
+    --var fifo_queue=true \
+    --var batch_size=10 \
+    --var maximum_batching_window_in_seconds=0 \
+    --var max_receive_count=1000 >"$fifo_log" 2>&1 &
+  fifo_apply=$!
+fi
 
 if [[ " $PHASES " == *" standard "* ]]; then
   # A second stack in the same LocalStack, talking to the same entity API server: a 1-minute
@@ -103,17 +147,14 @@ if [[ " $PHASES " == *" standard "* ]]; then
 fi
 
 if [[ " $PHASES " == *" fifo "* ]]; then
-  step "FIFO: replacing the stack by one on FIFO queues (fifo_queue = true, batch size 10)"
-  "$PY" -m localcloud.deploy destroy --instance "$INSTANCE"
-  # A failed record holds its message group until it comes back; every receive of a group's
-  # batch counts for each of its records, and on FIFO the handler spreads a group's receives
-  # over the retry horizon (10 minutes / 1,000 receives: waits of at least 0.6 s).
-  "$PY" -m localcloud.deploy apply "${STACK[@]}" \
-    --var fifo_queue=true \
-    --var batch_size=10 \
-    --var maximum_batching_window_in_seconds=0 \
-    --var max_receive_count=1000
+  step "FIFO: the stack on FIFO queues (fifo_queue = true, batch size 10), applied beside the first"
+  if ! wait "$fifo_apply"; then
+    cat "$fifo_log" >&2
+    echo "the FIFO stack failed to apply; its output is above" >&2
+    exit 1
+  fi
 
   step "running the integration tests on FIFO queues"
-  "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
+  INTEGRATION_STACK=fifo \
+    "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
 fi

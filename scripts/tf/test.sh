@@ -4,7 +4,8 @@
 #   read-only); `terraform test` with mocked providers in each; the runnable example roots
 #   (terraform/examples/<scenario>/) inited, validated and planned by their tests; the example variable files
 #   planned through the root's rules; a wrong value must fail the root's plan naming the input;
-#   the README tables current (python -m tf.docs --check); checkov with zero failures.
+#   no deprecation warning in any of their output; the README tables current (python -m tf.docs
+#   --check); checkov with zero failures.
 # Every step runs even when an earlier one fails; a summary table follows; the exit status is
 # non-zero when any step failed. Logs: .cache/test-terraform/<step>.log
 set -uo pipefail
@@ -100,6 +101,23 @@ root_rejects_wrong_value() {
   return 1
 }
 
+# No deprecation warning in any validate, test or plan output (hashicorp/aws 6 deprecates, e.g.,
+# aws_region's `name`; the modules must plan on 5.x and 6.x without one), and no module reads
+# an attribute that either version lacks or deprecates.
+no_deprecations() {
+  local found=0
+  if grep -il -e 'deprecated' "$LOGS"/*.log; then
+    grep -i -B2 -A6 'deprecated' "$LOGS"/*.log
+    echo "==> deprecation warnings in the logs above" >&2
+    found=1
+  fi
+  if grep -rnE 'data\.aws_region\.[a-z_]+\.(name|id|region)\b' terraform --include='*.tf'; then
+    echo "==> read the region from an ARN, or from the whole aws_region object (5.x and 6.x)" >&2
+    found=1
+  fi
+  [ "$found" = 0 ] && echo "==> no deprecation warnings; no version-specific aws_region attribute"
+}
+
 checkov_venv() {
   local stamp
   stamp="$CHECKOV_VENV/.installed-$(sha256sum "$CHECKOV_LOCK" | cut -c1-16)"
@@ -107,6 +125,13 @@ checkov_venv() {
   local python
   python=$(scripts/find_python.sh 3.12) || return 1
   rm -rf "$CHECKOV_VENV"
+  if [ -x .venv/bin/uv ]; then  # the tooling venv's uv: parallel downloads, no pip needed
+    "$python" -m venv --without-pip "$CHECKOV_VENV" &&
+      .venv/bin/uv pip install --quiet --python "$CHECKOV_VENV/bin/python" --require-hashes \
+        -r "$CHECKOV_LOCK" &&
+      touch "$stamp"
+    return
+  fi
   "$python" -m venv "$CHECKOV_VENV" &&
     "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
       -r "$CHECKOV_LOCK" &&
@@ -172,6 +197,7 @@ docs_python=.venv/bin/python
 [ -x "$docs_python" ] || docs_python=$(scripts/find_python.sh 3.12)
 step "docs: README tables current" - -- "$docs_python" -m tf.docs --check
 finish_step "modules/consumer: test" tests_note
+step "no deprecation warnings (validate, tests, plans)" - -- no_deprecations
 
 finish_step "checkov: venv $CHECKOV_VERSION" -
 step "checkov: defaults" checkov_note -- run_checkov defaults

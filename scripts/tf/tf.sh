@@ -35,17 +35,22 @@ if [ -n "$TF_PLUGIN_DIR" ]; then
   fi
   config_dir="$repo_root/.cache/terraform"
   mkdir -p "$config_dir"
-  cat > "$config_dir/terraformrc" <<RC
-provider_installation {
+  rc="provider_installation {
   filesystem_mirror {
-    path    = "$TF_PLUGIN_DIR"
-    include = ["registry.terraform.io/hashicorp/aws"]
+    path    = \"$TF_PLUGIN_DIR\"
+    include = [\"registry.terraform.io/hashicorp/aws\"]
   }
   direct {
-    exclude = ["registry.terraform.io/hashicorp/aws"]
+    exclude = [\"registry.terraform.io/hashicorp/aws\"]
   }
-}
-RC
+}"
+  # Several terraform runs share this file (make test runs them side by side): written only
+  # when it changes, through a rename, so no run ever reads it half written.
+  if [ "$(cat "$config_dir/terraformrc" 2>/dev/null)" != "$rc" ]; then
+    tmp=$(mktemp "$config_dir/terraformrc.XXXXXX")
+    printf '%s\n' "$rc" >"$tmp"
+    mv -f "$tmp" "$config_dir/terraformrc"
+  fi
   export TF_CLI_CONFIG_FILE="$config_dir/terraformrc"
 elif [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -f "$TF_CLI_CONFIG_FILE" ]; then
   # A config variable that points at nothing only produces warnings.

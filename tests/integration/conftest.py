@@ -20,6 +20,8 @@ from ops import observations as observe
 from ops import stack as stack_lookup
 
 INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
+STACK = os.environ.get("INTEGRATION_STACK") or None
+"""The stack under test: the instance's main one, or a further one (the FIFO phase's `fifo`)."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -34,13 +36,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def stack() -> stack_lookup.Stack:
-    return stack_lookup.resolve(instance=INSTANCE)
+    return stack_lookup.resolve(instance=INSTANCE, stack=STACK)
 
 
 @pytest.fixture(scope="session")
 def tfvars() -> dict[str, Any]:
     """The Terraform variables the stack was applied with."""
-    return stack_variables(None)
+    return stack_variables(STACK)
+
+
+@pytest.fixture(scope="session")
+def other_stacks_settled(stack: stack_lookup.Stack) -> None:
+    """Testing a further stack, the main one (same LocalStack, same entity API server) first
+    drains its source queue: none of its retries reach the API during these tests."""
+    if STACK is None:
+        return
+    main = stack_lookup.resolve(instance=INSTANCE)
+    sqs = main.client("sqs")
+    wait_for(
+        lambda: observe.queue_depth(sqs, main.queue_url) == (0, 0),
+        120,
+        "the main stack's source queue to drain",
+    )
 
 
 SHORT_STACK = "short"
@@ -88,7 +105,9 @@ def waiter() -> Waiter:
 
 
 @pytest.fixture
-def fresh(sqs: Any, stack: stack_lookup.Stack, api: EntityApi) -> Iterator[int]:
+def fresh(
+    sqs: Any, stack: stack_lookup.Stack, api: EntityApi, other_stacks_settled: None
+) -> Iterator[int]:
     """Start a test from a drained queue and a reset API; yield the start time (epoch ms)."""
     wait_for(
         lambda: observe.queue_depth(sqs, stack.queue_url) == (0, 0),

@@ -26,4 +26,4 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         if time.monotonic() > give_up:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(0.25)

@@ -6,7 +6,9 @@
 data "aws_region" "current" {}
 
 locals {
-  region   = data.aws_region.current.name
+  # The provider's region on hashicorp/aws 5.x (`name`) and 6.x (`region`; `name` deprecated):
+  # read from the whole object, so neither version sees a reference it lacks or deprecates.
+  region   = lookup(data.aws_region.current, "region", null) != null ? lookup(data.aws_region.current, "region", null) : lookup(data.aws_region.current, "name", null)
   function = { FunctionName = var.function_name }
 
   # One CloudWatch metric line: [namespace, metric, dimension name, value, ..., {options}].

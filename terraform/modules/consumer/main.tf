@@ -2,18 +2,21 @@
 # function (handler settings from contract section 3) and the SQS event source mapping.
 
 data "aws_partition" "current" {}
-data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
+  # The region of the queue the mapping reads (Lambda maps queues of its own region only): no
+  # aws_region data source, whose `name` hashicorp/aws 6 deprecates and whose `region` 5.x lacks.
+  region = split(":", var.queue_arn)[3]
+
   role_name      = "${var.function_name}-consumer"
   log_group_name = "/aws/lambda/${var.function_name}"
-  log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+  log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
 
   token_parameter_arn = var.entity_api_token_parameter_name == null ? null : format(
     "arn:%s:ssm:%s:%s:parameter/%s",
     data.aws_partition.current.partition,
-    data.aws_region.current.name,
+    local.region,
     data.aws_caller_identity.current.account_id,
     trimprefix(var.entity_api_token_parameter_name, "/"),
   )

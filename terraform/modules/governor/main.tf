@@ -5,12 +5,15 @@
 # nothing else.
 
 data "aws_partition" "current" {}
-data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
+  # The region of the mapping it governs (no aws_region data source: hashicorp/aws 6 deprecates
+  # its `name`, 5.x lacks its `region`).
+  region = split(":", var.event_source_mapping_arn)[3]
+
   log_group_name = "/aws/lambda/${var.function_name}"
-  log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
+  log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
 
   # The law's memory of its last change (consumer.governing): one JSON object, the governor's own.
   state_parameter_name = "/${var.function_name}/state"

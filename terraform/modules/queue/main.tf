@@ -6,6 +6,10 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
+  # The provider's region on hashicorp/aws 5.x (`name`) and 6.x (`region`; `name` deprecated):
+  # read from the whole object, so neither version sees a reference it lacks or deprecates.
+  region = lookup(data.aws_region.current, "region", null) != null ? lookup(data.aws_region.current, "region", null) : lookup(data.aws_region.current, "name", null)
+
   # FIFO queues' names must end in .fifo; the DLQ of a FIFO queue must be FIFO too.
   suffix     = var.fifo_queue ? ".fifo" : ""
   queue_name = "${var.name}${local.suffix}"
@@ -28,7 +32,7 @@ locals {
   # aws_sqs_queue_policy / aws_sqs_queue_redrive_allow_policy resources would have to point back
   # at the queues, and their deletion waits on attribute propagation (in LocalStack it never
   # ends for the redrive-allow policy).
-  arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${local.region}:${data.aws_caller_identity.current.account_id}"
   queue_arn  = "${local.arn_prefix}:${local.queue_name}"
   dlq_arn    = "${local.arn_prefix}:${local.dlq_name}"
 
