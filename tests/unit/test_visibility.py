@@ -64,13 +64,15 @@ def received(sqs: Any, url: str, count: int, visibility_timeout: int = 1) -> lis
                 for n in range(start, min(count, start + 10))
             ],
         )
-    messages: list[dict[str, Any]] = []
+    # by message id, the newest receipt: on a loaded machine a short visibility can run out
+    # while the loop still receives, and the same message comes back with a new handle
+    messages: dict[str, dict[str, Any]] = {}
     while len(messages) < count:
         answer = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility_timeout
         )
-        messages += answer.get("Messages", [])
-    return messages
+        messages |= {m["MessageId"]: m for m in answer.get("Messages", [])}
+    return list(messages.values())
 
 
 def visible_now(sqs: Any, url: str) -> int:
