@@ -51,7 +51,8 @@ def test_batches_never_exceed_batch_size_and_requests_are_aggregated(
     for line in lines:  # the aggregation bound: ceil(operations / max ops) requests
         assert line["requests"] <= math.ceil(line["operations"] / max_ops), line
     stats = api.stats()
-    assert stats["requests"] == sum(line["requests"] for line in lines)
+    # an invocation that outlived its time writes no line, but its requests reached the API
+    assert stats["requests"] >= sum(line["requests"] for line in lines)
     assert stats["requests"] <= sum(math.ceil(s / max_ops) for s in sizes)
     assert stats["requests"] < 300 / 2, "aggregation should send far fewer requests than records"
     assert max(int(k) for k in stats["ops_per_request"]) <= max_ops

@@ -110,10 +110,14 @@ def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_e
     assert not [m for m in observe.peek_dlq(sqs, stack.dlq_url) if m.error_code is None], (
         "SQS's redrive moved a message the handler never settled"
     )
-    by_event = {json.loads(m.body)["event_id"]: m for m in dead_letters(short_stack.dlq_url)}
+    short_dead = dead_letters(short_stack.dlq_url)
+    by_event = {json.loads(m.body)["event_id"]: m for m in short_dead}
     assert set(by_event) == short_ids, "the changes past their horizon were dead-lettered"
-    assert len(expired) == len(short_ids)
-    for message in by_event.values():
+    # delivery is at least once: with several invocations at once a message can be handed to
+    # two of them, and each copy of a change past its horizon is dead-lettered, every one saying
+    # why (never one without a reason, never a change that was applied)
+    assert len(expired) >= len(short_ids)
+    for message in short_dead:
         assert message.error_code == "expired"
         assert message.error_detail is not None
         assert "last cause: entity API answered 503" in message.error_detail
@@ -129,7 +133,7 @@ def test_an_outage_within_the_horizon_dead_letters_nothing_and_past_it_changes_e
         30,
         "the second stack's log lines counting the expired changes",
     )
-    assert sum(line["expired"] for line in short_lines) == len(short_ids)
+    assert sum(line["expired"] for line in short_lines) >= len(short_ids)
     lines = summaries(fresh)
     assert sum(line["expired"] for line in lines) == 0
     # the receives went past max_receive_count 2: delayed copies kept SQS from moving them
