@@ -36,6 +36,8 @@ from sim.scenario import Scenario
 from sim.sqs import Queue, calls_for
 
 NOT_SENT = 3
+_RETRIED, _COPIED, _EXPIRED = 0, 1, 2
+"""What `_retry_plan` decided for a failed record."""
 
 
 class Environment:
@@ -74,6 +76,7 @@ class Invocation:
         "operations",
         "outcome",
         "pacer",
+        "plain",
         "received",
         "requests",
         "retry_after",
@@ -97,6 +100,9 @@ class Invocation:
         """Request index -> the Retry-After of its last answer, for a request that failed."""
         self.invalid: list[int] = []
         self.operations: list[list[int]] = []
+        self.plain = False
+        """Every record valid and of its own entity: operation i is `[messages[i]]` (and
+        `operations` is left empty)."""
         self.outcome = bytearray()
         self.requests: list[tuple[int, int]] = []
         self.next_request = 0
@@ -170,8 +176,9 @@ class Function:
             invocation.pacer = delivery.pacer_for_invocation(environment.pacers, self._new_pacer)
         ready = start + self.runtime.invocation_overhead_seconds + self.per_record * len(messages)
         self._plan(invocation)
+        operation_count = len(messages) if invocation.plain else len(invocation.operations)
         sizes = request_sizes(
-            len(invocation.operations),
+            operation_count,
             self.traffic.operation_bytes,
             self.stack.max_operations_per_request,
             self.stack.max_request_bytes,
@@ -180,7 +187,7 @@ class Function:
         for size in sizes:
             invocation.requests.append((first, size))
             first += size
-        invocation.outcome = bytearray([NOT_SENT]) * len(invocation.operations)
+        invocation.outcome = bytearray([NOT_SENT]) * operation_count
         invocation.lanes = min(delivery.REQUESTS_IN_FLIGHT, len(sizes))
         if invocation.lanes == 0:
             self.loop.at(ready, self._settle, invocation)
@@ -190,6 +197,11 @@ class Function:
     def _plan(self, invocation: Invocation) -> None:
         """Invalid records aside; the rest grouped by entity, one operation per entity."""
         valid, entity = self.queue.valid, self.queue.entity
+        messages = invocation.messages
+        keys = set(map(entity.__getitem__, messages))
+        if len(keys) == len(messages) and all(map(valid.__getitem__, messages)):
+            invocation.plain = True  # nothing to coalesce: `operations` stays empty
+            return
         groups: dict[int, list[int]] = {}
         for message in invocation.messages:
             if valid[message]:
@@ -331,19 +343,26 @@ class Function:
         counters.invalid_to_dlq += len(invocation.invalid)
         failed: list[int] = []
         retry_after: list[float | None] = []
-        operations, outcomes, after = (
-            invocation.operations,
-            invocation.outcome,
-            invocation.retry_after,
-        )
+        outcomes, after = invocation.outcome, invocation.retry_after
         if not outcomes.strip(bytes([APPLIED])):  # every operation applied: the common case
-            done = list(itertools.chain.from_iterable(operations))
+            done = _records(invocation, 0, len(outcomes))
             counters.applied += len(done)
             return done, to_dlq, failed, retry_after
         for index, (first, size) in enumerate(invocation.requests):
             seconds = after.get(index)
-            for position in range(first, first + size):
-                operation, outcome = operations[position], outcomes[position]
+            end = first + size
+            applied = outcomes.count(APPLIED, first, end)
+            if applied == size:
+                done.extend(_records(invocation, first, end))
+                continue
+            if applied == 0 and outcomes.count(REJECTED, first, end) == 0:  # none went through
+                records = _records(invocation, first, end)
+                failed.extend(records)
+                retry_after.extend([seconds] * len(records))
+                continue
+            for position in range(first, end):
+                operation = _records(invocation, position, position + 1)
+                outcome = outcomes[position]
                 if outcome == APPLIED:
                     done.extend(operation)
                 elif outcome == REJECTED:
@@ -367,32 +386,52 @@ class Function:
             return failed, [], [], []
         stack, queue = self.stack, self.queue
         now_ms = math.floor(now * 1000)
-        sent_at, counts, draw = queue.sent_at, queue.receive_count, self.rng.random
-        limit = queue.max_receive_count
+        sent_at, counts, earlier = queue.sent_at, queue.receive_count, queue.earlier_attempts
+        draw, limit = self.rng.random, queue.max_receive_count
         retried: list[int] = []
         delays: list[int] = []
         copied: list[int] = []
         copy_delays: list[int] = []
+        plans: dict[tuple[int, int, int, float], tuple[int, int]] = {}
+        """(attempts, first send ms, receive count, Retry-After) -> (kind, delay) for records
+        given a Retry-After: `schedule_retry` does not read the draw then (a test holds it),
+        so one call serves every record of the key; each record still takes its draw."""
         for message, seconds in zip(failed, retry_after, strict=True):
-            plan = backoff.schedule_retry(
-                queue.attempts(message),
-                math.floor(sent_at[message] * 1000),
-                now_ms,
-                horizon_seconds=stack.retry_horizon_seconds,
-                base=stack.retry_backoff_base_seconds,
-                cap=stack.retry_backoff_max_seconds,
-                draw=draw(),
-                retry_after=seconds,
-            )
-            if plan.expired:
+            count = counts[message]
+            attempts = earlier[message] + count
+            sent_ms = math.floor(sent_at[message] * 1000)
+            record_draw = draw()
+            key = (attempts, sent_ms, count, seconds) if seconds is not None else None
+            known = plans.get(key) if key is not None else None
+            if known is None:
+                plan = backoff.schedule_retry(
+                    attempts,
+                    sent_ms,
+                    now_ms,
+                    horizon_seconds=stack.retry_horizon_seconds,
+                    base=stack.retry_backoff_base_seconds,
+                    cap=stack.retry_backoff_max_seconds,
+                    draw=record_draw,
+                    retry_after=seconds,
+                )
+                if plan.expired:
+                    known = (_EXPIRED, 0)
+                elif backoff.returns_as_copy(count, limit):
+                    known = (_COPIED, min(plan.visibility_seconds, MAX_DELAY_SECONDS))
+                else:
+                    known = (_RETRIED, plan.visibility_seconds)
+                if key is not None:
+                    plans[key] = known
+            kind, delay = known
+            if kind == _RETRIED:
+                retried.append(message)
+                delays.append(delay)
+            elif kind == _COPIED:
+                copied.append(message)
+                copy_delays.append(delay)
+            else:
                 to_dlq.append(message)
                 self.counters.expired_to_dlq += 1
-            elif backoff.returns_as_copy(counts[message], limit):
-                copied.append(message)
-                copy_delays.append(min(plan.visibility_seconds, MAX_DELAY_SECONDS))
-            else:
-                retried.append(message)
-                delays.append(plan.visibility_seconds)
         return retried, delays, copied, copy_delays
 
     def _returned(
@@ -414,6 +453,13 @@ class Function:
             queue.delete(now, done, sqs.APPLIED)
         self.free.append(invocation.environment)
         self.finished(invocation.slot, now)
+
+
+def _records(invocation: Invocation, first: int, end: int) -> list[int]:
+    """The records of operations [first, end) of the invocation, in order."""
+    if invocation.plain:
+        return invocation.messages[first:end]
+    return list(itertools.chain.from_iterable(invocation.operations[first:end]))
 
 
 def _never_sleep(seconds: float) -> None:

@@ -3,6 +3,8 @@ with the governor when enabled; returns the figures of the report and a timeline
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -172,7 +174,9 @@ class Simulation:
             if self.first_arrival is None:
                 self.first_arrival = now
             share, draw = traffic.invalid_share, self.rng.random
-            entities = self.rng.choices(range(traffic.entities), k=count)
+            # what rng.choices(range(entities), k=count) draws, without indexing the range
+            spread, floor = float(traffic.entities), math.floor
+            entities = [floor(draw() * spread) for _ in itertools.repeat(None, count)]
             valid = bytes(draw() >= share for _ in range(count)) if share > 0 else b"\x01" * count
             self.sent += count
             self.queue.send(now, entities, valid, traffic.delay_seconds)

@@ -184,7 +184,15 @@ class Queue:
         enqueued, most = self.enqueued_at, self.max_receive_count
         oldest_kept = now - self.retention_seconds
         while visible and len(taken) < limit:
-            for message in visible.take(limit - len(taken)):
+            run = visible.take(limit - len(taken))
+            first, end = run.start, run.stop
+            if min(enqueued[first:end]) >= oldest_kept and max(counts[first:end]) < most:
+                # the common case, a run in bulk: none expired, none at the redrive limit
+                counts[first:end] = array("i", map((1).__add__, counts[first:end]))
+                state[first:end] = bytes([IN_FLIGHT]) * (end - first)
+                taken.extend(run)
+                continue
+            for message in run:
                 if enqueued[message] < oldest_kept:
                     state[message] = EXPIRED_BY_RETENTION
                     self.lost_to_retention += 1
