@@ -7,7 +7,7 @@ QueueName), over the newest WINDOW_PERIODS whole periods of PERIOD_SECONDS that 
 has published (metrics arrive a minute or two late: it asks for the periods of the last
 LATEST_LAG_SECONDS too, and the window ends with the newest period holding any point). It reads the
 mapping's MaximumConcurrency and LastModified (GetEventSourceMapping), asks the pure law
-`consumer.flow_control.governor_law.decide`, and calls UpdateEventSourceMapping only when the
+`consumer.governor.law.decide`, and calls UpdateEventSourceMapping only when the
 answer differs. Every run writes one JSON line with the EMF metric `governor_concurrency`.
 
 State between runs: the mapping's MaximumConcurrency is the current setting and its
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.flow_control.governor_law import (
+from consumer.governor.law import (
     Decision,
     GovernorSettings,
     GovernorState,
