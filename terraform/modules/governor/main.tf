@@ -17,7 +17,7 @@ locals {
 
   # The law's memory of its last change (consumer.governor.run): one JSON object, the governor's own.
   state_parameter_name = "/${var.function_name}/state"
-  state_parameter_arn  = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.state_parameter_name}"
+  state_parameter_arn  = "arn:${data.aws_partition.current.partition}:ssm:${local.region}:${data.aws_caller_identity.current.account_id}:parameter${local.state_parameter_name}"
 
   # The settings of consumer.governor (same names as the handler reads).
   environment = {
