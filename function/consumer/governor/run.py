@@ -49,7 +49,7 @@ from consumer.settings import (
     is_metrics_namespace,
     read_number,
 )
-from consumer.telemetry import emit_summary, timestamp
+from consumer.telemetry import emf_envelope, emit_summary, timestamp
 
 WINDOW_PERIODS = 2
 """Whole periods of metrics each decision reads (the current, partial period excluded)."""
@@ -280,16 +280,7 @@ def decision_line(
 ) -> dict[str, Any]:
     """The run's JSON log line, with `governor_concurrency` as an EMF metric."""
     return {
-        "_aws": {
-            "Timestamp": int(seen.observed_at * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": config.metrics_namespace,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": [{"Name": METRIC, "Unit": "Count"}],
-                }
-            ],
-        },
+        **emf_envelope(config.metrics_namespace, [METRIC], int(seen.observed_at * 1000)),
         "timestamp": timestamp(),
         "level": "INFO",
         "message": "governor decision",
