@@ -153,9 +153,14 @@ variable "visibility_timeout_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives before a message moves to the dead-letter queue (maxReceiveCount), 1-1000; the handler gets it too (SOURCE_MAX_RECEIVE_COUNT). Keep 5 or more in production; small values suit tests. With `fifo_queue`: at least 2, and (max_receive_count - 1) x 42000 s must reach the retry horizon."
+  description = "Receives before a message moves to the dead-letter queue (maxReceiveCount), 2-1000; the handler gets it too (SOURCE_MAX_RECEIVE_COUNT). Keep 5 or more in production; small values suit tests. With `fifo_queue`: at least 2, and (max_receive_count - 1) x 42000 s must reach the retry horizon."
   type        = number
   default     = 5
+
+  validation {
+    condition     = try(var.max_receive_count >= 2 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count, false)
+    error_message = "max_receive_count: must be a whole number from 2 to 1000 (SQS's maxReceiveCount, at least 2: the handler makes a retried change's delayed copy one receive before the redrive limit, so a copy SQS refuses still has a receive left; with 1 one refused call would dead-letter a valid change)."
+  }
 
   validation {
     condition     = !var.fifo_queue || try(var.max_receive_count >= 2 && (var.max_receive_count - 1) * 42000 >= coalesce(var.retry_horizon_seconds, var.max_message_age_seconds), false)

@@ -77,7 +77,7 @@ run "localstack_style_overrides" {
   variables {
     function_timeout                   = 5
     visibility_timeout_seconds         = 8
-    max_receive_count                  = 1
+    max_receive_count                  = 2
     batch_size                         = 25
     maximum_batching_window_in_seconds = 1
     architecture                       = "x86_64"
@@ -691,4 +691,12 @@ run "fifo_accepts_receives_that_reach_the_horizon" {
     condition     = module.consumer.environment_variables["SOURCE_MAX_RECEIVE_COUNT"] == "8"
     error_message = "7 x 42000 s reach a 3-day horizon: accepted"
   }
+}
+
+run "max_receive_count_rejects_1_on_a_standard_queue" {
+  command = plan
+  variables {
+    max_receive_count = 1
+  }
+  expect_failures = [var.max_receive_count]
 }

@@ -43,7 +43,9 @@ def test_batches_never_exceed_batch_size_and_requests_are_aggregated(
     )
 
     sizes = [line["received"] for line in lines]
-    assert sum(sizes) == 300
+    # at least once: with several invocations at once (the local poller, as Lambda), a record
+    # whose invocation outlived its visibility can be handed to a second one
+    assert sum(sizes) >= 300
     assert max(sizes) <= batch_size, f"a batch larger than batch_size={batch_size}: {sizes}"
     assert max(sizes) > 1, "messages that were waiting should arrive in batches"
     for line in lines:  # the aggregation bound: ceil(operations / max ops) requests

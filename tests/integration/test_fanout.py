@@ -36,11 +36,28 @@ def poller(stack: Any) -> PollerAdmin:
 
 
 @pytest.fixture(scope="module")
-def mapping_uuid(stack: Any) -> str:
-    mappings = stack.client("lambda").list_event_source_mappings(FunctionName=stack.function_name)[
-        "EventSourceMappings"
+def mapping_uuid(stack: Any) -> Iterator[str]:
+    # the stack's own mapping, by its function's exact name: other stacks share the LocalStack
+    # (sbc-integration-fifo, sbc-integration-short), and LocalStack's FunctionName filter also
+    # answers mappings of functions whose names merely start with it
+    queue_name = stack.queue_url.rsplit("/", 1)[-1]
+    mappings = [
+        m
+        for m in stack.client("lambda").list_event_source_mappings(
+            FunctionName=stack.function_name
+        )["EventSourceMappings"]
+        if m["FunctionArn"].split(":")[6] == stack.function_name
+        and m["EventSourceArn"].rsplit(":", 1)[-1] == queue_name
     ]
-    return str(mappings[0]["UUID"])
+    assert len(mappings) == 1, f"one mapping of {stack.function_name}: {mappings}"
+    uuid = str(mappings[0]["UUID"])
+    before = mappings[0].get("ScalingConfig", {}).get("MaximumConcurrency")
+    yield uuid
+    # the tests after these (the governor's wiring) start from the stack's own setting
+    if before is not None:
+        stack.client("lambda").update_event_source_mapping(
+            UUID=uuid, ScalingConfig={"MaximumConcurrency": before}
+        )
 
 
 @pytest.fixture

@@ -285,8 +285,8 @@ variable "max_receive_count" {
   default     = null
 
   validation {
-    condition     = var.max_receive_count == null || try(var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count, false)
-    error_message = "max_receive_count: must be null or a whole number from 1 to 1000 (SQS's maxReceiveCount)."
+    condition     = var.max_receive_count == null || try(var.max_receive_count >= 2 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count, false)
+    error_message = "max_receive_count: must be null or a whole number from 2 to 1000 (SQS's maxReceiveCount, at least 2: the handler makes a retried change's delayed copy one receive before the redrive limit, so a copy SQS refuses still has a receive left)."
   }
 
   # A FIFO group is never copied: its receives must last until the horizon, each wait at most

@@ -1172,3 +1172,11 @@ run "entity_api_rate_share_accepts_a_fraction" {
     error_message = "the share reaches the environment"
   }
 }
+
+run "max_receive_count_rejects_1_on_a_standard_queue" {
+  command = plan
+  variables {
+    max_receive_count = 1
+  }
+  expect_failures = [var.max_receive_count]
+}
