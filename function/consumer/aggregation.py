@@ -14,13 +14,13 @@ from consumer.json_numbers import ASCII_STRING, encode_exact
 from consumer.mapping import to_operation
 from consumer.message_groups import group_key
 from consumer.records import Record
+from consumer.settings import DEFAULT_MAX_REQUEST_BYTES
 from consumer.terms import ErrorCode
 from consumer.time_budget import Deadline
 
 REQUEST_PREFIX = b'{"operations":['
 REQUEST_SUFFIX = b"]}"
 ENVELOPE_BYTES = len(REQUEST_PREFIX) + len(REQUEST_SUFFIX)
-DEFAULT_MAX_REQUEST_BYTES = 1_048_576
 MERGED_OP_ID_PREFIX = "merged:"
 SIZE_BOUND_SLACK_BYTES = 256
 """Added to the bodies' sizes to bound a merged operation's encoded size (its op_id and

@@ -14,11 +14,12 @@ from jsonschema import Draft202012Validator
 from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.copies import CarriedFacts, unwrap_records
 from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
-from consumer.dlq import DlqEntry, route_to_dlq, sqs_client, sqs_client_built
+from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
 from consumer.settings import Settings
+from consumer.sqs import sqs_client, sqs_client_built
 from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.terms import (
     BatchItemFailure,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from queue import SimpleQueue
 
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
-from consumer.entity_api import CallStats, EntityApiClient
+from consumer.entity_api import THROTTLED_OPERATION_STATUS, CallStats, EntityApiClient
 from consumer.flow_control.pacing import AdaptiveRateLimiter
 from consumer.telemetry import log
 from consumer.terms import ErrorCode, Outcome, OutcomeKind, bounded
@@ -18,7 +18,7 @@ from consumer.time_budget import Deadline
 
 REQUESTS_IN_FLIGHT = 4
 """Requests of one wave sent at the same time (each wave holds distinct entities)."""
-THROTTLING_STATUSES = frozenset({429})
+THROTTLING_STATUSES = frozenset({THROTTLED_OPERATION_STATUS})
 """Answers that slow the pace. A 503 is an outage, not a rate limit: its Retry-After holds
 the requests, but it does not lower the rate (as botocore's adaptive mode)."""
 

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from consumer.message_groups import FIFO_SUFFIX
+from consumer.sqs import chunks, sqs_client
 from consumer.terms import (
     DLQ_RESERVE_SECONDS,
-    SQS_CONNECT_TIMEOUT_SECONDS,
-    SQS_READ_TIMEOUT_SECONDS,
     ErrorCode,
     bounded,
 )
 from consumer.time_budget import Deadline, call_within
 
-BATCH_ENTRIES = 10
-BATCH_BYTES = 1_048_576
+DLQ_BATCH_BYTES = 1_048_576
+"""Most bytes (estimated by `_size`) per SendMessageBatch call to the DLQ."""
 EMPTY_BODY_PLACEHOLDER = "(empty body)"
 UNKNOWN_GROUP = "unknown"
 """The message group in a FIFO DLQ of a record that came without one."""
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters SQS refuses in a message body or attribute value (InvalidMessageContents)."""
-_AWS_HOST = r"^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$|\.api\.aws$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +78,7 @@ def _send_all(
     entries: list[DlqEntry], dlq_url: str, deadline: Deadline, fifo_keys: FifoKeys | None
 ) -> list[DlqEntry]:
     failed: list[DlqEntry] = []
-    for chunk in _chunks(entries):
+    for chunk in chunks(entries, _size, DLQ_BATCH_BYTES):
         if deadline.remaining() < DLQ_RESERVE_SECONDS:
             failed.extend(chunk)
             continue
@@ -152,67 +148,3 @@ def _message(entry_id: str, entry: DlqEntry, fifo_keys: FifoKeys | None) -> dict
 def _size(entry: DlqEntry) -> int:
     body = entry.body if isinstance(entry.body, str | bytes) else body_text(entry.body) or ""
     return len(body) * 4 + len(entry.error_detail.encode()) + 200
-
-
-def _chunks(entries: list[DlqEntry]) -> list[list[DlqEntry]]:
-    chunks: list[list[DlqEntry]] = []
-    current: list[DlqEntry] = []
-    size = 0
-    for entry in entries:
-        entry_size = min(_size(entry), BATCH_BYTES)
-        if current and (len(current) == BATCH_ENTRIES or size + entry_size > BATCH_BYTES):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(entry)
-        size += entry_size
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def sqs_client(queue_url: str) -> Any:
-    """The SQS client for a queue's endpoint, built once per container and endpoint (boto3
-    imported lazily): the DLQ and the source queue share it, so settling builds at most one.
-
-    Outside AWS (LocalStack, moto) the queue URL's own host is the endpoint.
-    """
-    return _client(*_endpoint(queue_url))
-
-
-def sqs_client_built(queue_url: str) -> bool:
-    """Whether the client of `queue_url`'s endpoint exists already (nothing to build)."""
-    return _endpoint(queue_url) in _BUILT
-
-
-_BUILT: set[tuple[str | None, str | None]] = set()
-
-
-def _endpoint(queue_url: str) -> tuple[str | None, str | None]:
-    """(endpoint URL, region): (None, region) for AWS's own SQS hosts."""
-    parts = urlsplit(queue_url)
-    match = re.search(_AWS_HOST, parts.hostname or "")
-    if match is None:
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        return f"{parts.scheme}://{parts.netloc}", region or "us-east-1"
-    return None, match.group(1)
-
-
-@lru_cache(maxsize=4)
-def _client(endpoint_url: str | None, region: str | None) -> Any:
-    import boto3  # noqa: PLC0415 - lazy: most invocations never dead-letter anything
-    from botocore.config import Config  # noqa: PLC0415
-
-    options: dict[str, Any] = {
-        "config": Config(
-            connect_timeout=SQS_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=SQS_READ_TIMEOUT_SECONDS,
-            retries={"mode": "standard", "total_max_attempts": 1},
-        )
-    }
-    if endpoint_url is not None:
-        options["endpoint_url"] = endpoint_url
-    if region:
-        options["region_name"] = region
-    client = boto3.client("sqs", **options)
-    _BUILT.add((endpoint_url, region))
-    return client

@@ -35,9 +35,14 @@ CONNECT_TIMEOUT_CAP_SECONDS = 3.0
 BISECT_STATUSES = frozenset({400, 413, 422})
 AUTH_STATUSES = frozenset({401, 403})
 THROTTLED_OPERATION_STATUS = 429
-"""A per-operation status that makes its whole answer count as throttled (for the pacer and
-the `throttled` metric). A per-operation 503 does not: that entity's store is down, and
-fewer requests would not cure it (docs/flow-control.md)."""
+"""The rate limit's status, the one definition of it: as a whole answer it slows the pacer
+(consumer.delivery.THROTTLING_STATUSES); per operation it makes its whole answer count as
+throttled, for the pacer and the `throttled` metric. A per-operation 503 does not: that
+entity's store is down, and fewer requests would not cure it (docs/flow-control.md)."""
+THROTTLED_ANSWER_STATUSES = frozenset({THROTTLED_OPERATION_STATUS, 503})
+"""Whole answers counted in the `throttled` metric (contract section 3, "asked to slow down"):
+the rate limit, or the whole API unavailable. A whole-request 503 still does not slow the
+pacer (an outage, not a rate limit: consumer.delivery.THROTTLING_STATUSES)."""
 
 
 @dataclass(eq=False)
@@ -66,7 +71,7 @@ class CallStats:
             if status == 0:
                 self.unreachable += 1
                 self.unreachable_cause = self.unreachable_cause or problem
-            elif status in (429, 503) or throttled_operations:
+            elif status in THROTTLED_ANSWER_STATUSES or throttled_operations:
                 self.throttled += 1
             elif status in AUTH_STATUSES:
                 self.auth_failed = True

@@ -49,11 +49,11 @@ from consumer.flow_control.backoff import (
 )
 from consumer.records import Record
 from consumer.settings import Settings
+from consumer.sqs import BATCH_ENTRIES, redrive_limit
 from consumer.terms import ErrorCode, Outcome, bounded
 from consumer.time_budget import Deadline
 from consumer.visibility import (
     BATCH_BYTES,
-    BATCH_ENTRIES,
     MAX_DELAY_SECONDS,
     MAX_WAIT_SECONDS,
     Requeue,
@@ -61,7 +61,6 @@ from consumer.visibility import (
     VisibilityChange,
     change_visibility,
     queue_url_from_arn,
-    redrive_limit,
     requeue,
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -88,6 +88,22 @@ def log(level: str, message: str, stream: TextIO | None = None, **fields: Any) -
     (stream or sys.stdout).write(json.dumps(line, default=str, separators=(",", ":")) + "\n")
 
 
+def emf_envelope(namespace: str, metrics: Iterable[str], timestamp_ms: int) -> dict[str, Any]:
+    """The `_aws` key of an EMF line: `metrics` (counts) by FunctionName in `namespace`."""
+    return {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in metrics],
+                }
+            ],
+        }
+    }
+
+
 def invocation_summary(
     counts: dict[str, int],
     namespace: str,
@@ -97,16 +113,9 @@ def invocation_summary(
 ) -> dict[str, Any]:
     """The summary line: the counts as top-level fields, declared as EMF metrics."""
     return {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000) if now_ms is None else now_ms,
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"} for name in METRIC_NAMES],
-                }
-            ],
-        },
+        **emf_envelope(
+            namespace, METRIC_NAMES, int(time.time() * 1000) if now_ms is None else now_ms
+        ),
         **_common("INFO"),
         "message": "batch processed",
         "FunctionName": function_name,

@@ -1,14 +1,14 @@
-"""The source queue's side of a retry: visibility backoff, re-enqueue, the redrive limit.
+"""The source queue's side of a retry: visibility backoff and re-enqueue.
 
-Calls (boto3, through the DLQ's client factory: one lazily built client per endpoint, shared
-with the DLQ):
+Calls (boto3, through consumer.sqs: one lazily built client per endpoint, shared with the
+DLQ):
 
 - ChangeMessageVisibilityBatch, 10 entries per call: a transiently failed record comes back
   after its backoff instead of the queue's whole visibility timeout.
 - SendMessageBatch of a copy, with a delay (the re-enqueue before the redrive limit, see
   consumer.retries and consumer.copies), at most 10 copies and BATCH_BYTES per call.
-- GetQueueAttributes RedrivePolicy, only when SOURCE_MAX_RECEIVE_COUNT is not set (the
-  fallback): the receive count at which SQS would move a record to the DLQ by itself.
+- (GetQueueAttributes RedrivePolicy, the redrive limit when SOURCE_MAX_RECEIVE_COUNT is not
+  set, is consumer.sqs.redrive_limit.)
 
 Each call starts only while one SQS call still fits before the deadline; whatever fails or
 does not fit is reported back, and its record stays on the normal path (it is returned in
@@ -23,7 +23,6 @@ source queue lives on the DLQ's endpoint: `<DLQ_URL scheme and host>/<account>/<
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,12 +30,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from consumer.copies import MAX_MESSAGE_BYTES, message_bytes
-from consumer.dlq import sqs_client
+from consumer.sqs import chunks, is_aws_host, sqs_client
 from consumer.terms import SQS_CALL_SECONDS
 from consumer.time_budget import CallTimeoutError, Deadline, call_within
 
-BATCH_ENTRIES = 10
-"""Entries per ChangeMessageVisibilityBatch and SendMessageBatch call (SQS's limit)."""
 BATCH_BYTES = MAX_MESSAGE_BYTES
 """Most bytes of messages per SendMessageBatch call of copies. SQS takes 1 MiB per batch in
 AWS since 2025; LocalStack and queues of the default MaximumMessageSize take 256 KiB, and a
@@ -48,7 +45,6 @@ MAX_WAIT_SECONDS = 43_200 - 1_200
 hours (43,200 s) after the message's receive, and the receive may lie up to 1,200 s back
 (a 300 s batching window and a 900 s invocation)."""
 _ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_.-]{1,80})$")
-_AWS_SQS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$|\.api\.aws$")
 
 
 def queue_url_from_arn(arn: Any, dlq_url: str) -> str | None:
@@ -59,7 +55,7 @@ def queue_url_from_arn(arn: Any, dlq_url: str) -> str | None:
         return None
     partition, region, account, name = match.groups()
     dlq = urlsplit(dlq_url)
-    if _AWS_SQS_HOST.search(dlq.hostname or ""):
+    if is_aws_host(dlq.hostname):
         suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
         return f"https://sqs.{region}.{suffix}/{account}/{name}"
     return f"{dlq.scheme}://{dlq.netloc}/{account}/{name}"
@@ -143,45 +139,20 @@ def requeue(copies: Sequence[Requeue], deadline: Deadline) -> Sent:
     return sent
 
 
-def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]:
-    """(known, maxReceiveCount or None without a redrive policy) of the queue; (False, None)
-    when it could not be read in time."""
-    if deadline.remaining() < SQS_CALL_SECONDS:
-        return False, None
-    try:
-        client = sqs_client(queue_url)
-        answer = call_within(
-            lambda: client.get_queue_attributes(
-                QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
-            ),
-            SQS_CALL_SECONDS,
-        )
-        policy = answer.get("Attributes", {}).get("RedrivePolicy")
-        limit = int(json.loads(policy)["maxReceiveCount"]) if policy else None
-    except Exception:  # noqa: BLE001 - unknown limit: the caller assumes the worst
-        return False, None
-    return True, limit
-
-
 def _chunks[T: (VisibilityChange, Requeue)](
     items: Sequence[T],
 ) -> Iterator[tuple[str, list[T]]]:
-    """(queue URL, up to 10 items of that queue), in order."""
+    """(queue URL, up to 10 items of that queue and BATCH_BYTES of copies), in order."""
     by_queue: dict[str, list[T]] = {}
     for item in items:
         by_queue.setdefault(item.queue_url, []).append(item)
     for queue_url, queued in by_queue.items():
-        chunk: list[T] = []
-        size = 0
-        for item in queued:
-            item_size = item.size if isinstance(item, Requeue) else 0
-            if chunk and (len(chunk) == BATCH_ENTRIES or size + item_size > BATCH_BYTES):
-                yield queue_url, chunk
-                chunk, size = [], 0
-            chunk.append(item)
-            size += item_size
-        if chunk:
+        for chunk in chunks(queued, _size, BATCH_BYTES):
             yield queue_url, chunk
+
+
+def _size(item: VisibilityChange | Requeue) -> int:
+    return item.size if isinstance(item, Requeue) else 0
 
 
 def _call(

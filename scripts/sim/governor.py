@@ -1,4 +1,4 @@
-"""The deployed governor's run (`consumer.governing.govern`) against simulated AWS clients.
+"""The deployed governor's run (`consumer.governor.run.govern`) against simulated AWS clients.
 
 Every minute (the EventBridge rule Terraform creates, `rate(1 minute)`) the simulator calls
 the project's `govern()` with the environment Terraform gives it, and clients that answer
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.governing import GovernorConfig, govern
+from consumer.governor.run import GovernorConfig, govern
 from sim.loop import Loop
 from sim.scenario import Governor
 

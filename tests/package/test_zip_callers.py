@@ -19,7 +19,6 @@ ONLY_TESTS = "only tests call it (issue 18): to be removed or moved with the mod
 
 ALLOWED: dict[str, str] = {
     "consumer.handler.lambda_handler": ENTRY_POINT,
-    "consumer.governor.lambda_handler": ENTRY_POINT,
     "consumer.terms.BatchItemFailure.itemIdentifier": RESPONSE_KEY,
     "consumer.terms.BatchResponse.batchItemFailures": RESPONSE_KEY,
     # Left for their modules' owners (records.py, flow_control/, delivery.py, aggregation.py and

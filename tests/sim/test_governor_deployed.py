@@ -1,6 +1,6 @@
 """The simulated governor is the deployed one: the same metric history, replayed into moto's
 server (CloudWatch, the Lambda mapping, the SSM state parameter) and read there by
-`consumer.governing.govern` with boto3, makes the same moves as in the simulation."""
+`consumer.governor.run.govern` with boto3, makes the same moves as in the simulation."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from unittest import mock
 
 from sim_scenarios import small_scenario
 
-from consumer.governing import GovernorConfig, govern
+from consumer.governor.run import GovernorConfig, govern
 from sim.governor import DEPLOYED_BEFORE_SECONDS, CloudWatch, environment
 from sim.scenario import RateChange
 from sim.simulation import Simulation

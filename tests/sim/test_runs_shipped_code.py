@@ -15,8 +15,9 @@ import pytest
 from sim_scenarios import small_scenario
 
 import consumer.flow_control
-from consumer import delivery, governing
+from consumer import delivery
 from consumer.flow_control import backoff
+from consumer.governor import run as governor_run
 from sim import governor as sim_governor
 from sim.scenario import Governor, Outage, RateChange, Scenario, Stack
 from sim.simulation import Result, run
@@ -25,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 SIM = REPO / "scripts" / "sim"
 POLICY_MODULES = [
     "consumer.delivery",
-    "consumer.governing",
+    "consumer.governor.run",
+    "consumer.governor.law",
     *(
         f"consumer.flow_control.{m.name}"
         for m in pkgutil.iter_modules(consumer.flow_control.__path__)
@@ -73,7 +75,7 @@ def test_no_status_set_or_limiter_of_its_own_in_the_simulator() -> None:
     for path in sorted(SIM.glob("*.py")):
         source = path.read_text(encoding="utf-8")
         assert "AdaptiveRateLimiter" not in source, f"{path.name}: drive the handler's Pacer"
-        assert "governor_law" not in source, f"{path.name}: run consumer.governing.govern"
+        assert "governor.law" not in source, f"{path.name}: run consumer.governor.run.govern"
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Set | ast.Tuple | ast.List):
                 statuses = [
@@ -153,15 +155,17 @@ def test_the_governors_decisions_come_from_govern(monkeypatch: pytest.MonkeyPatc
     )
     moved = run(scenario).changes
     assert moved
-    shipped = governing.decide
+    shipped = governor_run.decide
 
-    def never_below_start(state: governing.GovernorState, seen: governing.Observations) -> object:
+    def never_below_start(
+        state: governor_run.GovernorState, seen: governor_run.Observations
+    ) -> object:
         decision = shipped(state, seen)
         return (
             decision if decision.concurrency >= 20 else shipped(state, replace(seen, requests=None))
         )
 
-    monkeypatch.setattr(governing, "decide", never_below_start)
+    monkeypatch.setattr(governor_run, "decide", never_below_start)
     assert run(scenario).changes != moved
 
 

@@ -20,7 +20,7 @@ from unittest import mock
 
 import pytest
 
-from consumer.governing import GovernorConfig, govern, window
+from consumer.governor.run import GovernorConfig, govern, window
 from consumer.settings import SettingsError
 
 PERIOD = 60
@@ -316,15 +316,17 @@ def entry(moto_endpoint: str) -> Iterator[Callable[[dict[str, str]], Any]]:
     """`entry(environ)`: consumer.governor imported afresh (a cold start) with `environ`."""
 
     def load(environ: dict[str, str]) -> Any:
-        sys.modules.pop("consumer.governor", None)
+        sys.modules.pop("consumer.governor.entry", None)
         with mock.patch.dict(os.environ, {**environ, "AWS_ENDPOINT_URL": moto_endpoint}):
-            module = importlib.import_module("consumer.governor")
+            # as Lambda's runtime loads Terraform's handler string at cold start
+            importlib.import_module("consumer.governor").lambda_handler  # noqa: B018
+            module = sys.modules["consumer.governor.entry"]
             module._clients.cache_clear()
             module._clients()
         return module
 
     yield load
-    sys.modules.pop("consumer.governor", None)
+    sys.modules.pop("consumer.governor.entry", None)
 
 
 def test_the_entry_point_runs_one_decision(
@@ -364,7 +366,9 @@ def test_an_aws_error_is_logged_and_raised(
 
 
 def test_boto3_waits_for_the_first_run(stack: Stack) -> None:
-    probe = "import sys, consumer.governor; print('boto3' in sys.modules)"
+    probe = (
+        "import sys; from consumer.governor import lambda_handler; print('boto3' in sys.modules)"
+    )
     function_dir = Path(__file__).resolve().parents[2] / "function"
     result = subprocess.run(  # noqa: S603 - our own code
         [sys.executable, "-c", probe],
@@ -374,6 +378,23 @@ def test_boto3_waits_for_the_first_run(stack: Stack) -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_run_and_the_law_import_without_the_governors_settings() -> None:
+    """The simulator imports consumer.governor.run; only the entry point reads the settings."""
+    probe = (
+        "import consumer.governor.run, consumer.governor.law, consumer.governor as g\n"
+        "try:\n    g.lambda_handler\nexcept Exception as e:\n    print(type(e).__name__)"
+    )
+    function_dir = Path(__file__).resolve().parents[2] / "function"
+    result = subprocess.run(  # noqa: S603 - our own code
+        [sys.executable, "-c", probe],
+        env={"PYTHONPATH": str(function_dir)},  # none of the governor's settings
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "SettingsError"
 
 
 # ---- the law's memory in the state parameter (SSM on moto's server) ----------------------

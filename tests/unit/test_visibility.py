@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from consumer import visibility
+from consumer.sqs import redrive_limit
 from consumer.time_budget import Deadline
 from consumer.visibility import (
     Requeue,
     VisibilityChange,
     change_visibility,
     queue_url_from_arn,
-    redrive_limit,
     requeue,
 )
 

@@ -15,7 +15,7 @@ locals {
   log_group_name = "/aws/lambda/${var.function_name}"
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
 
-  # The law's memory of its last change (consumer.governing): one JSON object, the governor's own.
+  # The law's memory of its last change (consumer.governor.run): one JSON object, the governor's own.
   state_parameter_name = "/${var.function_name}/state"
   state_parameter_arn  = "arn:${data.aws_partition.current.partition}:ssm:${local.region}:${data.aws_caller_identity.current.account_id}:parameter${local.state_parameter_name}"
 

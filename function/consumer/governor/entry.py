@@ -1,6 +1,6 @@
 """Lambda entry point of the concurrency governor: `consumer.governor.lambda_handler`.
 
-Run every PERIOD_SECONDS by an EventBridge rule; what one run does is in consumer.governing.
+Run every PERIOD_SECONDS by an EventBridge rule; what one run does is in consumer.governor.run.
 Settings are read at cold start: a bad or missing one fails it with a SettingsError naming
 the setting. boto3 is imported on the first run.
 """
@@ -12,7 +12,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from consumer.governing import GovernorConfig, govern
+from consumer.governor.run import GovernorConfig, govern
 from consumer.telemetry import log
 
 CONFIG = GovernorConfig.from_environ(os.environ)

@@ -7,7 +7,7 @@ QueueName), over the newest WINDOW_PERIODS whole periods of PERIOD_SECONDS that 
 has published (metrics arrive a minute or two late: it asks for the periods of the last
 LATEST_LAG_SECONDS too, and the window ends with the newest period holding any point). It reads the
 mapping's MaximumConcurrency and LastModified (GetEventSourceMapping), asks the pure law
-`consumer.flow_control.governor_law.decide`, and calls UpdateEventSourceMapping only when the
+`consumer.governor.law.decide`, and calls UpdateEventSourceMapping only when the
 answer differs. Every run writes one JSON line with the EMF metric `governor_concurrency`.
 
 State between runs: the mapping's MaximumConcurrency is the current setting and its
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.flow_control.governor_law import (
+from consumer.governor.law import (
     Decision,
     GovernorSettings,
     GovernorState,
@@ -49,7 +49,7 @@ from consumer.settings import (
     is_metrics_namespace,
     read_number,
 )
-from consumer.telemetry import emit_summary, timestamp
+from consumer.telemetry import emf_envelope, emit_summary, timestamp
 
 WINDOW_PERIODS = 2
 """Whole periods of metrics each decision reads (the current, partial period excluded)."""
@@ -280,16 +280,7 @@ def decision_line(
 ) -> dict[str, Any]:
     """The run's JSON log line, with `governor_concurrency` as an EMF metric."""
     return {
-        "_aws": {
-            "Timestamp": int(seen.observed_at * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": config.metrics_namespace,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": [{"Name": METRIC, "Unit": "Count"}],
-                }
-            ],
-        },
+        **emf_envelope(config.metrics_namespace, [METRIC], int(seen.observed_at * 1000)),
         "timestamp": timestamp(),
         "level": "INFO",
         "message": "governor decision",

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from consumer.flow_control.governor_law import (
+from consumer.governor.law import (
     GovernorSettings,
     GovernorState,
     Observations,
