@@ -13,19 +13,8 @@ BATCH_SIZE="${BENCH_BATCH_SIZE:-100}"
 WINDOW="${BENCH_WINDOW:-1}"
 COUNT="${BENCH_COUNT:-2000}"
 
-cleanup() {
-  local code=$?
-  trap - EXIT INT TERM
-  set +e
-  echo "==> tearing down the bench stack"
-  teardown_instance "$INSTANCE"
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$PY" -m localcloud --instance "$INSTANCE" stop --all >/dev/null
-forget_stack "$INSTANCE"
+teardown_on_exit "$INSTANCE"
+fresh_instance "$INSTANCE"
 echo "==> bench stack: batch size $BATCH_SIZE, window ${WINDOW} s, $COUNT changes"
 "$PY" -m localcloud --instance "$INSTANCE" start --port 0
 "$PY" -m localcloud --instance "$INSTANCE" api-start --port 0

@@ -17,19 +17,8 @@ ROWS="${FANOUT_ROWS:-1,4,12,governor}"
 started=$(date +%s)
 step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 
-cleanup() {
-  local code=$?
-  trap - EXIT INT TERM
-  set +e
-  step "tearing down the fan-out bench stack"
-  teardown_instance "$INSTANCE"
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$PY" -m localcloud --instance "$INSTANCE" stop --all >/dev/null
-forget_stack "$INSTANCE"
+teardown_on_exit "$INSTANCE"
+fresh_instance "$INSTANCE"
 step "starting LocalStack (mappings polled by the project's poller) and a token-bucket API"
 "$PY" -m localcloud --instance "$INSTANCE" start --port 0
 "$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --rate 20 --burst 20

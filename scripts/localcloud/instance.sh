@@ -28,3 +28,26 @@ teardown_instance() {
   forget_stack "$instance"
   return "$status"
 }
+
+# fresh_instance INSTANCE: a clean slate, as a run that was killed may have left its instance
+# behind (its processes stopped, its stacks forgotten).
+fresh_instance() {
+  "$PY" -m localcloud --instance "$1" stop --all >/dev/null
+  forget_stack "$1"
+}
+
+# teardown_on_exit INSTANCE: destroy the instance's stacks and stop it when the script ends,
+# also on failure or interruption, keeping the script's exit status (the benches' cleanup).
+teardown_on_exit() {
+  TEARDOWN_INSTANCE=$1
+  trap _teardown_on_exit EXIT
+  trap 'exit 130' INT TERM
+}
+_teardown_on_exit() {
+  local code=$?
+  trap - EXIT INT TERM
+  set +e
+  echo "==> tearing down the instance $TEARDOWN_INSTANCE"
+  teardown_instance "$TEARDOWN_INSTANCE"
+  exit "$code"
+}

@@ -49,8 +49,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A clean slate: a previous run that was killed may have left its instance behind.
-"$PY" -m localcloud --instance "$INSTANCE" stop --all >/dev/null
-forget_stack "$INSTANCE"
+fresh_instance "$INSTANCE"
 
 # The token travels in the environment (api-start and deploy read it), never on a command line.
 ENTITY_API_TOKEN="it-$(date +%s)-$RANDOM$RANDOM"
