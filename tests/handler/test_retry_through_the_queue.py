@@ -472,6 +472,17 @@ def test_a_ten_second_function_with_the_default_api_timeout_delivers(h: Any) -> 
     assert len(h.api.applied()) == 40
 
 
+def test_the_smallest_function_timeout_plan_accepts_delivers(h: Any) -> None:
+    # terraform/variables.tf: function_timeout >= min(API timeout, 1) + 3.25, so 5 s with the
+    # default 10 s API timeout; a Lambda timeout is whole seconds
+    bodies = [h.change(f"e{n}", str(n)) for n in range(40)]
+
+    run = h.handle(h.event(bodies), h.runtime(), seconds=5.0)
+
+    assert run.failed == []
+    assert len(h.api.applied()) == 40
+
+
 def test_records_not_attempted_for_lack_of_time_are_said_and_counted(h: Any) -> None:
     bodies = [h.change(f"e{n}", str(n)) for n in range(5)]
 
