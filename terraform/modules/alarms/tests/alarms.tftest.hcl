@@ -232,7 +232,7 @@ run "governor_topic_key_and_long_windows" {
   }
 }
 
-# ---- Dashboard -------------------------------------------------------------------------------
+# ---- Dashboard and topic ---------------------------------------------------------------------
 
 # No dashboard; the shortest SLA (60 s); one evaluation period of a day.
 run "dashboard_off_and_short_windows" {
