@@ -16,7 +16,9 @@ CHECKOV_LOCK=scripts/tf/requirements-checkov.txt  # compiled from requirements-c
 CHECKOV_VERSION=$(sed -n 's/^checkov==\([^ ]*\).*/\1/p' "$CHECKOV_LOCK")
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf/tf.sh"
-MODULES=(modules/queue modules/consumer modules/alarms modules/governor)  # inits and validates; tests below
+# Init, validate and test of each module: two lists, one per chain (see below), balanced by CPU.
+MODULES_A=(modules/queue modules/consumer)
+MODULES_B=(modules/alarms modules/governor)
 EXAMPLES=(localstack production)
 EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, validate, plan (tests)
 LOGS=.cache/test-terraform
@@ -183,15 +185,19 @@ PY
 echo "==> Terraform checks ($("$TF" version | head -n 1); providers: ${TF_PLUGIN_DIR:-registry})"
 total_start=$SECONDS
 
-# Three chains side by side: the modules' checks, the root's, and checkov (its venv, mostly
-# downloads, then its two runs). Each chain's steps keep their own log and summary line.
-module_chain() {
+# Three chains side by side: modules A and the example roots; the root and modules B; checkov
+# (its venv, mostly downloads, then its two runs). Each step keeps its own log and summary line.
+module_checks() {
   local dir
-  for dir in "${MODULES[@]}"; do
+  for dir in "$@"; do
     run_logged "$dir: init" init_module "$dir"
     run_logged "$dir: validate" tf_in "$dir" validate
     run_logged "$dir: test" tf_in "$dir" test
   done
+}
+module_chain() {
+  local dir
+  module_checks "${MODULES_A[@]}"
   for dir in "${EXAMPLE_ROOTS[@]}"; do
     run_logged "$dir: init" init_module "$dir"
     run_logged "$dir: validate" tf_in "$dir" validate
@@ -208,6 +214,7 @@ root_chain() {
       tf_in . test -test-directory=tests/examples -var-file="examples/$example.tfvars"
   done
   run_logged "root: wrong value fails the plan" root_rejects_wrong_value
+  module_checks "${MODULES_B[@]}"
 }
 checkov_chain() {
   run_logged "checkov: venv $CHECKOV_VERSION" checkov_venv
@@ -218,7 +225,7 @@ checkov_chain() {
 
 step "fmt -check" - -- "$TF" fmt -check -recursive -diff terraform
 module_steps=() root_steps=()
-for dir in "${MODULES[@]}"; do
+for dir in "${MODULES_A[@]}"; do
   module_steps+=("$dir: init" "$dir: validate" "$dir: test")
 done
 for dir in "${EXAMPLE_ROOTS[@]}"; do
@@ -227,6 +234,9 @@ done
 root_steps=("root: init (committed lock, read-only)" "root: validate" "root: test")
 for example in "${EXAMPLES[@]}"; do root_steps+=("root: plan examples/$example.tfvars"); done
 root_steps+=("root: wrong value fails the plan")
+for dir in "${MODULES_B[@]}"; do
+  root_steps+=("$dir: init" "$dir: validate" "$dir: test")
+done
 checkov_steps=("checkov: venv $CHECKOV_VERSION" "checkov: defaults" "checkov: production example")
 start_chain checkov_chain "${checkov_steps[@]}"
 start_chain root_chain "${root_steps[@]}"
