@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cli
-from cli import console, key_value, parser_for
 from lambda_package.targets import PYTHON_VERSIONS, host_architecture
 from localcloud.services import read_service, tail
-from ops import stack as stack_lookup
-from paths import REPO
+from sbc_tools import cli
+from sbc_tools.cli import console, key_value, parser_for
+from sbc_tools.ops import stack as stack_lookup
+from sbc_tools.paths import REPO
 
 TF = str(REPO / "scripts" / "tf" / "tf.sh")
 ROOT = REPO / "terraform"

@@ -87,8 +87,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-import cli
-from cli import parser_for
+from sbc_tools import cli
+from sbc_tools.cli import parser_for
 
 BATCH_PATH = "/v1/operations:batch"
 REQUEST_LOG_LIMIT = 10_000

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cli import ArgumentParser, console, integer, print_error
-from paths import REPO
+from sbc_tools.cli import ArgumentParser, console, integer, print_error
+from sbc_tools.paths import REPO
 from sim import calibration, calibration_fanout, planner, plot, report, scenario
 from sim.scenario import ScenarioError
 from sim.simulation import run

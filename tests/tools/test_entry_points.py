@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 COMMANDS = ("sbc-publish", "sbc-redrive", "sbc-report", "sbc-drain")
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "scripts", "function/consumer")

@@ -19,8 +19,8 @@ from tool_runs import run_tool
 from localcloud import deploy
 from localcloud.__main__ import main as localcloud_main
 from localcloud.services import RUN_ID_VARIABLE, instance_dir, leftover_processes
-from ops import stack as stack_lookup
-from paths import REPO
+from sbc_tools.ops import stack as stack_lookup
+from sbc_tools.paths import REPO
 
 
 @pytest.fixture

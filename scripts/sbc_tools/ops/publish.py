@@ -1,9 +1,9 @@
 """Publish entity changes to the consumer's queue: SendMessageBatch, 10 per call, several in flight.
 
-    python -m ops.publish --count 2000 --poison-percent 2 --duplicate-percent 1
-    python -m ops.publish --file changes.jsonl --queue-url https://sqs... (any SQS queue)
+    python -m sbc_tools.ops.publish --count 2000 --poison-percent 2 --duplicate-percent 1
+    python -m sbc_tools.ops.publish --file changes.jsonl --queue-url https://sqs... (any SQS queue)
 
-Generated messages follow contract section 1 (`ops.messages`); failed entries are retried
+Generated messages follow contract section 1 (`sbc_tools.ops.messages`); failed entries are retried
 with backoff, and what still fails is listed. Ends with a summary and the throughput.
 On a FIFO queue (a `.fifo` URL) each message carries its entity as MessageGroupId and its
 event_id as MessageDeduplicationId, and each group is sent in order by a single lane.
@@ -23,10 +23,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import cli
-from cli import console, parser_for
-from ops import messages as message_factory
-from ops import stack as stack_lookup
+from .. import cli
+from ..cli import console, parser_for
+from . import messages as message_factory
+from . import stack as stack_lookup
 
 SQS_BATCH_LIMIT = 10
 PERCENT = cli.number(0, 100)
@@ -380,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The installed command `sbc-publish` (and `python -m ops.publish`): one line on errors."""
+    """The installed command `sbc-publish` (`python -m sbc_tools.ops.publish`): one line on
+    errors."""
     return stack_lookup.run_cli(main)
 
 

@@ -1,7 +1,8 @@
 """Move DLQ messages back to the source queue, optionally only those with one `error_code`.
 
-    python -m ops.redrive [--error-code schema_violation|invalid_json|rejected_by_api|expired|none]
-                       [--limit N] [--dry-run]
+    python -m sbc_tools.ops.redrive
+        [--error-code schema_violation|invalid_json|rejected_by_api|expired|none] [--limit N]
+        [--dry-run]
 
 Send-then-delete: a message leaves the DLQ only after the source queue accepted its copy, so
 an interrupted run loses nothing (at worst a message is in both queues; the consumer is
@@ -26,11 +27,12 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-import cli
-from cli import console, parser_for
 from consumer.terms import ErrorCode
-from ops import observations as observe
-from ops import stack as stack_lookup
+
+from .. import cli
+from ..cli import console, parser_for
+from . import observations as observe
+from . import stack as stack_lookup
 
 HANDLER_ATTRIBUTES = {"error_code", "error_detail", "source_message_id"}
 HOLD_SECONDS = 120
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The installed command `sbc-redrive` (and `python -m ops.redrive`): one line on errors."""
+    """The installed command `sbc-redrive` (`python -m sbc_tools.ops.redrive`): one line on
+    errors."""
     return stack_lookup.run_cli(main)
 
 
