@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 
 import pytest
+
+from sbc_tools.paths import REPO
 
 
 @pytest.mark.parametrize(
@@ -54,3 +57,18 @@ def test_a_wrong_argument_is_one_line_naming_it_and_exit_2(
     assert err.count("\n") == 1, err
     assert named in err
     assert "Traceback" not in err
+
+
+def test_make_help_writes_no_colour_codes_into_a_pipe() -> None:
+    run = subprocess.run(
+        ["make", "--no-print-directory", "help"],  # noqa: S607 (make from PATH, as a user runs it)
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout
+    assert "  test " in run.stdout
