@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import tomllib
 from importlib import metadata
+from pathlib import Path
 
 from .paths import CHECKOUT
 
 DISTRIBUTION = "sqs-batch-consumer"
 
 
-def version() -> str:
+def version(checkout: Path | None = CHECKOUT) -> str:
     """`0.2.0`: the checkout's pyproject.toml, else the installed metadata, else `unknown`."""
-    if CHECKOUT is not None:
-        with (CHECKOUT / "pyproject.toml").open("rb") as file:
+    if checkout is not None:
+        with (checkout / "pyproject.toml").open("rb") as file:
             return str(tomllib.load(file)["project"]["version"])
     try:
         return metadata.version(DISTRIBUTION)

@@ -13,6 +13,7 @@ from tool_runs import run_tool
 
 from sbc_tools import paths
 from sbc_tools.paths import REPO
+from sbc_tools.version import version
 
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 SCRIPTS = REPO / "scripts"
@@ -51,3 +52,12 @@ def test_a_checkout_is_recognised_by_its_pyproject_beside_the_handler(tmp_path: 
     assert paths._checkout(tmp_path / "function") is None
     assert paths.CHECKOUT == REPO
     assert paths.STATE == REPO / ".localcloud"
+
+
+def test_a_checkout_s_version_is_its_pyproject_s_not_an_installed_one(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "sqs-batch-consumer"\nversion = "9.8.7"\n'
+    )
+
+    assert version(tmp_path) == "9.8.7"
+    assert version() == VERSION  # this checkout's
