@@ -189,64 +189,85 @@ class Faults:
         """Validate a fault configuration object; raise FaultConfigError naming the bad key."""
         if not isinstance(config, dict):
             raise FaultConfigError("faults: expected a JSON object")
-        known = {
-            "status_sequence",
-            "status_always",
-            "retry_after",
-            "latency_seconds",
-            "garbage_body",
-            "reject_entities",
-            "op_status_by_entity",
-            "op_status_by_op_id",
-            "omit_results",
-            "random_op_status",
-            "random_request_status",
-            "max_operations",
-            "max_request_bytes",
-        }
-        unknown = sorted(set(config) - known)
+        unknown = sorted(set(config) - FAULT_KEYS)
         if unknown:
-            raise FaultConfigError(f"faults: unknown keys {unknown}; known: {sorted(known)}")
+            raise FaultConfigError(f"faults: unknown keys {unknown}; known: {sorted(FAULT_KEYS)}")
         faults = cls(source=json.loads(json.dumps(config)))
-        faults.status_sequence = [
+        faults._read_request_faults(config)
+        faults._read_operation_faults(config)
+        return faults
+
+    def _read_request_faults(self, config: dict[str, Any]) -> None:
+        """The faults of a whole request: statuses, Retry-After, latency, body, limits."""
+        self.status_sequence = [
             _status(s, "status_sequence[]")
             for s in _list(config.get("status_sequence", []), "status_sequence")
         ]
         if config.get("status_always") is not None:
-            faults.status_always = _status(config["status_always"], "status_always")
-        retry_after = config.get("retry_after")
-        if retry_after is not None:
-            if not isinstance(retry_after, str | int) or isinstance(retry_after, bool):
-                raise FaultConfigError("retry_after: expected seconds or an HTTP date (a string)")
-            faults.retry_after = str(retry_after)
-        faults.latency_seconds = _finite(config.get("latency_seconds", 0.0), "latency_seconds")
+            self.status_always = _status(config["status_always"], "status_always")
+        self.retry_after = _retry_after(config.get("retry_after"))
+        self.latency_seconds = _finite(config.get("latency_seconds", 0.0), "latency_seconds")
         garbage = config.get("garbage_body", 0)
         if not isinstance(garbage, bool | int) or garbage < 0:
             raise FaultConfigError("garbage_body: expected true/false or a count >= 0")
-        faults.garbage_body = garbage
-        faults.reject_entities = _strings(config.get("reject_entities", []), "reject_entities")
-        faults.op_status_by_entity = _op_rules(
-            config.get("op_status_by_entity", {}), "op_status_by_entity"
-        )
-        faults.op_status_by_op_id = _op_rules(
-            config.get("op_status_by_op_id", {}), "op_status_by_op_id"
-        )
-        faults.omit_results = _strings(config.get("omit_results", []), "omit_results")
-        if "random_op_status" in config:
-            faults.random_probability, faults.random_statuses, faults.random = _random_rule(
-                config["random_op_status"], "random_op_status"
-            )
+        self.garbage_body = garbage
         if "random_request_status" in config:
             rule = _random_rule(config["random_request_status"], "random_request_status")
-            faults.request_probability, faults.request_statuses, faults.request_random = rule
-        for key in ("max_operations", "max_request_bytes"):
-            value = config.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise FaultConfigError(f"{key}: expected an integer >= 1")
-            setattr(faults, key, value)
-        return faults
+            self.request_probability, self.request_statuses, self.request_random = rule
+        self.max_operations = _limit(config, "max_operations")
+        self.max_request_bytes = _limit(config, "max_request_bytes")
+
+    def _read_operation_faults(self, config: dict[str, Any]) -> None:
+        """The faults of single operations: rejected entities, set statuses, omitted results."""
+        self.reject_entities = _strings(config.get("reject_entities", []), "reject_entities")
+        self.op_status_by_entity = _op_rules(
+            config.get("op_status_by_entity", {}), "op_status_by_entity"
+        )
+        self.op_status_by_op_id = _op_rules(
+            config.get("op_status_by_op_id", {}), "op_status_by_op_id"
+        )
+        self.omit_results = _strings(config.get("omit_results", []), "omit_results")
+        if "random_op_status" in config:
+            self.random_probability, self.random_statuses, self.random = _random_rule(
+                config["random_op_status"], "random_op_status"
+            )
+
+
+FAULT_KEYS = frozenset(
+    {
+        "status_sequence",
+        "status_always",
+        "retry_after",
+        "latency_seconds",
+        "garbage_body",
+        "reject_entities",
+        "op_status_by_entity",
+        "op_status_by_op_id",
+        "omit_results",
+        "random_op_status",
+        "random_request_status",
+        "max_operations",
+        "max_request_bytes",
+    }
+)
+"""Every key a fault configuration may have."""
+
+
+def _retry_after(value: Any) -> str | None:
+    """The Retry-After header's value: seconds or an HTTP date; None when not set."""
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise FaultConfigError("retry_after: expected seconds or an HTTP date (a string)")
+    return str(value)
+
+
+def _limit(config: dict[str, Any], key: str) -> int | None:
+    """An optional integer >= 1 (`max_operations`, `max_request_bytes`)."""
+    value = config.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise FaultConfigError(f"{key}: expected an integer >= 1")
+    return value
 
 
 def _random_rule(rule: Any, where: str) -> tuple[float, list[int], random.Random]:

@@ -250,6 +250,11 @@ def test_sequences_are_each_entitys_applied_op_ids_in_order(entity_api: EntityAp
         ({"random_op_status": {"probability": 2}}, "probability"),
         ({"random_request_status": {"probability": 0.1}}, "random_request_status.statuses"),
         ({"max_request_bytes": 0}, "max_request_bytes"),
+        ({"max_operations": True}, "max_operations"),
+        ({"retry_after": True}, "retry_after"),
+        ({"retry_after": 1.5}, "retry_after"),
+        ({"garbage_body": -1}, "garbage_body"),
+        ({"reject_entities": "order:1"}, "reject_entities"),
         ([], "JSON object"),
     ],
 )
