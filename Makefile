@@ -127,7 +127,7 @@ test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests on every cor
 	$(PY) -m pytest -n $(XDIST) $(FAST_SUITES)
 
 .PHONY: test-package
-test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
+test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import); the tools wheel in a fresh venv
 	$(PY) -m pytest tests/package
 
 .PHONY: test-terraform
