@@ -23,6 +23,8 @@ SOURCES = ("pyproject.toml", "README.md", "LICENSE", "scripts", "function")
 TOOLS_PACKAGE = "sbc_tools"
 HANDLER_PACKAGE = "consumer"
 SCHEMA_FOLDER = "schema"  # beside consumer/, where it reads the schema (as in the zip)
+# One worker builds the wheel and runs every test of it (`--dist loadgroup`, make test-package).
+pytestmark = pytest.mark.xdist_group("installed_wheel")
 AWS_TEST_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
