@@ -19,22 +19,23 @@ VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["versi
 SCRIPTS = REPO / "scripts"
 
 
-def _tools_on_parser_for() -> list[str]:
-    """Every module of scripts/ whose parser comes from `parser_for` (found, not listed)."""
+def _tools_with_version() -> list[str]:
+    """Every module of scripts/ whose parser has `--version` from `parser_for` or
+    `add_version` (found, not listed)."""
     return sorted(
         ".".join(path.relative_to(SCRIPTS).with_suffix("").parts).removesuffix(".__main__")
         for path in SCRIPTS.rglob("*.py")
-        if re.search(r"\bparser_for\(", path.read_text()) and path.name != "cli.py"
+        if re.search(r"\b(parser_for|add_version)\(", path.read_text()) and path.name != "cli.py"
     )
 
 
-def test_the_tools_on_parser_for_are_found() -> None:
-    tools = _tools_on_parser_for()
+def test_the_tools_with_version_are_found() -> None:
+    tools = _tools_with_version()
 
-    assert {"sbc_tools.ops.publish", "localcloud", "lambda_package", "tf.docs"} <= set(tools)
+    assert {"sbc_tools.ops.publish", "localcloud", "lambda_package", "sim", "locking"} <= set(tools)
 
 
-@pytest.mark.parametrize("module", _tools_on_parser_for())
+@pytest.mark.parametrize("module", _tools_with_version())
 def test_every_tool_prints_its_version(module: str) -> None:
     run = run_tool(module, ["--version"], dict(os.environ))
 
