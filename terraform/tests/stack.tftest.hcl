@@ -44,7 +44,7 @@ run "stack_wiring_and_outputs" {
   }
 
   override_resource {
-    target = module.consumer.aws_lambda_function.this
+    target = module.consumer.module.function.aws_lambda_function.this
     values = { function_name = "orders", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders" }
   }
 
@@ -323,12 +323,12 @@ run "governor_on" {
   }
 
   override_resource {
-    target = module.consumer.aws_lambda_function.this
+    target = module.consumer.module.function.aws_lambda_function.this
     values = { function_name = "orders", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders" }
   }
 
   override_resource {
-    target = module.governor[0].aws_lambda_function.this
+    target = module.governor[0].module.function.aws_lambda_function.this
     values = { function_name = "orders-governor", arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-governor" }
   }
 

@@ -92,98 +92,46 @@ locals {
   )
 }
 
-# ---- Role ------------------------------------------------------------------------------------
+# ---- Role, logs, function (shared with the governor: modules/function) -----------------------
 
-resource "aws_iam_role" "this" {
-  name        = local.role_name
-  description = "Execution role of the ${var.function_name} SQS batch consumer."
+module "function" {
+  source = "../function"
 
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  function_name    = var.function_name
+  description      = "SQS batch consumer: validates, aggregates and delivers entity changes."
+  handler          = "consumer.handler.lambda_handler"
+  role_name        = local.role_name
+  role_description = "Execution role of the ${var.function_name} SQS batch consumer."
+  policy_name      = "consume-${var.function_name}"
+  policy           = jsonencode({ Version = "2012-10-17", Statement = local.policy_statements })
+
+  runtime      = var.runtime
+  architecture = var.architecture
+  memory_size  = var.memory_size
+  timeout      = var.function_timeout
+
+  package_path      = var.package_path
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+
+  kms_key_arn                    = var.function_kms_key_arn
+  environment                    = local.environment
+  application_log_level          = var.application_log_level
+  system_log_level               = var.system_log_level
+  tracing_mode                   = var.tracing_mode
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  log_retention_in_days          = var.log_retention_in_days
 
   tags = var.tags
-}
-
-resource "aws_iam_role_policy" "this" {
-  name   = "consume-${var.function_name}"
-  role   = aws_iam_role.this.id
-  policy = jsonencode({ Version = "2012-10-17", Statement = local.policy_statements })
 }
 
 # X-Ray's write actions support no resource-level permissions; attached only with Active tracing.
 resource "aws_iam_role_policy_attachment" "xray" {
   count = var.tracing_mode == "Active" ? 1 : 0
 
-  role       = aws_iam_role.this.name
+  role       = module.function.role.name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
-}
-
-# ---- Logs ------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with service-managed keys; a customer-managed key is used when function_kms_key_arn is set (its key policy must admit the logs service).
-  #checkov:skip=CKV_AWS_338:Retention is a cost and compliance choice exposed as log_retention_in_days (validated to CloudWatch's values); the default 30 days suits operational logs without payloads.
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.function_kms_key_arn
-
-  tags = var.tags
-}
-
-# ---- Function --------------------------------------------------------------------------------
-
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:The function is invoked synchronously by the SQS event source mapping, where a function DLQ never applies; failed records go to the source queue's redrive DLQ and invalid ones are sent there by the handler.
-  #checkov:skip=CKV_AWS_117:The function reaches only the entity API, SQS, SSM and CloudWatch; no private resource needs a VPC, and attaching one would add NAT or endpoints for no isolation gain. Teams with a private API can wrap the module.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile that this stack does not own; the zip is built reproducibly by `make package` and its hash is pinned through source_code_hash.
-  #checkov:skip=CKV_AWS_173:The environment holds no secrets (URLs, sizes, a parameter name; the token stays in SSM). Lambda encrypts environment variables at rest with a service key; function_kms_key_arn switches to a customer-managed key.
-  #checkov:skip=CKV_AWS_50:X-Ray tracing is optional (tracing_mode = "Active"); off by default because its write actions need a policy on Resource "*" and it adds cost per trace.
-  #checkov:skip=CKV_AWS_115:Concurrency is limited where it matters, by the event source mapping's maximum_concurrency; reserved_concurrent_executions is available but unset by default so it does not carve capacity out of the account pool.
-  function_name = var.function_name
-  description   = "SQS batch consumer: validates, aggregates and delivers entity changes."
-  role          = aws_iam_role.this.arn
-  handler       = "consumer.handler.lambda_handler"
-  runtime       = var.runtime
-  architectures = [var.architecture]
-  memory_size   = var.memory_size
-  timeout       = var.function_timeout
-
-  # One code source (validated): a local zip, hashed so that a rebuild updates the function, or
-  # an S3 object, updated through its key or version.
-  filename          = var.package_path
-  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
-  s3_bucket         = var.s3_bucket
-  s3_key            = var.s3_key
-  s3_object_version = var.s3_object_version
-
-  reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
-  kms_key_arn                    = var.function_kms_key_arn
-
-  environment {
-    variables = local.environment
-  }
-
-  logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.this.name
-    application_log_level = var.application_log_level
-    system_log_level      = var.system_log_level
-  }
-
-  tracing_config {
-    mode = var.tracing_mode
-  }
-
-  tags = var.tags
-
-  # The role's permissions must exist before the function can write logs.
-  depends_on = [aws_iam_role_policy.this]
 }
 
 # ---- Event source mapping --------------------------------------------------------------------
@@ -204,7 +152,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   count = var.maximum_concurrency_owned_by_governor ? 0 : 1
 
   event_source_arn                   = var.queue_arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = module.function.lambda.arn
   enabled                            = var.event_source_mapping_enabled
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
@@ -238,7 +186,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   tags = var.tags
 
   # The mapping polls with the role: its SQS permissions must exist first.
-  depends_on = [aws_iam_role_policy.this]
+  depends_on = [module.function.role_policy]
 }
 
 # The same mapping while the governor owns MaximumConcurrency (keep both blocks in step).
@@ -246,7 +194,7 @@ resource "aws_lambda_event_source_mapping" "governed" {
   count = var.maximum_concurrency_owned_by_governor ? 1 : 0
 
   event_source_arn                   = var.queue_arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = module.function.lambda.arn
   enabled                            = var.event_source_mapping_enabled
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
@@ -284,11 +232,32 @@ resource "aws_lambda_event_source_mapping" "governed" {
   }
 
   # `this` first: on a switch, the old mapping is destroyed before this one is created.
-  depends_on = [aws_iam_role_policy.this, aws_lambda_event_source_mapping.this]
+  depends_on = [module.function.role_policy, aws_lambda_event_source_mapping.this]
 }
 
 # State written before the governor existed held the mapping without an index.
 moved {
   from = aws_lambda_event_source_mapping.this
   to   = aws_lambda_event_source_mapping.this[0]
+}
+
+# State written before modules/function held these resources in this module.
+moved {
+  from = aws_iam_role.this
+  to   = module.function.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.this
+  to   = module.function.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.function.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_lambda_function.this
+  to   = module.function.aws_lambda_function.this
 }

@@ -1,26 +1,26 @@
 output "function_name" {
   description = "Name of the Lambda function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.lambda.function_name
 }
 
 output "function_arn" {
   description = "ARN of the Lambda function."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.lambda.arn
 }
 
 output "role_arn" {
   description = "ARN of the function's execution role."
-  value       = aws_iam_role.this.arn
+  value       = module.function.role.arn
 }
 
 output "role_name" {
   description = "Name of the function's execution role."
-  value       = aws_iam_role.this.name
+  value       = module.function.role.name
 }
 
 output "log_group_name" {
   description = "Name of the function's CloudWatch log group."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.function.log_group.name
 }
 
 output "event_source_mapping_uuid" {
@@ -35,14 +35,14 @@ output "event_source_mapping_arn" {
 
 output "environment_variables" {
   description = "The function's environment (the handler settings of contract section 3; no secrets: the token stays in SSM)."
-  value       = aws_lambda_function.this.environment[0].variables
+  value       = module.function.lambda.environment[0].variables
 }
 
 output "log_levels" {
   description = "The function's application and system log levels."
   value = {
-    application = aws_lambda_function.this.logging_config[0].application_log_level
-    system      = aws_lambda_function.this.logging_config[0].system_log_level
+    application = module.function.lambda.logging_config[0].application_log_level
+    system      = module.function.lambda.logging_config[0].system_log_level
   }
 }
 
@@ -53,9 +53,9 @@ output "filter_patterns" {
 
 output "code_source" {
   description = "Where the function's code comes from: the local zip's path, or `s3://<bucket>/<key>` (with `?versionId=<version>` when pinned)."
-  value = aws_lambda_function.this.s3_bucket == null ? aws_lambda_function.this.filename : format(
-    "s3://%s/%s%s", aws_lambda_function.this.s3_bucket, aws_lambda_function.this.s3_key,
-    aws_lambda_function.this.s3_object_version == null ? "" : "?versionId=${aws_lambda_function.this.s3_object_version}",
+  value = module.function.lambda.s3_bucket == null ? module.function.lambda.filename : format(
+    "s3://%s/%s%s", module.function.lambda.s3_bucket, module.function.lambda.s3_key,
+    module.function.lambda.s3_object_version == null ? "" : "?versionId=${module.function.lambda.s3_object_version}",
   )
 }
 

@@ -77,38 +77,34 @@ locals {
   ]
 }
 
-# ---- Role ------------------------------------------------------------------------------------
+# ---- Role, logs, function (shared with the consumer: modules/function) -----------------------
 
-resource "aws_iam_role" "this" {
-  name        = var.function_name
-  description = "Execution role of the ${var.function_name} concurrency governor."
+module "function" {
+  source = "../function"
 
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  function_name    = var.function_name
+  description      = "Concurrency governor: moves the SQS mapping's MaximumConcurrency of ${var.consumer_function_name} between ${var.minimum_concurrency} and ${var.maximum_concurrency}."
+  handler          = "consumer.governor.lambda_handler"
+  role_name        = var.function_name
+  role_description = "Execution role of the ${var.function_name} concurrency governor."
+  policy_name      = "govern-${var.function_name}"
+  policy           = jsonencode({ Version = "2012-10-17", Statement = local.policy_statements })
 
-  tags = var.tags
-}
+  runtime      = var.runtime
+  architecture = var.architecture
+  memory_size  = 256
+  # Shorter than the schedule's minute, so runs never overlap.
+  timeout = 30
 
-resource "aws_iam_role_policy" "this" {
-  name   = "govern-${var.function_name}"
-  role   = aws_iam_role.this.id
-  policy = jsonencode({ Version = "2012-10-17", Statement = local.policy_statements })
-}
+  # The consumer's zip: a local file (hashed) or an S3 object (validated: exactly one).
+  package_path      = var.package_path
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
 
-# ---- Logs ------------------------------------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with service-managed keys; a customer-managed key is used when kms_key_arn is set (its key policy must admit the logs service).
-  #checkov:skip=CKV_AWS_338:Retention is a cost and compliance choice exposed as log_retention_in_days (validated to CloudWatch's values); the governor logs one decision line a minute.
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.kms_key_arn
+  kms_key_arn           = var.kms_key_arn
+  environment           = local.environment
+  log_retention_in_days = var.log_retention_in_days
 
   tags = var.tags
 }
@@ -132,50 +128,6 @@ resource "aws_ssm_parameter" "state" {
   tags = var.tags
 }
 
-# ---- Function --------------------------------------------------------------------------------
-
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:The governor is invoked asynchronously by EventBridge every minute; a lost run is replaced by the next one a minute later, so a DLQ would hold nothing worth replaying (the target's retry policy drops stale events on purpose).
-  #checkov:skip=CKV_AWS_117:The governor calls only the Lambda and CloudWatch APIs; no private resource needs a VPC.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile that this stack does not own; the zip is the consumer's, built reproducibly by `make package` and pinned through source_code_hash.
-  #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, bounds, a ratio); Lambda encrypts it at rest with a service key, or with kms_key_arn when set.
-  #checkov:skip=CKV_AWS_50:X-Ray tracing adds nothing to a one-call-a-minute function and needs a policy on Resource "*".
-  #checkov:skip=CKV_AWS_115:A concurrency reservation would fail in accounts at the 10-execution unreserved minimum; runs cannot overlap anyway (timeout 30 s, one run a minute).
-  function_name = var.function_name
-  description   = "Concurrency governor: moves the SQS mapping's MaximumConcurrency of ${var.consumer_function_name} between ${var.minimum_concurrency} and ${var.maximum_concurrency}."
-  role          = aws_iam_role.this.arn
-  handler       = "consumer.governor.lambda_handler"
-  runtime       = var.runtime
-  architectures = [var.architecture]
-  memory_size   = 256
-  # Shorter than the schedule's minute, so runs never overlap.
-  timeout = 30
-
-  # The consumer's zip: a local file (hashed) or an S3 object (validated: exactly one).
-  filename          = var.package_path
-  source_code_hash  = var.package_path == null ? null : filebase64sha256(var.package_path)
-  s3_bucket         = var.s3_bucket
-  s3_key            = var.s3_key
-  s3_object_version = var.s3_object_version
-
-  kms_key_arn = var.kms_key_arn
-
-  environment {
-    variables = local.environment
-  }
-
-  logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.this.name
-    application_log_level = "INFO"
-    system_log_level      = "INFO"
-  }
-
-  tags = var.tags
-
-  depends_on = [aws_iam_role_policy.this]
-}
-
 # ---- Schedule --------------------------------------------------------------------------------
 
 resource "aws_cloudwatch_event_rule" "this" {
@@ -188,7 +140,7 @@ resource "aws_cloudwatch_event_rule" "this" {
 
 resource "aws_cloudwatch_event_target" "this" {
   rule = aws_cloudwatch_event_rule.this.name
-  arn  = aws_lambda_function.this.arn
+  arn  = module.function.lambda.arn
 
   # A run that cannot start within the minute is stale: the next one reads fresher metrics.
   retry_policy {
@@ -200,7 +152,28 @@ resource "aws_cloudwatch_event_target" "this" {
 resource "aws_lambda_permission" "events" {
   statement_id  = "AllowEventBridgeSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = module.function.lambda.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.this.arn
+}
+
+# State written before modules/function held these resources in this module.
+moved {
+  from = aws_iam_role.this
+  to   = module.function.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.this
+  to   = module.function.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.function.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_lambda_function.this
+  to   = module.function.aws_lambda_function.this
 }

@@ -1,21 +1,21 @@
 output "function_name" {
   description = "Name of the governor function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.lambda.function_name
 }
 
 output "function_arn" {
   description = "ARN of the governor function."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.lambda.arn
 }
 
 output "role_arn" {
   description = "ARN of the governor's execution role."
-  value       = aws_iam_role.this.arn
+  value       = module.function.role.arn
 }
 
 output "log_group_name" {
   description = "Name of the governor's log group (one JSON decision line per run)."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.function.log_group.name
 }
 
 output "schedule_rule_name" {
@@ -25,7 +25,7 @@ output "schedule_rule_name" {
 
 output "environment_variables" {
   description = "The governor's environment (its settings; no secrets)."
-  value       = aws_lambda_function.this.environment[0].variables
+  value       = module.function.lambda.environment[0].variables
 }
 
 output "governed_event_source_mapping_arn" {

@@ -20,9 +20,9 @@ run "local_zip_by_default" {
 
   assert {
     condition = (
-      aws_lambda_function.this.filename == "main.tf" &&
-      aws_lambda_function.this.source_code_hash == filebase64sha256("main.tf") &&
-      aws_lambda_function.this.s3_bucket == null && aws_lambda_function.this.s3_key == null
+      module.function.lambda.filename == "main.tf" &&
+      module.function.lambda.source_code_hash == filebase64sha256("main.tf") &&
+      module.function.lambda.s3_bucket == null && module.function.lambda.s3_key == null
     )
     error_message = "a local zip must be uploaded with its hash, and no S3 source set"
   }
@@ -40,10 +40,10 @@ run "zip_from_s3" {
 
   assert {
     condition = (
-      aws_lambda_function.this.s3_bucket == "orders-artifacts.eu-west-1" &&
-      aws_lambda_function.this.s3_key == "sqs-batch-consumer/0.2.0/function-arm64.zip" &&
-      aws_lambda_function.this.s3_object_version == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" &&
-      aws_lambda_function.this.filename == null
+      module.function.lambda.s3_bucket == "orders-artifacts.eu-west-1" &&
+      module.function.lambda.s3_key == "sqs-batch-consumer/0.2.0/function-arm64.zip" &&
+      module.function.lambda.s3_object_version == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" &&
+      module.function.lambda.filename == null
     )
     error_message = "the S3 bucket, key and version must reach the function, and no local file"
   }
@@ -59,7 +59,7 @@ run "zip_from_s3_without_version" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.s3_key == "function.zip" && aws_lambda_function.this.s3_object_version == null
+    condition     = module.function.lambda.s3_key == "function.zip" && module.function.lambda.s3_object_version == null
     error_message = "an S3 source without a version must be accepted"
   }
 }

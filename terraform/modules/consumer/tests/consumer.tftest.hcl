@@ -49,17 +49,17 @@ run "defaults" {
 
   assert {
     condition = (
-      aws_lambda_function.this.handler == "consumer.handler.lambda_handler" &&
-      aws_lambda_function.this.runtime == "python3.12" &&
-      aws_lambda_function.this.architectures == tolist(["arm64"]) &&
-      aws_lambda_function.this.memory_size == 512 &&
-      aws_lambda_function.this.timeout == 60
+      module.function.lambda.handler == "consumer.handler.lambda_handler" &&
+      module.function.lambda.runtime == "python3.12" &&
+      module.function.lambda.architectures == tolist(["arm64"]) &&
+      module.function.lambda.memory_size == 512 &&
+      module.function.lambda.timeout == 60
     )
     error_message = "handler consumer.handler.lambda_handler on python3.12/arm64, 512 MB, 60 s by default"
   }
 
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = module.function.lambda.environment[0].variables == tomap({
       ENTITY_API_URL             = "https://entities.example.com/v1/operations:batch"
       DLQ_URL                    = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq"
       MAX_OPERATIONS_PER_REQUEST = "100"
@@ -72,22 +72,22 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "INFO" && aws_lambda_function.this.logging_config[0].system_log_level == "INFO"
+    condition     = module.function.lambda.logging_config[0].application_log_level == "INFO" && module.function.lambda.logging_config[0].system_log_level == "INFO"
     error_message = "application and system log level INFO by default (the REPORT lines carry duration, memory and init time)"
   }
 
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].log_format == "JSON" && aws_lambda_function.this.logging_config[0].log_group == "/aws/lambda/orders"
+    condition     = module.function.lambda.logging_config[0].log_format == "JSON" && module.function.lambda.logging_config[0].log_group == "/aws/lambda/orders"
     error_message = "the function must log JSON to its own log group"
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == -1 && aws_lambda_function.this.tracing_config[0].mode == "PassThrough"
+    condition     = module.function.lambda.reserved_concurrent_executions == -1 && module.function.lambda.tracing_config[0].mode == "PassThrough"
     error_message = "unreserved concurrency and PassThrough tracing by default"
   }
 
   assert {
-    condition     = aws_lambda_function.this.source_code_hash == filebase64sha256("main.tf")
+    condition     = module.function.lambda.source_code_hash == filebase64sha256("main.tf")
     error_message = "source_code_hash must be the hash of package_path"
   }
 
@@ -97,18 +97,18 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/orders" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    condition     = module.function.log_group.name == "/aws/lambda/orders" && module.function.log_group.retention_in_days == 30
     error_message = "the log group must be /aws/lambda/<name> with 30 days' retention by default"
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com" && aws_iam_role.this.name == "orders-consumer"
+    condition     = jsondecode(module.function.role.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com" && module.function.role.name == "orders-consumer"
     error_message = "the role orders-consumer must be assumable by Lambda"
   }
 
   assert {
     condition = alltrue(flatten([
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [
+      for s in jsondecode(module.function.role_policy.policy).Statement : [
         for a in s.Action : !strcontains(a, "*")
       ]
     ]))
@@ -117,7 +117,7 @@ run "defaults" {
 
   assert {
     condition = alltrue(flatten([
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [
+      for s in jsondecode(module.function.role_policy.policy).Statement : [
         for r in s.Resource : r != "*" && !startswith(r, "arn:aws:sqs:*")
       ]
     ]))
@@ -126,7 +126,7 @@ run "defaults" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "ConsumeSourceQueue"
+      for s in jsondecode(module.function.role_policy.policy).Statement : s if s.Sid == "ConsumeSourceQueue"
       ][0] == {
       Sid      = "ConsumeSourceQueue"
       Effect   = "Allow"
@@ -138,7 +138,7 @@ run "defaults" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "RequeueRetriesAtRedriveLimit"
+      for s in jsondecode(module.function.role_policy.policy).Statement : s if s.Sid == "RequeueRetriesAtRedriveLimit"
       ][0] == {
       Sid      = "RequeueRetriesAtRedriveLimit"
       Effect   = "Allow"
@@ -150,7 +150,7 @@ run "defaults" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "RouteInvalidRecordsToDlq"
+      for s in jsondecode(module.function.role_policy.policy).Statement : s if s.Sid == "RouteInvalidRecordsToDlq"
       ][0] == {
       Sid      = "RouteInvalidRecordsToDlq"
       Effect   = "Allow"
@@ -162,13 +162,13 @@ run "defaults" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "WriteOwnLogs"
+      for s in jsondecode(module.function.role_policy.policy).Statement : s.Resource if s.Sid == "WriteOwnLogs"
     ][0] == ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders:*"]
     error_message = "log writes only to the function's own log group"
   }
 
   assert {
-    condition     = toset([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RequeueRetriesAtRedriveLimit", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
+    condition     = toset([for s in jsondecode(module.function.role_policy.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RequeueRetriesAtRedriveLimit", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
     error_message = "no SSM or KMS statement without a token parameter or key"
   }
 
@@ -197,14 +197,14 @@ run "token_parameter_and_keys" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource] if s.Sid == "ReadApiTokenParameter"
+      for s in jsondecode(module.function.role_policy.policy).Statement : [s.Action, s.Resource] if s.Sid == "ReadApiTokenParameter"
     ][0] == [["ssm:GetParameter"], ["arn:aws:ssm:us-east-1:123456789012:parameter/orders/entity-api-token"]]
     error_message = "ssm:GetParameter on exactly the token parameter"
   }
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource, s.Condition] if s.Sid == "DecryptApiTokenParameter"
+      for s in jsondecode(module.function.role_policy.policy).Statement : [s.Action, s.Resource, s.Condition] if s.Sid == "DecryptApiTokenParameter"
       ][0] == [
       ["kms:Decrypt"],
       ["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"],
@@ -215,31 +215,31 @@ run "token_parameter_and_keys" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : [s.Action, s.Resource] if s.Sid == "UseQueueKey"
+      for s in jsondecode(module.function.role_policy.policy).Statement : [s.Action, s.Resource] if s.Sid == "UseQueueKey"
     ][0] == [["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"]]
     error_message = "kms:Decrypt and kms:GenerateDataKey on exactly the queue key"
   }
 
   assert {
     condition = (
-      aws_lambda_function.this.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token" &&
-      aws_lambda_function.this.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "5" &&
-      aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"] == "OrdersSync" &&
-      aws_lambda_function.this.environment[0].variables["RETRY_HORIZON_SECONDS"] == "7200" &&
-      aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "0.5" &&
-      aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "43200" &&
-      !contains(keys(aws_lambda_function.this.environment[0].variables), "ENTITY_API_TOKEN")
+      module.function.lambda.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token" &&
+      module.function.lambda.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "5" &&
+      module.function.lambda.environment[0].variables["METRICS_NAMESPACE"] == "OrdersSync" &&
+      module.function.lambda.environment[0].variables["RETRY_HORIZON_SECONDS"] == "7200" &&
+      module.function.lambda.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "0.5" &&
+      module.function.lambda.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "43200" &&
+      !contains(keys(module.function.lambda.environment[0].variables), "ENTITY_API_TOKEN")
     )
     error_message = "optional settings must reach the environment, and the token itself never"
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.this.kms_key_id == var.function_kms_key_arn && aws_lambda_function.this.kms_key_arn == var.function_kms_key_arn
+    condition     = module.function.log_group.kms_key_id == var.function_kms_key_arn && module.function.lambda.kms_key_arn == var.function_kms_key_arn
     error_message = "the function key must encrypt the log group and the environment"
   }
 
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "DEBUG" && aws_lambda_function.this.logging_config[0].system_log_level == "WARN"
+    condition     = module.function.lambda.logging_config[0].application_log_level == "DEBUG" && module.function.lambda.logging_config[0].system_log_level == "WARN"
     error_message = "the application and system log levels must follow their inputs"
   }
 }
@@ -269,18 +269,18 @@ run "options_reach_the_resources" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy_attachment.xray) == 1 && aws_lambda_function.this.tracing_config[0].mode == "Active"
+    condition     = length(aws_iam_role_policy_attachment.xray) == 1 && module.function.lambda.tracing_config[0].mode == "Active"
     error_message = "Active tracing must attach the X-Ray write policy"
   }
 
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
+    condition     = module.function.lambda.reserved_concurrent_executions == 10
     error_message = "reserved concurrency must reach the function"
   }
 
   assert {
     condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ReadApiTokenParameter"
+      for s in jsondecode(module.function.role_policy.policy).Statement : s.Resource if s.Sid == "ReadApiTokenParameter"
     ][0] == ["arn:aws:ssm:us-east-1:123456789012:parameter/orders-token"]
     error_message = "a name without a leading slash must give parameter/<name>"
   }

@@ -61,63 +61,63 @@ run "accepts_the_low_edges" {
     filter_patterns                    = ["{\"body\":{\"op\":[\"create\"]}}", "{\"body\":{\"op\":[\"update\"]}}", "{\"body\":{\"op\":[\"delete\"]}}", "{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"entity_type\":[\"customer\"]}}"]
   }
   assert {
-    condition     = length(aws_lambda_function.this.function_name) == 55 && length(aws_iam_role.this.name) == 64
+    condition     = length(module.function.lambda.function_name) == 55 && length(module.function.role.name) == 64
     error_message = "function name accepts 55: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.runtime == "python3.13"
+    condition     = module.function.lambda.runtime == "python3.13"
     error_message = "runtime accepts python313: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.architectures == tolist(["x86_64"])
+    condition     = module.function.lambda.architectures == tolist(["x86_64"])
     error_message = "architecture accepts x86 64: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.memory_size == 128
+    condition     = module.function.lambda.memory_size == 128
     error_message = "memory size accepts 128: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.timeout == 10 && !contains(keys(aws_lambda_function.this.environment[0].variables), "ENTITY_API_TIMEOUT_SECONDS")
+    condition     = module.function.lambda.timeout == 10 && !contains(keys(module.function.lambda.environment[0].variables), "ENTITY_API_TIMEOUT_SECONDS")
     error_message = "function timeout 10 with the handler's default 10 s API timeout must be accepted (issue 15: the handler caps the request's timeout)"
   }
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "DEBUG"
+    condition     = module.function.lambda.logging_config[0].application_log_level == "DEBUG"
     error_message = "application log level accepts debug: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].system_log_level == "DEBUG"
+    condition     = module.function.lambda.logging_config[0].system_log_level == "DEBUG"
     error_message = "system log level DEBUG must be accepted and reach the function"
   }
   assert {
-    condition     = aws_cloudwatch_log_group.this.retention_in_days == 1
+    condition     = module.function.log_group.retention_in_days == 1
     error_message = "log retention accepts 1: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "http://127.0.0.1:8080/v1/operations:batch"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_URL"] == "http://127.0.0.1:8080/v1/operations:batch"
     error_message = "an http:// URL with a port to a loopback host, with a token (local use), must be accepted and reach the environment"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["MAX_OPERATIONS_PER_REQUEST"] == "1"
+    condition     = module.function.lambda.environment[0].variables["MAX_OPERATIONS_PER_REQUEST"] == "1"
     error_message = "max operations accepts 1: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["MAX_REQUEST_BYTES"] == "1024"
+    condition     = module.function.lambda.environment[0].variables["MAX_REQUEST_BYTES"] == "1024"
     error_message = "max request bytes accepts edges low: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"] == "Team_1/Orders-Sync.v2 #prod:eu"
+    condition     = module.function.lambda.environment[0].variables["METRICS_NAMESPACE"] == "Team_1/Orders-Sync.v2 #prod:eu"
     error_message = "letters, digits, '.', '_', '/', '#', ':', '-' and space must be accepted and reach the environment"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["SOURCE_MAX_RECEIVE_COUNT"] == "7"
+    condition     = module.function.lambda.environment[0].variables["SOURCE_MAX_RECEIVE_COUNT"] == "7"
     error_message = "max_receive_count must reach the handler as SOURCE_MAX_RECEIVE_COUNT"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["RETRY_HORIZON_SECONDS"] == "60"
+    condition     = module.function.lambda.environment[0].variables["RETRY_HORIZON_SECONDS"] == "60"
     error_message = "a 60 s horizon must be accepted and reach the environment"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "30" && aws_lambda_function.this.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "30"
+    condition     = module.function.lambda.environment[0].variables["RETRY_BACKOFF_BASE_SECONDS"] == "30" && module.function.lambda.environment[0].variables["RETRY_BACKOFF_MAX_SECONDS"] == "30"
     error_message = "a base equal to the cap must be accepted"
   }
   assert {
@@ -125,7 +125,7 @@ run "accepts_the_low_edges" {
     error_message = "the share reaches the environment"
   }
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 2
+    condition     = module.function.lambda.reserved_concurrent_executions == 2
     error_message = "reserved concurrency accepts maximum concurrency: the value must be accepted and reach the resource"
   }
   assert {
@@ -163,39 +163,39 @@ run "accepts_the_high_edges" {
     maximum_batching_window_in_seconds = 300
   }
   assert {
-    condition     = aws_lambda_function.this.memory_size == 10240
+    condition     = module.function.lambda.memory_size == 10240
     error_message = "memory size accepts 10240: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.timeout == 900
+    condition     = module.function.lambda.timeout == 900
     error_message = "function timeout accepts 900: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "0.1"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "0.1"
     error_message = "api timeout accepts 0.1: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.logging_config[0].application_log_level == "TRACE"
+    condition     = module.function.lambda.logging_config[0].application_log_level == "TRACE"
     error_message = "TRACE keeps the INFO summary and must be accepted"
   }
   assert {
-    condition     = aws_cloudwatch_log_group.this.retention_in_days == 3653
+    condition     = module.function.log_group.retention_in_days == 3653
     error_message = "log retention accepts 3653: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com:65535/v1/operations:batch"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com:65535/v1/operations:batch"
     error_message = "port 65535 must be accepted"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["MAX_OPERATIONS_PER_REQUEST"] == "10000"
+    condition     = module.function.lambda.environment[0].variables["MAX_OPERATIONS_PER_REQUEST"] == "10000"
     error_message = "max operations accepts 10000: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["MAX_REQUEST_BYTES"] == "6291456"
+    condition     = module.function.lambda.environment[0].variables["MAX_REQUEST_BYTES"] == "6291456"
     error_message = "max request bytes accepts edges high: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = length(aws_lambda_function.this.environment[0].variables["METRICS_NAMESPACE"]) == 255
+    condition     = length(module.function.lambda.environment[0].variables["METRICS_NAMESPACE"]) == 255
     error_message = "a 255-character namespace must be accepted"
   }
   assert {
@@ -207,7 +207,7 @@ run "accepts_the_high_edges" {
     error_message = "batch size accepts 10000 with 300s window: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = !contains(keys(aws_lambda_function.this.environment[0].variables), "SOURCE_MAX_RECEIVE_COUNT")
+    condition     = !contains(keys(module.function.lambda.environment[0].variables), "SOURCE_MAX_RECEIVE_COUNT")
     error_message = "without max_receive_count the handler reads the queue's redrive policy"
   }
 }
@@ -224,11 +224,11 @@ run "accepts_function_timeout_5_with_an_equal_visibility_timeout" {
     maximum_batching_window_in_seconds = 0
   }
   assert {
-    condition     = aws_lambda_function.this.timeout == 5
+    condition     = module.function.lambda.timeout == 5
     error_message = "function timeout accepts 5 with the default API timeout and a visibility timeout equal to it"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com"
     error_message = "a URL with only a host must be accepted"
   }
   assert {
@@ -250,11 +250,11 @@ run "accepts_function_timeout_4_with_a_half_second_api_timeout" {
     maximum_batching_window_in_seconds = 1
   }
   assert {
-    condition     = aws_lambda_function.this.timeout == 4
+    condition     = module.function.lambda.timeout == 4
     error_message = "function timeout accepts 4 with a 0.5 s API timeout (0.5 + 3.25 s fit)"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "http://[::1]:8080/v1/operations:batch"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_URL"] == "http://[::1]:8080/v1/operations:batch"
     error_message = "an IPv6 host with a port must be accepted"
   }
   assert {
@@ -273,11 +273,11 @@ run "accepts_an_api_timeout_just_below_function_timeout" {
     entity_api_token_parameter_name = "/orders/entity-api-token"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "9.5"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_TIMEOUT_SECONDS"] == "9.5"
     error_message = "api timeout accepts just below function timeout: the value must be accepted and reach the resource"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_URL"] == "http://LocalHost:8080/v1/operations:batch"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_URL"] == "http://LocalHost:8080/v1/operations:batch"
     error_message = "a token to http://localhost (any case) must be accepted"
   }
 }
@@ -301,11 +301,11 @@ run "accepts_a_fifo_queue" {
     error_message = "a FIFO queue with 10 records per batch and no window must be accepted"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["SOURCE_MAX_RECEIVE_COUNT"] == "16"
+    condition     = module.function.lambda.environment[0].variables["SOURCE_MAX_RECEIVE_COUNT"] == "16"
     error_message = "15 x 42000 s reach a 7-day horizon: accepted"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token"
+    condition     = module.function.lambda.environment[0].variables["ENTITY_API_TOKEN_PARAMETER"] == "/orders/entity-api-token"
     error_message = "a token over https:// must be accepted"
   }
 }

@@ -25,16 +25,29 @@ run "function_schedule_logs_role_and_state" {
 
   assert {
     condition = (
-      aws_lambda_function.this.function_name == "orders-governor" &&
-      aws_lambda_function.this.handler == "consumer.governor.lambda_handler" &&
-      aws_lambda_function.this.source_code_hash == filebase64sha256("main.tf") &&
-      aws_lambda_function.this.timeout < 60
+      module.function.lambda.function_name == "orders-governor" &&
+      module.function.lambda.handler == "consumer.governor.lambda_handler" &&
+      module.function.lambda.source_code_hash == filebase64sha256("main.tf") &&
+      module.function.lambda.timeout < 60
     )
     error_message = "the governor must run consumer.governor.lambda_handler from the consumer's zip, with a timeout under the schedule's minute"
   }
 
+  # The shared function module's optional settings stay as the governor always had them.
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = (
+      module.function.lambda.memory_size == 256 &&
+      module.function.lambda.reserved_concurrent_executions == -1 &&
+      module.function.lambda.kms_key_arn == null &&
+      module.function.lambda.logging_config[0].application_log_level == "INFO" &&
+      module.function.lambda.logging_config[0].system_log_level == "INFO" &&
+      module.function.log_group.retention_in_days == 30
+    )
+    error_message = "the governor's function must keep 256 MB, no reserved concurrency, no customer key, INFO logs and 30 days' retention"
+  }
+
+  assert {
+    condition = module.function.lambda.environment[0].variables == tomap({
       EVENT_SOURCE_MAPPING_UUID = "2f5e3f1e-0000-4000-8000-000000000000"
       CONSUMER_FUNCTION_NAME    = "orders"
       QUEUE_NAME                = "orders"
@@ -63,18 +76,18 @@ run "function_schedule_logs_role_and_state" {
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/orders-governor" && aws_lambda_function.this.logging_config[0].log_group == "/aws/lambda/orders-governor"
+    condition     = module.function.log_group.name == "/aws/lambda/orders-governor" && module.function.lambda.logging_config[0].log_group == "/aws/lambda/orders-governor"
     error_message = "the governor must log to its own log group"
   }
 
   assert {
-    condition     = aws_iam_role.this.name == "orders-governor" && jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com"
+    condition     = module.function.role.name == "orders-governor" && jsondecode(module.function.role.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com"
     error_message = "the governor must have its own role, assumable by Lambda"
   }
 
   assert {
     condition = {
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => [s.Effect, s.Action, s.Resource]
+      for s in jsondecode(module.function.role_policy.policy).Statement : s.Sid => [s.Effect, s.Action, s.Resource]
       } == {
       ReadMappingConcurrency = ["Allow", ["lambda:GetEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
       SetMappingConcurrency  = ["Allow", ["lambda:UpdateEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
@@ -97,7 +110,7 @@ run "function_schedule_logs_role_and_state" {
 
   assert {
     condition = {
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => try(s.Condition, null)
+      for s in jsondecode(module.function.role_policy.policy).Statement : s.Sid => try(s.Condition, null)
       } == {
       ReadMappingConcurrency = null
       SetMappingConcurrency  = { ArnEquals = { "lambda:FunctionArn" = "arn:aws:lambda:us-east-1:123456789012:function:orders" } }
@@ -128,13 +141,13 @@ run "the_update_condition_follows_the_mapping_partition_region_and_account" {
 
   assert {
     condition = one([
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Condition.ArnEquals["lambda:FunctionArn"] if s.Sid == "SetMappingConcurrency"
+      for s in jsondecode(module.function.role_policy.policy).Statement : s.Condition.ArnEquals["lambda:FunctionArn"] if s.Sid == "SetMappingConcurrency"
     ]) == "arn:aws-cn:lambda:cn-north-1:210987654321:function:orders_v2"
     error_message = "the policy's condition must carry that ARN"
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["MAXIMUM_CONCURRENCY"] == "7"
+    condition     = module.function.lambda.environment[0].variables["MAXIMUM_CONCURRENCY"] == "7"
     error_message = "equal bounds must be accepted"
   }
 }
@@ -157,16 +170,16 @@ run "settings_and_code_from_s3_follow_inputs" {
 
   assert {
     condition = (
-      aws_lambda_function.this.environment[0].variables["MINIMUM_CONCURRENCY"] == "5" &&
-      aws_lambda_function.this.environment[0].variables["MAXIMUM_CONCURRENCY"] == "1000" &&
-      aws_lambda_function.this.environment[0].variables["TARGET_THROTTLE_RATIO"] == "0.2" &&
-      aws_lambda_function.this.environment[0].variables["PERIOD_SECONDS"] == "300"
+      module.function.lambda.environment[0].variables["MINIMUM_CONCURRENCY"] == "5" &&
+      module.function.lambda.environment[0].variables["MAXIMUM_CONCURRENCY"] == "1000" &&
+      module.function.lambda.environment[0].variables["TARGET_THROTTLE_RATIO"] == "0.2" &&
+      module.function.lambda.environment[0].variables["PERIOD_SECONDS"] == "300"
     )
     error_message = "the bounds, the target and the period must reach the governor"
   }
 
   assert {
-    condition     = aws_lambda_function.this.s3_bucket == "orders-artifacts" && aws_lambda_function.this.s3_key == "function.zip" && aws_lambda_function.this.filename == null
+    condition     = module.function.lambda.s3_bucket == "orders-artifacts" && module.function.lambda.s3_key == "function.zip" && module.function.lambda.filename == null
     error_message = "the governor must take the zip from S3 when the consumer does"
   }
 }
