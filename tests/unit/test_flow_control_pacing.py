@@ -8,6 +8,7 @@ import pytest
 
 from consumer.flow_control.pacing import (
     BETA,
+    CLIMB_SECONDS,
     FORGET_AFTER_SECONDS,
     MAX_RATE_SCALE,
     MIN_RATE,
@@ -57,6 +58,42 @@ def test_a_throttle_before_the_first_bucket_closes_keeps_the_rate_seen_so_far() 
     assert limiter.fill_rate == pytest.approx(BETA * 5 / 0.5)
     limiter.record(0.06, throttled=False)  # a success in the same bucket does not undo it
     assert limiter.fill_rate > MIN_RATE
+
+
+@pytest.mark.parametrize("rate", [2.0, 40.0])
+def test_the_climb_back_takes_climb_seconds_at_every_rate(rate: float) -> None:
+    # botocore's fixed scale brought 2/s back in ~1 s (a probe, and a 429, every few seconds
+    # from each environment under fan-out) and 40/s in ~3 s
+    limiter = AdaptiveRateLimiter(0.0)
+    now = send_steadily(limiter, rate, 0.0, 30.0)
+    limiter.record(now, throttled=True)
+    cut = limiter.fill_rate
+    w_max = cut / BETA
+    rates: dict[float, float] = {}
+    for tenth in range(1, 10 * int(CLIMB_SECONDS) + 11):
+        t = now + tenth / 10
+        limiter.record(t, throttled=False)  # answers well above the rate: no ceiling binds
+        limiter.record(t, throttled=False)
+        rates[tenth / 10] = limiter.fill_rate
+    assert rates[CLIMB_SECONDS / 2] < cut + 0.9 * (w_max - cut)
+    assert rates[CLIMB_SECONDS] == pytest.approx(w_max, rel=0.02)
+    assert rates[CLIMB_SECONDS + 1.0] < 1.05 * w_max  # then it probes, slowly
+
+
+def test_a_throttle_below_the_last_one_gives_way_fast_convergence() -> None:
+    # the second throttle comes at a lower rate (more environments share the API now): the
+    # climb pauses below that rate, not at it, so the environment yields part of its share
+    limiter = AdaptiveRateLimiter(0.0)
+    now = send_steadily(limiter, 10.0, 0.0, 30.0)
+    limiter.record(now, throttled=True)
+    now = send_steadily(limiter, 6.0, now + 0.1, 20.0)
+    basis = 6.0
+    limiter.record(now, throttled=True)
+    assert limiter.fill_rate == pytest.approx(BETA * basis, rel=0.05)
+    for tenth in range(1, 10 * int(CLIMB_SECONDS) + 1):
+        limiter.record(now + tenth / 10, throttled=False)
+        limiter.record(now + tenth / 10, throttled=False)
+    assert limiter.fill_rate == pytest.approx(basis * (1 + BETA) / 2, rel=0.05)
 
 
 def test_tokens_arrive_at_the_fill_rate() -> None:

@@ -8,9 +8,15 @@ throttling.py), written for a caller that owns the clock:
   bucket closes: the answers so far over one bucket's width).
 - On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate) and the
   rate at the drop is remembered as `w_max`.
-- On success the fill rate follows the CUBIC curve SCALE x (t - t_drop - K) ** 3 + w_max, where
-  K = cbrt(w_max x (1 - BETA) / SCALE): it climbs back to w_max in K seconds, pauses there,
-  then probes above it; never above twice the measured rate.
+- On success the fill rate follows the CUBIC curve scale x (t - t_drop - K) ** 3 + w_max: it
+  climbs back to w_max in K seconds, pauses there, then probes above it; never above twice the
+  measured rate. Unlike botocore (a fixed scale of 0.4 requests/s per s**3, so a rate of 2/s is
+  back in ~1 s), the scale is relative to the rate: K is CLIMB_SECONDS at every rate. Under
+  fan-out each execution environment's share is a few requests/s, and a climb of a second
+  meant a probe, and a 429, every few seconds from each of them.
+- Fast convergence (CUBIC, RFC 8312 4.6): a throttle below the previous one's rate sets w_max
+  to the midpoint of the new rate and its cut, not the new rate, so an environment whose
+  share shrank (more environments competing) stops probing back toward its old share.
 - A Retry-After answer also blocks every token until its instant.
 - `start_rate` (a known share of the API's limit) paces from the first request at that rate
   and caps it there: probing above a known share only buys 429s (measured: tight-api at 5
@@ -34,8 +40,12 @@ import math
 
 BETA = 0.7
 """Multiplicative decrease on throttling."""
-SCALE = 0.4
-"""CUBIC scale constant (requests/s per s**3)."""
+CLIMB_SECONDS = 10.0
+"""Seconds the rate takes after a throttle to climb back to the rate it was cut from (CUBIC's
+K, the same at every rate). Simulated fan-out (scripts/sim/calibration_fanout.toml's setup:
+K = 12 environments sharing a token bucket of 20 requests/s): 22.6% 429s with botocore's fixed
+scale (K ~1 s at 2 requests/s), 10.4% at 10 s (with fast convergence), the same drain; one
+environment alone against 5 or 8 requests/s drains as fast as before (within 2%)."""
 MIN_RATE = 0.5
 """The fill rate never goes below this (requests/s)."""
 SMOOTHING = 0.8
@@ -64,6 +74,9 @@ class AdaptiveRateLimiter:
         "_last_refill",
         "_last_seen",
         "_measured",
+        "_paused",
+        "_previous_w_max",
+        "_scale",
         "_w_max",
         "capacity",
         "enabled",
@@ -89,7 +102,10 @@ class AdaptiveRateLimiter:
         self._measured = 0.0
         self._bucket_start = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._count = 0
+        self._paused = 0.0
         self._w_max = 0.0
+        self._previous_w_max = 0.0
+        self._scale = 0.0
         self._k = 0.0
         self._drop_at = now
         self._last_seen = now
@@ -108,9 +124,7 @@ class AdaptiveRateLimiter:
         if pause <= 0.0:
             return
         self._drop_at += pause
-        bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
-        if bucket > self._bucket_start:  # the open bucket's answers would count the pause
-            self._bucket_start, self._count = bucket, 0
+        self._paused += pause  # the rate is measured on the clock without the pauses
         if self._last_refill is not None:
             self._last_refill += pause
         self._last_seen = now
@@ -148,19 +162,24 @@ class AdaptiveRateLimiter:
             self.not_before = max(self.not_before, now + retry_after)
         if throttled:
             basis = min(measured, self.fill_rate) if self.enabled else measured
-            self._w_max = basis
-            self._k = (basis * (1.0 - BETA) / SCALE) ** (1.0 / 3.0)
-            self._drop_at = now
             new_rate = basis * BETA
+            self._w_max = basis
+            if basis < self._previous_w_max:  # fast convergence: give way to the others
+                self._w_max = basis * (1.0 + BETA) / 2.0
+            self._previous_w_max = basis
+            self._scale = basis * (1.0 - BETA) / CLIMB_SECONDS**3
+            self._k = ((self._w_max - new_rate) / self._scale) ** (1.0 / 3.0) if basis > 0 else 0.0
+            self._drop_at = now
             self.enabled = True
         else:
-            new_rate = SCALE * (now - self._drop_at - self._k) ** 3 + self._w_max
+            new_rate = self._scale * (now - self._drop_at - self._k) ** 3 + self._w_max
         ceiling = MAX_RATE_SCALE * measured
         if self.start_rate is not None:  # a known share: the rate, never doubted, never exceeded
             ceiling = self.start_rate
         self._set_rate(now, min(new_rate, ceiling))
 
     def _measure(self, now: float) -> float:
+        now -= self._paused
         bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._count += 1
         if bucket > self._bucket_start:
