@@ -6,8 +6,9 @@ throttling.py), written for a caller that owns the clock:
 - Until the first throttling answer, requests go out unpaced.
 - The send rate is measured in half-second buckets, exponentially smoothed (before the first
   bucket closes: the answers so far over one bucket's width).
-- On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate) and the
-  rate at the drop is remembered as `w_max`.
+- On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate, the rate
+  really sent over the last ~SENT_RATE_SECONDS) and the rate at the drop is remembered as
+  `w_max`.
 - On success the fill rate follows the CUBIC curve scale x (t - t_drop - K) ** 3 + w_max: it
   climbs back to w_max in K seconds, pauses there, then probes above it; never above twice the
   measured rate. Unlike botocore (a fixed scale of 0.4 requests/s per s**3, so a rate of 2/s is
@@ -40,12 +41,11 @@ import math
 
 BETA = 0.7
 """Multiplicative decrease on throttling."""
-CLIMB_SECONDS = 10.0
+CLIMB_SECONDS = 6.0
 """Seconds the rate takes after a throttle to climb back to the rate it was cut from (CUBIC's
-K, the same at every rate). Simulated fan-out (scripts/sim/calibration_fanout.toml's setup:
-K = 12 environments sharing a token bucket of 20 requests/s): 22.6% 429s with botocore's fixed
-scale (K ~1 s at 2 requests/s), 10.4% at 10 s (with fast convergence), the same drain; one
-environment alone against 5 or 8 requests/s drains as fast as before (within 2%)."""
+K, the same at every rate; botocore's fixed scale of 0.4 takes ~1 s at 2 requests/s, an
+environment's share under fan-out, so each environment probed, and drew a 429, every few
+seconds)."""
 MIN_RATE = 0.5
 """The fill rate never goes below this (requests/s)."""
 SMOOTHING = 0.8
@@ -58,6 +58,17 @@ FORGET_AFTER_SECONDS = 60.0
 """A pause between two invocations of one environment longer than this forgets the learnt
 rate: under a backlog the mapping invokes again within a second, so a longer pause means the
 backlog ended, and the API's state after it is anyone's guess."""
+SENT_RATE_SECONDS = 2.0
+"""Time constant of the rate the environment really sent (answers per second, exponentially
+weighted over wall time, pauses between invocations included, nothing before the limiter
+existed), the most a throttle cuts from. The half-second buckets of `measured_rate` see an
+invocation's requests leave together (three in 10 ms read as 6/s) and do not count the pauses
+(`resume`), so under fan-out they overstate an environment's share several times, and a fresh
+environment throttled after its first few requests was cut to 0.7 x 6/s instead of ~1/s.
+Simulated fan-out (calibration_fanout.toml's setup, 20 requests/s, this law against botocore's):
+K = 12 22.6% -> 7.5% 429s, K = 4 5.4% -> 1.6%, drains +5% and +7%. The price: one environment
+throttled alone is cut deeper and climbs back slower (5 requests/s: 74 s -> 85 s for 6,000
+changes; 8/s: 48 s -> 52 s); unthrottled (K = 1 at 20/s) it is unchanged."""
 _EPSILON = 1e-9
 """Token shortfall treated as none (float rounding must not yield endless tiny waits)."""
 
@@ -77,6 +88,8 @@ class AdaptiveRateLimiter:
         "_paused",
         "_previous_w_max",
         "_scale",
+        "_sent",
+        "_sent_at",
         "_w_max",
         "capacity",
         "enabled",
@@ -103,6 +116,8 @@ class AdaptiveRateLimiter:
         self._bucket_start = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._count = 0
         self._paused = 0.0
+        self._sent = 0.0
+        self._sent_at = now
         self._w_max = 0.0
         self._previous_w_max = 0.0
         self._scale = 0.0
@@ -162,6 +177,7 @@ class AdaptiveRateLimiter:
             self.not_before = max(self.not_before, now + retry_after)
         if throttled:
             basis = min(measured, self.fill_rate) if self.enabled else measured
+            basis = min(basis, self._sent)  # what it really sent, its pauses included
             new_rate = basis * BETA
             self._w_max = basis
             if basis < self._previous_w_max:  # fast convergence: give way to the others
@@ -179,6 +195,9 @@ class AdaptiveRateLimiter:
         self._set_rate(now, min(new_rate, ceiling))
 
     def _measure(self, now: float) -> float:
+        decay = math.exp(-(now - self._sent_at) / SENT_RATE_SECONDS)
+        self._sent = self._sent * decay + 1.0 / SENT_RATE_SECONDS
+        self._sent_at = now
         now -= self._paused
         bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._count += 1
