@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.outage import GOAL_FACTOR, GOAL_FIXED_SECONDS
-from cli import parser_for
+from sbc_tools.cli import parser_for
 from sim import scenario as scenarios
 from sim import sqs
 from sim.scenario import Scenario
