@@ -179,6 +179,10 @@ bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through Lo
 bench-fanout: $(VENV_STAMP) ## Fan-out through LocalStack at K = 1, 4, 12 and with the governor, against a 20 requests/s token bucket
 	scripts/bench/fanout.sh
 
+.PHONY: bench-outage
+bench-outage: $(VENV_STAMP) ## Recovery after a 3-minute API outage through LocalStack: drain after it vs the normal drain, requests and receives during it
+	scripts/bench/outage.sh
+
 .PHONY: demo
 demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues; CONCURRENCY=N: invocations at once)
 	scripts/localcloud/demo.sh
