@@ -17,6 +17,7 @@ import sys
 from rich.table import Table
 
 from bench.e2e import Phase, run_phase
+from sbc_tools.cli import add_version
 from sbc_tools.cli import stdout_console as console
 from sbc_tools.entity_api_admin import EntityApiAdmin, chaos_faults
 from sbc_tools.ops import stack as stack_lookup
@@ -44,7 +45,10 @@ def render(on: Phase, off: Phase, visibility_timeout: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.chaos", description=__doc__.splitlines()[0]
+    )
+    add_version(parser)
     stack_lookup.add_arguments(parser)
     parser.add_argument("--count", type=int, default=2000, help="changes in each run")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")

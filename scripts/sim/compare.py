@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from sbc_tools.cli import add_version
 from sim import scenario
 from sim.scenario import Scenario, with_governor, with_stack
 from sim.simulation import run
@@ -155,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sim.compare", description=__doc__.split("\n")[0]
     )
+    add_version(parser)
     parser.add_argument("scenarios", nargs="*", help="stored scenario names (default: all)")
     parser.add_argument("--grid", default=",".join(map(str, GRID)))
     parser.add_argument("--workers", type=int, default=1)

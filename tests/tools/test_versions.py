@@ -20,12 +20,12 @@ SCRIPTS = REPO / "scripts"
 
 
 def _tools_with_version() -> list[str]:
-    """Every module of scripts/ whose parser has `--version` from `parser_for` or
-    `add_version` (found, not listed)."""
+    """Every module of scripts/ that builds a command-line parser (`parser_for` or an
+    `ArgumentParser`; found, not listed): each must have `--version`."""
     return sorted(
         ".".join(path.relative_to(SCRIPTS).with_suffix("").parts).removesuffix(".__main__")
         for path in SCRIPTS.rglob("*.py")
-        if re.search(r"\b(parser_for|add_version)\(", path.read_text()) and path.name != "cli.py"
+        if re.search(r"\b(parser_for|ArgumentParser)\(", path.read_text()) and path.name != "cli.py"
     )
 
 
@@ -33,6 +33,7 @@ def test_the_tools_with_version_are_found() -> None:
     tools = _tools_with_version()
 
     assert {"sbc_tools.ops.publish", "localcloud", "lambda_package", "sim", "locking"} <= set(tools)
+    assert {"bench.chaos", "sim.compare"} <= set(tools)
 
 
 @pytest.mark.parametrize("module", _tools_with_version())
