@@ -20,6 +20,7 @@ and DLQ messages. Prints figures, asserts nothing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -105,47 +106,16 @@ class Bench:
             time.sleep(0.2)
 
     def run_row(self, label: str, k: int | None, count: int) -> Row:
+        """One row: publish `count` changes with the poller paused, release it at `k` (None:
+        the governor's start, the governor steering), drain, measure."""
         sqs = self.stack.client("sqs")
         assert self.stack.dlq_url  # noqa: S101 (the local stack records it)
         dlq_before = sum(observe.queue_depth(sqs, self.stack.dlq_url))
-        self.pause()
         start = self.governor.start_value() if k is None and self.governor else (k or 2)
-        self.set_concurrency(start)
-        self.api.reset()
-        self.api.rate(self.rate, self.burst)  # a full bucket
-        messages = message_factory.generate(count)
-        ids = {m.event_id for m in messages if m.event_id}
-        with console.status(f"{label}: publishing {count:,} changes (poller paused) ..."):
-            publish.publish(sqs, self.stack.queue_url, [m.body for m in messages], concurrency=4)
-        self.poller.reset()
-        if self.governor:
-            self.governor.reset()
+        ids = self._publish_paused(label, start, count)
         released = time.monotonic()
         self.poller.cap(1 if k == 1 else None)
-        trace = [start]
-        drained_at = None
-        with console.status(f"{label}: draining ...") as status:
-            while time.monotonic() - released < self.timeout:
-                stats = self.api.stats()
-                seen = self.poller.mapping(self.mapping_uuid) or {}
-                if k is None and self.governor:
-                    self.governor.tick(stats, sqs, self.stack.queue_url, released)
-                if seen.get("concurrency") and seen["concurrency"] != trace[-1]:
-                    trace.append(int(seen["concurrency"]))  # as the poller runs it
-                status.update(
-                    f"{label}: {stats['applied']:,}/{count:,} applied, "
-                    f"{stats['requests']:,} requests, {stats.get('rate_limited', 0):,} 429, "
-                    f"{seen.get('busy', 0)} of {seen.get('concurrency', '?')} invocations running, "
-                    f"{time.monotonic() - released:.0f} s"
-                )
-                if stats["applied"] >= count and drained_at is None:
-                    drained_at = time.monotonic()
-                if drained_at is not None and observe.queue_depth(sqs, self.stack.queue_url) == (
-                    0,
-                    0,
-                ):
-                    break
-                time.sleep(0.25)
+        drained_at, trace = self._drain(label, k, count, released, start)
         self.pause()
         stats = self.api.stats()
         covered = message_factory.covered_event_ids(self.api.applied())
@@ -165,6 +135,56 @@ class Bench:
             dlq=sum(observe.queue_depth(sqs, self.stack.dlq_url)) - dlq_before,
             concurrency_trace=trace,
         )
+
+    def _publish_paused(self, label: str, start: int, count: int) -> set[str]:
+        """Pause the poller, set the row's start, reset the API (a full bucket), publish;
+        the event ids published."""
+        self.pause()
+        self.set_concurrency(start)
+        self.api.reset()
+        self.api.rate(self.rate, self.burst)
+        messages = message_factory.generate(count)
+        with console.status(f"{label}: publishing {count:,} changes (poller paused) ..."):
+            publish.publish(
+                self.stack.client("sqs"),
+                self.stack.queue_url,
+                [m.body for m in messages],
+                concurrency=4,
+            )
+        self.poller.reset()
+        if self.governor:
+            self.governor.reset()
+        return {m.event_id for m in messages if m.event_id}
+
+    def _drain(
+        self, label: str, k: int | None, count: int, released: float, start: int
+    ) -> tuple[float | None, list[int]]:
+        """Until every change is applied and the queue is empty (or the timeout), the governor
+        ticking on its row; (when all were applied, the concurrency the poller ran, in turn)."""
+        sqs = self.stack.client("sqs")
+        trace = [start]
+        drained_at = None
+        with console.status(f"{label}: draining ...") as status:
+            while time.monotonic() - released < self.timeout:
+                stats = self.api.stats()
+                seen = self.poller.mapping(self.mapping_uuid) or {}
+                if k is None and self.governor:
+                    self.governor.tick(stats, sqs, self.stack.queue_url, released)
+                if seen.get("concurrency") and seen["concurrency"] != trace[-1]:
+                    trace.append(int(seen["concurrency"]))  # as the poller runs it
+                status.update(
+                    f"{label}: {stats['applied']:,}/{count:,} applied, "
+                    f"{stats['requests']:,} requests, {stats.get('rate_limited', 0):,} 429, "
+                    f"{seen.get('busy', 0)} of {seen.get('concurrency', '?')} invocations running, "
+                    f"{time.monotonic() - released:.0f} s"
+                )
+                if stats["applied"] >= count and drained_at is None:
+                    drained_at = time.monotonic()
+                empty = observe.queue_depth(sqs, self.stack.queue_url) == (0, 0)
+                if drained_at is not None and empty:
+                    break
+                time.sleep(0.25)
+        return drained_at, trace
 
 
 def render(rows: list[Row], count: int, rate: float, burst: float) -> None:
@@ -254,7 +274,7 @@ def _mapping_uuid(stack: stack_lookup.Stack) -> str:
     return uuid
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> cli.ArgumentParser:
     parser = parser_for(__doc__, __spec__)
     stack_lookup.add_arguments(parser)
     parser.add_argument("--count", type=cli.integer(1), default=6000, help="changes per row")
@@ -266,26 +286,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=cli.number(0, above_minimum=True), default=900.0)
     parser.add_argument("--calibration", type=Path, help="write the figures as TOML here")
-    args = parser.parse_args(argv)
-    try:
-        wanted = _rows(args.rows)
-    except ValueError as error:
-        parser.error(str(error))
+    return parser
+
+
+def _bench(args: argparse.Namespace) -> Bench:
     stack = stack_lookup.resolve_arguments(args)
     if not stack.entity_api_base_url or not stack.function_name:
         raise stack_lookup.StackError("the stack records no local entity API server")
-    uuid = _mapping_uuid(stack)
-    governor = GovernorDriver.for_instance(stack, args.instance, args.governor_every)
-    bench = Bench(
+    return Bench(
         stack=stack,
         api=EntityApiAdmin(stack.entity_api_base_url),
         poller=PollerAdmin.of_instance(args.instance),
-        mapping_uuid=uuid,
+        mapping_uuid=_mapping_uuid(stack),
         rate=args.rate,
         burst=args.burst,
         timeout=args.timeout,
-        governor=governor,
+        governor=GovernorDriver.for_instance(stack, args.instance, args.governor_every),
     )
+
+
+def _run_rows(bench: Bench, wanted: list[int | None], count: int) -> list[Row]:
+    """Each wanted row in turn, the governor's schedule paused meanwhile."""
+    governor = bench.governor
     rows = []
     try:
         if governor:
@@ -295,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 console.print("[yellow]no governor in this stack: its row is left out[/yellow]")
                 continue
             label = f"K = {k}" if k is not None else f"governor {governor.bounds()}"  # type: ignore[union-attr]
-            row = bench.run_row(label, k, args.count)
+            row = bench.run_row(label, k, count)
             console.print(
                 f"{label}: drained in {row.drain_seconds:.1f} s, {row.share_429:.1%} 429, "
                 f"overlap {row.overlap_mean:.2f} (max {row.overlap_max}), lost {row.lost}, "
@@ -306,6 +328,17 @@ def main(argv: list[str] | None = None) -> int:
         bench.poller.cap(None)
         if governor:
             governor.hand_back()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        wanted = _rows(args.rows)
+    except ValueError as error:
+        parser.error(str(error))
+    rows = _run_rows(_bench(args), wanted, args.count)
     render(rows, args.count, args.rate, args.burst)
     if args.calibration:
         meta = {
