@@ -17,11 +17,7 @@ from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
 from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
-from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
-from consumer.settings import Settings
-from consumer.sqs import sqs_client, sqs_client_built
-from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
-from consumer.terms import (
+from consumer.outcomes import (
     BatchItemFailure,
     BatchResponse,
     ErrorCode,
@@ -29,7 +25,11 @@ from consumer.terms import (
     OutcomeKind,
     bounded,
 )
-from consumer.time_budget import Deadline, settling_reserve
+from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
+from consumer.settings import Settings
+from consumer.sqs import settling_reserve, sqs_client, sqs_client_built
+from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
+from consumer.time_budget import Deadline
 
 if TYPE_CHECKING:
     from consumer.retries import Backoff, BackoffResult, RetryDecisions
@@ -66,10 +66,10 @@ PARSE_CHECK_EVERY = 256
 
 
 @dataclass(slots=True, eq=False)
-class Runtime:
-    """What a container builds once: settings, schema validator, entity API client, the
-    request pace (`pacer`); and how many invocations it has served (the first is the cold
-    start)."""
+class WarmState:
+    """What a warm execution environment keeps between invocations, built once at cold start:
+    settings, schema validator, entity API client, the request pace (`pacer`); and how many
+    invocations it has served (the first is the cold start)."""
 
     settings: Settings
     validator: Draft202012Validator
@@ -79,7 +79,7 @@ class Runtime:
     """The environment's Pacer once made (`delivery.pacer_for_invocation`)."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings) -> WarmState:
         """Build the validator and the client for `settings`."""
         return cls(settings, load_validator(), EntityApiClient(settings))
 
@@ -89,7 +89,7 @@ class Runtime:
         return pacer_for_invocation(self.pacers, lambda: Pacer(start_rate=share))
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Runtime:
+    def from_environ(cls, environ: Mapping[str, str]) -> WarmState:
         """Read settings from the environment (raises SettingsError naming a bad setting) and
         the log level (AWS_LAMBDA_LOG_LEVEL)."""
         LogContext.configure(environ)
@@ -103,30 +103,30 @@ class Runtime:
         self.invocations += 1
 
 
-def process_batch(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
+def process_batch(event: Any, context: Any, warm: WarmState) -> BatchResponse:
     """Handle one SQS event; return the partial batch response. Never raises on bad input.
 
     The cyclic garbage collector is paused meanwhile: a batch keeps thousands of parsed
     messages alive (no cycles), and repeated full collections over them cost ~10%.
     """
-    runtime.begin(context)
+    warm.begin(context)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _process(event, context, runtime)
+        return _process(event, context, warm)
     finally:
         if collecting:
             gc.enable()
 
 
-def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
+def _process(event: Any, context: Any, warm: WarmState) -> BatchResponse:
     started = time.perf_counter()
     deadline = Deadline.from_context(context)
-    settings = runtime.settings
+    settings = warm.settings
     raw_records, carried = unwrap_records(_raw_records(event))
     sources = [_source_id(raw, facts) for raw, facts in zip(raw_records, carried, strict=True)]
     records = _parse_all(raw_records, settings, deadline)
-    validator = runtime.validator
+    validator = warm.validator
     keys = [fifo_keys(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
     groups = [group for group, _ in keys] if keys is not None else None
     plan = plan_operations(
@@ -143,13 +143,13 @@ def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
     invalid = _InvalidRecords(records, settings.dlq_url, deadline, keys, sources)
     outcomes = deliver_plan(
         plan,
-        runtime.client,
+        warm.client,
         deadline.earlier_by(reserve),
         max_operations=settings.max_operations_per_request,
         max_bytes=settings.max_request_bytes,
         stats=stats,
         while_sending=invalid.route,
-        pacer=runtime.pacer(),
+        pacer=warm.pacer(),
     )
     # validate what delivery did not reach while the reserve holds: later, it only costs time
     plan.complete(deadline.earlier_by(reserve))
@@ -456,7 +456,7 @@ def retry_everything(event: Any) -> BatchResponse:
     return {"batchItemFailures": failures}
 
 
-def fail_whole_batch(event: Any, context: Any, runtime: Runtime, error: Exception) -> BatchResponse:
+def fail_whole_batch(event: Any, context: Any, warm: WarmState, error: Exception) -> BatchResponse:
     """The catch-all path: log the error, write the summary (`batch_failed` 1), retry all."""
     log(
         "ERROR", "batch processing failed; every record will be retried", error=bounded(repr(error))
@@ -466,7 +466,7 @@ def fail_whole_batch(event: Any, context: Any, runtime: Runtime, error: Exceptio
     received = len(raw_records) if isinstance(raw_records, list) else 0
     summary = invocation_summary(
         {"received": received, "transient": received, "batch_failed": 1},
-        runtime.settings.metrics_namespace,
+        warm.settings.metrics_namespace,
         _function_name(context),
         {"batch_item_failures": len(response["batchItemFailures"])},
     )

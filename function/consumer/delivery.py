@@ -12,8 +12,8 @@ from queue import SimpleQueue
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
 from consumer.entity_api import THROTTLED_OPERATION_STATUS, CallStats, EntityApiClient
 from consumer.flow_control.pacing import AdaptiveRateLimiter
+from consumer.outcomes import ErrorCode, Outcome, OutcomeKind, bounded
 from consumer.telemetry import log
-from consumer.terms import ErrorCode, Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
 REQUESTS_IN_FLIGHT = 4

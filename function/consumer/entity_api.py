@@ -16,8 +16,8 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from consumer.aggregation import Operation, request_body
+from consumer.outcomes import Outcome, OutcomeKind, bounded
 from consumer.settings import Settings
-from consumer.terms import Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
 APPLIED = OutcomeKind.APPLIED

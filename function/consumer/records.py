@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from consumer.json_numbers import DECODER, ExactNumbers
-from consumer.terms import ErrorCode, bounded
+from consumer.outcomes import ErrorCode, bounded
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "entity_change.schema.json"
 

@@ -47,10 +47,10 @@ from consumer.flow_control.backoff import (
     returns_as_copy,
     schedule_retry,
 )
+from consumer.outcomes import ErrorCode, Outcome, bounded
 from consumer.records import Record
 from consumer.settings import Settings
 from consumer.sqs import BATCH_ENTRIES, redrive_limit
-from consumer.terms import ErrorCode, Outcome, bounded
 from consumer.time_budget import Deadline
 from consumer.visibility import (
     BATCH_BYTES,

@@ -28,7 +28,7 @@ from typing import Any
 
 import cli
 from cli import console, parser_for
-from consumer.terms import ErrorCode
+from consumer.outcomes import ErrorCode
 from ops import observations as observe
 from ops import stack as stack_lookup
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from consumer import delivery
 from consumer.entity_api import MAX_ATTEMPTS, REQUEST_MARGIN_SECONDS, CallStats, backoff_seconds
 from consumer.flow_control import backoff
-from consumer.terms import DLQ_RESERVE_SECONDS
+from consumer.sqs import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
 from consumer.visibility import MAX_DELAY_SECONDS
 from sim import sqs

@@ -15,7 +15,7 @@ PROBE = """
 import json, sys
 import consumer.handler
 loaded = {m for m in sys.modules if m.startswith("consumer")}
-from consumer.batch import Runtime, process_batch
+from consumer.batch import WarmState, process_batch
 print(json.dumps(sorted(loaded)))
 """
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from consumer.outcomes import ErrorCode, bounded
 from consumer.records import check_record, load_validator, parse_record
-from consumer.terms import ErrorCode, bounded
 
 INVALID_JSON = ErrorCode.INVALID_JSON
 SCHEMA_VIOLATION = ErrorCode.SCHEMA_VIOLATION
