@@ -311,11 +311,6 @@ def _encode(operation: dict[str, Any], exact_numbers: bool = False) -> bytes:
         return _ASCII_ENCODER.encode(operation).encode("ascii")
 
 
-def encode(operation: dict[str, Any]) -> bytes:
-    """The operation's JSON bytes, as they appear in a request."""
-    return _encode(operation)
-
-
 def encode_operation(operation: Operation) -> str | None:
     """Map and encode `operation` once (into `.encoded`); return why it cannot be, or None."""
     if not operation.encoded:
@@ -326,11 +321,6 @@ def encode_operation(operation: Operation) -> str | None:
         except (ValueError, TypeError, RecursionError) as exc:
             return f"cannot encode the operation: {type(exc).__name__}: {exc}"
     return None
-
-
-def request_size(operations: Sequence[Operation]) -> int:
-    """Bytes of the request body that carries `operations`."""
-    return ENVELOPE_BYTES + sum(len(o.encoded) for o in operations) + max(len(operations) - 1, 0)
 
 
 def request_body(operations: Sequence[Operation]) -> bytes:

@@ -115,15 +115,6 @@ def validate_record(record: Record, validator: Draft202012Validator) -> bool:
     return False
 
 
-def check_record(
-    raw: Any, index: int, validator: Draft202012Validator, max_body_bytes: int
-) -> Record:
-    """Parse and validate one record at once."""
-    record = parse_record(raw, index, max_body_bytes)
-    validate_record(record, validator)
-    return record
-
-
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
     """(object, "") when `text` is a JSON object, else (None, why not)."""
     try:

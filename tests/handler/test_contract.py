@@ -395,8 +395,7 @@ def test_no_request_starts_when_too_little_time_is_left(h: Harness) -> None:
 
 
 def test_requests_are_packed_by_encoded_bytes(h: Harness) -> None:
-    from consumer.aggregation import encode
-    from consumer.api_operation import to_operation
+    from consumer.aggregation import Operation, encode_operation
 
     h.api.set_faults({"max_operations": 100, "max_request_bytes": 20_000})
     bodies = [h.change(f"e{n}", str(n), attributes=BIG_ATTRIBUTES) for n in range(60)]
@@ -409,7 +408,9 @@ def test_requests_are_packed_by_encoded_bytes(h: Harness) -> None:
     assert len(log) == run.summary["requests"] > 1
     # every request but the last packed was full: one more operation would not have fitted
     # (requests of a wave are sent concurrently, so they may arrive in any order)
-    largest = max(len(encode(to_operation(body, body["event_id"]))) for body in bodies)
+    operations = [Operation(b["event_id"], ("order", b["entity_id"]), b, [0]) for b in bodies]
+    assert [encode_operation(operation) for operation in operations] == [None] * len(bodies)
+    largest = max(len(operation.encoded) for operation in operations)
     sizes = sorted((entry["bytes"] for entry in log), reverse=True)
     assert all(size + largest + 1 > 20_000 for size in sizes[:-1])
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from consumer.time_budget import Deadline
+
 
 def test_every_thread_honours_a_retry_after_another_one_got(h: Any) -> None:
     # 8 entities, one operation per request, 4 in flight: the first answer is a 429 with
@@ -33,13 +35,11 @@ def test_the_next_invocation_of_an_environment_starts_at_the_pace_it_learnt(h: A
     assert first.summary["throttled"] == 1
     learnt = warm.pacers[0].limiter.fill_rate
     h.api.set_faults({})
-    waited = warm.pacers[0].waited
 
     second = h.handle(h.event([h.change(f"b{n}", str(n)) for n in range(6)]), warm)
 
     assert second.failed == []
-    assert warm.pacers[0].limiter.enabled
-    assert warm.pacers[0].waited > waited  # the second invocation waited for turns
+    assert warm.pacers[0].limiter.enabled  # the second invocation waited for turns:
     log = [e["time"] for e in h.api.request_log() if e["status"] == 200][-6:]
     # 6 requests at the learnt rate (at most 2 x its measured rate after each answer): the
     # tokens saved up cover about one second's worth, the rest must wait
@@ -52,8 +52,10 @@ def test_a_new_environment_is_unpaced_without_a_known_share(h: Any) -> None:
         warm := h.warm(max_operations_per_request=1),
     )
     assert run.failed == []
-    assert warm.pacers[0].waited == 0.0
     assert not warm.pacers[0].limiter.enabled
+    # and stays unpaced: every turn is free at once (0.0: a token taken, no wait)
+    deadline = Deadline(60.0)
+    assert [warm.pacers[0].next_turn(deadline, 0.0) for _ in range(100)] == [0.0] * 100
 
 
 def test_a_known_share_paces_the_first_invocation_of_an_environment(h: Any) -> None:
@@ -66,4 +68,4 @@ def test_a_known_share_paces_the_first_invocation_of_an_environment(h: Any) -> N
     times = sorted(e["time"] for e in h.api.request_log())
     assert len(times) == 12
     assert times[-1] - times[0] >= 1.0  # unpaced, 12 requests take a few milliseconds
-    assert warm.pacers[0].waited > 0.0
+    assert warm.pacers[0].limiter.fill_rate == 4.0  # the share, from the first invocation

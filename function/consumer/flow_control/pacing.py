@@ -115,11 +115,6 @@ class AdaptiveRateLimiter:
             self._last_refill += pause
         self._last_seen = now
 
-    @property
-    def measured_rate(self) -> float:
-        """The smoothed rate of answers (requests/s) as last measured."""
-        return self._measured
-
     def wait_seconds(self, now: float) -> float:
         """Seconds until a request may be sent (0.0: now), without taking a token."""
         self._last_seen = max(self._last_seen, now)
