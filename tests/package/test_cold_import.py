@@ -1,5 +1,6 @@
-"""The handler's cold start loads only what every batch needs: the retry path (retries,
-visibility, backoff policy) loads with the first batch that has something to retry."""
+"""The handler's cold start (Lambda's init phase) does not load the retry path (retries,
+visibility, backoff policy): it loads with the first batch, which counts the copies it may
+need (`copy_calls`) and plans its retries."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ PROBE = """
 import json, sys
 import consumer.handler
 loaded = {m for m in sys.modules if m.startswith("consumer")}
-from consumer.batch import WarmState, process_batch
 print(json.dumps(sorted(loaded)))
 """
 
