@@ -128,7 +128,7 @@ test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests on every cor
 
 .PHONY: test-package
 test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
-	$(PY) -m pytest tests/package
+	$(PY) -m pytest -n $(XDIST) tests/package
 
 .PHONY: test-terraform
 test-terraform: $(VENV_STAMP) ## terraform fmt/validate/test (offline, mock providers), docs check, checkov
@@ -184,7 +184,7 @@ demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 message
 	scripts/localcloud/demo.sh
 
 .PHONY: down
-down: ## Destroy the demo stack and stop LocalStack and the entity API server
+down: ## Stop LocalStack (the demo stack goes with it) and the entity API server
 	@[ -x $(PY) ] || { echo "nothing to stop: no $(VENV) yet, so nothing was started"; exit 0; }; \
 	  scripts/localcloud/demo.sh down
 

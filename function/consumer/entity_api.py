@@ -169,6 +169,23 @@ def backoff_seconds(attempt: int, rand: Callable[[], float] = random.random) -> 
     return ceiling / 2 + ceiling / 2 * rand()
 
 
+def retry_wait(
+    attempt: int,
+    status: int,
+    retry_after: float | None,
+    spare: float,
+    rand: Callable[[], float] = random.random,
+) -> float | None:
+    """How long to wait before trying a request again after attempt `attempt` (0-based) was
+    answered `status` (0: no answer), or None when it is not tried again: the status is not
+    retryable, the attempts are spent, or the wait does not fit in `spare` (the time left less
+    what the next attempt needs). The wait is the API's Retry-After, else `backoff_seconds`."""
+    wait = retry_after if retry_after is not None else backoff_seconds(attempt, rand)
+    if not _retryable(status) or attempt + 1 >= MAX_ATTEMPTS or wait > spare:
+        return None
+    return wait
+
+
 @lru_cache(maxsize=1)
 def shared_pool() -> urllib3.PoolManager:
     """One connection pool per container, reused across invocations (no urllib3 retries)."""
@@ -223,12 +240,10 @@ class EntityApiClient:
                 return self._bisect(operations, status, data, deadline, stats, pacer=pacer)
             if status in AUTH_STATUSES:
                 return dict.fromkeys(operations, Outcome(TRANSIENT, stats.auth_detail))
-            wait = retry_after if retry_after is not None else backoff_seconds(attempt)
-            if (
-                not _retryable(status)
-                or attempt + 1 == MAX_ATTEMPTS
-                or wait + self.request_seconds > deadline.remaining()
-            ):
+            wait = retry_wait(
+                attempt, status, retry_after, deadline.remaining() - self.request_seconds
+            )
+            if wait is None:
                 failed = Outcome(TRANSIENT, problem, retry_after=retry_after)
                 return dict.fromkeys(operations, failed)
             self.sleep(wait)

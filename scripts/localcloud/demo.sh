@@ -39,7 +39,7 @@ started=$(date +%s)
 step() { printf '\n\033[1m==> [%ss] %s\033[0m\n' "$(( $(date +%s) - started ))" "$*"; }
 
 if [ "${1:-}" = "down" ]; then
-  step "destroying the demo stack and stopping the local cloud"
+  step "stopping the local cloud (the demo stack lives in its memory and goes with it)"
   teardown_instance "$INSTANCE"
   echo "the demo is down (the environments in .localcloud/ stay, for a fast next start)"
   exit 0

@@ -5,7 +5,7 @@
 #   in SSM), beside it a second stack with a 1-minute retry horizon (`deploy --stack short`, for
 #   the outage test) and a third on FIFO queues (`deploy --stack fifo`), pytest tests/integration
 #   (through the real event source mapping), then the FIFO tests against the third stack (one
-#   LocalStack for both phases), then destroy and stop, also when a step fails or the run is
+#   LocalStack for both phases), then stop (LocalStack keeps nothing), also when a step fails or the run is
 #   interrupted. Each step's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,7 +36,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   wait  # a stack still being applied in the background (a step failed beside it)
-  step "tearing down (destroy, stop)"
+  step "tearing down (stop)"
   # Fails when a function runtime process outlived LocalStack (they must die with it).
   if ! teardown_instance "$INSTANCE" && [ "$code" = 0 ]; then
     code=1
@@ -103,8 +103,8 @@ fi
 
 if [[ " $PHASES " == *" standard "* ]]; then
   # A second stack in the same LocalStack, talking to the same entity API server: a 1-minute
-  # retry horizon and max_receive_count 2, for the outage test (its changes expire during a
-  # 3-minute outage). Small and fast: no governor, no dashboard, batch 10, window 1 s. It is
+  # retry horizon and max_receive_count 2, for the outage test (its changes expire during the
+  # outage). Small and fast: no governor, no dashboard, batch 10, window 1 s. It is
   # applied beside the first (its own state and data folder; mostly waiting on LocalStack), its
   # output kept in a log that is shown when it fails.
   step "applying terraform/ into LocalStack, and beside it a second stack (retry horizon 60 s)"

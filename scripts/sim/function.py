@@ -1,7 +1,8 @@
 """Lambda running the handler: execution environments, cold starts, the handler's decisions.
 
 The handler's policy is the project's own code: `pack_requests` (through sim.packing), the
-entity API client's attempts and backoff (`MAX_ATTEMPTS`, `backoff_seconds`,
+entity API client's decision to try a request again and how long to wait (`retry_wait`: its
+attempts, backoff and Retry-After, as `EntityApiClient.send` decides;
 `REQUEST_MARGIN_SECONDS`), the time budget (`SAFETY_MARGIN_SECONDS`, `DLQ_RESERVE_SECONDS`),
 `REQUESTS_IN_FLIGHT`, the handler's own pacing object (`consumer.delivery.Pacer` on the
 simulated clock, with the lifetime `pacer_for_invocation` gives it and the throttling statuses
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consumer import delivery
-from consumer.entity_api import MAX_ATTEMPTS, REQUEST_MARGIN_SECONDS, CallStats, backoff_seconds
+from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
 from consumer.flow_control import backoff
 from consumer.sqs import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
@@ -260,8 +261,9 @@ class Function:
                 invocation.outcome[first : first + size] = bytes(outcomes)
             self._next_request(now, invocation)
             return
-        wait = retry_after if retry_after is not None else backoff_seconds(attempt, self.rng.random)
-        if attempt + 1 >= MAX_ATTEMPTS or wait + self.request_reserve > invocation.deadline - now:
+        spare = invocation.deadline - now - self.request_reserve
+        wait = retry_wait(attempt, status, retry_after, spare, self.rng.random)
+        if wait is None:
             invocation.outcome[first : first + size] = bytes([TRANSIENT]) * size
             if retry_after is not None:
                 invocation.retry_after[index] = retry_after

@@ -15,7 +15,7 @@ import pytest
 from sim_scenarios import small_scenario
 
 import consumer.flow_control
-from consumer import delivery
+from consumer import delivery, entity_api
 from consumer.flow_control import backoff
 from consumer.governor import run as governor_run
 from sim import governor as sim_governor
@@ -76,6 +76,13 @@ def test_no_status_set_or_limiter_of_its_own_in_the_simulator() -> None:
         source = path.read_text(encoding="utf-8")
         assert "AdaptiveRateLimiter" not in source, f"{path.name}: drive the handler's Pacer"
         assert "governor.law" not in source, f"{path.name}: run consumer.governor.run.govern"
+        used = {
+            getattr(node, "id", None) or getattr(node, "attr", None) or getattr(node, "name", None)
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Name | ast.Attribute | ast.alias)
+        }
+        retry_loop = {"MAX_ATTEMPTS", "backoff_seconds", "BACKOFF_BASE_SECONDS", "_retryable"}
+        assert not used & retry_loop, f"{path.name}: ask consumer.entity_api.retry_wait"
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Set | ast.Tuple | ast.List):
                 statuses = [
@@ -120,6 +127,8 @@ def throttled_fan_out() -> Scenario:
         (delivery, "THROTTLING_STATUSES", frozenset({429, 503})),
         (delivery, "PACER_PER_ENVIRONMENT", not delivery.PACER_PER_ENVIRONMENT),
         (delivery, "REQUESTS_IN_FLIGHT", 1),
+        (entity_api, "MAX_ATTEMPTS", 1),  # through retry_wait, as EntityApiClient.send
+        (entity_api, "BACKOFF_BASE_SECONDS", 0.05),
     ],
 )
 def test_the_handlers_decisions_come_from_its_modules(
