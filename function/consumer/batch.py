@@ -14,7 +14,6 @@ from jsonschema import Draft202012Validator
 from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.copies import CarriedFacts, unwrap_records
 from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
-from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.outcomes import (
@@ -32,6 +31,7 @@ from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
 from consumer.time_budget import Deadline
 
 if TYPE_CHECKING:
+    from consumer.dlq import DlqEntry, FifoKeys
     from consumer.retries import Backoff, BackoffResult, RetryDecisions
 
 
@@ -59,6 +59,28 @@ def copy_calls(*args: Any, **kwargs: Any) -> int:
     from consumer.retries import copy_calls as count  # noqa: PLC0415
 
     return count(*args, **kwargs)
+
+
+# The DLQ path (consumer.dlq; its character check alone takes ~30 ms to compile) is imported
+# when a batch first has a record to dead-letter: most containers never do.
+def dlq_entry(
+    index: int, body: Any, error_code: ErrorCode, detail: str, source: str | None
+) -> DlqEntry:
+    """A consumer.dlq.DlqEntry."""
+    from consumer import dlq  # noqa: PLC0415
+
+    return dlq.DlqEntry(index, body, error_code, detail, source)
+
+
+def route_to_dlq(
+    entries: list[DlqEntry], dlq_url: str, deadline: Deadline, fifo_keys: FifoKeys | None
+) -> set[int]:
+    """consumer.dlq.route_to_dlq, loaded only when there is something to dead-letter."""
+    if not entries:
+        return set()
+    from consumer.dlq import route_to_dlq as route  # noqa: PLC0415
+
+    return route(entries, dlq_url, deadline, fifo_keys)
 
 
 PARSE_CHECK_EVERY = 256
@@ -357,7 +379,7 @@ class _InvalidRecords:
     def route(self) -> None:
         """Send the invalid records not sent yet to the DLQ."""
         entries = [
-            DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", self.sources[r.index])
+            dlq_entry(r.index, r.body, r.error_code, r.error_detail or "-", self.sources[r.index])
             for r in self.records
             if r.error_code is not None and r.index not in self.routed
         ]
@@ -403,7 +425,7 @@ def _rejected_and_retried(
         outcome = outcomes[operation]
         if outcome.kind == OutcomeKind.REJECTED:
             rejected.append(
-                DlqEntry(
+                dlq_entry(
                     record.index,
                     record.body,
                     outcome.error_code,
