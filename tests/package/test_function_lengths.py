@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from package_builds import REPO_ROOT
+
 from lambda_package.sources import collect_function_files
-from paths import REPO
 
 MAX_LINES = 60
 
@@ -27,7 +28,7 @@ def long_functions(function_dir: Path, max_lines: int = MAX_LINES) -> list[str]:
 
 
 def test_no_function_in_the_zip_is_longer_than_60_lines() -> None:
-    assert long_functions(REPO / "function") == []
+    assert long_functions(REPO_ROOT / "function") == []
 
 
 def test_a_long_function_is_reported(tmp_path: Path) -> None:
