@@ -15,7 +15,7 @@ LOCAL_PACKAGE := dist/function-local.zip
 # ---- Python import roots: the handler (function/) and the tool packages (scripts/) ---------
 # Set once, here: every tool runs as `python -m <package>` (see README, "Where things are").
 # `make venv` also writes them into the tooling venv (a .pth file), so `.venv/bin/python -m
-# ops.publish` works from a shell as well.
+# sbc_tools.ops.publish` works from a shell as well.
 IMPORT_ROOTS := $(CURDIR)/function $(CURDIR)/scripts
 export PYTHONPATH := $(subst $(eval) ,:,$(IMPORT_ROOTS))
 
@@ -127,8 +127,8 @@ test-unit: $(VENV_STAMP) ## Unit, handler, tool and simulator tests on every cor
 	$(PY) -m pytest -n $(XDIST) $(FAST_SUITES)
 
 .PHONY: test-package
-test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import)
-	$(PY) -m pytest -n $(XDIST) tests/package
+test-package: $(VENV_STAMP) ## Build both zips and check them (determinism, contents, import); the tools wheel in a fresh venv
+	$(PY) -m pytest -n $(XDIST) --dist loadgroup tests/package
 
 .PHONY: test-terraform
 test-terraform: $(VENV_STAMP) ## terraform fmt/validate/test (offline, mock providers), docs check, checkov
@@ -179,6 +179,10 @@ bench-e2e: $(VENV_STAMP) ## Publish-to-applied throughput and latency through Lo
 bench-fanout: $(VENV_STAMP) ## Fan-out through LocalStack at K = 1, 4, 12 and with the governor, against a 20 requests/s token bucket
 	scripts/bench/fanout.sh
 
+.PHONY: bench-outage
+bench-outage: $(VENV_STAMP) ## Recovery after a 3-minute API outage through LocalStack: drain after it vs the normal drain, requests and receives during it
+	scripts/bench/outage.sh
+
 .PHONY: demo
 demo: $(VENV_STAMP) ## Set up LocalStack, apply the stack, publish 2,000 messages, print the report (FIFO=1: on FIFO queues; CONCURRENCY=N: invocations at once)
 	scripts/localcloud/demo.sh
@@ -199,19 +203,19 @@ status: ## Show whether LocalStack and the entity API server are running
 
 .PHONY: report
 report: $(VENV_STAMP) ## Print the report of the current local run
-	$(PY) -m ops.report $(ARGS)
+	$(PY) -m sbc_tools.ops.report $(ARGS)
 
 .PHONY: redrive
 redrive: $(VENV_STAMP) ## Move DLQ messages back to the source queue (ERROR_CODE=... to filter)
-	$(PY) -m ops.redrive $(if $(ERROR_CODE),--error-code $(ERROR_CODE)) $(ARGS)
+	$(PY) -m sbc_tools.ops.redrive $(if $(ERROR_CODE),--error-code $(ERROR_CODE)) $(ARGS)
 
 .PHONY: publish
 publish: $(VENV_STAMP) ## Publish generated changes to the local stack's queue (ARGS="--count 500 ...")
-	$(PY) -m ops.publish $(ARGS)
+	$(PY) -m sbc_tools.ops.publish $(ARGS)
 
 .PHONY: logs
 logs: $(VENV_STAMP) ## Show the consumer function's CloudWatch Logs (ARGS=-f to follow)
-	$(PY) -m ops.logs $(ARGS)
+	$(PY) -m sbc_tools.ops.logs $(ARGS)
 
 .PHONY: localcloud
 localcloud: $(VENV_STAMP) ## The local cloud's own CLI (ARGS="logs -f", "env", "stop --all", ...)

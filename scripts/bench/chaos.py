@@ -17,9 +17,9 @@ import sys
 from rich.table import Table
 
 from bench.e2e import Phase, run_phase
-from cli import stdout_console as console
-from localcloud.entity_api_admin import EntityApiAdmin, chaos_faults
-from ops import stack as stack_lookup
+from sbc_tools.cli import stdout_console as console
+from sbc_tools.entity_api_admin import EntityApiAdmin, chaos_faults
+from sbc_tools.ops import stack as stack_lookup
 
 CHAOS_FAULTS = chaos_faults(seed=9)
 TARGET_RATIO = 0.40

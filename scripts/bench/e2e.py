@@ -19,13 +19,13 @@ from typing import Any
 
 from rich.table import Table
 
-import cli
-from cli import parser_for
-from cli import stdout_console as console
-from localcloud.entity_api_admin import EntityApiAdmin
-from ops import messages as message_factory
-from ops import publish
-from ops import stack as stack_lookup
+from sbc_tools import cli
+from sbc_tools.cli import parser_for
+from sbc_tools.cli import stdout_console as console
+from sbc_tools.entity_api_admin import EntityApiAdmin
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import publish
+from sbc_tools.ops import stack as stack_lookup
 
 POLL_SECONDS = 0.05
 

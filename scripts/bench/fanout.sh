@@ -4,14 +4,15 @@
 #   20 requests/s (burst 20): 6,000 changes, batch 50, 20 operations per request, at K = 1, 4
 #   and 12 concurrent invocations, then with the governor on (bounds 2-12, Terraform's target).
 #   Its own LocalStack instance ("bench-fanout", free ports) and stack, destroyed afterwards.
-#   FANOUT_COUNT (6000), FANOUT_ROWS ("1,4,12,governor"), FANOUT_CALIBRATION (a TOML file to
-#   write the figures to, e.g. scripts/sim/calibration_fanout.toml).
+#   FANOUT_COUNT (6000), FANOUT_ROWS ("1,4,12,governor"), FANOUT_INSTANCE ("bench-fanout"),
+#   FANOUT_CALIBRATION (a TOML file to write the figures to, e.g.
+#   scripts/sim/calibration_fanout.toml).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 # shellcheck source=scripts/localcloud/instance.sh
 source scripts/localcloud/instance.sh
-INSTANCE=bench-fanout
+INSTANCE="${FANOUT_INSTANCE:-bench-fanout}"
 COUNT="${FANOUT_COUNT:-6000}"
 ROWS="${FANOUT_ROWS:-1,4,12,governor}"
 started=$(date +%s)

@@ -17,9 +17,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ops import observations as observe
-from ops import stack as stack_lookup
-from ops.stack import set_function_environment
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import stack as stack_lookup
+from sbc_tools.ops.stack import set_function_environment
 
 TERRAFORM_DEFAULT_CONCURRENCY = 5  # variables.tf: maximum_concurrency
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cli import parser_for
 from consumer.aggregation import Plan, encode_operation, plan_operations
 from consumer.batch import WarmState, process_batch
 from consumer.delivery import deliver_plan
@@ -33,8 +32,9 @@ from consumer.entity_api import CallStats, EntityApiClient
 from consumer.records import load_validator, parse_record, validate_record
 from consumer.settings import Settings
 from consumer.time_budget import Deadline
-from localcloud.entity_api_admin import EntityApiAdmin
-from paths import REPO
+from sbc_tools.cli import parser_for
+from sbc_tools.entity_api_admin import EntityApiAdmin
+from sbc_tools.paths import REPO
 
 FUNCTION_DIR = REPO / "function"
 

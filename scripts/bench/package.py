@@ -20,12 +20,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli import parser_for
 from lambda_package.build import BuildOptions, build
 from lambda_package.bytecode import Interpreter, find_interpreter
 from lambda_package.errors import BuildError
 from lambda_package.targets import Target, host_architecture
-from paths import REPO
+from sbc_tools.cli import parser_for
+from sbc_tools.paths import REPO
 
 WORK_DIR = REPO / "build" / "bench-package"
 SIZE_BUDGET_BYTES = 1_500_000

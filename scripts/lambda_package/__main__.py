@@ -10,12 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli import parser_for
 from lambda_package.build import BuildOptions, BuildResult, build
 from lambda_package.errors import BuildError
 from lambda_package.sources import display
 from lambda_package.targets import ARCHITECTURES, PYTHON_VERSIONS, Target, host_architecture
-from paths import REPO
+from sbc_tools.cli import parser_for
+from sbc_tools.paths import REPO
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

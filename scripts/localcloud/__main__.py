@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import cli
-from cli import console, key_value, parser_for
 from lambda_package.targets import PYTHON_VERSIONS
 from localcloud.localstack_host_executor.esm_handover import VARIABLE as ESM_VARIABLE
 from localcloud.services import (
@@ -48,7 +46,9 @@ from localcloud.services import (
     tool_env,
 )
 from localcloud.venvs import SetupError, ensure_localstack_venv, ensure_runtime_venv
-from paths import STATE
+from sbc_tools import cli
+from sbc_tools.cli import console, key_value, parser_for
+from sbc_tools.paths import STATE
 
 LOCALSTACK = "localstack"
 ENTITY_API = "entity-api"

@@ -74,14 +74,14 @@ fi
 since=$(date +%s)
 
 step "4/6 publishing $COUNT messages (2% poison)"
-"$PY" -m ops.publish --instance "$INSTANCE" --count "$COUNT" --poison-percent 2 "${SPREAD[@]}"
+"$PY" -m sbc_tools.ops.publish --instance "$INSTANCE" --count "$COUNT" --poison-percent 2 "${SPREAD[@]}"
 
 step "5/6 the mapping's poller invokes the handler, up to MaximumConcurrency at once; waiting for the queue to drain"
-"$PY" -m ops.drain --instance "$INSTANCE" --expect "$COUNT" --timeout 300
+"$PY" -m sbc_tools.ops.drain --instance "$INSTANCE" --expect "$COUNT" --timeout 300
 
 step "6/6 report"
 sleep 2  # the last invocations' log lines reach CloudWatch Logs
-"$PY" -m ops.report --instance "$INSTANCE" --since "$since"
+"$PY" -m sbc_tools.ops.report --instance "$INSTANCE" --since "$since"
 "$PY" -m localcloud.poller_admin --instance "$INSTANCE"
 
 endpoint=$("$PY" -c 'import json; print(json.load(open(".localcloud/default/stack.json"))["endpoint_url"])')

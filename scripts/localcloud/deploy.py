@@ -16,6 +16,7 @@ and outputs in `.localcloud/<instance>/stacks/NAME/`.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -25,12 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cli
-from cli import console, key_value, parser_for
 from lambda_package.targets import PYTHON_VERSIONS, host_architecture
 from localcloud.services import read_service, tail
-from ops import stack as stack_lookup
-from paths import REPO
+from sbc_tools import cli
+from sbc_tools.cli import console, key_value, parser_for
+from sbc_tools.ops import stack as stack_lookup
+from sbc_tools.paths import REPO
 
 TF = str(REPO / "scripts" / "tf" / "tf.sh")
 ROOT = REPO / "terraform"
@@ -248,7 +249,7 @@ def stack_variables(
     return variables
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> cli.ArgumentParser:
     parser = parser_for(__doc__, __spec__)
     parser.add_argument("command", choices=["apply", "plan", "destroy"])
     parser.add_argument("--instance", default="default", type=cli.instance_name)
@@ -274,27 +275,39 @@ def main(argv: list[str] | None = None) -> int:
         choices=[f"python{v}" for v in PYTHON_VERSIONS],
         help="Lambda runtime of the zip",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _apply(args: argparse.Namespace) -> None:
+    """`apply`: the variables (and the token's SSM parameter), then terraform apply."""
+    token = cli.read_token(args.token_file)
+    variables = stack_variables(
+        args.instance,
+        name=args.name,
+        package=args.package,
+        runtime=args.runtime,
+        assignments=args.var,
+    )
+    if token:
+        parameter = f"/{args.name}/entity-api-token"
+        put_token_parameter(args.instance, parameter, token)
+        variables["entity_api_token_parameter_name"] = parameter
+    write_variables(args.instance, variables, args.stack)
+    local_api = local_api_for(str(variables["entity_api_url"]), local_api_base(args.instance))
+    apply(args.instance, local_api, args.stack)
+
+
+def local_api_for(entity_api_url: str, base: str | None) -> str | None:
+    """`base`, the local entity API's, when the stack's URL is one of its paths; else None
+    (the stack talks to another API, and the deploy does not need the local one running)."""
+    return base if base is not None and entity_api_url.startswith(base + "/") else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         if args.command == "apply":
-            token = cli.read_token(args.token_file)
-            variables = stack_variables(
-                args.instance,
-                name=args.name,
-                package=args.package,
-                runtime=args.runtime,
-                assignments=args.var,
-            )
-            if token:
-                parameter = f"/{args.name}/entity-api-token"
-                put_token_parameter(args.instance, parameter, token)
-                variables["entity_api_token_parameter_name"] = parameter
-            write_variables(args.instance, variables, args.stack)
-            base = local_api_base(args.instance)
-            talks_to_it = base is not None and str(variables["entity_api_url"]).startswith(
-                base + "/"
-            )
-            apply(args.instance, base if talks_to_it else None, args.stack)
+            _apply(args)
         elif args.command == "plan":
             changes = plan_has_changes(args.instance, args.stack)
             console.print("plan: changes pending" if changes else "plan: no changes")

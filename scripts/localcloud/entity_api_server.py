@@ -82,13 +82,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-import cli
-from cli import parser_for
+from sbc_tools import cli
+from sbc_tools.cli import parser_for
 
 BATCH_PATH = "/v1/operations:batch"
 REQUEST_LOG_LIMIT = 10_000
@@ -188,64 +189,85 @@ class Faults:
         """Validate a fault configuration object; raise FaultConfigError naming the bad key."""
         if not isinstance(config, dict):
             raise FaultConfigError("faults: expected a JSON object")
-        known = {
-            "status_sequence",
-            "status_always",
-            "retry_after",
-            "latency_seconds",
-            "garbage_body",
-            "reject_entities",
-            "op_status_by_entity",
-            "op_status_by_op_id",
-            "omit_results",
-            "random_op_status",
-            "random_request_status",
-            "max_operations",
-            "max_request_bytes",
-        }
-        unknown = sorted(set(config) - known)
+        unknown = sorted(set(config) - FAULT_KEYS)
         if unknown:
-            raise FaultConfigError(f"faults: unknown keys {unknown}; known: {sorted(known)}")
+            raise FaultConfigError(f"faults: unknown keys {unknown}; known: {sorted(FAULT_KEYS)}")
         faults = cls(source=json.loads(json.dumps(config)))
-        faults.status_sequence = [
+        faults._read_request_faults(config)
+        faults._read_operation_faults(config)
+        return faults
+
+    def _read_request_faults(self, config: dict[str, Any]) -> None:
+        """The faults of a whole request: statuses, Retry-After, latency, body, limits."""
+        self.status_sequence = [
             _status(s, "status_sequence[]")
             for s in _list(config.get("status_sequence", []), "status_sequence")
         ]
         if config.get("status_always") is not None:
-            faults.status_always = _status(config["status_always"], "status_always")
-        retry_after = config.get("retry_after")
-        if retry_after is not None:
-            if not isinstance(retry_after, str | int) or isinstance(retry_after, bool):
-                raise FaultConfigError("retry_after: expected seconds or an HTTP date (a string)")
-            faults.retry_after = str(retry_after)
-        faults.latency_seconds = _finite(config.get("latency_seconds", 0.0), "latency_seconds")
+            self.status_always = _status(config["status_always"], "status_always")
+        self.retry_after = _retry_after(config.get("retry_after"))
+        self.latency_seconds = _finite(config.get("latency_seconds", 0.0), "latency_seconds")
         garbage = config.get("garbage_body", 0)
         if not isinstance(garbage, bool | int) or garbage < 0:
             raise FaultConfigError("garbage_body: expected true/false or a count >= 0")
-        faults.garbage_body = garbage
-        faults.reject_entities = _strings(config.get("reject_entities", []), "reject_entities")
-        faults.op_status_by_entity = _op_rules(
-            config.get("op_status_by_entity", {}), "op_status_by_entity"
-        )
-        faults.op_status_by_op_id = _op_rules(
-            config.get("op_status_by_op_id", {}), "op_status_by_op_id"
-        )
-        faults.omit_results = _strings(config.get("omit_results", []), "omit_results")
-        if "random_op_status" in config:
-            faults.random_probability, faults.random_statuses, faults.random = _random_rule(
-                config["random_op_status"], "random_op_status"
-            )
+        self.garbage_body = garbage
         if "random_request_status" in config:
             rule = _random_rule(config["random_request_status"], "random_request_status")
-            faults.request_probability, faults.request_statuses, faults.request_random = rule
-        for key in ("max_operations", "max_request_bytes"):
-            value = config.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise FaultConfigError(f"{key}: expected an integer >= 1")
-            setattr(faults, key, value)
-        return faults
+            self.request_probability, self.request_statuses, self.request_random = rule
+        self.max_operations = _limit(config, "max_operations")
+        self.max_request_bytes = _limit(config, "max_request_bytes")
+
+    def _read_operation_faults(self, config: dict[str, Any]) -> None:
+        """The faults of single operations: rejected entities, set statuses, omitted results."""
+        self.reject_entities = _strings(config.get("reject_entities", []), "reject_entities")
+        self.op_status_by_entity = _op_rules(
+            config.get("op_status_by_entity", {}), "op_status_by_entity"
+        )
+        self.op_status_by_op_id = _op_rules(
+            config.get("op_status_by_op_id", {}), "op_status_by_op_id"
+        )
+        self.omit_results = _strings(config.get("omit_results", []), "omit_results")
+        if "random_op_status" in config:
+            self.random_probability, self.random_statuses, self.random = _random_rule(
+                config["random_op_status"], "random_op_status"
+            )
+
+
+FAULT_KEYS = frozenset(
+    {
+        "status_sequence",
+        "status_always",
+        "retry_after",
+        "latency_seconds",
+        "garbage_body",
+        "reject_entities",
+        "op_status_by_entity",
+        "op_status_by_op_id",
+        "omit_results",
+        "random_op_status",
+        "random_request_status",
+        "max_operations",
+        "max_request_bytes",
+    }
+)
+"""Every key a fault configuration may have."""
+
+
+def _retry_after(value: Any) -> str | None:
+    """The Retry-After header's value: seconds or an HTTP date; None when not set."""
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise FaultConfigError("retry_after: expected seconds or an HTTP date (a string)")
+    return str(value)
+
+
+def _limit(config: dict[str, Any], key: str) -> int | None:
+    """An optional integer >= 1 (`max_operations`, `max_request_bytes`)."""
+    value = config.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise FaultConfigError(f"{key}: expected an integer >= 1")
+    return value
 
 
 def _random_rule(rule: Any, where: str) -> tuple[float, list[int], random.Random]:
@@ -699,101 +721,117 @@ def _rate_settings(document: Any) -> tuple[float | None, float | None]:
     return rate, burst
 
 
-def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+class EntityApiHandler(BaseHTTPRequestHandler):
+    """One HTTP connection to `api`: the batch endpoint and the admin paths."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silence the default stderr log: the server keeps its own."""
+    api: EntityApiServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            with contextlib.suppress(OSError):
-                self.wfile.write(body)
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr log: the server keeps its own."""
 
-        def _body(self) -> bytes | None:
-            """The request body; None (answered 400) when Content-Length is not a count."""
-            text = self.headers.get("Content-Length") or "0"
-            length = int(text) if text.isascii() and text.isdigit() else -1
-            if length < 0:
-                # Where the body ends is unknown: answer and close the connection.
-                self.close_connection = True
-                self._json(400, {"error": f"Content-Length must be an integer >= 0, got {text!r}"})
-                return None
-            return self.rfile.read(length) if length else b""
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(body)
 
-        def _json(self, status: int, document: Any) -> None:
-            self._send(status, json.dumps(document).encode())
+    def _body(self) -> bytes | None:
+        """The request body; None (answered 400) when Content-Length is not a count."""
+        text = self.headers.get("Content-Length") or "0"
+        length = int(text) if text.isascii() and text.isdigit() else -1
+        if length < 0:
+            # Where the body ends is unknown: answer and close the connection.
+            self.close_connection = True
+            self._json(400, {"error": f"Content-Length must be an integer >= 0, got {text!r}"})
+            return None
+        return self.rfile.read(length) if length else b""
 
-        def do_POST(self) -> None:
-            started = time.perf_counter()
-            body = self._body()
-            if body is None:
-                return
-            if self.path == "/_admin/reset":
-                server.reset()
-                self._send(204, b"")
-                return
-            if self.path != BATCH_PATH:
-                self._json(404, {"error": f"no such path: {self.path}"})
-                return
-            answer = server.handle_batch(body, self.headers.get("Authorization"))
-            server.record(  # before answering, so a client that got its answer sees the entry
-                {
-                    "time": time.time(),
-                    "method": "POST",
-                    "path": self.path,
-                    "status": answer.status,
-                    "operations": answer.operations,
-                    "bytes": len(body),
-                    "ms": (time.perf_counter() - started) * 1000,
-                }
-            )
-            self._send(answer.status, answer.body, answer.headers)
+    def _json(self, status: int, document: Any) -> None:
+        self._send(status, json.dumps(document).encode())
 
-        def do_GET(self) -> None:
-            views = {
-                "/_admin/stats": server.stats,
-                "/_admin/applied": server.applied,
-                "/_admin/sequences": server.sequences,
-                "/_admin/requests": server.request_log,
-                "/_admin/entities": server.entities,
-                "/_admin/faults": server.fault_config,
-                "/_admin/conflicts": server.conflicts,
-                "/_admin/rate": server.rate_limit,
+    def _not_found(self) -> None:
+        self._json(404, {"error": f"no such path: {self.path}"})
+
+    def do_POST(self) -> None:
+        """The batch endpoint, and `/_admin/reset`."""
+        started = time.perf_counter()
+        body = self._body()
+        if body is None:
+            return
+        if self.path == "/_admin/reset":
+            self.api.reset()
+            self._send(204, b"")
+        elif self.path == BATCH_PATH:
+            self._post_batch(body, started)
+        else:
+            self._not_found()
+
+    def _post_batch(self, body: bytes, started: float) -> None:
+        answer = self.api.handle_batch(body, self.headers.get("Authorization"))
+        self.api.record(  # before answering, so a client that got its answer sees the entry
+            {
+                "time": time.time(),
+                "method": "POST",
+                "path": self.path,
+                "status": answer.status,
+                "operations": answer.operations,
+                "bytes": len(body),
+                "ms": (time.perf_counter() - started) * 1000,
             }
-            view = views.get(self.path)
-            if view is None:
-                self._json(404, {"error": f"no such path: {self.path}"})
-            else:
-                self._json(200, view())
+        )
+        self._send(answer.status, answer.body, answer.headers)
 
-        def do_PUT(self) -> None:
-            if self.path not in ("/_admin/faults", "/_admin/rate"):
-                self._json(404, {"error": f"no such path: {self.path}"})
-                return
-            body = self._body()
-            if body is None:
-                return
-            try:
-                document = json.loads(body or b"{}")
-                if self.path == "/_admin/rate":
-                    server.set_rate(*_rate_settings(document))
-                    self._json(200, server.rate_limit())
-                    return
-                server.set_faults(document)
-            except (ValueError, RecursionError) as exc:  # FaultConfigError is a ValueError
-                self._json(400, {"error": str(exc)})
-                return
-            self._json(200, server.faults.source)
+    def do_GET(self) -> None:
+        """The admin views."""
+        views: dict[str, Callable[[], Any]] = {
+            "/_admin/stats": self.api.stats,
+            "/_admin/applied": self.api.applied,
+            "/_admin/sequences": self.api.sequences,
+            "/_admin/requests": self.api.request_log,
+            "/_admin/entities": self.api.entities,
+            "/_admin/faults": self.api.fault_config,
+            "/_admin/conflicts": self.api.conflicts,
+            "/_admin/rate": self.api.rate_limit,
+        }
+        view = views.get(self.path)
+        if view is None:
+            self._not_found()
+        else:
+            self._json(200, view())
 
-    return Handler
+    def do_PUT(self) -> None:
+        """Set the fault configuration (`/_admin/faults`) or the rate limit (`/_admin/rate`)."""
+        if self.path not in ("/_admin/faults", "/_admin/rate"):
+            self._not_found()
+            return
+        body = self._body()
+        if body is None:
+            return
+        try:
+            answer = self._put_setting(json.loads(body or b"{}"))
+        except (ValueError, RecursionError) as exc:  # FaultConfigError is a ValueError
+            self._json(400, {"error": str(exc)})
+            return
+        self._json(200, answer)
+
+    def _put_setting(self, document: Any) -> Any:
+        """Apply a PUT's document; the setting now in force."""
+        if self.path == "/_admin/rate":
+            self.api.set_rate(*_rate_settings(document))
+            return self.api.rate_limit()
+        self.api.set_faults(document)
+        return self.api.faults.source
+
+
+def _handler_class(server: EntityApiServer) -> type[BaseHTTPRequestHandler]:
+    """The request handler class serving `server` (http.server makes one per connection)."""
+    return type("Handler", (EntityApiHandler,), {"api": server})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,10 +36,10 @@ from dataclasses import asdict, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import cli
-from cli import parser_for
 from localcloud.mapping_runner import Journal, MappingConfig, MappingRunner, add_headers, one_line
 from localcloud.services import pid_alive
+from sbc_tools import cli
+from sbc_tools.cli import parser_for
 
 LOG = logging.getLogger("localcloud.poller")
 

@@ -8,10 +8,10 @@ import sys
 import urllib.request
 from typing import Any
 
-import cli
-from cli import console, parser_for
 from localcloud.overlap import Overlap, measure
 from localcloud.services import ServiceError, read_service
+from sbc_tools import cli
+from sbc_tools.cli import console, parser_for
 
 POLLER = "esm-poller"
 TIMEOUT_SECONDS = 10

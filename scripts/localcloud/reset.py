@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from cli import console, parser_for
-from localcloud.entity_api_admin import EntityApiAdmin
-from ops import observations as observe
-from ops import stack as stack_lookup
+from sbc_tools.cli import console, parser_for
+from sbc_tools.entity_api_admin import EntityApiAdmin
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import stack as stack_lookup
 
 
 def empty_queue(sqs: Any, queue_url: str) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_package.targets import host_architecture
-from paths import REPO, STATE
+from sbc_tools.paths import REPO, STATE
 
 STOP_GRACE_SECONDS = 10.0
 

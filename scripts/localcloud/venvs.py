@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from cli import console
-from paths import REPO, STATE
+from sbc_tools.cli import console
+from sbc_tools.paths import REPO, STATE
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "localstack_host_executor"
 LOCALSTACK_REQUIREMENTS = PLUGIN_DIR / "requirements-localstack.txt"

@@ -21,6 +21,8 @@ from pathlib import Path
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import parse_wheel_filename
 
+from sbc_tools.cli import add_version
+
 # Lambda's Python runtimes and machines (scripts/lambda_package/targets.py builds for these).
 LAMBDA_PYTHONS = ((3, 12), (3, 13))
 LAMBDA_MACHINES = ("x86_64", "aarch64")
@@ -85,6 +87,7 @@ def filter_requirements(text: str, allowed: dict[str, set[str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Filter the requirements file in place."""
     parser = argparse.ArgumentParser(prog="python -m locking", description=__doc__.split("\n")[0])
+    add_version(parser)
     parser.add_argument("requirements", type=Path)
     parser.add_argument("--pylock", type=Path, required=True, help="the same lock as pylock.toml")
     parser.add_argument("--target", choices=sorted(TARGETS), default="lambda")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cli import ArgumentParser, console, integer, print_error
-from paths import REPO
+from sbc_tools.cli import ArgumentParser, add_version, console, integer, print_error
+from sbc_tools.paths import REPO
 from sim import calibration, calibration_fanout, planner, plot, report, scenario
 from sim.scenario import ScenarioError
 from sim.simulation import run
@@ -164,6 +164,7 @@ def list_scenarios(_: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("simulate", help="run a scenario: the comparison table and timeline")
     one.add_argument("scenario", help="a stored scenario name or a .toml path")

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli import parser_for
-from paths import REPO
+from sbc_tools.cli import parser_for
+from sbc_tools.paths import REPO
 
 TERRAFORM = REPO / "terraform"
 BEGIN = "<!-- BEGIN_TF_DOCS -->"

@@ -16,7 +16,9 @@ CHECKOV_LOCK=scripts/tf/requirements-checkov.txt  # compiled from requirements-c
 CHECKOV_VERSION=$(sed -n 's/^checkov==\([^ ]*\).*/\1/p' "$CHECKOV_LOCK")
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf/tf.sh"
-MODULES=(modules/queue modules/consumer modules/alarms modules/governor)  # inits and validates; tests below
+# Init, validate and test of each module: two lists, one per chain (see below), balanced by CPU.
+MODULES_A=(modules/queue modules/consumer)
+MODULES_B=(modules/alarms modules/governor)
 EXAMPLES=(localstack production)
 EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, validate, plan (tests)
 LOGS=.cache/test-terraform
@@ -33,31 +35,45 @@ rm -rf "$LOGS" && mkdir -p "$LOGS"
 names=() results=() seconds=() notes=()
 failed=0
 
-# start_step NAME -- COMMAND...: run COMMAND in the background, its output in a log.
-# finish_step NAME NOTE-COMMAND: wait for it and report; NOTE-COMMAND (or "-") prints a short
-# note from the log for the summary. step NAME NOTE-COMMAND -- COMMAND...: both, in a row.
-# Two slow steps (the consumer module's tests, checkov's venv) overlap the others: 2 cores.
+# run_logged NAME COMMAND...: run COMMAND, its output in NAME's log, its status and seconds beside.
+# start_step NAME -- COMMAND...: run_logged in the background.
+# start_chain FUNCTION NAME...: FUNCTION runs the steps NAME... one after another (each through
+# run_logged) in the background; the chains run side by side (2 cores, and each terraform run
+# is mostly one process busy at a time).
+# finish_step NAME NOTE-COMMAND: wait for its step or chain and report; NOTE-COMMAND (or "-")
+# prints a short note from the log for the summary. step NAME NOTE-COMMAND -- COMMAND...: both.
 declare -A step_pids
 # Background steps die with the script (Ctrl-C included).
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 log_of() { echo "$LOGS/${1//[^A-Za-z0-9_.-]/_}.log"; }
 
-start_step() {
-  local name=$1 log
-  shift 2
+run_logged() {
+  local name=$1 log begin=$SECONDS
+  shift
   log=$(log_of "$name")
-  (
-    begin=$SECONDS
-    "$@" >"$log" 2>&1
-    echo "$? $((SECONDS - begin))" >"$log.status"
-  ) &
+  "$@" >"$log" 2>&1
+  echo "$? $((SECONDS - begin))" >"$log.status"
+}
+
+start_step() {
+  local name=$1
+  shift 2
+  run_logged "$name" "$@" &
   step_pids[$name]=$!
+}
+
+start_chain() {
+  local fn=$1 name pid
+  shift
+  "$fn" &
+  pid=$!
+  for name in "$@"; do step_pids[$name]=$pid; done
 }
 
 finish_step() {
   local name=$1 note_cmd=$2 log status took note=""
   log=$(log_of "$name")
-  wait "${step_pids[$name]}"
+  wait "${step_pids[$name]}" 2>/dev/null  # a chain's pid: waited for by its first step
   read -r status took <"$log.status" 2>/dev/null || { status=1 took=0; }
   printf '  %-44s ' "$name"
   [ "$note_cmd" != "-" ] && note=$($note_cmd "$log" 2>/dev/null || true)
@@ -103,11 +119,12 @@ root_rejects_wrong_value() {
 
 # No deprecation warning in any validate, test or plan output (hashicorp/aws 6 deprecates, e.g.,
 # aws_region's `name`; the modules must plan on 5.x and 6.x without one), and no module reads
-# an attribute that either version lacks or deprecates.
+# an attribute that either version lacks or deprecates. Checkov's logs aside (it runs beside).
 no_deprecations() {
-  local found=0
-  if grep -il -e 'deprecated' "$LOGS"/*.log; then
-    grep -i -B2 -A6 'deprecated' "$LOGS"/*.log
+  local found=0 logs=()
+  mapfile -t logs < <(find "$LOGS" -maxdepth 1 -name '*.log' ! -name 'checkov*' | sort)
+  if grep -il -e 'deprecated' "${logs[@]}"; then
+    grep -i -B2 -A6 'deprecated' "${logs[@]}"
     echo "==> deprecation warnings in the logs above" >&2
     found=1
   fi
@@ -168,41 +185,82 @@ PY
 echo "==> Terraform checks ($("$TF" version | head -n 1); providers: ${TF_PLUGIN_DIR:-registry})"
 total_start=$SECONDS
 
-step "fmt -check" - -- "$TF" fmt -check -recursive -diff terraform
-start_step "checkov: venv $CHECKOV_VERSION" -- checkov_venv
-for dir in "${MODULES[@]}"; do
-  step "$dir: init" - -- init_module "$dir"
-  step "$dir: validate" - -- tf_in "$dir" validate
-done
-step "root: init (committed lock, read-only)" - -- init_root
-step "root: validate" - -- tf_in . validate
+# Three chains side by side: modules A and the example roots; the root and modules B; checkov
+# (its venv, mostly downloads, then its two runs). Each step keeps its own log and summary line.
+module_checks() {
+  local dir
+  for dir in "$@"; do
+    run_logged "$dir: init" init_module "$dir"
+    run_logged "$dir: validate" tf_in "$dir" validate
+    run_logged "$dir: test" tf_in "$dir" test
+  done
+}
+module_chain() {
+  local dir
+  module_checks "${MODULES_A[@]}"
+  for dir in "${EXAMPLE_ROOTS[@]}"; do
+    run_logged "$dir: init" init_module "$dir"
+    run_logged "$dir: validate" tf_in "$dir" validate
+    run_logged "$dir: plan (test)" tf_in "$dir" test
+  done
+}
+root_chain() {
+  local example
+  run_logged "root: init (committed lock, read-only)" init_root
+  run_logged "root: validate" tf_in . validate
+  run_logged "root: test" tf_in . test
+  for example in "${EXAMPLES[@]}"; do
+    run_logged "root: plan examples/$example.tfvars" \
+      tf_in . test -test-directory=tests/examples -var-file="examples/$example.tfvars"
+  done
+  run_logged "root: wrong value fails the plan" root_rejects_wrong_value
+  module_checks "${MODULES_B[@]}"
+}
+checkov_chain() {
+  run_logged "checkov: venv $CHECKOV_VERSION" checkov_venv
+  run_logged "checkov: defaults" run_checkov defaults
+  run_logged "checkov: production example" \
+    run_checkov production --var-file terraform/examples/production.tfvars
+}
 
-start_step "modules/consumer: test" -- tf_in modules/consumer test
-step "modules/queue: test" tests_note -- tf_in modules/queue test
-step "modules/alarms: test" tests_note -- tf_in modules/alarms test
-step "modules/governor: test" tests_note -- tf_in modules/governor test
-step "root: test" tests_note -- tf_in . test
-for example in "${EXAMPLES[@]}"; do
-  step "root: plan examples/$example.tfvars" tests_note -- \
-    tf_in . test -test-directory=tests/examples -var-file="examples/$example.tfvars"
+step "fmt -check" - -- "$TF" fmt -check -recursive -diff terraform
+module_steps=() root_steps=()
+for dir in "${MODULES_A[@]}"; do
+  module_steps+=("$dir: init" "$dir: validate" "$dir: test")
 done
-step "root: wrong value fails the plan" - -- root_rejects_wrong_value
 for dir in "${EXAMPLE_ROOTS[@]}"; do
-  step "$dir: init" - -- init_module "$dir"
-  step "$dir: validate" - -- tf_in "$dir" validate
-  step "$dir: plan (test)" tests_note -- tf_in "$dir" test
+  module_steps+=("$dir: init" "$dir: validate" "$dir: plan (test)")
 done
+root_steps=("root: init (committed lock, read-only)" "root: validate" "root: test")
+for example in "${EXAMPLES[@]}"; do root_steps+=("root: plan examples/$example.tfvars"); done
+root_steps+=("root: wrong value fails the plan")
+for dir in "${MODULES_B[@]}"; do
+  root_steps+=("$dir: init" "$dir: validate" "$dir: test")
+done
+checkov_steps=("checkov: venv $CHECKOV_VERSION" "checkov: defaults" "checkov: production example")
+start_chain checkov_chain "${checkov_steps[@]}"
+start_chain root_chain "${root_steps[@]}"
+start_chain module_chain "${module_steps[@]}"
+
 # The docs script needs only the standard library: the tooling venv when there is one.
 docs_python=.venv/bin/python
 [ -x "$docs_python" ] || docs_python=$(scripts/find_python.sh 3.12)
 step "docs: README tables current" - -- "$docs_python" -m tf.docs --check
-finish_step "modules/consumer: test" tests_note
+note_of() {
+  case $1 in
+    *": test" | *"(test)" | "root: plan "*) echo tests_note ;;
+    "checkov: venv"*) echo - ;;
+    "checkov: "*) echo checkov_note ;;
+    *) echo - ;;
+  esac
+}
+for name in "${module_steps[@]}" "${root_steps[@]}"; do
+  finish_step "$name" "$(note_of "$name")"
+done
 step "no deprecation warnings (validate, tests, plans)" - -- no_deprecations
-
-finish_step "checkov: venv $CHECKOV_VERSION" -
-step "checkov: defaults" checkov_note -- run_checkov defaults
-step "checkov: production example" checkov_note -- \
-  run_checkov production --var-file terraform/examples/production.tfvars
+for name in "${checkov_steps[@]}"; do
+  finish_step "$name" "$(note_of "$name")"
+done
 
 echo
 echo "==> Summary ($((SECONDS - total_start)) s)"

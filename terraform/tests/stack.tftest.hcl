@@ -71,190 +71,8 @@ run "stack_wiring_and_outputs" {
   }
 }
 
-run "localstack_style_overrides" {
-  command = plan
-
-  variables {
-    function_timeout                   = 5
-    visibility_timeout_seconds         = 8
-    max_receive_count                  = 2
-    batch_size                         = 25
-    maximum_batching_window_in_seconds = 1
-    architecture                       = "x86_64"
-    log_retention_in_days              = 1
-  }
-
-  assert {
-    condition     = output.visibility_timeout_seconds == 8
-    error_message = "a given visibility timeout must replace the derived one"
-  }
-}
-
-run "visibility_timeout_accepts_function_timeout" {
-  command = plan
-
-  variables {
-    function_timeout           = 30
-    visibility_timeout_seconds = 30
-  }
-
-  assert {
-    condition     = output.visibility_timeout_seconds == 30
-    error_message = "a visibility timeout equal to the function timeout must be accepted"
-  }
-}
-
-run "visibility_timeout_rejects_below_function_timeout" {
-  command = plan
-
-  variables {
-    function_timeout           = 30
-    visibility_timeout_seconds = 29
-  }
-
-  expect_failures = [var.visibility_timeout_seconds]
-}
-
-run "visibility_timeout_rejects_above_12_hours" {
-  command = plan
-
-  variables {
-    visibility_timeout_seconds = 43201
-  }
-
-  expect_failures = [var.visibility_timeout_seconds]
-}
-
-run "derived_visibility_timeout_at_the_maximums" {
-  command = plan
-
-  variables {
-    function_timeout                   = 900
-    maximum_batching_window_in_seconds = 300
-    batch_size                         = 10000
-  }
-
-  assert {
-    condition     = output.visibility_timeout_seconds == 5700
-    error_message = "the derived visibility timeout at the largest timeout and window must be 6 x 900 + 300"
-  }
-}
-
-run "name_accepts_55_characters" {
-  command = plan
-
-  variables {
-    name = "a234567890b234567890c234567890d234567890e234567890f2345"
-  }
-
-  assert {
-    condition     = output.function_name == var.name
-    error_message = "a 55-character name must be accepted"
-  }
-}
-
-run "name_rejects_56_characters" {
-  command = plan
-
-  variables {
-    name = "a234567890b234567890c234567890d234567890e234567890f23456"
-  }
-
-  expect_failures = [var.name]
-}
-
-run "name_rejects_slash" {
-  command = plan
-
-  variables {
-    name = "team/orders"
-  }
-
-  expect_failures = [var.name]
-}
-
-run "alarm_topic_key_rejects_alias" {
-  command = plan
-
-  variables {
-    alarm_topic_kms_key_arn = "alias/aws/sns"
-  }
-
-  expect_failures = [var.alarm_topic_kms_key_arn]
-}
-
-run "tags_accept_edges" {
-  command = plan
-
-  variables {
-    tags = merge(
-      { for i in range(44) : "tag-${i}" => "v" },
-      { (join("", [for i in range(128) : "k"])) = join("", [for i in range(256) : "v"]) },
-    )
-  }
-
-  assert {
-    condition     = length(module.queue.queue_name) > 0 && length(var.tags) == 45
-    error_message = "45 tags with a 128-character key and a 256-character value must be accepted"
-  }
-}
-
-run "tags_reject_aws_prefix" {
-  command = plan
-
-  variables {
-    tags = { "aws:createdBy" = "me" }
-  }
-
-  expect_failures = [var.tags]
-}
-
-run "tags_reject_46_tags" {
-  command = plan
-
-  variables {
-    tags = { for i in range(46) : "tag-${i}" => "v" }
-  }
-
-  expect_failures = [var.tags]
-}
-
-run "tags_reject_long_value" {
-  command = plan
-
-  variables {
-    tags = { team = join("", [for i in range(257) : "v"]) }
-  }
-
-  expect_failures = [var.tags]
-}
-
-# ---- Inputs the root passes to the modules ---------------------------------------------------
-
-run "filter_patterns_and_metrics_namespace_reach_the_consumer" {
-  command = plan
-
-  variables {
-    filter_patterns   = ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
-    metrics_namespace = "Orders/EntitySync"
-  }
-
-  assert {
-    condition     = module.consumer.filter_patterns == ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
-    error_message = "filter_patterns must reach the mapping's filter criteria unchanged"
-  }
-
-  assert {
-    condition     = module.consumer.environment_variables["METRICS_NAMESPACE"] == "Orders/EntitySync"
-    error_message = "metrics_namespace must reach the handler's environment"
-  }
-
-  assert {
-    condition     = module.alarms.alarm_metrics.batch_failed == "Orders/EntitySync batch_failed" && module.alarms.alarm_metrics.expired == "Orders/EntitySync expired" && module.alarms.alarm_metrics.throttled_share == "Orders/EntitySync"
-    error_message = "the alarms on the handler's metrics must read the same namespace"
-  }
-}
-
+# The defaults: no filter, the handler's namespace in the handler and the alarms, the retry
+# defaults, INFO logs, a dashboard; no governor; no rate share without a known rate limit.
 run "defaults_reach_the_consumer_and_the_alarms" {
   command = plan
 
@@ -286,9 +104,138 @@ run "defaults_reach_the_consumer_and_the_alarms" {
     condition     = output.dashboard_name == "orders"
     error_message = "the dashboard must be part of the stack by default"
   }
+
+  assert {
+    condition     = length(module.governor) == 0 && output.governor_function_name == null
+    error_message = "without adaptive_concurrency.enabled no part of the governor may exist"
+  }
+
+  assert {
+    condition     = output.maximum_concurrency_owner == "terraform" && !contains(keys(output.alarm_names), "governor_errors")
+    error_message = "without the governor Terraform owns MaximumConcurrency, and there is no governor alarm"
+  }
+
+  assert {
+    condition     = !contains(keys(module.consumer.environment_variables), "ENTITY_API_RATE_SHARE")
+    error_message = "without entity_api_rate_limit the handler paces from the first 429"
+  }
 }
 
-run "retry_settings_and_log_levels_reach_the_consumer" {
+# LocalStack-style overrides (a given visibility timeout replaces the derived one); a
+# 55-character name; 45 tags with a 128-character key and a 256-character value.
+run "localstack_style_overrides_a_55_character_name_and_45_tags" {
+  command = plan
+
+  variables {
+    function_timeout                   = 5
+    visibility_timeout_seconds         = 8
+    max_receive_count                  = 2
+    batch_size                         = 25
+    maximum_batching_window_in_seconds = 1
+    architecture                       = "x86_64"
+    log_retention_in_days              = 1
+    name                               = "a234567890b234567890c234567890d234567890e234567890f2345"
+    tags = merge(
+      { for i in range(44) : "tag-${i}" => "v" },
+      { (join("", [for i in range(128) : "k"])) = join("", [for i in range(256) : "v"]) },
+    )
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 8
+    error_message = "a given visibility timeout must replace the derived one"
+  }
+
+  assert {
+    condition     = output.function_name == var.name
+    error_message = "a 55-character name must be accepted"
+  }
+
+  assert {
+    condition     = length(module.queue.queue_name) > 0 && length(var.tags) == 45
+    error_message = "45 tags with a 128-character key and a 256-character value must be accepted"
+  }
+}
+
+# ---- Inputs the root passes to the modules ---------------------------------------------------
+
+# A visibility timeout equal to the function timeout; filter patterns and a metrics namespace;
+# an S3 code source; a retry horizon equal to the queue's retention.
+run "inputs_reach_the_consumer_and_the_alarms" {
+  command = plan
+
+  variables {
+    function_timeout           = 30
+    visibility_timeout_seconds = 30
+    filter_patterns            = ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
+    metrics_namespace          = "Orders/EntitySync"
+    package_path               = null
+    s3_bucket                  = "orders-artifacts"
+    s3_key                     = "sqs-batch-consumer/function-arm64.zip"
+    s3_object_version          = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    message_retention_seconds  = 86400
+    retry_horizon_seconds      = 86400
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 30
+    error_message = "a visibility timeout equal to the function timeout must be accepted"
+  }
+
+  assert {
+    condition     = module.consumer.filter_patterns == ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
+    error_message = "filter_patterns must reach the mapping's filter criteria unchanged"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["METRICS_NAMESPACE"] == "Orders/EntitySync"
+    error_message = "metrics_namespace must reach the handler's environment"
+  }
+
+  assert {
+    condition     = module.alarms.alarm_metrics.batch_failed == "Orders/EntitySync batch_failed" && module.alarms.alarm_metrics.expired == "Orders/EntitySync expired" && module.alarms.alarm_metrics.throttled_share == "Orders/EntitySync"
+    error_message = "the alarms on the handler's metrics must read the same namespace"
+  }
+
+  assert {
+    condition     = module.consumer.code_source == "s3://orders-artifacts/sqs-batch-consumer/function-arm64.zip?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    error_message = "an S3 code source given to the root must reach the function"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "86400"
+    error_message = "a horizon equal to the queue's retention must be accepted"
+  }
+}
+
+# The derived visibility timeout at the largest timeout and window; a known rate limit shared
+# by maximum_concurrency.
+run "derived_visibility_timeout_at_the_maximums_and_a_rate_share" {
+  command = plan
+
+  variables {
+    function_timeout                   = 900
+    maximum_batching_window_in_seconds = 300
+    batch_size                         = 10000
+    entity_api_rate_limit              = 20
+    maximum_concurrency                = 8
+    create_dashboard                   = false
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 5700
+    error_message = "the derived visibility timeout at the largest timeout and window must be 6 x 900 + 300"
+  }
+
+  assert {
+    condition     = module.consumer.environment_variables["ENTITY_API_RATE_SHARE"] == "2.5"
+    error_message = "each execution environment starts at the limit over maximum_concurrency"
+  }
+}
+
+# Retry settings and log levels reach the consumer, no dashboard; the governed mapping starts
+# within the governor's bounds.
+run "retry_settings_log_levels_and_the_governors_starting_point" {
   command = plan
 
   variables {
@@ -299,6 +246,8 @@ run "retry_settings_and_log_levels_reach_the_consumer" {
     application_log_level      = "DEBUG"
     system_log_level           = "WARN"
     create_dashboard           = false
+    maximum_concurrency        = 100
+    adaptive_concurrency       = { enabled = true, minimum = 3, maximum = 40 }
   }
 
   assert {
@@ -319,75 +268,38 @@ run "retry_settings_and_log_levels_reach_the_consumer" {
     condition     = output.dashboard_name == null
     error_message = "create_dashboard = false must create no dashboard"
   }
+
+  assert {
+    condition     = module.consumer.maximum_concurrency_owner == "governor" && module.consumer.configured_maximum_concurrency == 40
+    error_message = "the governed mapping must start at maximum_concurrency held within the governor's bounds"
+  }
 }
 
-run "retry_horizon_accepts_the_retention" {
+# With the governor, a known rate limit is shared by its maximum (not maximum_concurrency);
+# function_timeout 10 with the handler's default API timeout.
+run "a_rate_limit_shared_by_the_governors_maximum_and_function_timeout_10" {
   command = plan
 
   variables {
-    message_retention_seconds = 86400
-    retry_horizon_seconds     = 86400
+    entity_api_rate_limit = 20
+    maximum_concurrency   = 5
+    adaptive_concurrency  = { enabled = true, maximum = 40 }
+    create_dashboard      = false
+    function_timeout      = 10
   }
 
   assert {
-    condition     = module.consumer.environment_variables["RETRY_HORIZON_SECONDS"] == "86400"
-    error_message = "a horizon equal to the queue's retention must be accepted"
-  }
-}
-
-run "retry_horizon_rejects_beyond_the_retention" {
-  command = plan
-
-  variables {
-    message_retention_seconds = 86400
-    retry_horizon_seconds     = 86401
-  }
-
-  expect_failures = [var.retry_horizon_seconds]
-}
-
-run "default_retry_horizon_rejects_an_sla_beyond_the_retention" {
-  command = plan
-
-  variables {
-    message_retention_seconds = 600
-    max_message_age_seconds   = 900
-  }
-
-  expect_failures = [var.retry_horizon_seconds]
-}
-
-run "zip_from_s3_reaches_the_function" {
-  command = plan
-
-  variables {
-    package_path      = null
-    s3_bucket         = "orders-artifacts"
-    s3_key            = "sqs-batch-consumer/function-arm64.zip"
-    s3_object_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    condition     = module.consumer.environment_variables["ENTITY_API_RATE_SHARE"] == "0.5"
+    error_message = "with the governor, the limit is shared by its maximum"
   }
 
   assert {
-    condition     = module.consumer.code_source == "s3://orders-artifacts/sqs-batch-consumer/function-arm64.zip?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
-    error_message = "an S3 code source given to the root must reach the function"
+    condition     = module.consumer.environment_variables["SOURCE_MAX_RECEIVE_COUNT"] == "5"
+    error_message = "function_timeout 10 with the handler's default API timeout must be accepted, and max_receive_count reach the handler"
   }
 }
 
 # ---- Adaptive concurrency (the governor) -----------------------------------------------------
-
-run "governor_off_creates_nothing" {
-  command = plan
-
-  assert {
-    condition     = length(module.governor) == 0 && output.governor_function_name == null
-    error_message = "without adaptive_concurrency.enabled no part of the governor may exist"
-  }
-
-  assert {
-    condition     = output.maximum_concurrency_owner == "terraform" && !contains(keys(output.alarm_names), "governor_errors")
-    error_message = "without the governor Terraform owns MaximumConcurrency, and there is no governor alarm"
-  }
-}
 
 run "governor_on" {
   command   = apply
@@ -468,79 +380,10 @@ run "governor_on" {
   }
 }
 
-run "governor_starts_the_mapping_within_its_bounds" {
-  command = plan
-
-  variables {
-    maximum_concurrency  = 100
-    adaptive_concurrency = { enabled = true, minimum = 3, maximum = 40 }
-  }
-
-  assert {
-    condition     = module.consumer.maximum_concurrency_owner == "governor" && module.consumer.configured_maximum_concurrency == 40
-    error_message = "the governed mapping must start at maximum_concurrency held within the governor's bounds"
-  }
-}
-
-run "adaptive_concurrency_rejects_minimum_1" {
-  command = plan
-  variables {
-    adaptive_concurrency = { enabled = true, minimum = 1 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
-run "adaptive_concurrency_rejects_minimum_above_maximum" {
-  command = plan
-  variables {
-    adaptive_concurrency = { enabled = true, minimum = 30, maximum = 20 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
-run "adaptive_concurrency_rejects_maximum_1001" {
-  command = plan
-  variables {
-    adaptive_concurrency = { enabled = true, maximum = 1001 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
-run "adaptive_concurrency_rejects_ratio_1" {
-  command = plan
-  variables {
-    adaptive_concurrency = { enabled = true, target_throttle_ratio = 1 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
-run "adaptive_concurrency_rejects_ratio_0" {
-  command = plan
-  variables {
-    adaptive_concurrency = { enabled = true, target_throttle_ratio = 0 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
-run "adaptive_concurrency_rejects_period_90" {
-  command = plan
-  variables {
-    adaptive_concurrency = { enabled = true, period_seconds = 90 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
-run "adaptive_concurrency_rejects_maximum_above_reservation" {
-  command = plan
-  variables {
-    reserved_concurrent_executions = 10
-    adaptive_concurrency           = { enabled = true, maximum = 11 }
-  }
-  expect_failures = [var.adaptive_concurrency]
-}
-
 # ---- FIFO ------------------------------------------------------------------------------------
 
+# Both queues FIFO, 6 x the function timeout without a window; receives that reach a 3-day
+# horizon (7 x 42000 s).
 run "fifo_stack" {
   command = plan
 
@@ -548,6 +391,8 @@ run "fifo_stack" {
     fifo_queue                         = true
     batch_size                         = 10
     maximum_batching_window_in_seconds = 0
+    retry_horizon_seconds              = 259200
+    max_receive_count                  = 8
   }
 
   assert {
@@ -559,144 +404,148 @@ run "fifo_stack" {
     condition     = output.visibility_timeout_seconds == 6 * 60
     error_message = "a FIFO stack without a window gets 6 x the function timeout"
   }
-}
 
-run "fifo_rejects_batch_size_above_10" {
-  command = plan
-  variables {
-    fifo_queue                         = true
-    batch_size                         = 11
-    maximum_batching_window_in_seconds = 0
-  }
-  expect_failures = [var.batch_size]
-}
-
-run "fifo_rejects_a_batching_window" {
-  command = plan
-  variables {
-    fifo_queue                         = true
-    batch_size                         = 10
-    maximum_batching_window_in_seconds = 1
-  }
-  expect_failures = [var.maximum_batching_window_in_seconds]
-}
-
-run "a_known_rate_limit_is_shared_by_the_most_concurrent_invocations" {
-  command = plan
-
-  variables {
-    entity_api_rate_limit = 20
-    maximum_concurrency   = 8
-    create_dashboard      = false
-  }
-
-  assert {
-    condition     = module.consumer.environment_variables["ENTITY_API_RATE_SHARE"] == "2.5"
-    error_message = "each execution environment starts at the limit over maximum_concurrency"
-  }
-}
-
-run "a_known_rate_limit_is_shared_by_the_governors_maximum" {
-  command = plan
-
-  variables {
-    entity_api_rate_limit = 20
-    maximum_concurrency   = 5
-    adaptive_concurrency  = { enabled = true, maximum = 40 }
-    create_dashboard      = false
-  }
-
-  assert {
-    condition     = module.consumer.environment_variables["ENTITY_API_RATE_SHARE"] == "0.5"
-    error_message = "with the governor, the limit is shared by its maximum"
-  }
-}
-
-run "an_unknown_rate_limit_sets_no_share" {
-  command = plan
-
-  variables {
-    create_dashboard = false
-  }
-
-  assert {
-    condition     = !contains(keys(module.consumer.environment_variables), "ENTITY_API_RATE_SHARE")
-    error_message = "without entity_api_rate_limit the handler paces from the first 429"
-  }
-}
-
-run "rate_limit_rejects_zero" {
-  command = plan
-
-  variables {
-    entity_api_rate_limit = 0
-  }
-
-  expect_failures = [var.entity_api_rate_limit]
-}
-
-# ---- The retry path's budget and FIFO's receive count (issue 15) ----------------------------
-
-run "function_timeout_10_with_the_default_api_timeout" {
-  command = plan
-  variables {
-    function_timeout = 10
-  }
-  assert {
-    condition     = module.consumer.environment_variables["SOURCE_MAX_RECEIVE_COUNT"] == "5"
-    error_message = "function_timeout 10 with the handler's default API timeout must be accepted, and max_receive_count reach the handler"
-  }
-}
-
-run "function_timeout_rejects_4" {
-  command = plan
-  variables {
-    function_timeout = 4
-  }
-  expect_failures = [var.function_timeout]
-}
-
-run "fifo_rejects_max_receive_count_1" {
-  command = plan
-  variables {
-    fifo_queue                         = true
-    batch_size                         = 10
-    maximum_batching_window_in_seconds = 0
-    max_receive_count                  = 1
-  }
-  expect_failures = [var.max_receive_count]
-}
-
-run "fifo_rejects_receives_that_cannot_reach_the_horizon" {
-  command = plan
-  variables {
-    fifo_queue                         = true
-    batch_size                         = 10
-    maximum_batching_window_in_seconds = 0
-    retry_horizon_seconds              = 259200
-  }
-  expect_failures = [var.max_receive_count]
-}
-
-run "fifo_accepts_receives_that_reach_the_horizon" {
-  command = plan
-  variables {
-    fifo_queue                         = true
-    batch_size                         = 10
-    maximum_batching_window_in_seconds = 0
-    retry_horizon_seconds              = 259200
-    max_receive_count                  = 8
-  }
   assert {
     condition     = module.consumer.environment_variables["SOURCE_MAX_RECEIVE_COUNT"] == "8"
     error_message = "7 x 42000 s reach a 3-day horizon: accepted"
   }
 }
 
-run "max_receive_count_rejects_1_on_a_standard_queue" {
+# ---- Input rules -----------------------------------------------------------------------------
+# Each `run` plans anew, so one run checks several rules: `expect_failures` lists every variable
+# given a bad value (Terraform fails the run if a listed one does not fail, or an unlisted one
+# does). A rule that reads an invalid variable is skipped, so no run makes bad both a variable
+# and one its rules read (visibility_timeout_seconds reads function_timeout; max_receive_count
+# reads retry_horizon_seconds and max_message_age_seconds; retry_horizon_seconds reads
+# max_message_age_seconds and message_retention_seconds). adaptive_concurrency has the most bad
+# values, one per run.
+
+# adaptive_concurrency: minimum 1. name: 56 characters. visibility_timeout_seconds: above 12
+# hours. tags: the reserved aws: prefix. alarm_topic_kms_key_arn: an alias.
+# entity_api_rate_limit: 0. max_receive_count: 1 on a standard queue.
+run "rejects_bad_values_governor_minimum_1" {
   command = plan
+
   variables {
-    max_receive_count = 1
+    adaptive_concurrency       = { enabled = true, minimum = 1 }
+    name                       = "a234567890b234567890c234567890d234567890e234567890f23456"
+    visibility_timeout_seconds = 43201
+    tags                       = { "aws:createdBy" = "me" }
+    alarm_topic_kms_key_arn    = "alias/aws/sns"
+    entity_api_rate_limit      = 0
+    max_receive_count          = 1
   }
-  expect_failures = [var.max_receive_count]
+
+  expect_failures = [
+    var.adaptive_concurrency, var.name, var.visibility_timeout_seconds, var.tags,
+    var.alarm_topic_kms_key_arn, var.entity_api_rate_limit, var.max_receive_count,
+  ]
+}
+
+# adaptive_concurrency: minimum above maximum. name: a slash. visibility_timeout_seconds: below
+# function_timeout. tags: 46. retry_horizon_seconds: beyond the queue's retention.
+run "rejects_bad_values_governor_minimum_above_maximum" {
+  command = plan
+
+  variables {
+    adaptive_concurrency       = { enabled = true, minimum = 30, maximum = 20 }
+    name                       = "team/orders"
+    function_timeout           = 30
+    visibility_timeout_seconds = 29
+    tags                       = { for i in range(46) : "tag-${i}" => "v" }
+    message_retention_seconds  = 86400
+    retry_horizon_seconds      = 86401
+  }
+
+  expect_failures = [
+    var.adaptive_concurrency, var.name, var.visibility_timeout_seconds, var.tags,
+    var.retry_horizon_seconds,
+  ]
+}
+
+# adaptive_concurrency: maximum 1001. tags: a 257-character value. retry_horizon_seconds (null):
+# the default, max_message_age_seconds, beyond the queue's retention. function_timeout: 4 leaves
+# no room for the default API timeout.
+run "rejects_bad_values_governor_maximum_1001" {
+  command = plan
+
+  variables {
+    adaptive_concurrency      = { enabled = true, maximum = 1001 }
+    tags                      = { team = join("", [for i in range(257) : "v"]) }
+    message_retention_seconds = 600
+    max_message_age_seconds   = 900
+    function_timeout          = 4
+  }
+
+  expect_failures = [
+    var.adaptive_concurrency, var.tags, var.retry_horizon_seconds, var.function_timeout,
+  ]
+}
+
+# adaptive_concurrency: target_throttle_ratio 1. batch_size: 11 on a FIFO queue.
+run "rejects_bad_values_governor_ratio_1" {
+  command = plan
+
+  variables {
+    adaptive_concurrency               = { enabled = true, target_throttle_ratio = 1 }
+    fifo_queue                         = true
+    batch_size                         = 11
+    maximum_batching_window_in_seconds = 0
+  }
+
+  expect_failures = [
+    var.adaptive_concurrency, var.batch_size,
+  ]
+}
+
+# adaptive_concurrency: target_throttle_ratio 0. The batching window: 1 s on a FIFO queue.
+run "rejects_bad_values_governor_ratio_0" {
+  command = plan
+
+  variables {
+    adaptive_concurrency               = { enabled = true, target_throttle_ratio = 0 }
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+
+  expect_failures = [
+    var.adaptive_concurrency, var.maximum_batching_window_in_seconds,
+  ]
+}
+
+# adaptive_concurrency: period_seconds 90. max_receive_count: 1 on a FIFO queue.
+run "rejects_bad_values_governor_period_90" {
+  command = plan
+
+  variables {
+    adaptive_concurrency               = { enabled = true, period_seconds = 90 }
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    max_receive_count                  = 1
+  }
+
+  expect_failures = [
+    var.adaptive_concurrency, var.max_receive_count,
+  ]
+}
+
+# adaptive_concurrency: maximum above reserved_concurrent_executions. max_receive_count: the
+# default 5 on a FIFO queue cannot reach a 3-day horizon (4 x 42000 s).
+run "rejects_bad_values_governor_maximum_above_reservation" {
+  command = plan
+
+  variables {
+    reserved_concurrent_executions     = 10
+    adaptive_concurrency               = { enabled = true, maximum = 11 }
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    retry_horizon_seconds              = 259200
+  }
+
+  expect_failures = [
+    var.adaptive_concurrency, var.max_receive_count,
+  ]
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ops import messages
+from sbc_tools.ops import messages
 
 
 def test_changes_merged_under_a_digest_op_id_are_counted_as_applied(h: Any) -> None:

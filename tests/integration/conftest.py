@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from stack_support import EntityApi, Waiter, wait_for
 
-from ops import observations as observe
-from ops import stack as stack_lookup
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import stack as stack_lookup
 
 INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 STACK = os.environ.get("INTEGRATION_STACK") or None

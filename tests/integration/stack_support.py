@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.entity_api_admin import EntityApiAdmin
+from sbc_tools.entity_api_admin import EntityApiAdmin
 
 # The local entity API server's admin endpoints (the project's one admin client).
 EntityApi = EntityApiAdmin

@@ -19,9 +19,9 @@ import pytest
 from bench.fanout_governor import GovernorDriver
 from localcloud.poller_admin import PollerAdmin
 from localcloud.services import read_service
-from ops import messages as message_factory
-from ops import observations as observe
-from ops import publish
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import publish
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from stack_support import EntityApi, Waiter
 
-from ops import messages as message_factory
-from ops import observations as observe
-from ops import publish
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.fifo]
 

@@ -1,9 +1,9 @@
 """Integration test 4, the chaos scenario: 2,000 messages while the API answers 15% of requests
 429 (Retry-After 1), 5% 500 and 3% of operations 503; every change accounted for.
 
-The messages come as real producers send them (`ops.messages.with_producer_mix`: ~3% with a
-Binary attribute, ~2% with 9 and ~2% with 10 attributes, ~1% with a ~120 KB body), and the
-stack's `max_receive_count` is 2 (issue 15).
+The messages come as real producers send them (`sbc_tools.ops.messages.with_producer_mix`:
+~3% with a Binary attribute, ~2% with 9 and ~2% with 10 attributes, ~1% with a ~120 KB
+body), and the stack's `max_receive_count` is 2 (issue 15).
 
 Every valid change must be applied by the entity API (directly, or merged into a coalesced
 operation: its unique `k<n>` attribute shows it), none in the DLQ: transient failures are
@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from stack_support import EntityApi, Waiter
 
-from localcloud.entity_api_admin import chaos_faults
-from ops import messages as message_factory
-from ops import observations as observe
-from ops import publish
+from sbc_tools.entity_api_admin import chaos_faults
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import publish
 
 pytestmark = pytest.mark.integration
 

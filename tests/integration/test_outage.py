@@ -11,8 +11,9 @@ stacks in the same LocalStack share the entity API server, so one outage hits bo
   `max_receive_count` 2 (Terraform passes it to the handler too): none of the changes
   published at the start of the outage may reach the DLQ (neither by the handler nor by
   SQS's redrive after 2 receives), and all are applied after the API recovers;
-- on both, the changes come as a realistic producer mix (`ops.messages.with_producer_mix`): some
-  with a Binary attribute, with 9 or 10 attributes, with a ~120 KB body;
+- on both, the changes come as a realistic producer mix
+  (`sbc_tools.ops.messages.with_producer_mix`): some with a Binary attribute,
+  with 9 or 10 attributes, with a ~120 KB body;
 - the second stack (`deploy --stack short`), with a 1-minute horizon and `max_receive_count` 2:
   its changes, published at the same moment, go to its DLQ as `expired` with the last cause
   (the 503) during the outage, and none is applied.
@@ -29,9 +30,9 @@ from typing import Any
 import pytest
 from stack_support import EntityApi, Waiter
 
-from ops import messages as message_factory
-from ops import observations as observe
-from ops import publish
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import publish
 
 pytestmark = pytest.mark.integration
 

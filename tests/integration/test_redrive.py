@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ops import observations as observe
-from ops import redrive
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import redrive
 
 pytestmark = pytest.mark.integration
 

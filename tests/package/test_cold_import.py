@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 RETRY_PATH = {"consumer.retries", "consumer.visibility", "consumer.flow_control.backoff"}
 DLQ_PATH = {"consumer.dlq"}

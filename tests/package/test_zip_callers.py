@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from zip_callers import shipped_definitions, uncalled
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 FUNCTION = REPO / "function"
 ROOTS = [REPO / "function", REPO / "scripts"]

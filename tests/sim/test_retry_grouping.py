@@ -140,7 +140,7 @@ def test_the_fast_paths_give_the_figures_of_the_record_by_record_code(
     fast = run(scenario)
     for figure in ("copies", "expired", "rejected_in_dlq", "invalid_in_dlq"):
         assert getattr(fast, figure) > 0, figure
-    assert fast.answers_429 > 500
+    assert fast.answers_429 > 400  # a storm: hundreds of 429s (483-599 with today's pacing)
     monkeypatch.setattr(Function, "_retry_plan", record_by_record_plan)
     monkeypatch.setattr(Function, "_sort_outcomes", operation_by_operation_sort)
     assert figures(run(scenario)) == figures(fast)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 
 import pytest
+
+from sbc_tools.paths import REPO
 
 
 @pytest.mark.parametrize(
@@ -26,17 +29,17 @@ import pytest
         ("localcloud.deploy", ["apply", "--var", "no-value"], "--var"),
         ("localcloud.deploy", ["apply", "--runtime", "python2.7"], "--runtime"),
         ("localcloud.reset", ["--instance", "a/b"], "--instance"),
-        ("ops.publish", ["--poison-percent", "inf"], "--poison-percent"),
-        ("ops.publish", ["--duplicate-percent", "101"], "--duplicate-percent"),
-        ("ops.publish", ["--entities", "-3"], "--entities"),
-        ("ops.publish", ["--count", "many"], "--count"),
-        ("ops.publish", ["--concurrency", "0"], "--concurrency"),
-        ("ops.redrive", ["--limit", "-1"], "--limit"),
-        ("ops.redrive", ["--error-code", "lost"], "--error-code"),
-        ("ops.report", ["--since-minutes", "nan"], "--since-minutes"),
-        ("ops.drain", ["--timeout", "0"], "--timeout"),
-        ("ops.drain", ["--expect", "-1"], "--expect"),
-        ("ops.logs", ["--lines", "-2"], "--lines"),
+        ("sbc_tools.ops.publish", ["--poison-percent", "inf"], "--poison-percent"),
+        ("sbc_tools.ops.publish", ["--duplicate-percent", "101"], "--duplicate-percent"),
+        ("sbc_tools.ops.publish", ["--entities", "-3"], "--entities"),
+        ("sbc_tools.ops.publish", ["--count", "many"], "--count"),
+        ("sbc_tools.ops.publish", ["--concurrency", "0"], "--concurrency"),
+        ("sbc_tools.ops.redrive", ["--limit", "-1"], "--limit"),
+        ("sbc_tools.ops.redrive", ["--error-code", "lost"], "--error-code"),
+        ("sbc_tools.ops.report", ["--since-minutes", "nan"], "--since-minutes"),
+        ("sbc_tools.ops.drain", ["--timeout", "0"], "--timeout"),
+        ("sbc_tools.ops.drain", ["--expect", "-1"], "--expect"),
+        ("sbc_tools.ops.logs", ["--lines", "-2"], "--lines"),
         ("bench.e2e", ["--paced-rate", "0"], "--paced-rate"),
         ("lambda_package.__main__", ["--python-version", "3.12", "--output", "x.zip"], "--arch"),
     ],
@@ -54,3 +57,18 @@ def test_a_wrong_argument_is_one_line_naming_it_and_exit_2(
     assert err.count("\n") == 1, err
     assert named in err
     assert "Traceback" not in err
+
+
+def test_make_help_writes_no_colour_codes_into_a_pipe() -> None:
+    run = subprocess.run(
+        ["make", "--no-print-directory", "help"],  # noqa: S607 (make from PATH, as a user runs it)
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout
+    assert "  test " in run.stdout

@@ -19,8 +19,8 @@ from tool_runs import run_tool
 from localcloud import deploy
 from localcloud.__main__ import main as localcloud_main
 from localcloud.services import RUN_ID_VARIABLE, instance_dir, leftover_processes
-from ops import stack as stack_lookup
-from paths import REPO
+from sbc_tools.ops import stack as stack_lookup
+from sbc_tools.paths import REPO
 
 
 @pytest.fixture
@@ -128,3 +128,31 @@ def test_a_further_stack_keeps_its_own_records_and_is_forgotten_with_the_instanc
     assert not state.exists()
     assert not Path(stack_lookup.stack_file(instance, "short")).exists()
     assert not Path(stack_lookup.stack_file(instance)).exists()
+
+
+def test_deploy_with_an_unreadable_token_file_is_a_usage_error_naming_it(
+    instance: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing-token"
+
+    status = deploy.main(["apply", "--instance", instance, "--token-file", str(missing)])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"--token-file: cannot read {missing}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "needed"),
+    [
+        ("http://127.0.0.1:8080/v1/operations:batch", "http://127.0.0.1:8080", True),
+        ("https://api.example.com/v1/operations:batch", "http://127.0.0.1:8080", False),
+        ("http://127.0.0.1:80801/v1/operations:batch", "http://127.0.0.1:8080", False),
+        ("http://127.0.0.1:8080/v1/operations:batch", None, False),
+    ],
+)
+def test_the_local_api_is_needed_only_for_a_url_below_it(
+    url: str, base: str | None, needed: bool
+) -> None:
+    assert deploy.local_api_for(url, base) == (base if needed else None)

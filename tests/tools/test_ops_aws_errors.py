@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from tool_runs import run_tool
 
-from ops import publish
+from sbc_tools.ops import publish
 
 MISSING_QUEUE = "/123456789012/no-such-queue"
 
@@ -47,7 +47,7 @@ def _tool(module: str, argv: list[str], tmp_path: Path) -> subprocess.CompletedP
 def test_publish_without_credentials_stops_with_one_line(tmp_path: Path) -> None:
     queue = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
 
-    run = _tool("ops.publish", ["--queue-url", queue, "--count", "30"], tmp_path)
+    run = _tool("sbc_tools.ops.publish", ["--queue-url", queue, "--count", "30"], tmp_path)
 
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert run.returncode == 1, run.stderr
@@ -56,7 +56,9 @@ def test_publish_without_credentials_stops_with_one_line(tmp_path: Path) -> None
     assert "could not be sent" not in run.stderr  # stopped at once, no retries
 
 
-@pytest.mark.parametrize("module", ["ops.drain", "ops.redrive", "ops.report"])
+@pytest.mark.parametrize(
+    "module", ["sbc_tools.ops.drain", "sbc_tools.ops.redrive", "sbc_tools.ops.report"]
+)
 def test_a_missing_queue_is_one_line(module: str, moto_endpoint: str, tmp_path: Path) -> None:
     queue = moto_endpoint + MISSING_QUEUE
     argv = ["--queue-url", queue, "--dlq-url", queue, "--endpoint-url", moto_endpoint]

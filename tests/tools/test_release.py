@@ -7,7 +7,7 @@ import re
 import subprocess
 import tomllib
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 
 def _version() -> str:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 
 def _run(tmp_path: Path, *suites: str) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 FAKE_TERRAFORM = """#!/usr/bin/env bash
 # Stands in for terraform: prints the CLI configuration it was given.

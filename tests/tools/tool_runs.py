@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from paths import REPO
+from sbc_tools.paths import REPO
 
 
 def run_tool(module: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -250,6 +250,11 @@ def test_sequences_are_each_entitys_applied_op_ids_in_order(entity_api: EntityAp
         ({"random_op_status": {"probability": 2}}, "probability"),
         ({"random_request_status": {"probability": 0.1}}, "random_request_status.statuses"),
         ({"max_request_bytes": 0}, "max_request_bytes"),
+        ({"max_operations": True}, "max_operations"),
+        ({"retry_after": True}, "retry_after"),
+        ({"retry_after": 1.5}, "retry_after"),
+        ({"garbage_body": -1}, "garbage_body"),
+        ({"reject_entities": "order:1"}, "reject_entities"),
         ([], "JSON object"),
     ],
 )
@@ -401,3 +406,34 @@ def test_cli_refuses_a_wrong_argument_with_one_line_naming_it(argv: list[str], n
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1, bad.stderr
     assert named in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/_admin/nothing"),
+        ("GET", "/_admin/nothing"),
+        ("PUT", "/_admin/stats"),
+        ("GET", "/_admin/stats/more"),
+    ],
+)
+def test_an_unknown_path_gets_404_naming_it(
+    entity_api: EntityApiServer, method: str, path: str
+) -> None:
+    status, document = _admin(entity_api, method, path, body={})
+
+    assert status == 404
+    assert document == {"error": f"no such path: {path}"}
+
+
+def test_a_post_beside_the_batch_path_gets_404_and_applies_nothing(
+    entity_api: EntityApiServer,
+) -> None:
+    response = HTTP.request(
+        "POST",
+        entity_api.endpoint_url + "-other",
+        body=json.dumps({"operations": [operation("op-1")]}),
+    )
+
+    assert response.status == 404
+    assert entity_api.entities() == {}

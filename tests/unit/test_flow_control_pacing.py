@@ -8,11 +8,19 @@ import pytest
 
 from consumer.flow_control.pacing import (
     BETA,
+    CLIMB_SECONDS,
     FORGET_AFTER_SECONDS,
     MAX_RATE_SCALE,
     MIN_RATE,
+    SENT_RATE_SECONDS,
     AdaptiveRateLimiter,
 )
+
+
+def bucket_rate(limiter: AdaptiveRateLimiter) -> float:
+    """The limiter's smoothed half-second-bucket rate: its own state (the zip has no reader;
+    what it changes shows in the fill rate a throttle leaves)."""
+    return limiter._measured
 
 
 def send_steadily(limiter: AdaptiveRateLimiter, rate: float, start: float, seconds: float) -> float:
@@ -35,22 +43,88 @@ def test_unpaced_until_the_first_throttle() -> None:
 @pytest.mark.parametrize("rate", [8.0, 40.0, 200.0])
 def test_throttle_cuts_the_rate_to_beta_times_the_measured_send_rate(rate: float) -> None:
     limiter = AdaptiveRateLimiter()
-    now = send_steadily(limiter, rate, 0.0, 5.0)
+    now = send_steadily(limiter, rate, 0.0, 20.0)  # long enough for the sent rate to follow
     limiter.record(now, throttled=True)
     assert limiter.enabled
     assert limiter.fill_rate == pytest.approx(BETA * rate, rel=0.1)
 
 
-def test_a_throttle_before_the_first_bucket_closes_keeps_the_rate_seen_so_far() -> None:
-    # four requests in flight at the start of an invocation, the fifth answer a 429:
-    # the rate is taken from those answers, not read as 0 (which meant MIN_RATE, 0.5/s)
+def test_a_throttle_before_the_first_bucket_closes_cuts_from_the_answers_so_far() -> None:
+    # four requests in flight at the start of an invocation, the fifth answer a 429: the
+    # environment has sent five requests in its life, not 5 per 0.5 s bucket (10/s), and not
+    # nothing (which meant MIN_RATE, 0.5/s)
     limiter = AdaptiveRateLimiter(0.0)
     for n in range(4):
         limiter.record(0.01 * (n + 1), throttled=False)
     limiter.record(0.05, throttled=True)
-    assert limiter.fill_rate == pytest.approx(BETA * 5 / 0.5)
-    limiter.record(0.06, throttled=False)  # a success in the same bucket does not undo it
+    assert limiter.fill_rate == pytest.approx(BETA * 5 / SENT_RATE_SECONDS, rel=0.05)
     assert limiter.fill_rate > MIN_RATE
+    limiter.record(0.06, throttled=False)  # a success in the same bucket does not undo it
+    assert limiter.fill_rate == pytest.approx(BETA * 5 / SENT_RATE_SECONDS, rel=0.05)
+
+
+def invocations(
+    limiter: AdaptiveRateLimiter, start: float, count: int, *, requests: int, every: float
+) -> float:
+    """`count` invocations of one environment, one every `every` s, each sending `requests`
+    at once (answered within 10 ms, unthrottled) and lasting 0.5 s; returns the time of the
+    last answer."""
+    now = start
+    for n in range(count):
+        now = start + n * every
+        limiter.resume(now)
+        for i in range(requests):
+            limiter.record(now + 0.01 * i / requests, throttled=False)
+        limiter.wait_seconds(now + 0.5)
+    return now + 0.5
+
+
+def test_a_throttle_cuts_from_what_the_environment_really_sent() -> None:
+    # under fan-out an environment sends three requests together every 2 s (1.5/s): its
+    # half-second buckets read 6/s, so botocore's law cut to 4.2/s, above what it sent
+    limiter = AdaptiveRateLimiter(0.0)
+    now = invocations(limiter, 0.0, 20, requests=3, every=2.0)
+    assert bucket_rate(limiter) > 4.0
+    limiter.record(now, throttled=True)
+    # from under twice the 1.5/s it sent (an average over ~2 s reads high just after a burst),
+    # not from the buckets' 6/s
+    assert limiter.fill_rate < BETA * 2 * 1.5
+
+
+@pytest.mark.parametrize("rate", [2.0, 40.0])
+def test_the_climb_back_takes_climb_seconds_at_every_rate(rate: float) -> None:
+    # botocore's fixed scale brought 2/s back in ~1 s (a probe, and a 429, every few seconds
+    # from each environment under fan-out) and 40/s in ~3 s
+    limiter = AdaptiveRateLimiter(0.0)
+    now = send_steadily(limiter, rate, 0.0, 30.0)
+    limiter.record(now, throttled=True)
+    cut = limiter.fill_rate
+    w_max = cut / BETA
+    rates: dict[float, float] = {}
+    for tenth in range(1, 10 * int(CLIMB_SECONDS) + 11):
+        t = now + tenth / 10
+        limiter.record(t, throttled=False)  # answers well above the rate: no ceiling binds
+        limiter.record(t, throttled=False)
+        rates[tenth / 10] = limiter.fill_rate
+    assert rates[CLIMB_SECONDS / 2] < cut + 0.9 * (w_max - cut)
+    assert rates[CLIMB_SECONDS] == pytest.approx(w_max, rel=0.02)
+    assert rates[CLIMB_SECONDS + 1.0] < 1.05 * w_max  # then it probes, slowly
+
+
+def test_a_throttle_below_the_last_one_gives_way_fast_convergence() -> None:
+    # the second throttle comes at a lower rate (more environments share the API now): the
+    # climb pauses below that rate, not at it, so the environment yields part of its share
+    limiter = AdaptiveRateLimiter(0.0)
+    now = send_steadily(limiter, 10.0, 0.0, 30.0)
+    limiter.record(now, throttled=True)
+    now = send_steadily(limiter, 6.0, now + 0.1, 20.0)
+    basis = 6.0
+    limiter.record(now, throttled=True)
+    assert limiter.fill_rate == pytest.approx(BETA * basis, rel=0.05)
+    for tenth in range(1, 10 * int(CLIMB_SECONDS) + 1):
+        limiter.record(now + tenth / 10, throttled=False)
+        limiter.record(now + tenth / 10, throttled=False)
+    assert limiter.fill_rate == pytest.approx(basis * (1 + BETA) / 2, rel=0.05)
 
 
 def test_tokens_arrive_at_the_fill_rate() -> None:
@@ -150,19 +224,17 @@ def learnt_then_paused(resume: bool, pause: float) -> tuple[float, AdaptiveRateL
 
 
 def test_a_short_pause_between_invocations_keeps_the_learnt_rate() -> None:
-    learnt, limiter, now = learnt_then_paused(resume=True, pause=10.0)
+    learnt, limiter, _ = learnt_then_paused(resume=True, pause=10.0)
     assert limiter.enabled
     assert limiter.fill_rate >= learnt
-    # the pause is not measured as sending nothing: a throttle now cuts from the rate in
-    # force, not from a measured rate dragged down by the idle seconds
-    before = limiter.fill_rate
-    limiter.record(now, throttled=True)
-    assert limiter.fill_rate == pytest.approx(BETA * before)
+    assert bucket_rate(limiter) > learnt  # the pause is not measured as sending nothing
 
 
 def test_without_resume_a_pause_reads_as_idle_sending_and_drags_the_rate_down() -> None:
-    learnt, limiter, _ = learnt_then_paused(resume=False, pause=10.0)
-    assert limiter.fill_rate < 0.8 * learnt  # why resume() exists
+    _, resumed, _ = learnt_then_paused(resume=True, pause=10.0)
+    _, limiter, _ = learnt_then_paused(resume=False, pause=10.0)
+    assert bucket_rate(limiter) < 0.5 * bucket_rate(resumed)  # why resume() exists
+    assert limiter.fill_rate < 0.9 * resumed.fill_rate
 
 
 def test_a_long_pause_forgets_the_learnt_rate() -> None:

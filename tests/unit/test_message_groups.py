@@ -100,7 +100,7 @@ def test_in_fifo_order_an_older_change_after_a_newer_one_is_not_coalesced_into_i
 
 
 def test_applied_sequences_expand_coalesced_operations_in_publishing_order() -> None:
-    from ops.messages import applied_sequences
+    from sbc_tools.ops.messages import applied_sequences
 
     applied = [
         {"op_id": "r-000001", "attributes": {"k1": 1}},

@@ -1,5 +1,5 @@
-"""The realistic producer mix (`ops.publish --producer-mix`) through moto's SQS server: Binary
-attributes, 9 and 10 attributes, ~120 KB bodies, each as SQS hands it back."""
+"""The realistic producer mix (`sbc_tools.ops.publish --producer-mix`) through moto's SQS
+server: Binary attributes, 9 and 10 attributes, ~120 KB bodies, each as SQS hands it back."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import uuid
 from typing import Any
 
-from ops import messages as message_factory
-from ops import publish
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import publish
 
 
 def receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:

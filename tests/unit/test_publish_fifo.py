@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from consumer.message_groups import entity_group_id
-from ops import messages as message_factory
-from ops import publish
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import publish
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:

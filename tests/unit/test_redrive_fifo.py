@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ops import redrive
+from sbc_tools.ops import redrive
 
 
 def fifo_queue(sqs: Any, name: str) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ops import observations as observe
-from ops import report
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import report
 
 
 def summary(**counts: int) -> dict[str, Any]:

@@ -6,11 +6,18 @@ throttling.py), written for a caller that owns the clock:
 - Until the first throttling answer, requests go out unpaced.
 - The send rate is measured in half-second buckets, exponentially smoothed (before the first
   bucket closes: the answers so far over one bucket's width).
-- On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate) and the
-  rate at the drop is remembered as `w_max`.
-- On success the fill rate follows the CUBIC curve SCALE x (t - t_drop - K) ** 3 + w_max, where
-  K = cbrt(w_max x (1 - BETA) / SCALE): it climbs back to w_max in K seconds, pauses there,
-  then probes above it; never above twice the measured rate.
+- On a throttling answer the fill rate drops to BETA x min(measured rate, fill rate, the rate
+  really sent over the last ~SENT_RATE_SECONDS) and the rate at the drop is remembered as
+  `w_max`.
+- On success the fill rate follows the CUBIC curve scale x (t - t_drop - K) ** 3 + w_max: it
+  climbs back to w_max in K seconds, pauses there, then probes above it; never above twice the
+  measured rate. Unlike botocore (a fixed scale of 0.4 requests/s per s**3, so a rate of 2/s is
+  back in ~1 s), the scale is relative to the rate: K is CLIMB_SECONDS at every rate. Under
+  fan-out each execution environment's share is a few requests/s, and a climb of a second
+  meant a probe, and a 429, every few seconds from each of them.
+- Fast convergence (CUBIC, RFC 8312 4.6): a throttle below the previous one's rate sets w_max
+  to the midpoint of the new rate and its cut, not the new rate, so an environment whose
+  share shrank (more environments competing) stops probing back toward its old share.
 - A Retry-After answer also blocks every token until its instant.
 - `start_rate` (a known share of the API's limit) paces from the first request at that rate
   and caps it there: probing above a known share only buys 429s (measured: tight-api at 5
@@ -34,8 +41,11 @@ import math
 
 BETA = 0.7
 """Multiplicative decrease on throttling."""
-SCALE = 0.4
-"""CUBIC scale constant (requests/s per s**3)."""
+CLIMB_SECONDS = 6.0
+"""Seconds the rate takes after a throttle to climb back to the rate it was cut from (CUBIC's
+K, the same at every rate; botocore's fixed scale of 0.4 takes ~1 s at 2 requests/s, an
+environment's share under fan-out, so each environment probed, and drew a 429, every few
+seconds)."""
 MIN_RATE = 0.5
 """The fill rate never goes below this (requests/s)."""
 SMOOTHING = 0.8
@@ -48,6 +58,17 @@ FORGET_AFTER_SECONDS = 60.0
 """A pause between two invocations of one environment longer than this forgets the learnt
 rate: under a backlog the mapping invokes again within a second, so a longer pause means the
 backlog ended, and the API's state after it is anyone's guess."""
+SENT_RATE_SECONDS = 2.0
+"""Time constant of the rate the environment really sent (answers per second, exponentially
+weighted over wall time, pauses between invocations included, nothing before the limiter
+existed), the most a throttle cuts from. The half-second buckets of the measured rate see an
+invocation's requests leave together (three in 10 ms read as 6/s) and do not count the pauses
+(`resume`), so under fan-out they overstate an environment's share several times, and a fresh
+environment throttled after its first few requests was cut to 0.7 x 6/s instead of ~1/s.
+Simulated fan-out (calibration_fanout.toml's setup, 20 requests/s, this law against botocore's):
+K = 12 22.6% -> 7.5% 429s, K = 4 5.4% -> 1.6%, drains +5% and +7%. The price: one environment
+throttled alone is cut deeper and climbs back slower (5 requests/s: 74 s -> 85 s for 6,000
+changes; 8/s: 48 s -> 52 s); unthrottled (K = 1 at 20/s) it is unchanged."""
 _EPSILON = 1e-9
 """Token shortfall treated as none (float rounding must not yield endless tiny waits)."""
 
@@ -64,6 +85,11 @@ class AdaptiveRateLimiter:
         "_last_refill",
         "_last_seen",
         "_measured",
+        "_paused",
+        "_previous_w_max",
+        "_scale",
+        "_sent",
+        "_sent_at",
         "_w_max",
         "capacity",
         "enabled",
@@ -89,7 +115,12 @@ class AdaptiveRateLimiter:
         self._measured = 0.0
         self._bucket_start = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._count = 0
+        self._paused = 0.0
+        self._sent = 0.0
+        self._sent_at = now
         self._w_max = 0.0
+        self._previous_w_max = 0.0
+        self._scale = 0.0
         self._k = 0.0
         self._drop_at = now
         self._last_seen = now
@@ -108,9 +139,7 @@ class AdaptiveRateLimiter:
         if pause <= 0.0:
             return
         self._drop_at += pause
-        bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
-        if bucket > self._bucket_start:  # the open bucket's answers would count the pause
-            self._bucket_start, self._count = bucket, 0
+        self._paused += pause  # the rate is measured on the clock without the pauses
         if self._last_refill is not None:
             self._last_refill += pause
         self._last_seen = now
@@ -143,19 +172,28 @@ class AdaptiveRateLimiter:
             self.not_before = max(self.not_before, now + retry_after)
         if throttled:
             basis = min(measured, self.fill_rate) if self.enabled else measured
-            self._w_max = basis
-            self._k = (basis * (1.0 - BETA) / SCALE) ** (1.0 / 3.0)
-            self._drop_at = now
+            basis = min(basis, self._sent)  # what it really sent, its pauses included
             new_rate = basis * BETA
+            self._w_max = basis
+            if basis < self._previous_w_max:  # fast convergence: give way to the others
+                self._w_max = basis * (1.0 + BETA) / 2.0
+            self._previous_w_max = basis
+            self._scale = basis * (1.0 - BETA) / CLIMB_SECONDS**3
+            self._k = ((self._w_max - new_rate) / self._scale) ** (1.0 / 3.0) if basis > 0 else 0.0
+            self._drop_at = now
             self.enabled = True
         else:
-            new_rate = SCALE * (now - self._drop_at - self._k) ** 3 + self._w_max
+            new_rate = self._scale * (now - self._drop_at - self._k) ** 3 + self._w_max
         ceiling = MAX_RATE_SCALE * measured
         if self.start_rate is not None:  # a known share: the rate, never doubted, never exceeded
             ceiling = self.start_rate
         self._set_rate(now, min(new_rate, ceiling))
 
     def _measure(self, now: float) -> float:
+        decay = math.exp(-(now - self._sent_at) / SENT_RATE_SECONDS)
+        self._sent = self._sent * decay + 1.0 / SENT_RATE_SECONDS
+        self._sent_at = now
+        now -= self._paused
         bucket = math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS
         self._count += 1
         if bucket > self._bucket_start:

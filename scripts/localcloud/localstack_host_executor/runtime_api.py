@@ -105,63 +105,80 @@ class RuntimeApiServer:
         self.init_failed.set()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        api = self
+        """The request handler class serving this server's runtime."""
+        return type("Handler", (RuntimeApiHandler,), {"api": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
 
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet: the function's own output is what the logs are for."""
+NOT_FOUND = b'{"errorType":"NotFound"}'
+ACCEPTED = json.dumps({"status": "OK"}).encode()
 
-            def _reply(
-                self, status: int, body: bytes, headers: dict[str, str] | None = None
-            ) -> None:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-            def _body(self) -> bytes:
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
+def _invocation_headers(invocation: PendingInvocation) -> dict[str, str]:
+    """The headers awslambdaric reads with an invocation (it crashes without the trace id)."""
+    return {
+        "Content-Type": "application/json",
+        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+        "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_epoch_ms),
+        "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+        "Lambda-Runtime-Trace-Id": invocation.trace_id,
+    }
 
-            def do_GET(self) -> None:
-                if self.path != f"{_PREFIX}/invocation/next":
-                    self._reply(404, b'{"errorType":"NotFound"}')
-                    return
-                invocation = api._next_invocation()
-                if invocation is None:
-                    self._reply(500, b'{"errorType":"Runtime.Shutdown"}')
-                    return
-                self._reply(
-                    200,
-                    invocation.payload,
-                    {
-                        "Content-Type": "application/json",
-                        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                        "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_epoch_ms),
-                        "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-                        "Lambda-Runtime-Trace-Id": invocation.trace_id,
-                    },
-                )
 
-            def do_POST(self) -> None:
-                body = self._body()
-                parts = self.path.removeprefix(_PREFIX).strip("/").split("/")
-                accepted = json.dumps({"status": "OK"}).encode()
-                if parts == ["init", "error"]:
-                    api._fail_init(body)
-                    self._reply(202, accepted)
-                elif len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response":
-                    known = api._finish(parts[1], body, is_error=False)
-                    self._reply(202 if known else 400, accepted)
-                elif len(parts) == 3 and parts[0] == "invocation" and parts[2] == "error":
-                    known = api._finish(parts[1], body, is_error=True)
-                    self._reply(202 if known else 400, accepted)
-                else:
-                    self._reply(404, b'{"errorType":"NotFound"}')
+def _parts(path: str) -> list[str]:
+    """The segments of a Runtime API path after the version prefix."""
+    return path.removeprefix(_PREFIX).strip("/").split("/")
 
-        return Handler
+
+def _outcome(parts: list[str]) -> tuple[str, bool] | None:
+    """(request id, is an error) of `invocation/{id}/response|error`; None for other paths."""
+    if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+        return parts[1], parts[2] == "error"
+    return None
+
+
+class RuntimeApiHandler(BaseHTTPRequestHandler):
+    """One request of the runtime process to `api`."""
+
+    api: RuntimeApiServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the function's own output is what the logs are for."""
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:
+        """The next invocation (waits for one); 500 Runtime.Shutdown once the server stops."""
+        if self.path != f"{_PREFIX}/invocation/next":
+            self._reply(404, NOT_FOUND)
+            return
+        invocation = self.api._next_invocation()
+        if invocation is None:
+            self._reply(500, b'{"errorType":"Runtime.Shutdown"}')
+        else:
+            self._reply(200, invocation.payload, _invocation_headers(invocation))
+
+    def do_POST(self) -> None:
+        """An invocation's response or error (400 when unknown or already done); init/error."""
+        body = self._body()
+        parts = _parts(self.path)
+        outcome = _outcome(parts)
+        if parts == ["init", "error"]:
+            self.api._fail_init(body)
+            self._reply(202, ACCEPTED)
+        elif outcome is not None:
+            known = self.api._finish(outcome[0], body, is_error=outcome[1])
+            self._reply(202 if known else 400, ACCEPTED)
+        else:
+            self._reply(404, NOT_FOUND)

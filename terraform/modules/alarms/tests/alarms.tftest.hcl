@@ -12,8 +12,15 @@ variables {
   function_name = "orders"
 }
 
-run "alarms_watch_the_right_metrics" {
+# Seven alarms and the throttled-share alarm on the defaults, and the dashboard (with the
+# mapping's UUID and a concurrency annotation).
+run "defaults_alarms_and_dashboard" {
   command = plan
+
+  variables {
+    event_source_mapping_uuid  = "2f5e3f1e-0000-4000-8000-000000000000"
+    max_concurrency_annotation = 5
+  }
 
   assert {
     condition = {
@@ -69,84 +76,6 @@ run "alarms_watch_the_right_metrics" {
   assert {
     condition     = length(aws_sns_topic.this) == 0 && length(aws_kms_key.topic) == 0 && alltrue([for alarm in aws_cloudwatch_metric_alarm.this : length(alarm.alarm_actions) == 0])
     error_message = "no topic, no key and no actions unless asked for"
-  }
-}
-
-run "sla_and_thresholds_follow_inputs" {
-  command = plan
-
-  variables {
-    max_message_age_seconds      = 900
-    function_errors_threshold    = 3
-    function_throttles_threshold = 10
-    batch_failed_threshold       = 4
-    expired_threshold            = 5
-    dlq_records_threshold        = 6
-    throttled_share_threshold    = 0.25
-    throttled_share_datapoints   = 2
-    period_seconds               = 300
-    evaluation_periods           = 2
-    metrics_namespace            = "Orders Sync/Consumer"
-  }
-
-  assert {
-    condition = (
-      aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 900 &&
-      aws_cloudwatch_metric_alarm.this["function_errors"].threshold == 3 &&
-      aws_cloudwatch_metric_alarm.this["function_throttles"].threshold == 10 &&
-      aws_cloudwatch_metric_alarm.this["batch_failed"].threshold == 4 &&
-      aws_cloudwatch_metric_alarm.this["expired"].threshold == 5 &&
-      aws_cloudwatch_metric_alarm.this["dlq_records"].threshold == 6 &&
-      aws_cloudwatch_metric_alarm.this["function_throttles"].evaluation_periods == 2 &&
-      alltrue([for alarm in aws_cloudwatch_metric_alarm.this : alarm.period == 300])
-    )
-    error_message = "thresholds, period and evaluation periods must follow the inputs"
-  }
-
-  assert {
-    condition = (
-      aws_cloudwatch_metric_alarm.throttled_share.threshold == 0.25 &&
-      aws_cloudwatch_metric_alarm.throttled_share.datapoints_to_alarm == 2 &&
-      alltrue([for q in aws_cloudwatch_metric_alarm.throttled_share.metric_query : q.metric[0].period == 300 && q.metric[0].namespace == "Orders Sync/Consumer" if length(q.metric) > 0])
-    )
-    error_message = "the throttled-share alarm must follow its threshold, datapoints, the period and the namespace"
-  }
-
-  assert {
-    condition     = alltrue([for key in ["batch_failed", "expired", "dlq_records"] : aws_cloudwatch_metric_alarm.this[key].namespace == "Orders Sync/Consumer"])
-    error_message = "the handler's alarms must read the given metrics namespace"
-  }
-}
-
-run "governor_errors_alarm_when_it_runs" {
-  command = plan
-
-  variables {
-    governor_function_name = "orders-governor"
-  }
-
-  assert {
-    condition = [
-      for key, alarm in aws_cloudwatch_metric_alarm.this :
-      [alarm.alarm_name, alarm.namespace, alarm.metric_name, alarm.dimensions] if key == "governor_errors"
-    ] == [["orders-governor-errors", "AWS/Lambda", "Errors", tomap({ FunctionName = "orders-governor" })]]
-    error_message = "with a governor, its Errors must be alarmed on"
-  }
-
-  assert {
-    condition     = strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "governor_concurrency")
-    error_message = "with a governor, the dashboard must show its decisions"
-  }
-}
-
-# ---- Dashboard -------------------------------------------------------------------------------
-
-run "dashboard_by_default" {
-  command = plan
-
-  variables {
-    event_source_mapping_uuid  = "2f5e3f1e-0000-4000-8000-000000000000"
-    max_concurrency_annotation = 5
   }
 
   assert {
@@ -214,16 +143,121 @@ run "dashboard_by_default" {
   }
 }
 
-run "dashboard_can_be_turned_off" {
+run "sla_and_thresholds_follow_inputs" {
   command = plan
 
   variables {
-    create_dashboard = false
+    max_message_age_seconds      = 900
+    function_errors_threshold    = 3
+    function_throttles_threshold = 10
+    batch_failed_threshold       = 4
+    expired_threshold            = 5
+    dlq_records_threshold        = 6
+    throttled_share_threshold    = 0.25
+    throttled_share_datapoints   = 2
+    period_seconds               = 300
+    evaluation_periods           = 2
+    metrics_namespace            = "Orders Sync/Consumer"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 900 &&
+      aws_cloudwatch_metric_alarm.this["function_errors"].threshold == 3 &&
+      aws_cloudwatch_metric_alarm.this["function_throttles"].threshold == 10 &&
+      aws_cloudwatch_metric_alarm.this["batch_failed"].threshold == 4 &&
+      aws_cloudwatch_metric_alarm.this["expired"].threshold == 5 &&
+      aws_cloudwatch_metric_alarm.this["dlq_records"].threshold == 6 &&
+      aws_cloudwatch_metric_alarm.this["function_throttles"].evaluation_periods == 2 &&
+      alltrue([for alarm in aws_cloudwatch_metric_alarm.this : alarm.period == 300])
+    )
+    error_message = "thresholds, period and evaluation periods must follow the inputs"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.throttled_share.threshold == 0.25 &&
+      aws_cloudwatch_metric_alarm.throttled_share.datapoints_to_alarm == 2 &&
+      alltrue([for q in aws_cloudwatch_metric_alarm.throttled_share.metric_query : q.metric[0].period == 300 && q.metric[0].namespace == "Orders Sync/Consumer" if length(q.metric) > 0])
+    )
+    error_message = "the throttled-share alarm must follow its threshold, datapoints, the period and the namespace"
+  }
+
+  assert {
+    condition     = alltrue([for key in ["batch_failed", "expired", "dlq_records"] : aws_cloudwatch_metric_alarm.this[key].namespace == "Orders Sync/Consumer"])
+    error_message = "the handler's alarms must read the given metrics namespace"
+  }
+}
+
+# A governor's Errors alarm and dashboard line; a given topic key (none created); the longest
+# SLA (14 days); 100 evaluation periods of 840 s (84,000 s in all).
+run "governor_topic_key_and_long_windows" {
+  command = plan
+
+  variables {
+    governor_function_name  = "orders-governor"
+    create_sns_topic        = true
+    sns_kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"
+    max_message_age_seconds = 1209600
+    evaluation_periods      = 100
+    period_seconds          = 840
+  }
+
+  assert {
+    condition = [
+      for key, alarm in aws_cloudwatch_metric_alarm.this :
+      [alarm.alarm_name, alarm.namespace, alarm.metric_name, alarm.dimensions] if key == "governor_errors"
+    ] == [["orders-governor-errors", "AWS/Lambda", "Errors", tomap({ FunctionName = "orders-governor" })]]
+    error_message = "with a governor, its Errors must be alarmed on"
+  }
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "governor_concurrency")
+    error_message = "with a governor, the dashboard must show its decisions"
+  }
+
+  assert {
+    condition     = length(aws_kms_key.topic) == 0 && aws_sns_topic.this[0].kms_master_key_id == var.sns_kms_key_arn
+    error_message = "a given key must be used and none created"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 1209600
+    error_message = "an SLA of 14 days must be accepted"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["function_errors"].evaluation_periods == 100 && aws_cloudwatch_metric_alarm.this["function_errors"].period == 840
+    error_message = "100 periods of 840 s (84,000 s in all) must be accepted"
+  }
+}
+
+# ---- Dashboard and topic ---------------------------------------------------------------------
+
+# No dashboard; the shortest SLA (60 s); one evaluation period of a day.
+run "dashboard_off_and_short_windows" {
+  command = plan
+
+  variables {
+    create_dashboard        = false
+    max_message_age_seconds = 60
+    evaluation_periods      = 1
+    period_seconds          = 86400
   }
 
   assert {
     condition     = length(aws_cloudwatch_dashboard.this) == 0 && output.dashboard_name == null
     error_message = "create_dashboard = false must create no dashboard"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 60
+    error_message = "an SLA of 60 s must be accepted"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["dlq_not_empty"].period == 86400
+    error_message = "a one-day period with one evaluation period must be accepted"
   }
 }
 
@@ -280,193 +314,86 @@ run "created_topic_is_encrypted_with_its_own_key" {
   }
 }
 
-run "given_topic_key_is_used" {
-  command = plan
-
-  variables {
-    create_sns_topic = true
-    sns_kms_key_arn  = "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"
-  }
-
-  assert {
-    condition     = length(aws_kms_key.topic) == 0 && aws_sns_topic.this[0].kms_master_key_id == var.sns_kms_key_arn
-    error_message = "a given key must be used and none created"
-  }
-}
-
 # ---- Input rules -----------------------------------------------------------------------------
+# Each `run` plans anew (~1.5 s of CPU), so one run checks several rules: `expect_failures` lists
+# every variable given a bad value (Terraform fails the run if a listed one does not fail, or an
+# unlisted one does). evaluation_periods's rule reads period_seconds and
+# throttled_share_datapoints's reads evaluation_periods; a rule that reads an invalid variable is
+# skipped, so those pairs never share a run.
 
-run "max_message_age_accepts_60" {
+# max_message_age_seconds: 59. The five count thresholds: negative. throttled_share_threshold: 0.
+# metrics_namespace: the reserved AWS/ prefix. governor_function_name: an ARN, not a name.
+# alarm_actions: not an ARN. sns_kms_key_arn: an alias. name, queue_name, dlq_name,
+# function_name: a space, a dot, empty, a colon. evaluation_periods: 0.
+run "rejects_bad_values_short_sla" {
   command = plan
-  variables {
-    max_message_age_seconds = 60
-  }
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 60
-    error_message = "an SLA of 60 s must be accepted"
-  }
-}
 
-run "max_message_age_accepts_1209600" {
-  command = plan
   variables {
-    max_message_age_seconds = 1209600
-  }
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["oldest_message_age"].threshold == 1209600
-    error_message = "an SLA of 14 days must be accepted"
-  }
-}
-
-run "max_message_age_rejects_59" {
-  command = plan
-  variables {
-    max_message_age_seconds = 59
-  }
-  expect_failures = [var.max_message_age_seconds]
-}
-
-run "max_message_age_rejects_1209601" {
-  command = plan
-  variables {
-    max_message_age_seconds = 1209601
-  }
-  expect_failures = [var.max_message_age_seconds]
-}
-
-run "period_rejects_90" {
-  command = plan
-  variables {
-    period_seconds = 90
-  }
-  expect_failures = [var.period_seconds]
-}
-
-run "evaluation_periods_accept_100_periods_of_840_s" {
-  command = plan
-  variables {
-    evaluation_periods = 100
-    period_seconds     = 840
-  }
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["function_errors"].evaluation_periods == 100 && aws_cloudwatch_metric_alarm.this["function_errors"].period == 840
-    error_message = "100 periods of 840 s (84,000 s in all) must be accepted"
-  }
-}
-
-run "period_accepts_one_day" {
-  command = plan
-  variables {
-    evaluation_periods = 1
-    period_seconds     = 86400
-  }
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.this["dlq_not_empty"].period == 86400
-    error_message = "a one-day period with one evaluation period must be accepted"
-  }
-}
-
-run "evaluation_rejects_more_than_one_day" {
-  command = plan
-  variables {
-    evaluation_periods = 25
-    period_seconds     = 3600
-  }
-  expect_failures = [var.evaluation_periods]
-}
-
-run "evaluation_periods_rejects_0" {
-  command = plan
-  variables {
-    evaluation_periods = 0
-  }
-  expect_failures = [var.evaluation_periods]
-}
-
-run "thresholds_reject_negative" {
-  command = plan
-  variables {
+    max_message_age_seconds      = 59
     function_errors_threshold    = -1
     function_throttles_threshold = -1
     batch_failed_threshold       = -1
     expired_threshold            = -1
     dlq_records_threshold        = -1
+    throttled_share_threshold    = 0
+    metrics_namespace            = "AWS/Lambda"
+    governor_function_name       = "arn:aws:lambda:us-east-1:123456789012:function:orders-governor"
+    alarm_actions                = ["on-call@example.com"]
+    sns_kms_key_arn              = "alias/aws/sns"
+    name                         = "orders alarms"
+    queue_name                   = "orders.v2"
+    dlq_name                     = ""
+    function_name                = "orders:prod"
+    evaluation_periods           = 0
   }
-  expect_failures = [var.function_errors_threshold, var.function_throttles_threshold, var.batch_failed_threshold, var.expired_threshold, var.dlq_records_threshold]
+
+  expect_failures = [
+    var.max_message_age_seconds, var.function_errors_threshold, var.function_throttles_threshold,
+    var.batch_failed_threshold, var.expired_threshold, var.dlq_records_threshold,
+    var.throttled_share_threshold, var.metrics_namespace, var.governor_function_name,
+    var.alarm_actions, var.sns_kms_key_arn, var.name, var.queue_name, var.dlq_name,
+    var.function_name, var.evaluation_periods,
+  ]
 }
 
-run "throttled_share_rejects_0" {
+# max_message_age_seconds: 1209601. evaluation_periods: 25 of 3600 s (more than a day).
+# throttled_share_threshold: 1. metrics_namespace: a comma.
+run "rejects_bad_values_long_sla" {
   command = plan
-  variables {
-    throttled_share_threshold = 0
-  }
-  expect_failures = [var.throttled_share_threshold]
-}
 
-run "throttled_share_rejects_1" {
-  command = plan
   variables {
+    max_message_age_seconds   = 1209601
+    evaluation_periods        = 25
+    period_seconds            = 3600
     throttled_share_threshold = 1
+    metrics_namespace         = "Orders,Sync"
   }
-  expect_failures = [var.throttled_share_threshold]
+
+  expect_failures = [
+    var.max_message_age_seconds, var.evaluation_periods, var.throttled_share_threshold,
+    var.metrics_namespace,
+  ]
 }
 
+# period_seconds: 90 (not a multiple of 60).
+run "period_rejects_90" {
+  command = plan
+
+  variables {
+    period_seconds = 90
+  }
+
+  expect_failures = [var.period_seconds]
+}
+
+# throttled_share_datapoints: 3 of 2 evaluation periods.
 run "throttled_share_datapoints_reject_more_than_evaluation_periods" {
   command = plan
+
   variables {
     evaluation_periods         = 2
     throttled_share_datapoints = 3
   }
+
   expect_failures = [var.throttled_share_datapoints]
-}
-
-run "metrics_namespace_rejects_aws_prefix" {
-  command = plan
-  variables {
-    metrics_namespace = "AWS/Lambda"
-  }
-  expect_failures = [var.metrics_namespace]
-}
-
-run "metrics_namespace_rejects_comma" {
-  command = plan
-  variables {
-    metrics_namespace = "Orders,Sync"
-  }
-  expect_failures = [var.metrics_namespace]
-}
-
-run "governor_function_name_rejects_arn" {
-  command = plan
-  variables {
-    governor_function_name = "arn:aws:lambda:us-east-1:123456789012:function:orders-governor"
-  }
-  expect_failures = [var.governor_function_name]
-}
-
-run "alarm_actions_reject_non_arn" {
-  command = plan
-  variables {
-    alarm_actions = ["on-call@example.com"]
-  }
-  expect_failures = [var.alarm_actions]
-}
-
-run "sns_kms_key_rejects_alias" {
-  command = plan
-  variables {
-    sns_kms_key_arn = "alias/aws/sns"
-  }
-  expect_failures = [var.sns_kms_key_arn]
-}
-
-run "names_reject_invalid_characters" {
-  command = plan
-  variables {
-    name          = "orders alarms"
-    queue_name    = "orders.v2"
-    dlq_name      = ""
-    function_name = "orders:prod"
-  }
-  expect_failures = [var.name, var.queue_name, var.dlq_name, var.function_name]
 }

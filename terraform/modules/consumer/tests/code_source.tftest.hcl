@@ -75,14 +75,18 @@ run "rejects_both_sources" {
   expect_failures = [var.package_path]
 }
 
-run "rejects_no_source" {
+# No source at all: package_path (neither a zip nor a bucket). A key without a bucket: s3_key.
+# A version without a bucket: s3_object_version. (All three rules read s3_bucket, valid here.)
+run "rejects_no_source_and_a_key_or_version_without_bucket" {
   command = plan
 
   variables {
-    package_path = null
+    package_path      = null
+    s3_key            = "function.zip"
+    s3_object_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
   }
 
-  expect_failures = [var.package_path]
+  expect_failures = [var.package_path, var.s3_key, var.s3_object_version]
 }
 
 run "rejects_bucket_without_key" {
@@ -96,26 +100,7 @@ run "rejects_bucket_without_key" {
   expect_failures = [var.s3_key]
 }
 
-run "rejects_key_without_bucket" {
-  command = plan
-
-  variables {
-    s3_key = "function.zip"
-  }
-
-  expect_failures = [var.s3_key]
-}
-
-run "rejects_version_without_bucket" {
-  command = plan
-
-  variables {
-    s3_object_version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
-  }
-
-  expect_failures = [var.s3_object_version]
-}
-
+# A bucket ARN: s3_bucket (every other code-source rule reads it, so this one runs alone).
 run "rejects_bucket_arn" {
   command = plan
 

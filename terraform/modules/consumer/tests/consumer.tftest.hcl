@@ -18,7 +18,9 @@ variables {
 
 # ---- What the defaults create ----------------------------------------------------------------
 
-run "event_source_mapping_defaults" {
+# The mapping, the function, its log group and least-privilege IAM; Terraform owns the
+# mapping's MaximumConcurrency.
+run "defaults" {
   command = plan
 
   assert {
@@ -44,10 +46,6 @@ run "event_source_mapping_defaults" {
     condition     = aws_lambda_event_source_mapping.this[0].metrics_config[0].metrics == toset(["EventCount"]) && length(aws_lambda_event_source_mapping.this[0].filter_criteria) == 0
     error_message = "EventCount metrics on and no filter by default"
   }
-}
-
-run "function_defaults" {
-  command = plan
 
   assert {
     condition = (
@@ -97,19 +95,11 @@ run "function_defaults" {
     condition     = length(aws_iam_role_policy_attachment.xray) == 0
     error_message = "no X-Ray policy without Active tracing"
   }
-}
-
-run "log_group_retention" {
-  command = plan
 
   assert {
     condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/orders" && aws_cloudwatch_log_group.this.retention_in_days == 30
     error_message = "the log group must be /aws/lambda/<name> with 30 days' retention by default"
   }
-}
-
-run "iam_least_privilege_defaults" {
-  command = plan
 
   assert {
     condition     = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com" && aws_iam_role.this.name == "orders-consumer"
@@ -181,6 +171,11 @@ run "iam_least_privilege_defaults" {
     condition     = toset([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid]) == toset(["ConsumeSourceQueue", "RequeueRetriesAtRedriveLimit", "RouteInvalidRecordsToDlq", "WriteOwnLogs"])
     error_message = "no SSM or KMS statement without a token parameter or key"
   }
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.this) == 1 && length(aws_lambda_event_source_mapping.governed) == 0 && output.maximum_concurrency_owner == "terraform"
+    error_message = "without a governor, the mapping whose scaling_config Terraform manages must be the only one"
+  }
 }
 
 run "token_parameter_and_keys" {
@@ -249,21 +244,6 @@ run "token_parameter_and_keys" {
   }
 }
 
-run "token_parameter_without_leading_slash" {
-  command = plan
-
-  variables {
-    entity_api_token_parameter_name = "orders-token"
-  }
-
-  assert {
-    condition = [
-      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ReadApiTokenParameter"
-    ][0] == ["arn:aws:ssm:us-east-1:123456789012:parameter/orders-token"]
-    error_message = "a name without a leading slash must give parameter/<name>"
-  }
-}
-
 run "options_reach_the_resources" {
   command = plan
 
@@ -274,6 +254,8 @@ run "options_reach_the_resources" {
     tracing_mode                   = "Active"
     reserved_concurrent_executions = 10
     maximum_concurrency            = 10
+    # A name without a leading slash.
+    entity_api_token_parameter_name = "orders-token"
   }
 
   assert {
@@ -295,18 +277,16 @@ run "options_reach_the_resources" {
     condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
     error_message = "reserved concurrency must reach the function"
   }
-}
-
-# ---- MaximumConcurrency owned by the governor ------------------------------------------------
-
-run "terraform_owns_maximum_concurrency_by_default" {
-  command = plan
 
   assert {
-    condition     = length(aws_lambda_event_source_mapping.this) == 1 && length(aws_lambda_event_source_mapping.governed) == 0 && output.maximum_concurrency_owner == "terraform"
-    error_message = "without a governor, the mapping whose scaling_config Terraform manages must be the only one"
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ReadApiTokenParameter"
+    ][0] == ["arn:aws:ssm:us-east-1:123456789012:parameter/orders-token"]
+    error_message = "a name without a leading slash must give parameter/<name>"
   }
 }
+
+# ---- MaximumConcurrency owned by the governor (by default Terraform owns it: see "defaults") -
 
 run "governor_owns_maximum_concurrency" {
   command = plan

@@ -18,7 +18,9 @@ variables {
   maximum_concurrency       = 50
 }
 
-run "function_schedule_and_logs" {
+# The function (from the consumer's zip), its schedule, permission and logs; a role scoped to
+# the one mapping; the state parameter, created empty.
+run "function_schedule_logs_role_and_state" {
   command = plan
 
   assert {
@@ -64,10 +66,6 @@ run "function_schedule_and_logs" {
     condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/orders-governor" && aws_lambda_function.this.logging_config[0].log_group == "/aws/lambda/orders-governor"
     error_message = "the governor must log to its own log group"
   }
-}
-
-run "role_is_scoped_to_the_mapping" {
-  command = plan
 
   assert {
     condition     = aws_iam_role.this.name == "orders-governor" && jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com"
@@ -86,10 +84,6 @@ run "role_is_scoped_to_the_mapping" {
     }
     error_message = "the role may get and update exactly the one mapping, read metrics (GetMetricData takes only '*'), read and write its own state parameter and write its own logs; nothing else"
   }
-}
-
-run "state_parameter_starts_empty" {
-  command = plan
 
   assert {
     condition = (
@@ -115,12 +109,16 @@ run "state_parameter_starts_empty" {
   }
 }
 
+# The update condition follows the mapping's partition, region and account; equal bounds are
+# accepted.
 run "the_update_condition_follows_the_mapping_partition_region_and_account" {
   command = plan
 
   variables {
     event_source_mapping_arn = "arn:aws-cn:lambda:cn-north-1:210987654321:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
     consumer_function_name   = "orders_v2"
+    minimum_concurrency      = 7
+    maximum_concurrency      = 7
   }
 
   assert {
@@ -134,9 +132,16 @@ run "the_update_condition_follows_the_mapping_partition_region_and_account" {
     ]) == "arn:aws-cn:lambda:cn-north-1:210987654321:function:orders_v2"
     error_message = "the policy's condition must carry that ARN"
   }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["MAXIMUM_CONCURRENCY"] == "7"
+    error_message = "equal bounds must be accepted"
+  }
 }
 
-run "settings_follow_inputs" {
+# The bounds, target and period reach the governor; its code comes from S3 when the consumer's
+# does.
+run "settings_and_code_from_s3_follow_inputs" {
   command = plan
 
   variables {
@@ -144,6 +149,10 @@ run "settings_follow_inputs" {
     maximum_concurrency   = 1000
     target_throttle_ratio = 0.2
     period_seconds        = 300
+    package_path          = null
+    s3_bucket             = "orders-artifacts"
+    s3_key                = "function.zip"
+    s3_object_version     = "v1"
   }
 
   assert {
@@ -155,114 +164,61 @@ run "settings_follow_inputs" {
     )
     error_message = "the bounds, the target and the period must reach the governor"
   }
-}
 
-run "minimum_equal_to_maximum_is_accepted" {
-  command = plan
-
-  variables {
-    minimum_concurrency = 7
-    maximum_concurrency = 7
-  }
-
-  assert {
-    condition     = aws_lambda_function.this.environment[0].variables["MAXIMUM_CONCURRENCY"] == "7"
-    error_message = "equal bounds must be accepted"
-  }
-}
-
-run "minimum_rejects_1" {
-  command = plan
-  variables {
-    minimum_concurrency = 1
-  }
-  expect_failures = [var.minimum_concurrency]
-}
-
-run "maximum_rejects_below_minimum" {
-  command = plan
-  variables {
-    minimum_concurrency = 10
-    maximum_concurrency = 9
-  }
-  expect_failures = [var.maximum_concurrency]
-}
-
-run "maximum_rejects_1001" {
-  command = plan
-  variables {
-    maximum_concurrency = 1001
-  }
-  expect_failures = [var.maximum_concurrency]
-}
-
-run "target_rejects_1" {
-  command = plan
-  variables {
-    target_throttle_ratio = 1
-  }
-  expect_failures = [var.target_throttle_ratio]
-}
-
-run "target_rejects_0" {
-  command = plan
-  variables {
-    target_throttle_ratio = 0
-  }
-  expect_failures = [var.target_throttle_ratio]
-}
-
-run "period_rejects_90" {
-  command = plan
-  variables {
-    period_seconds = 90
-  }
-  expect_failures = [var.period_seconds]
-}
-
-run "period_rejects_30" {
-  command = plan
-  variables {
-    period_seconds = 30
-  }
-  expect_failures = [var.period_seconds]
-}
-
-run "period_rejects_3660" {
-  command = plan
-  variables {
-    period_seconds = 3660
-  }
-  expect_failures = [var.period_seconds]
-}
-
-run "mapping_arn_rejects_a_function_arn" {
-  command = plan
-  variables {
-    event_source_mapping_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders"
-  }
-  expect_failures = [var.event_source_mapping_arn]
-}
-
-run "code_from_s3" {
-  command = plan
-  variables {
-    package_path      = null
-    s3_bucket         = "orders-artifacts"
-    s3_key            = "function.zip"
-    s3_object_version = "v1"
-  }
   assert {
     condition     = aws_lambda_function.this.s3_bucket == "orders-artifacts" && aws_lambda_function.this.s3_key == "function.zip" && aws_lambda_function.this.filename == null
     error_message = "the governor must take the zip from S3 when the consumer does"
   }
 }
 
-run "code_rejects_two_sources" {
+# ---- Input rules -----------------------------------------------------------------------------
+# One run checks several rules: `expect_failures` lists every variable given a bad value
+# (Terraform fails the run if a listed one does not fail, or an unlisted one does).
+# maximum_concurrency's rule reads minimum_concurrency, and a rule that reads an invalid variable
+# is skipped: the two are never bad in the same run.
+
+# minimum_concurrency: 1. target_throttle_ratio: 1. period_seconds: 90 (not a multiple of 60).
+# event_source_mapping_arn: a function ARN. package_path: given beside an S3 bucket and key.
+run "rejects_bad_values_minimum_1" {
   command = plan
+
   variables {
-    s3_bucket = "orders-artifacts"
-    s3_key    = "function.zip"
+    minimum_concurrency      = 1
+    target_throttle_ratio    = 1
+    period_seconds           = 90
+    event_source_mapping_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders"
+    s3_bucket                = "orders-artifacts"
+    s3_key                   = "function.zip"
   }
-  expect_failures = [var.package_path]
+
+  expect_failures = [
+    var.minimum_concurrency, var.target_throttle_ratio, var.period_seconds,
+    var.event_source_mapping_arn, var.package_path,
+  ]
+}
+
+# maximum_concurrency: 1001. target_throttle_ratio: 0. period_seconds: 30.
+run "rejects_bad_values_maximum_1001" {
+  command = plan
+
+  variables {
+    maximum_concurrency   = 1001
+    target_throttle_ratio = 0
+    period_seconds        = 30
+  }
+
+  expect_failures = [var.maximum_concurrency, var.target_throttle_ratio, var.period_seconds]
+}
+
+# maximum_concurrency: below minimum_concurrency. period_seconds: 3660 (above an hour).
+run "rejects_bad_values_maximum_below_minimum" {
+  command = plan
+
+  variables {
+    minimum_concurrency = 10
+    maximum_concurrency = 9
+    period_seconds      = 3660
+  }
+
+  expect_failures = [var.maximum_concurrency, var.period_seconds]
 }

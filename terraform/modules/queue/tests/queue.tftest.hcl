@@ -139,246 +139,181 @@ run "kms_key_replaces_sse_sqs" {
     condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 3
     error_message = "maxReceiveCount must follow max_receive_count"
   }
-}
 
-# ---- name ------------------------------------------------------------------------------------
-
-run "name_accepts_76_characters" {
-  command = plan
-  variables {
-    name = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h23456"
-  }
-  assert {
-    condition     = length(aws_sqs_queue.dlq.name) == 80
-    error_message = "a 76-character name must give an 80-character DLQ name"
-  }
-}
-
-run "name_rejects_77_characters" {
-  command = plan
-  variables {
-    name = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h234567"
-  }
-  expect_failures = [var.name]
-}
-
-run "name_rejects_fifo_suffix" {
-  command = plan
-  variables {
-    name = "orders.fifo"
-  }
-  expect_failures = [var.name]
-}
-
-run "name_rejects_72_characters_with_fifo" {
-  command = plan
-  variables {
-    name       = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h2"
-    fifo_queue = true
-  }
-  expect_failures = [var.name]
-}
-
-run "name_accepts_71_characters_with_fifo" {
-  command = plan
-  variables {
-    name       = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h"
-    fifo_queue = true
-  }
-  assert {
-    condition     = length(aws_sqs_queue.dlq.name) == 80
-    error_message = "a 71-character name must give an 80-character FIFO DLQ name"
-  }
-}
-
-run "name_rejects_empty" {
-  command = plan
-  variables {
-    name = ""
-  }
-  expect_failures = [var.name]
-}
-
-# ---- visibility_timeout_seconds --------------------------------------------------------------
-
-run "visibility_timeout_accepts_0" {
-  command = plan
-  variables {
-    visibility_timeout_seconds = 0
-  }
-  assert {
-    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 0
-    error_message = "visibility timeout 0 must be accepted"
-  }
-}
-
-run "visibility_timeout_accepts_43200" {
-  command = plan
-  variables {
-    visibility_timeout_seconds = 43200
-  }
-  assert {
-    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 43200
-    error_message = "visibility timeout 43200 must be accepted"
-  }
-}
-
-run "visibility_timeout_rejects_43201" {
-  command = plan
-  variables {
-    visibility_timeout_seconds = 43201
-  }
-  expect_failures = [var.visibility_timeout_seconds]
-}
-
-run "visibility_timeout_rejects_negative" {
-  command = plan
-  variables {
-    visibility_timeout_seconds = -1
-  }
-  expect_failures = [var.visibility_timeout_seconds]
-}
-
-# ---- max_receive_count -----------------------------------------------------------------------
-
-run "max_receive_count_accepts_1" {
-  command = plan
-  variables {
-    max_receive_count = 1
-  }
-  assert {
-    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 1
-    error_message = "max_receive_count 1 must be accepted"
-  }
-}
-
-run "max_receive_count_accepts_1000" {
-  command = plan
-  variables {
-    max_receive_count = 1000
-  }
-  assert {
-    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 1000
-    error_message = "max_receive_count 1000 must be accepted"
-  }
-}
-
-run "max_receive_count_rejects_0" {
-  command = plan
-  variables {
-    max_receive_count = 0
-  }
-  expect_failures = [var.max_receive_count]
-}
-
-run "max_receive_count_rejects_1001" {
-  command = plan
-  variables {
-    max_receive_count = 1001
-  }
-  expect_failures = [var.max_receive_count]
-}
-
-run "max_receive_count_rejects_fraction" {
-  command = plan
-  variables {
-    max_receive_count = 2.5
-  }
-  expect_failures = [var.max_receive_count]
-}
-
-# ---- retention -------------------------------------------------------------------------------
-
-run "retention_accepts_edges" {
-  command = plan
-  variables {
-    message_retention_seconds     = 60
-    dlq_message_retention_seconds = 1209600
-  }
-  assert {
-    condition     = aws_sqs_queue.this.message_retention_seconds == 60 && aws_sqs_queue.dlq.message_retention_seconds == 1209600
-    error_message = "retention 60 (source) and 1209600 (DLQ) must be accepted"
-  }
-}
-
-run "retention_accepts_dlq_one_second_longer" {
-  command = plan
-  variables {
-    message_retention_seconds     = 86400
-    dlq_message_retention_seconds = 86401
-  }
-  assert {
-    condition     = aws_sqs_queue.dlq.message_retention_seconds == 86401
-    error_message = "a DLQ retention one second longer than the source's must be accepted"
-  }
-}
-
-run "retention_rejects_59" {
-  command = plan
-  variables {
-    message_retention_seconds = 59
-  }
-  expect_failures = [var.message_retention_seconds]
-}
-
-run "dlq_retention_rejects_1209601" {
-  command = plan
-  variables {
-    dlq_message_retention_seconds = 1209601
-  }
-  expect_failures = [var.dlq_message_retention_seconds]
-}
-
-run "dlq_retention_rejects_equal_to_source" {
-  command = plan
-  variables {
-    message_retention_seconds     = 86400
-    dlq_message_retention_seconds = 86400
-  }
-  expect_failures = [var.dlq_message_retention_seconds]
-}
-
-# ---- kms -------------------------------------------------------------------------------------
-
-run "kms_key_rejects_alias" {
-  command = plan
-  variables {
-    kms_key_arn = "alias/aws/sqs"
-  }
-  expect_failures = [var.kms_key_arn]
-}
-
-run "kms_data_key_reuse_rejects_59" {
-  command = plan
-  variables {
-    kms_data_key_reuse_period_seconds = 59
-  }
-  expect_failures = [var.kms_data_key_reuse_period_seconds]
-}
-
-run "kms_data_key_reuse_accepts_edges" {
-  command = plan
-  variables {
-    kms_key_arn                       = "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
-    kms_data_key_reuse_period_seconds = 86400
-  }
-  assert {
-    condition     = aws_sqs_queue.this.kms_data_key_reuse_period_seconds == 86400
-    error_message = "a reuse period of 86400 s and a multi-region key in another partition must be accepted"
-  }
-}
-
-# ---- FIFO ------------------------------------------------------------------------------------
-
-run "standard_queues_by_default" {
-  command = plan
-
+  # Standard queues unless fifo_queue is set (this run leaves name and fifo_queue alone).
   assert {
     condition = (
       aws_sqs_queue.this.fifo_queue != true && aws_sqs_queue.dlq.fifo_queue != true &&
       aws_sqs_queue.this.name == "orders" && aws_sqs_queue.dlq.name == "orders-dlq"
     )
     error_message = "both queues must be standard queues, named without .fifo, by default"
+  }
+}
+
+# ---- Input rules -------------------------------------------------------------------------------
+# Each `run` plans anew (~1.5 s of CPU), so one run checks several rules: `expect_failures` lists
+# every variable given a bad value (Terraform fails the run if a listed one does not fail, or an
+# unlisted one does). dlq_message_retention_seconds's rule reads message_retention_seconds, and
+# a rule that reads an invalid variable is skipped: no run makes both bad. Accept-runs set
+# several edge values that do not interact, one assert each.
+
+# A 76-character name (an 80-character DLQ name); visibility timeout 0; max_receive_count 1;
+# the shortest source retention and the longest DLQ retention.
+run "accepts_the_low_edges" {
+  command = plan
+
+  variables {
+    name                          = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h23456"
+    visibility_timeout_seconds    = 0
+    max_receive_count             = 1
+    message_retention_seconds     = 60
+    dlq_message_retention_seconds = 1209600
+  }
+
+  assert {
+    condition     = length(aws_sqs_queue.dlq.name) == 80
+    error_message = "a 76-character name must give an 80-character DLQ name"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 0
+    error_message = "visibility timeout 0 must be accepted"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 1
+    error_message = "max_receive_count 1 must be accepted"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.message_retention_seconds == 60 && aws_sqs_queue.dlq.message_retention_seconds == 1209600
+    error_message = "retention 60 (source) and 1209600 (DLQ) must be accepted"
+  }
+}
+
+# Visibility timeout 43200; max_receive_count 1000; a DLQ retention one second longer than the
+# source's; a reuse period of 86400 s with a multi-region key in another partition.
+run "accepts_the_high_edges" {
+  command = plan
+
+  variables {
+    visibility_timeout_seconds        = 43200
+    max_receive_count                 = 1000
+    message_retention_seconds         = 86400
+    dlq_message_retention_seconds     = 86401
+    kms_key_arn                       = "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    kms_data_key_reuse_period_seconds = 86400
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 43200
+    error_message = "visibility timeout 43200 must be accepted"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 1000
+    error_message = "max_receive_count 1000 must be accepted"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.dlq.message_retention_seconds == 86401
+    error_message = "a DLQ retention one second longer than the source's must be accepted"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.kms_data_key_reuse_period_seconds == 86400
+    error_message = "a reuse period of 86400 s and a multi-region key in another partition must be accepted"
+  }
+}
+
+# name: 77 characters. visibility_timeout_seconds: 43201. max_receive_count: 0.
+# message_retention_seconds: 59. kms_key_arn: an alias, not a key ARN.
+# kms_data_key_reuse_period_seconds: 59.
+run "rejects_bad_values_77_character_name" {
+  command = plan
+
+  variables {
+    name                              = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h234567"
+    visibility_timeout_seconds        = 43201
+    max_receive_count                 = 0
+    message_retention_seconds         = 59
+    kms_key_arn                       = "alias/aws/sqs"
+    kms_data_key_reuse_period_seconds = 59
+  }
+
+  expect_failures = [
+    var.name, var.visibility_timeout_seconds, var.max_receive_count, var.message_retention_seconds,
+    var.kms_key_arn, var.kms_data_key_reuse_period_seconds,
+  ]
+}
+
+# name: ends in .fifo (the module adds it). visibility_timeout_seconds: negative.
+# max_receive_count: 1001. dlq_message_retention_seconds: 1209601.
+run "rejects_bad_values_fifo_suffix" {
+  command = plan
+
+  variables {
+    name                          = "orders.fifo"
+    visibility_timeout_seconds    = -1
+    max_receive_count             = 1001
+    dlq_message_retention_seconds = 1209601
+  }
+
+  expect_failures = [
+    var.name, var.visibility_timeout_seconds, var.max_receive_count,
+    var.dlq_message_retention_seconds,
+  ]
+}
+
+# name: 72 characters with fifo_queue (".fifo" and "-dlq" exceed 80). max_receive_count: 2.5.
+# dlq_message_retention_seconds: equal to the source's.
+run "rejects_bad_values_72_character_fifo_name" {
+  command = plan
+
+  variables {
+    name                          = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h2"
+    fifo_queue                    = true
+    max_receive_count             = 2.5
+    message_retention_seconds     = 86400
+    dlq_message_retention_seconds = 86400
+  }
+
+  expect_failures = [var.name, var.max_receive_count, var.dlq_message_retention_seconds]
+}
+
+# name: empty.
+run "rejects_an_empty_name" {
+  command = plan
+
+  variables {
+    name = ""
+  }
+
+  expect_failures = [var.name]
+}
+
+# ---- FIFO ------------------------------------------------------------------------------------
+
+# A 71-character FIFO name (an 80-character FIFO DLQ name), without high throughput.
+run "fifo_71_character_name_per_queue_throughput" {
+  command = plan
+
+  variables {
+    name                 = "a234567890b234567890c234567890d234567890e234567890f234567890g234567890h"
+    fifo_queue           = true
+    fifo_high_throughput = false
+  }
+
+  assert {
+    condition     = length(aws_sqs_queue.dlq.name) == 80
+    error_message = "a 71-character name must give an 80-character FIFO DLQ name"
+  }
+
+  assert {
+    condition = alltrue([
+      for q in [aws_sqs_queue.this, aws_sqs_queue.dlq] : q.deduplication_scope == "queue" && q.fifo_throughput_limit == "perQueue"
+    ])
+    error_message = "without high throughput, deduplication and the throughput limit must be per queue"
   }
 }
 
@@ -421,21 +356,5 @@ run "fifo_queues_high_throughput" {
   assert {
     condition     = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy).sourceQueueArns == ["arn:aws:sqs:us-east-1:123456789012:orders.fifo"] && jsondecode(aws_sqs_queue.this.policy).Statement[0].Resource == "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
     error_message = "the redrive-allow and TLS policies must name the FIFO queues"
-  }
-}
-
-run "fifo_queues_per_queue_throughput" {
-  command = plan
-
-  variables {
-    fifo_queue           = true
-    fifo_high_throughput = false
-  }
-
-  assert {
-    condition = alltrue([
-      for q in [aws_sqs_queue.this, aws_sqs_queue.dlq] : q.deduplication_scope == "queue" && q.fifo_throughput_limit == "perQueue"
-    ])
-    error_message = "without high throughput, deduplication and the throughput limit must be per queue"
   }
 }

@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from .version import version
+
 # Progress, status and error lines go to stderr; reports (tables) to stdout.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout_console = Console(highlight=False, soft_wrap=True)
@@ -45,16 +47,38 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(USAGE_ERROR)
 
 
+class VersionAction(argparse.Action):
+    """`--version`: print `<prog> <version>` and exit 0 (the version read only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **_: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        """Print the version line on stdout and exit."""
+        print(f"{parser.prog} {version()}")
+        parser.exit()
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    """`--version` on `parser`, as every tool of the project has it."""
+    parser.add_argument("--version", action=VersionAction)
+
+
 def parser_for(doc: str | None, spec: ModuleSpec | None) -> ArgumentParser:
-    """The parser of a tool run as `python -m <module>`: its prog and the docstring's first line."""
+    """The parser of a tool run as `python -m <module>`: its prog, the docstring's first line
+    and `--version`."""
     name = spec.name.removesuffix(".__main__") if spec else None
     command = Path(sys.argv[0]).name
     # An installed command (`sbc-publish`) is called by its name; a module by `python -m`.
     prog = command if command and not command.endswith(".py") else f"python -m {name}"
-    return ArgumentParser(
+    parser = ArgumentParser(
         prog=prog if name else None,
         description=(doc or "").strip().splitlines()[0] if doc else None,
     )
+    add_version(parser)
+    return parser
 
 
 def key_value(text: str) -> str:

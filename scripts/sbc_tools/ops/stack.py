@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cli
-from paths import STATE
+from .. import cli
+from ..paths import STATE
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 # https://sqs.<region>.amazonaws.com/<account>/<name>: the client must be of that region.

@@ -1,6 +1,6 @@
 """Show the consumer function's CloudWatch Logs (START/END/REPORT, its JSON lines).
 
-python -m ops.logs [--instance default] [-n 40] [-f]
+python -m sbc_tools.ops.logs [--instance default] [-n 40] [-f]
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import sys
 import time
 from typing import Any
 
-import cli
-from cli import parser_for
-from ops import stack as stack_lookup
+from .. import cli
+from ..cli import parser_for
+from . import stack as stack_lookup
 
 
 def _events(logs: Any, group: str, since_ms: int) -> list[dict[str, Any]]:

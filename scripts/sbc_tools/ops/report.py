@@ -1,7 +1,7 @@
 """Report of a run: batch sizes per invocation, aggregation, DLQ contents by error_code, and
 on a FIFO queue its message groups (per batch, held back behind a failure, in the DLQ).
 
-    python -m ops.report [--instance default] [--since-minutes 30]
+    python -m sbc_tools.ops.report [--instance default] [--since-minutes 30]
 
 Reads the handler's per-invocation log lines from CloudWatch Logs, the local entity API
 server's `/_admin/stats`, and the queues (the DLQ is read without being consumed).
@@ -18,12 +18,12 @@ from typing import Any
 
 from rich.table import Table
 
-import cli
-from cli import parser_for
-from cli import stdout_console as console
-from localcloud.entity_api_admin import EntityApiAdmin
-from ops import observations as observe
-from ops import stack as stack_lookup
+from .. import cli
+from ..cli import parser_for
+from ..cli import stdout_console as console
+from ..entity_api_admin import EntityApiAdmin
+from . import observations as observe
+from . import stack as stack_lookup
 
 BAR_WIDTH = 40
 
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The installed command `sbc-report` (and `python -m ops.report`): one line on errors."""
+    """The installed command `sbc-report` (`python -m sbc_tools.ops.report`): one line on errors."""
     return stack_lookup.run_cli(main)
 
 

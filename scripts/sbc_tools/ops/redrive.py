@@ -1,7 +1,8 @@
 """Move DLQ messages back to the source queue, optionally only those with one `error_code`.
 
-    python -m ops.redrive [--error-code schema_violation|invalid_json|rejected_by_api|expired|none]
-                       [--limit N] [--dry-run]
+    python -m sbc_tools.ops.redrive
+        [--error-code schema_violation|invalid_json|rejected_by_api|expired|none] [--limit N]
+        [--dry-run]
 
 Send-then-delete: a message leaves the DLQ only after the source queue accepted its copy, so
 an interrupted run loses nothing (at worst a message is in both queues; the consumer is
@@ -26,11 +27,12 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-import cli
-from cli import console, parser_for
 from consumer.outcomes import ErrorCode
-from ops import observations as observe
-from ops import stack as stack_lookup
+
+from .. import cli
+from ..cli import console, parser_for
+from . import observations as observe
+from . import stack as stack_lookup
 
 HANDLER_ATTRIBUTES = {"error_code", "error_detail", "source_message_id"}
 HOLD_SECONDS = 120
@@ -105,6 +107,62 @@ def _move(sqs: Any, source_url: str, dlq_url: str, batch: list[dict[str, Any]]) 
     return len(accepted)
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """Which DLQ messages one run moves, and how many."""
+
+    started_ms: int
+    fifo: bool
+    error_code: str | None
+    limit: int | None
+    dry_run: bool
+
+    def has_room(self, moved: int) -> bool:
+        return self.limit is None or moved < self.limit
+
+    def sort(
+        self, received: list[dict[str, Any]], result: RedriveResult, held: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The messages of one receive to move now; the others go to `held`, counted."""
+        batch: list[dict[str, Any]] = []
+        for message in received:
+            # Sent after the run started (e.g. a redriven message the consumer rejected
+            # again): moving it would loop; it stays for the next run.
+            old = _sent_ms(message) < self.started_ms
+            room = self.has_room(result.moved + len(batch))
+            recent = self.fifo and _sent_ms(message) > self.started_ms - DEDUPLICATION_WINDOW_MS
+            if not (old and _matches(message, self.error_code)):
+                held.append(message)
+                result.skipped += old
+            elif recent:
+                held.append(message)
+                result.too_recent += 1
+            elif self.dry_run or not room:
+                held.append(message)
+                result.moved += self.dry_run and room
+            else:
+                batch.append(message)
+        return batch
+
+
+class _StopRequest:
+    """Ctrl-C, while inside: stop after the receive in hand instead of interrupting it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopRequest:
+        self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _request(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
 def redrive(
     sqs: Any,
     source_url: str,
@@ -120,51 +178,27 @@ def redrive(
     deleted, the others kept aside and made visible again at the end.
     """
     result = RedriveResult()
-    started_ms = int(time.time() * 1000)
     fifo = source_url.rstrip("/").endswith(".fifo")
-    stop = {"requested": False}
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop["requested"] = True
-
-    def keep_going() -> bool:
-        return not (stop["requested"] or (limit is not None and result.moved >= limit))
-
-    previous = signal.signal(signal.SIGINT, request_stop)
+    selection = _Selection(int(time.time() * 1000), fifo, error_code, limit, dry_run)
     held: list[dict[str, Any]] = []
     in_hand: list[dict[str, Any]] = []  # the receive being handled, until it is settled
-    batches = observe.receive_batches(
-        sqs, dlq_url, hold_seconds=HOLD_SECONDS, keep_going=keep_going
-    )
     try:
-        for received in batches:
-            in_hand = received
-            batch: list[dict[str, Any]] = []
-            for message in received:
-                # Sent after the run started (e.g. a redriven message the consumer rejected
-                # again): moving it would loop; it stays for the next run.
-                old = _sent_ms(message) < started_ms
-                room = limit is None or result.moved + len(batch) < limit
-                recent = fifo and _sent_ms(message) > started_ms - DEDUPLICATION_WINDOW_MS
-                if not (old and _matches(message, error_code)):
-                    held.append(message)
-                    result.skipped += old
-                elif recent:
-                    held.append(message)
-                    result.too_recent += 1
-                elif dry_run or not room:
-                    held.append(message)
-                    result.moved += dry_run and room
-                else:
-                    batch.append(message)
-            if batch:
-                sent = _move(sqs, source_url, dlq_url, batch)
-                result.moved += sent
-                result.failed += len(batch) - sent
-            in_hand = []
-        result.interrupted = stop["requested"]
+        with _StopRequest() as stop:
+            batches = observe.receive_batches(
+                sqs,
+                dlq_url,
+                hold_seconds=HOLD_SECONDS,
+                keep_going=lambda: not stop.requested and selection.has_room(result.moved),
+            )
+            for received in batches:
+                in_hand = received
+                if batch := selection.sort(received, result, held):
+                    sent = _move(sqs, source_url, dlq_url, batch)
+                    result.moved += sent
+                    result.failed += len(batch) - sent
+                in_hand = []
+            result.interrupted = stop.requested
     finally:
-        signal.signal(signal.SIGINT, previous)
         # Not moved (other codes, or a receive interrupted before its delete): visible again
         # at once. A batch whose send went through but whose delete did not is then in both
         # queues: delivered twice, never lost.
@@ -219,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The installed command `sbc-redrive` (and `python -m ops.redrive`): one line on errors."""
+    """The installed command `sbc-redrive` (`python -m sbc_tools.ops.redrive`): one line on
+    errors."""
     return stack_lookup.run_cli(main)
 
 

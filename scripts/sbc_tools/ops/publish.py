@@ -1,9 +1,9 @@
 """Publish entity changes to the consumer's queue: SendMessageBatch, 10 per call, several in flight.
 
-    python -m ops.publish --count 2000 --poison-percent 2 --duplicate-percent 1
-    python -m ops.publish --file changes.jsonl --queue-url https://sqs... (any SQS queue)
+    python -m sbc_tools.ops.publish --count 2000 --poison-percent 2 --duplicate-percent 1
+    python -m sbc_tools.ops.publish --file changes.jsonl --queue-url https://sqs... (any SQS queue)
 
-Generated messages follow contract section 1 (`ops.messages`); failed entries are retried
+Generated messages follow contract section 1 (`sbc_tools.ops.messages`); failed entries are retried
 with backoff, and what still fails is listed. Ends with a summary and the throughput.
 On a FIFO queue (a `.fifo` URL) each message carries its entity as MessageGroupId and its
 event_id as MessageDeduplicationId, and each group is sent in order by a single lane.
@@ -15,6 +15,7 @@ import argparse
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -23,10 +24,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import cli
-from cli import console, parser_for
-from ops import messages as message_factory
-from ops import stack as stack_lookup
+from .. import cli
+from ..cli import console, parser_for
+from . import messages as message_factory
+from . import stack as stack_lookup
 
 SQS_BATCH_LIMIT = 10
 PERCENT = cli.number(0, 100)
@@ -302,7 +303,7 @@ def _messages(args: argparse.Namespace) -> list[message_factory.Message]:
     return messages
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> cli.ArgumentParser:
     parser = parser_for(__doc__, __spec__)
     parser.add_argument("--count", type=cli.integer(0), default=2000, help="messages to generate")
     parser.add_argument("--file", help="publish the bodies of this JSONL file instead")
@@ -322,26 +323,28 @@ def main(argv: list[str] | None = None) -> int:
         "attributes, ~1%% of valid changes with a ~120 KB body",
     )
     stack_lookup.add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        stack = stack_lookup.resolve_arguments(args)
-        messages = _messages(args)
-    except (stack_lookup.StackError, OSError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 1
-    sqs = stack.client("sqs")
-    kinds: dict[str, int] = {}
-    for message in messages:
-        kinds[message.kind] = kinds.get(message.kind, 0) + 1
+    return parser
+
+
+def _announce(messages: list[message_factory.Message], queue_url: str, fifo: bool) -> None:
+    """What is about to be sent: the mix of kinds, and on a FIFO queue the groups."""
+    kinds = Counter(message.kind for message in messages)
     mix = ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
-    fifo = is_fifo_queue(stack.queue_url)
-    console.print(f"publishing {len(messages):,} messages ({mix}) to {stack.queue_url}")
+    console.print(f"publishing {len(messages):,} messages ({mix}) to {queue_url}")
     if fifo:
         groups = len({message_factory.fifo_keys(m)[0] for m in messages})
         console.print(
             f"FIFO queue: message group = the entity ({groups:,} groups), "
             "deduplication id = event_id; each group is sent in order by one lane"
         )
+
+
+def _publish_with_progress(
+    stack: stack_lookup.Stack, messages: list[message_factory.Message], args: argparse.Namespace
+) -> PublishResult:
+    """Send every message, with a progress bar on stderr."""
+    fifo = is_fifo_queue(stack.queue_url)
+    _announce(messages, stack.queue_url, fifo)
     with Progress(
         TextColumn("[bold]publish"),
         BarColumn(),
@@ -351,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         transient=False,
     ) as progress:
         task = progress.add_task("publish", total=len(messages))
-        result = publish(
-            sqs,
+        return publish(
+            stack.client("sqs"),
             stack.queue_url,
             [m.body for m in messages],
             concurrency=args.concurrency,
@@ -360,10 +363,14 @@ def main(argv: list[str] | None = None) -> int:
             fifo_keys=[message_factory.fifo_keys(m) for m in messages] if fifo else None,
             attributes=[m.attributes for m in messages] if args.producer_mix else None,
         )
+
+
+def _summarise(result: PublishResult, total: int, concurrency: int) -> int:
+    """The closing lines; exit status 2 when messages could not be sent."""
     console.print(
-        f"sent [bold]{result.sent:,}[/bold] of {len(messages):,} in {result.seconds:.2f} s "
+        f"sent [bold]{result.sent:,}[/bold] of {total:,} in {result.seconds:.2f} s "
         f"= [bold]{result.per_second:,.0f} msg/s[/bold] ({result.calls:,} SendMessageBatch "
-        f"calls, {args.concurrency} in flight, {result.retried_entries} entries retried)"
+        f"calls, {concurrency} in flight, {result.retried_entries} entries retried)"
     )
     if result.out_of_order:
         console.print(
@@ -379,8 +386,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        stack = stack_lookup.resolve_arguments(args)
+        messages = _messages(args)
+    except (stack_lookup.StackError, OSError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 1
+    result = _publish_with_progress(stack, messages, args)
+    return _summarise(result, len(messages), args.concurrency)
+
+
 def run() -> int:
-    """The installed command `sbc-publish` (and `python -m ops.publish`): one line on errors."""
+    """The installed command `sbc-publish` (`python -m sbc_tools.ops.publish`): one line on
+    errors."""
     return stack_lookup.run_cli(main)
 
 

@@ -1,6 +1,7 @@
 """The admin client of the local entity API server (`/_admin/*`): the only one in the project.
 
-Used by `localcloud.reset`, `ops.report`, the end-to-end benchmark and the integration tests.
+Used by `localcloud.reset`, `sbc_tools.ops.report`, the end-to-end benchmark and the
+integration tests.
 """
 
 from __future__ import annotations

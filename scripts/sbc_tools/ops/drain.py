@@ -1,6 +1,6 @@
 """Wait until the consumer has drained its queue, with a progress bar.
 
-    python -m ops.drain [--instance default] [--expect 2000] [--timeout 300]
+    python -m sbc_tools.ops.drain [--instance default] [--expect 2000] [--timeout 300]
 
 Done when the source queue has no visible and no in-flight messages twice in a row.
 Exit 1 on timeout, saying how many messages are left.
@@ -13,10 +13,10 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import cli
-from cli import console, parser_for
-from ops import observations as observe
-from ops import stack as stack_lookup
+from .. import cli
+from ..cli import console, parser_for
+from . import observations as observe
+from . import stack as stack_lookup
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """The installed command `sbc-drain` (and `python -m ops.drain`): one line on errors."""
+    """The installed command `sbc-drain` (`python -m sbc_tools.ops.drain`): one line on errors."""
     return stack_lookup.run_cli(main)
 
 

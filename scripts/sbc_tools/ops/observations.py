@@ -1,8 +1,8 @@
 """Read what a run left behind: per-invocation summaries, queue depths, DLQ contents, API stats.
 
-Shared by `ops.report`, `ops.redrive`, the end-to-end benchmark and the integration tests; the
-one SQS receive loop of the project (`receive_batches`). Reading the DLQ does not consume it:
-messages are received and then made visible again.
+Shared by `sbc_tools.ops.report`, `sbc_tools.ops.redrive`, the end-to-end benchmark and the
+integration tests; the one SQS receive loop of the project (`receive_batches`). Reading the
+DLQ does not consume it: messages are received and then made visible again.
 """
 
 from __future__ import annotations
