@@ -185,14 +185,15 @@ def fixture_event() -> Callable[[str], dict[str, Any]]:
 
 
 @pytest.fixture
-def runtime(entity_api: Any, dlq: str) -> Callable[..., Any]:
-    """`runtime(**settings)`: a handler runtime for the local API and the test DLQ."""
-    from consumer.batch import Runtime
+def warm(entity_api: Any, dlq: str) -> Callable[..., Any]:
+    """`warm(**settings)`: the warm state of a handler (WarmState) for the local API and the
+    test DLQ."""
+    from consumer.batch import WarmState
     from consumer.settings import Settings
 
-    def build(**overrides: Any) -> Runtime:
+    def build(**overrides: Any) -> WarmState:
         values: dict[str, Any] = {"entity_api_url": entity_api.endpoint_url, "dlq_url": dlq}
         values.update(overrides)
-        return Runtime.from_settings(Settings(**values))
+        return WarmState.from_settings(Settings(**values))
 
     return build

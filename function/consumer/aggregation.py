@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from consumer.api_operation import to_operation
 from consumer.json_numbers import ASCII_STRING, encode_exact
-from consumer.mapping import to_operation
 from consumer.message_groups import group_key
+from consumer.outcomes import ErrorCode
 from consumer.records import Record
 from consumer.settings import DEFAULT_MAX_REQUEST_BYTES
-from consumer.terms import ErrorCode
 from consumer.time_budget import Deadline
 
 REQUEST_PREFIX = b'{"operations":['
@@ -24,7 +24,7 @@ ENVELOPE_BYTES = len(REQUEST_PREFIX) + len(REQUEST_SUFFIX)
 MERGED_OP_ID_PREFIX = "merged:"
 SIZE_BOUND_SLACK_BYTES = 256
 """Added to the bodies' sizes to bound a merged operation's encoded size (its op_id and
-what a mapping adds); above the bound, the merged operation is encoded to check exactly."""
+what `to_operation` adds); above the bound, the merged operation is encoded to check exactly."""
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 _ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -311,11 +311,6 @@ def _encode(operation: dict[str, Any], exact_numbers: bool = False) -> bytes:
         return _ASCII_ENCODER.encode(operation).encode("ascii")
 
 
-def encode(operation: dict[str, Any]) -> bytes:
-    """The operation's JSON bytes, as they appear in a request."""
-    return _encode(operation)
-
-
 def encode_operation(operation: Operation) -> str | None:
     """Map and encode `operation` once (into `.encoded`); return why it cannot be, or None."""
     if not operation.encoded:
@@ -326,11 +321,6 @@ def encode_operation(operation: Operation) -> str | None:
         except (ValueError, TypeError, RecursionError) as exc:
             return f"cannot encode the operation: {type(exc).__name__}: {exc}"
     return None
-
-
-def request_size(operations: Sequence[Operation]) -> int:
-    """Bytes of the request body that carries `operations`."""
-    return ENVELOPE_BYTES + sum(len(o.encoded) for o in operations) + max(len(operations) - 1, 0)
 
 
 def request_body(operations: Sequence[Operation]) -> bytes:

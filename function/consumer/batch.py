@@ -14,14 +14,9 @@ from jsonschema import Draft202012Validator
 from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.copies import CarriedFacts, unwrap_records
 from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
-from consumer.dlq import DlqEntry, route_to_dlq
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
-from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
-from consumer.settings import Settings
-from consumer.sqs import sqs_client, sqs_client_built
-from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
-from consumer.terms import (
+from consumer.outcomes import (
     BatchItemFailure,
     BatchResponse,
     ErrorCode,
@@ -29,9 +24,14 @@ from consumer.terms import (
     OutcomeKind,
     bounded,
 )
-from consumer.time_budget import Deadline, settling_reserve
+from consumer.records import Record, load_validator, parse_record, parse_record_id, validate_record
+from consumer.settings import Settings
+from consumer.sqs import settling_reserve, sqs_client, sqs_client_built
+from consumer.telemetry import LogContext, emit_summary, invocation_summary, log
+from consumer.time_budget import Deadline
 
 if TYPE_CHECKING:
+    from consumer.dlq import DlqEntry, FifoKeys
     from consumer.retries import Backoff, BackoffResult, RetryDecisions
 
 
@@ -61,15 +61,37 @@ def copy_calls(*args: Any, **kwargs: Any) -> int:
     return count(*args, **kwargs)
 
 
+# The DLQ path (consumer.dlq; its character check alone takes ~30 ms to compile) is imported
+# when a batch first has a record to dead-letter: most containers never do.
+def dlq_entry(
+    index: int, body: Any, error_code: ErrorCode, detail: str, source: str | None
+) -> DlqEntry:
+    """A consumer.dlq.DlqEntry."""
+    from consumer import dlq  # noqa: PLC0415
+
+    return dlq.DlqEntry(index, body, error_code, detail, source)
+
+
+def route_to_dlq(
+    entries: list[DlqEntry], dlq_url: str, deadline: Deadline, fifo_keys: FifoKeys | None
+) -> set[int]:
+    """consumer.dlq.route_to_dlq, loaded only when there is something to dead-letter."""
+    if not entries:
+        return set()
+    from consumer.dlq import route_to_dlq as route  # noqa: PLC0415
+
+    return route(entries, dlq_url, deadline, fifo_keys)
+
+
 PARSE_CHECK_EVERY = 256
 """Records parsed between two looks at the clock."""
 
 
 @dataclass(slots=True, eq=False)
-class Runtime:
-    """What a container builds once: settings, schema validator, entity API client, the
-    request pace (`pacer`); and how many invocations it has served (the first is the cold
-    start)."""
+class WarmState:
+    """What a warm execution environment keeps between invocations, built once at cold start:
+    settings, schema validator, entity API client, the request pace (`pacer`); and how many
+    invocations it has served (the first is the cold start)."""
 
     settings: Settings
     validator: Draft202012Validator
@@ -79,7 +101,7 @@ class Runtime:
     """The environment's Pacer once made (`delivery.pacer_for_invocation`)."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings) -> WarmState:
         """Build the validator and the client for `settings`."""
         return cls(settings, load_validator(), EntityApiClient(settings))
 
@@ -89,7 +111,7 @@ class Runtime:
         return pacer_for_invocation(self.pacers, lambda: Pacer(start_rate=share))
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Runtime:
+    def from_environ(cls, environ: Mapping[str, str]) -> WarmState:
         """Read settings from the environment (raises SettingsError naming a bad setting) and
         the log level (AWS_LAMBDA_LOG_LEVEL)."""
         LogContext.configure(environ)
@@ -103,135 +125,207 @@ class Runtime:
         self.invocations += 1
 
 
-def process_batch(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
+def process_batch(event: Any, context: Any, warm: WarmState) -> BatchResponse:
     """Handle one SQS event; return the partial batch response. Never raises on bad input.
 
     The cyclic garbage collector is paused meanwhile: a batch keeps thousands of parsed
     messages alive (no cycles), and repeated full collections over them cost ~10%.
     """
-    runtime.begin(context)
+    warm.begin(context)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _process(event, context, runtime)
+        return _process(event, context, warm)
     finally:
         if collecting:
             gc.enable()
 
 
-def _process(event: Any, context: Any, runtime: Runtime) -> BatchResponse:
+@dataclass(slots=True)
+class _Batch:
+    """One invocation's batch as read: the records, where each came from, and its time."""
+
+    raw_records: list[Any]
+    carried: list[CarriedFacts | None]
+    sources: list[str | None]
+    """Per record: the messageId of the message the producer sent (a copy carries it)."""
+    records: list[Record]
+    keys: list[tuple[str | None, str | None]] | None
+    """FIFO only: per record, (MessageGroupId, MessageDeduplicationId)."""
+    groups: list[str | None] | None
+    """FIFO only: per record, its message group."""
+    settings: Settings
+    deadline: Deadline
+
+
+@dataclass(slots=True)
+class _Delivered:
+    """What delivery did: each operation's outcome, the API calls, the invalid records."""
+
+    outcomes: dict[Operation, Outcome]
+    stats: CallStats
+    invalid: _InvalidRecords
+
+
+@dataclass(slots=True)
+class _Settled:
+    """What became of the records not applied."""
+
+    backoff: BackoffResult
+    dead: list[DlqEntry]
+    """Rejected and expired records, for the DLQ."""
+    dlq_failed: set[int]
+    failed: set[int]
+    """Records to return to the queue (`batchItemFailures`)."""
+    held: set[int]
+    """FIFO: records held back behind an earlier failure of their group."""
+    not_attempted: int
+
+
+def _process(event: Any, context: Any, warm: WarmState) -> BatchResponse:
     started = time.perf_counter()
-    deadline = Deadline.from_context(context)
-    settings = runtime.settings
-    raw_records, carried = unwrap_records(_raw_records(event))
-    sources = [_source_id(raw, facts) for raw, facts in zip(raw_records, carried, strict=True)]
-    records = _parse_all(raw_records, settings, deadline)
-    validator = runtime.validator
-    keys = [fifo_keys(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
-    groups = [group for group, _ in keys] if keys is not None else None
+    batch = _read_batch(event, warm.settings, Deadline.from_context(context))
+    validator = warm.validator
     plan = plan_operations(
-        records,
+        batch.records,
         lambda record: validate_record(record, validator),
-        settings.max_request_bytes,
-        groups,
+        batch.settings.max_request_bytes,
+        batch.groups,
     )
-    # what settling needs after delivery: the copies of records near the redrive limit, a DLQ
-    # call and a visibility call, and the client if this container has none yet
-    calls = (copy_calls(raw_records, settings) if groups is None else 0) + 2
-    reserve = settling_reserve(calls, sqs_client_built(settings.dlq_url), deadline.remaining())
-    stats = CallStats()
-    invalid = _InvalidRecords(records, settings.dlq_url, deadline, keys, sources)
-    outcomes = deliver_plan(
-        plan,
-        runtime.client,
-        deadline.earlier_by(reserve),
-        max_operations=settings.max_operations_per_request,
-        max_bytes=settings.max_request_bytes,
-        stats=stats,
-        while_sending=invalid.route,
-        pacer=runtime.pacer(),
-    )
-    # validate what delivery did not reach while the reserve holds: later, it only costs time
-    plan.complete(deadline.earlier_by(reserve))
-    invalid.route()  # those found since the first wave was packed (usually none)
-    _log_api_problems(stats)
-    rejected, retry = _settle(records, plan, outcomes, sources)
-    held: set[int] = set()
-    if groups is not None:  # FIFO: a group's records after a failed one come back after it
-        dead_lettered = invalid.routed | {entry.index for entry in rejected}
-        held = held_back(groups, retry.keys()) - dead_lettered
-        for index in held:  # (delivery already stopped each group's chain at its first failure)
-            retry.setdefault(index, None)
-    not_attempted = _log_not_attempted(retry, deadline, settings)
-    retries = plan_retries(records, raw_records, retry, settings, carried=carried)
-    if retries.backoffs or retries.expired or rejected:
-        _build_client(settings.dlq_url)  # before any clock check: the reserve counted it
-    if groups is not None:
-        retries.backoffs = fifo_backoffs(retries.backoffs, groups, settings, deadline)
-    dead = rejected + retries.expired
-    dlq_failed = set(invalid.failed)
-
-    def dead_letter() -> None:  # after the copies: they keep the promise, these can wait
-        dlq_failed.update(route_to_dlq(dead, settings.dlq_url, deadline, keys))
-
-    backoff = apply_backoffs(
-        retries.backoffs,
-        records,
-        raw_records,
-        settings,
-        deadline,
-        allow_copies=groups is None,
-        between=dead_letter,
-    )
-    _log_copy_problems(backoff)
-    settled = {entry.index for entry in retries.expired} | backoff.acknowledged
-    failed = (retry.keys() - settled) | dlq_failed
-    failures, unreportable = _item_failures(records, failed)
+    delivered = _deliver(batch, plan, warm)
+    settled = _settle_failures(batch, plan, delivered)
+    failures, unreportable = _item_failures(batch.records, settled.failed)
     if unreportable:
         log(
             "ERROR",
             "records without a messageId failed and cannot be reported for retry",
             count=unreportable,
         )
-    permanent = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.REJECTED)
-    applied = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.APPLIED)
-    dead_letters = [records[i].error_code for i in invalid.routed - invalid.failed]
-    dead_letters += [e.error_code for e in dead if e.index not in dlq_failed]
+    metrics, counts = _summary_fields(batch, plan, delivered, settled, len(failures))
+    counts["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    if batch.groups is not None:
+        counts.update(_group_counts(batch.groups, settled.held))
     summary = invocation_summary(
-        {
-            "received": len(records),
-            "invalid": invalid.count,
-            "duplicates": plan.duplicates,
-            "coalesced": plan.coalesced,
-            "operations": plan.operations,
-            "requests": stats.requests,
-            "throttled": stats.throttled,
-            "permanent": permanent,
-            "transient": len(outcomes) - permanent - applied,
-            "dlq": len(dead_letters),
-            "expired": dead_letters.count(ErrorCode.EXPIRED),
-            "batch_failed": int(bool(records) and len(failed) == len(records)),
-            "not_attempted": not_attempted,
-            "copy_skipped": len(backoff.copy_skipped),
-            "copy_failed_at_limit": len(backoff.failed_at_limit),
-        },
-        settings.metrics_namespace,
-        _function_name(context),
-        {
-            "applied": applied,
-            "dlq_failed": len(dlq_failed),
-            "batch_item_failures": len(failures),
-            "backoff_set": backoff.backoff_set,
-            "backoff_failed": backoff.backoff_failed,
-            "requeued": backoff.requeued,
-            "requeue_failed": backoff.requeue_failed,
-            "copy_unknown": backoff.copy_unknown,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            **(_group_counts(groups, held) if groups is not None else {}),
-        },
+        metrics, batch.settings.metrics_namespace, _function_name(context), counts
     )
     emit_summary(summary)
     return {"batchItemFailures": failures}
+
+
+def _read_batch(event: Any, settings: Settings, deadline: Deadline) -> _Batch:
+    """The event's records parsed (copies unwrapped), with their sources and FIFO keys."""
+    raw_records, carried = unwrap_records(_raw_records(event))
+    sources = [_source_id(raw, facts) for raw, facts in zip(raw_records, carried, strict=True)]
+    records = _parse_all(raw_records, settings, deadline)
+    keys = [fifo_keys(raw) for raw in raw_records] if is_fifo_batch(raw_records) else None
+    groups = [group for group, _ in keys] if keys is not None else None
+    return _Batch(raw_records, carried, sources, records, keys, groups, settings, deadline)
+
+
+def _deliver(batch: _Batch, plan: Plan, warm: WarmState) -> _Delivered:
+    """Send the plan while the settling reserve holds, dead-lettering invalid records as
+    they are found; then validate what delivery did not reach."""
+    settings, deadline = batch.settings, batch.deadline
+    # what settling needs after delivery: the copies of records near the redrive limit, a DLQ
+    # call and a visibility call, and the client if this container has none yet
+    calls = (copy_calls(batch.raw_records, settings) if batch.groups is None else 0) + 2
+    reserve = settling_reserve(calls, sqs_client_built(settings.dlq_url), deadline.remaining())
+    stats = CallStats()
+    invalid = _InvalidRecords(batch.records, settings.dlq_url, deadline, batch.keys, batch.sources)
+    outcomes = deliver_plan(
+        plan,
+        warm.client,
+        deadline.earlier_by(reserve),
+        max_operations=settings.max_operations_per_request,
+        max_bytes=settings.max_request_bytes,
+        stats=stats,
+        while_sending=invalid.route,
+        pacer=warm.pacer(),
+    )
+    # validate what delivery did not reach while the reserve holds: later, it only costs time
+    plan.complete(deadline.earlier_by(reserve))
+    invalid.route()  # those found since the first wave was packed (usually none)
+    _log_api_problems(stats)
+    return _Delivered(outcomes, stats, invalid)
+
+
+def _settle_failures(batch: _Batch, plan: Plan, delivered: _Delivered) -> _Settled:
+    """Dead-letter the rejected and expired records, set the backoff (or make the copy) of
+    those to retry; the records Lambda must return to the queue."""
+    settings, deadline, records = batch.settings, batch.deadline, batch.records
+    rejected, retry = _rejected_and_retried(records, plan, delivered.outcomes, batch.sources)
+    held: set[int] = set()
+    if batch.groups is not None:  # FIFO: a group's records after a failed one come back after it
+        dead_lettered = delivered.invalid.routed | {entry.index for entry in rejected}
+        held = held_back(batch.groups, retry.keys()) - dead_lettered
+        for index in held:  # (delivery already stopped each group's chain at its first failure)
+            retry.setdefault(index, None)
+    not_attempted = _log_not_attempted(retry, deadline, settings)
+    retries = plan_retries(records, batch.raw_records, retry, settings, carried=batch.carried)
+    if retries.backoffs or retries.expired or rejected:
+        _build_client(settings.dlq_url)  # before any clock check: the reserve counted it
+    if batch.groups is not None:
+        retries.backoffs = fifo_backoffs(retries.backoffs, batch.groups, settings, deadline)
+    dead = rejected + retries.expired
+    dlq_failed = set(delivered.invalid.failed)
+
+    def dead_letter() -> None:  # after the copies: they keep the promise, these can wait
+        dlq_failed.update(route_to_dlq(dead, settings.dlq_url, deadline, batch.keys))
+
+    backoff = apply_backoffs(
+        retries.backoffs,
+        records,
+        batch.raw_records,
+        settings,
+        deadline,
+        allow_copies=batch.groups is None,
+        between=dead_letter,
+    )
+    _log_copy_problems(backoff)
+    settled = {entry.index for entry in retries.expired} | backoff.acknowledged
+    failed = (retry.keys() - settled) | dlq_failed
+    return _Settled(backoff, dead, dlq_failed, failed, held, not_attempted)
+
+
+def _summary_fields(
+    batch: _Batch, plan: Plan, delivered: _Delivered, settled: _Settled, reported: int
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """The summary's metrics (telemetry.METRIC_NAMES) and its further counts; `reported`:
+    the records in `batchItemFailures`."""
+    records, invalid, outcomes = batch.records, delivered.invalid, delivered.outcomes
+    backoff = settled.backoff
+    permanent = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.REJECTED)
+    applied = sum(1 for o in outcomes.values() if o.kind == OutcomeKind.APPLIED)
+    dead_letters = [records[i].error_code for i in invalid.routed - invalid.failed]
+    dead_letters += [e.error_code for e in settled.dead if e.index not in settled.dlq_failed]
+    metrics = {
+        "received": len(records),
+        "invalid": invalid.count,
+        "duplicates": plan.duplicates,
+        "coalesced": plan.coalesced,
+        "operations": plan.operations,
+        "requests": delivered.stats.requests,
+        "throttled": delivered.stats.throttled,
+        "permanent": permanent,
+        "transient": len(outcomes) - permanent - applied,
+        "dlq": len(dead_letters),
+        "expired": dead_letters.count(ErrorCode.EXPIRED),
+        "batch_failed": int(bool(records) and len(settled.failed) == len(records)),
+        "not_attempted": settled.not_attempted,
+        "copy_skipped": len(backoff.copy_skipped),
+        "copy_failed_at_limit": len(backoff.failed_at_limit),
+    }
+    counts = {
+        "applied": applied,
+        "dlq_failed": len(settled.dlq_failed),
+        "batch_item_failures": reported,
+        "backoff_set": backoff.backoff_set,
+        "backoff_failed": backoff.backoff_failed,
+        "requeued": backoff.requeued,
+        "requeue_failed": backoff.requeue_failed,
+        "copy_unknown": backoff.copy_unknown,
+    }
+    return metrics, counts
 
 
 def _group_counts(groups: list[str | None], held: set[int]) -> dict[str, int]:
@@ -285,7 +379,7 @@ class _InvalidRecords:
     def route(self) -> None:
         """Send the invalid records not sent yet to the DLQ."""
         entries = [
-            DlqEntry(r.index, r.body, r.error_code, r.error_detail or "-", self.sources[r.index])
+            dlq_entry(r.index, r.body, r.error_code, r.error_detail or "-", self.sources[r.index])
             for r in self.records
             if r.error_code is not None and r.index not in self.routed
         ]
@@ -304,7 +398,7 @@ def _parse_all(raw_records: list[Any], settings: Settings, deadline: Deadline) -
     return records
 
 
-def _settle(
+def _rejected_and_retried(
     records: list[Record],
     plan: Plan,
     outcomes: dict[Operation, Outcome],
@@ -331,7 +425,7 @@ def _settle(
         outcome = outcomes[operation]
         if outcome.kind == OutcomeKind.REJECTED:
             rejected.append(
-                DlqEntry(
+                dlq_entry(
                     record.index,
                     record.body,
                     outcome.error_code,
@@ -456,7 +550,7 @@ def retry_everything(event: Any) -> BatchResponse:
     return {"batchItemFailures": failures}
 
 
-def fail_whole_batch(event: Any, context: Any, runtime: Runtime, error: Exception) -> BatchResponse:
+def fail_whole_batch(event: Any, context: Any, warm: WarmState, error: Exception) -> BatchResponse:
     """The catch-all path: log the error, write the summary (`batch_failed` 1), retry all."""
     log(
         "ERROR", "batch processing failed; every record will be retried", error=bounded(repr(error))
@@ -466,7 +560,7 @@ def fail_whole_batch(event: Any, context: Any, runtime: Runtime, error: Exceptio
     received = len(raw_records) if isinstance(raw_records, list) else 0
     summary = invocation_summary(
         {"received": received, "transient": received, "batch_failed": 1},
-        runtime.settings.metrics_namespace,
+        warm.settings.metrics_namespace,
         _function_name(context),
         {"batch_item_failures": len(response["batchItemFailures"])},
     )

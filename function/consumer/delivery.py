@@ -12,8 +12,8 @@ from queue import SimpleQueue
 from consumer.aggregation import Operation, Plan, encode_operation, fits_alone, pack_requests
 from consumer.entity_api import THROTTLED_OPERATION_STATUS, CallStats, EntityApiClient
 from consumer.flow_control.pacing import AdaptiveRateLimiter
+from consumer.outcomes import ErrorCode, Outcome, OutcomeKind, bounded
 from consumer.telemetry import log
-from consumer.terms import ErrorCode, Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
 REQUESTS_IN_FLIGHT = 4
@@ -52,8 +52,6 @@ class Pacer:
         self._lock = threading.Lock()
         self.start_rate = start_rate
         self.limiter = AdaptiveRateLimiter(clock(), start_rate=start_rate)
-        self.waited = 0.0
-        """Seconds spent waiting for a turn, over all threads."""
 
     def begin_invocation(self) -> None:
         """A new invocation of the environment starts: the pause since the last one is aged
@@ -82,7 +80,6 @@ class Pacer:
                 return 0.0
             if deadline.remaining() - wait < needed:
                 return None
-            self.waited += wait
             return wait
 
     def record(self, status: int, retry_after: float | None) -> None:

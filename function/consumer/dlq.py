@@ -11,12 +11,8 @@ from functools import partial
 from typing import Any
 
 from consumer.message_groups import FIFO_SUFFIX
-from consumer.sqs import chunks, sqs_client
-from consumer.terms import (
-    DLQ_RESERVE_SECONDS,
-    ErrorCode,
-    bounded,
-)
+from consumer.outcomes import ErrorCode, bounded
+from consumer.sqs import DLQ_RESERVE_SECONDS, chunks, sqs_client
 from consumer.time_budget import Deadline, call_within
 
 DLQ_BATCH_BYTES = 1_048_576

@@ -16,8 +16,8 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from consumer.aggregation import Operation, request_body
+from consumer.outcomes import Outcome, OutcomeKind, bounded
 from consumer.settings import Settings
-from consumer.terms import Outcome, OutcomeKind, bounded
 from consumer.time_budget import Deadline
 
 APPLIED = OutcomeKind.APPLIED
@@ -110,15 +110,11 @@ _APPLIED_OUTCOME = Outcome(APPLIED)
 """Shared by every applied operation (outcomes are never changed once made)."""
 
 
-def parse_results(body: bytes, operations: Sequence[Operation]) -> dict[Operation, Outcome]:
-    """Outcomes from a 200 body; unparseable body or missing result -> transient."""
-    return read_results(body, operations)[0]
-
-
 def read_results(
     body: bytes, operations: Sequence[Operation]
 ) -> tuple[dict[Operation, Outcome], int]:
-    """`parse_results`, and how many of the operations the API answered 429 (throttled)."""
+    """(outcomes from a 200 body, how many of the operations the API answered 429: throttled);
+    an unparseable body or a missing result -> transient."""
     try:
         document = json.loads(body)
         results = document["results"]

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from consumer.json_numbers import DECODER, ExactNumbers
-from consumer.terms import ErrorCode, bounded
+from consumer.outcomes import ErrorCode, bounded
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "entity_change.schema.json"
 
@@ -113,15 +113,6 @@ def validate_record(record: Record, validator: Draft202012Validator) -> bool:
     record.message, record.error_code = None, ErrorCode.SCHEMA_VIOLATION
     record.error_detail = detail
     return False
-
-
-def check_record(
-    raw: Any, index: int, validator: Draft202012Validator, max_body_bytes: int
-) -> Record:
-    """Parse and validate one record at once."""
-    record = parse_record(raw, index, max_body_bytes)
-    validate_record(record, validator)
-    return record
 
 
 def parse_json_object(text: str) -> tuple[dict[str, Any] | None, str]:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consumer.copies import (
     MAX_MESSAGE_BYTES,
@@ -40,17 +40,16 @@ from consumer.copies import (
     producer_attributes,
     wrap,
 )
-from consumer.dlq import DlqEntry
 from consumer.flow_control.backoff import (
     MIN_RETRY_SECONDS,
     RetryPlan,
     returns_as_copy,
     schedule_retry,
 )
+from consumer.outcomes import ErrorCode, Outcome, bounded
 from consumer.records import Record
 from consumer.settings import Settings
 from consumer.sqs import BATCH_ENTRIES, redrive_limit
-from consumer.terms import ErrorCode, Outcome, bounded
 from consumer.time_budget import Deadline
 from consumer.visibility import (
     BATCH_BYTES,
@@ -63,6 +62,9 @@ from consumer.visibility import (
     queue_url_from_arn,
     requeue,
 )
+
+if TYPE_CHECKING:
+    from consumer.dlq import DlqEntry
 
 Limit = tuple[bool, int | None]
 """(known, the queue's maxReceiveCount or None without a redrive policy)."""
@@ -398,7 +400,9 @@ def _expired_entry(
         f"last cause: {last}"
     )
     source = facts.source_message_id or record.message_id
-    return DlqEntry(record.index, record.body, ErrorCode.EXPIRED, detail, source)
+    from consumer import dlq  # noqa: PLC0415 - lazy: most retried records never expire
+
+    return dlq.DlqEntry(record.index, record.body, ErrorCode.EXPIRED, detail, source)
 
 
 def _positive(value: Any) -> int | None:

@@ -107,39 +107,9 @@ class Settings:
 
         `read_parameter` reads an SSM SecureString (default: SSM GetParameter with decryption).
         """
-        token_parameter = _optional(environ, "ENTITY_API_TOKEN_PARAMETER")
-        token = _optional(environ, "ENTITY_API_TOKEN")
-        if token_parameter and token:
-            raise SettingsError(
-                "ENTITY_API_TOKEN_PARAMETER and ENTITY_API_TOKEN are both set: set only one "
-                "(the SSM parameter in AWS, the plain token for local runs only)"
-            )
-        if token_parameter:
-            if not _is_ssm_name(token_parameter):
-                raise SettingsError(
-                    "ENTITY_API_TOKEN_PARAMETER must be an SSM parameter name or ARN, "
-                    f"got {token_parameter!r}"
-                )
-            token = (read_parameter or read_ssm_parameter)(token_parameter)
-        if token is not None and not _is_header_safe(token):
-            raise SettingsError(
-                f"{'ENTITY_API_TOKEN_PARAMETER' if token_parameter else 'ENTITY_API_TOKEN'}: "
-                "the token must be Latin-1 text without control characters (e.g. no trailing "
-                "newline) to be sent as an Authorization header"
-            )
-        namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
-        if not is_metrics_namespace(namespace):
-            raise SettingsError(
-                "METRICS_NAMESPACE must be 1-255 characters of letters, digits, spaces and "
-                f". _ / # : -, not starting with 'AWS/'; got {namespace!r}"
-            )
-        entity_api_url = _url(environ, "ENTITY_API_URL")
-        if token is not None and not _may_carry_token(entity_api_url):
-            raise SettingsError(
-                "ENTITY_API_URL must be https:// when a token is set (ENTITY_API_TOKEN or "
-                "ENTITY_API_TOKEN_PARAMETER): a bearer token over http:// is readable on the "
-                f"way; plain http is only for a loopback host; got {entity_api_url!r}"
-            )
+        token_parameter, token = _token(environ, read_parameter or read_ssm_parameter)
+        namespace = _metrics_namespace(environ)
+        entity_api_url = _entity_api_url(environ, has_token=token is not None)
         return cls(
             entity_api_url=entity_api_url,
             dlq_url=_url(environ, "DLQ_URL"),
@@ -169,6 +139,57 @@ class Settings:
             source_max_receive_count=_optional_int(environ, "SOURCE_MAX_RECEIVE_COUNT"),
             entity_api_rate_share=_number(environ, "ENTITY_API_RATE_SHARE", 0.0, float) or None,
         )
+
+
+def _token(
+    environ: Mapping[str, str], read_parameter: Callable[[str], str]
+) -> tuple[str | None, str | None]:
+    """(ENTITY_API_TOKEN_PARAMETER, the token): read from SSM when the parameter is set, else
+    ENTITY_API_TOKEN (local runs); at most one of the two may be set."""
+    token_parameter = _optional(environ, "ENTITY_API_TOKEN_PARAMETER")
+    token = _optional(environ, "ENTITY_API_TOKEN")
+    if token_parameter and token:
+        raise SettingsError(
+            "ENTITY_API_TOKEN_PARAMETER and ENTITY_API_TOKEN are both set: set only one "
+            "(the SSM parameter in AWS, the plain token for local runs only)"
+        )
+    if token_parameter:
+        if not _is_ssm_name(token_parameter):
+            raise SettingsError(
+                "ENTITY_API_TOKEN_PARAMETER must be an SSM parameter name or ARN, "
+                f"got {token_parameter!r}"
+            )
+        token = read_parameter(token_parameter)
+    if token is not None and not _is_header_safe(token):
+        raise SettingsError(
+            f"{'ENTITY_API_TOKEN_PARAMETER' if token_parameter else 'ENTITY_API_TOKEN'}: "
+            "the token must be Latin-1 text without control characters (e.g. no trailing "
+            "newline) to be sent as an Authorization header"
+        )
+    return token_parameter, token
+
+
+def _metrics_namespace(environ: Mapping[str, str]) -> str:
+    """METRICS_NAMESPACE, or the default when unset."""
+    namespace = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
+    if not is_metrics_namespace(namespace):
+        raise SettingsError(
+            "METRICS_NAMESPACE must be 1-255 characters of letters, digits, spaces and "
+            f". _ / # : -, not starting with 'AWS/'; got {namespace!r}"
+        )
+    return namespace
+
+
+def _entity_api_url(environ: Mapping[str, str], *, has_token: bool) -> str:
+    """ENTITY_API_URL: https whenever a token is sent (plain http to a loopback host only)."""
+    entity_api_url = _url(environ, "ENTITY_API_URL")
+    if has_token and not _may_carry_token(entity_api_url):
+        raise SettingsError(
+            "ENTITY_API_URL must be https:// when a token is set (ENTITY_API_TOKEN or "
+            "ENTITY_API_TOKEN_PARAMETER): a bearer token over http:// is readable on the "
+            f"way; plain http is only for a loopback host; got {entity_api_url!r}"
+        )
+    return entity_api_url
 
 
 _RANGES: dict[str, tuple[float, float]] = {

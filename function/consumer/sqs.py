@@ -1,6 +1,7 @@
-"""The handler's SQS side: one client per endpoint with its timeouts, the batch limit and
-chunking of SendMessageBatch/ChangeMessageVisibilityBatch entries, AWS's SQS hosts, and the
-read of a queue's redrive limit. Used by consumer.dlq and consumer.visibility."""
+"""The handler's SQS side: one client per endpoint with its timeouts, the time kept free
+after delivery for SQS calls, the batch limit and chunking of SendMessageBatch/
+ChangeMessageVisibilityBatch entries, AWS's SQS hosts, and the read of a queue's redrive
+limit. Used by consumer.batch, consumer.dlq and consumer.visibility."""
 
 from __future__ import annotations
 
@@ -12,12 +13,24 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from consumer.terms import (
-    SQS_CALL_SECONDS,
-    SQS_CONNECT_TIMEOUT_SECONDS,
-    SQS_READ_TIMEOUT_SECONDS,
-)
 from consumer.time_budget import Deadline, call_within
+
+SQS_CONNECT_TIMEOUT_SECONDS = 0.5
+SQS_READ_TIMEOUT_SECONDS = 1.5
+"""SQS answers in tens of milliseconds, with a tail up to about a second under load: 1.5 s
+waits that out. An answer later still is an unknown outcome (see
+consumer.visibility.answer_lost): a copy whose answer is lost is sent again, never taken
+for refused."""
+SQS_CALL_SECONDS = SQS_CONNECT_TIMEOUT_SECONDS + SQS_READ_TIMEOUT_SECONDS
+"""Time one SQS call may take (the client makes one attempt): no call starts with less left."""
+SQS_FURTHER_CALL_SECONDS = 0.25
+"""Reserved for each SQS call after the first one of an invocation's settling: what a call
+takes when SQS is well (the first one is reserved its whole timeout)."""
+SQS_CLIENT_SECONDS = 0.5
+"""Reserved for building the SQS client when the container has none yet (boto3's import and
+a client: 0.15-0.4 s)."""
+DLQ_RESERVE_SECONDS = SQS_CALL_SECONDS
+"""The least time kept free after delivery: one SQS call (the DLQ's, or a copy's)."""
 
 BATCH_ENTRIES = 10
 """Entries per SendMessageBatch and ChangeMessageVisibilityBatch call (SQS's limit)."""
@@ -115,3 +128,13 @@ def redrive_limit(queue_url: str, deadline: Deadline) -> tuple[bool, int | None]
     except Exception:  # noqa: BLE001 - unknown limit: the caller assumes the worst
         return False, None
     return True, limit
+
+
+def settling_reserve(calls: int, client_ready: bool, available: float) -> float:
+    """The time kept free after delivery for `calls` SQS calls (copies, DLQ, visibility):
+    the first its whole timeout, each further one what a call takes when SQS is well, plus
+    building the client when there is none yet. Never more than half of `available` (the
+    time left before delivery) beyond one call: delivery keeps its share."""
+    least = SQS_CALL_SECONDS + (0.0 if client_ready else SQS_CLIENT_SECONDS)
+    wanted = least + max(calls - 1, 0) * SQS_FURTHER_CALL_SECONDS
+    return max(least, min(wanted, available / 2))

@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from consumer.terms import SQS_CALL_SECONDS, SQS_CLIENT_SECONDS, SQS_FURTHER_CALL_SECONDS
-
 SAFETY_MARGIN_SECONDS = 0.5
 """Kept free at the end of every invocation to log and return."""
 DEFAULT_BUDGET_SECONDS = 60.0
@@ -40,16 +38,6 @@ class Deadline:
         deadline = Deadline(0)
         deadline._at = self._at - seconds
         return deadline
-
-
-def settling_reserve(calls: int, client_ready: bool, available: float) -> float:
-    """The time kept free after delivery for `calls` SQS calls (copies, DLQ, visibility):
-    the first its whole timeout, each further one what a call takes when SQS is well, plus
-    building the client when there is none yet. Never more than half of `available` (the
-    time left before delivery) beyond one call: delivery keeps its share."""
-    least = SQS_CALL_SECONDS + (0.0 if client_ready else SQS_CLIENT_SECONDS)
-    wanted = least + max(calls - 1, 0) * SQS_FURTHER_CALL_SECONDS
-    return max(least, min(wanted, available / 2))
 
 
 class CallTimeoutError(Exception):

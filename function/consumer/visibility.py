@@ -30,8 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from consumer.copies import MAX_MESSAGE_BYTES, message_bytes
-from consumer.sqs import chunks, is_aws_host, sqs_client
-from consumer.terms import SQS_CALL_SECONDS
+from consumer.sqs import SQS_CALL_SECONDS, chunks, is_aws_host, sqs_client
 from consumer.time_budget import CallTimeoutError, Deadline, call_within
 
 BATCH_BYTES = MAX_MESSAGE_BYTES

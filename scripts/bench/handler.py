@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.aggregation import Plan, encode_operation, plan_operations
-from consumer.batch import Runtime, process_batch
+from consumer.batch import WarmState, process_batch
 from consumer.delivery import deliver_plan
 from consumer.entity_api import CallStats, EntityApiClient
 from consumer.records import load_validator, parse_record, validate_record
@@ -135,10 +135,10 @@ def best_of(
     return min(timings)
 
 
-def run_handler(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+def run_handler(warm: WarmState, event: dict[str, Any]) -> dict[str, Any]:
     """One invocation with the summary line kept off the terminal."""
     with contextlib.redirect_stdout(io.StringIO()) as output:
-        response = process_batch(event, BudgetContext(), runtime)
+        response = process_batch(event, BudgetContext(), warm)
     summary: dict[str, Any] = json.loads(output.getvalue().splitlines()[-1])
     if response["batchItemFailures"]:
         raise SystemExit(f"bench: the handler reported failures: {summary}")
@@ -153,15 +153,15 @@ def figure_validation(bodies: list[str], repeats: int) -> tuple[Figure, list[str
     parsed = [json.loads(b) for b in bodies]
     timings: dict[str, list[float]] = {"is_valid": [], "parse": [], "handler": []}
     with api_process() as endpoint:
-        runtime = Runtime.from_settings(Settings(entity_api_url=endpoint, dlq_url=DLQ_PLACEHOLDER))
-        run_handler(runtime, make_event(bodies[:10]))  # warm the connection pool
+        warm = WarmState.from_settings(Settings(entity_api_url=endpoint, dlq_url=DLQ_PLACEHOLDER))
+        run_handler(warm, make_event(bodies[:10]))  # warm the connection pool
         for _ in range(repeats):  # interleaved, so a busy machine slows both sides alike
             timings["is_valid"].append(best_of(1, lambda: [validator.is_valid(m) for m in parsed]))
             timings["parse"].append(
                 best_of(1, lambda: [validator.is_valid(json.loads(b)) for b in bodies])
             )
             admin(endpoint).reset()
-            timings["handler"].append(best_of(1, lambda: run_handler(runtime, event)))
+            timings["handler"].append(best_of(1, lambda: run_handler(warm, event)))
         stats = admin(endpoint).stats()
     is_valid_only, parse_and_validate, handler = (
         min(timings[k]) for k in ("is_valid", "parse", "handler")

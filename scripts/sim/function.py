@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from consumer import delivery
 from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
 from consumer.flow_control import backoff
-from consumer.terms import DLQ_RESERVE_SECONDS
+from consumer.sqs import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
 from consumer.visibility import MAX_DELAY_SECONDS
 from sim import sqs

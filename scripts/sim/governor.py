@@ -255,7 +255,7 @@ class GovernorRunner:
         self.settings = GovernorConfig.from_environ(environment(config))
         self.cloudwatch = cloudwatch
         cloudwatch.clock = self._clock
-        start = self.settings.law.clamp(start_concurrency)  # Terraform's initial setting
+        start = self.settings.law_settings.clamp(start_concurrency)  # Terraform's initial setting
         self.mapping = MappingApi(start, -DEPLOYED_BEFORE_SECONDS, apply, self._clock)
         self.ssm = ParameterStore()
         self.ssm.values[STATE_PARAMETER] = "{}"  # as Terraform creates it

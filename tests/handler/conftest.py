@@ -34,13 +34,13 @@ class BatchRun:
 def handle(
     capsys: pytest.CaptureFixture[str], context: Callable[[float], Any]
 ) -> Callable[..., BatchRun]:
-    """`handle(event, runtime, seconds=30)`: process the batch with that much time left."""
+    """`handle(event, warm, seconds=30)`: process the batch with that much time left."""
     from consumer.batch import process_batch
 
-    def run(event: Any, runtime: Any, seconds: float = 30.0) -> BatchRun:
+    def run(event: Any, warm: Any, seconds: float = 30.0) -> BatchRun:
         capsys.readouterr()
         started = time.monotonic()
-        response = process_batch(event, context(seconds), runtime)
+        response = process_batch(event, context(seconds), warm)
         elapsed = time.monotonic() - started
         logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
         summaries = [line for line in logs if line.get("message") == "batch processed"]
@@ -56,7 +56,7 @@ class Harness:
 
     api: Any
     dlq: str
-    runtime: Callable[..., Any]
+    warm: Callable[..., Any]
     run: Callable[..., BatchRun]
     event: Callable[[list[Any]], dict[str, Any]]
     change: Callable[..., dict[str, Any]]
@@ -64,9 +64,9 @@ class Harness:
     fixture: Callable[[str], dict[str, Any]]
     messages: Callable[[str], list[dict[str, Any]]]
 
-    def handle(self, event: Any, runtime: Any = None, seconds: float = 30.0) -> BatchRun:
-        """Run the batch (default runtime: the local API and this test's DLQ)."""
-        return self.run(event, runtime if runtime is not None else self.runtime(), seconds)
+    def handle(self, event: Any, warm: Any = None, seconds: float = 30.0) -> BatchRun:
+        """Run the batch (default warm: the local API and this test's DLQ)."""
+        return self.run(event, warm if warm is not None else self.warm(), seconds)
 
     def dead(self) -> list[dict[str, Any]]:
         """The messages in this test's DLQ."""
@@ -77,7 +77,7 @@ class Harness:
 def h(
     entity_api: Any,
     dlq: str,
-    runtime: Callable[..., Any],
+    warm: Callable[..., Any],
     handle: Callable[..., BatchRun],
     sqs_event: Callable[[list[Any]], dict[str, Any]],
     change: Callable[..., dict[str, Any]],
@@ -87,5 +87,5 @@ def h(
 ) -> Harness:
     """The handler-test harness."""
     return Harness(
-        entity_api, dlq, runtime, handle, sqs_event, change, sqs_record, fixture_event, dlq_messages
+        entity_api, dlq, warm, handle, sqs_event, change, sqs_record, fixture_event, dlq_messages
     )

@@ -23,7 +23,7 @@ def merged(*event_ids: str) -> str:
 
 
 def test_valid_batch_is_applied_in_order_with_nothing_to_retry(h: Harness) -> None:
-    run = h.handle(h.fixture("sqs_event_mixed"), h.runtime())
+    run = h.handle(h.fixture("sqs_event_mixed"), h.warm())
 
     assert run.failed == []
     applied = h.api.applied()
@@ -63,7 +63,7 @@ def test_valid_batch_is_applied_in_order_with_nothing_to_retry(h: Harness) -> No
 def test_body_that_is_not_a_utf8_json_object_goes_to_the_dlq(
     body: str, detail: str, h: Harness
 ) -> None:
-    run = h.handle(h.event([body, h.change("ok-1")]), h.runtime())
+    run = h.handle(h.event([body, h.change("ok-1")]), h.warm())
 
     assert run.failed == []
     [message] = h.dead()
@@ -95,7 +95,7 @@ def test_schema_violation_goes_to_the_dlq_with_a_bounded_detail(
     mutation: dict[str, Any], detail: str, h: Harness
 ) -> None:
     body = {**h.change("bad-1"), **mutation}
-    run = h.handle(h.event([body]), h.runtime())
+    run = h.handle(h.event([body]), h.warm())
 
     assert run.failed == []
     [message] = h.dead()
@@ -109,9 +109,7 @@ def test_update_without_attributes_and_delete_without_them(h: Harness) -> None:
     no_attributes = h.change("u-1")
     del no_attributes["attributes"]
     delete_empty = {**h.change("d-1", "2", "delete"), "attributes": {}}
-    run = h.handle(
-        h.event([no_attributes, delete_empty, h.change("d-2", "3", "delete")]), h.runtime()
-    )
+    run = h.handle(h.event([no_attributes, delete_empty, h.change("d-2", "3", "delete")]), h.warm())
 
     assert run.failed == []
     assert [m["source_message_id"] for m in h.dead()] == ["m0"]
@@ -120,7 +118,7 @@ def test_update_without_attributes_and_delete_without_them(h: Harness) -> None:
 
 def test_oversized_body_goes_to_the_dlq(h: Harness) -> None:
     huge = h.change("huge-1", attributes={"blob": "x" * 5000})
-    run = h.handle(h.event([huge, h.change("small-1", "2")]), h.runtime(max_request_bytes=4096))
+    run = h.handle(h.event([huge, h.change("small-1", "2")]), h.warm(max_request_bytes=4096))
 
     assert run.failed == []
     [message] = h.dead()
@@ -134,7 +132,7 @@ def test_duplicates_are_sent_once_and_share_the_outcome(h: Harness) -> None:
     event = h.event(
         [h.change("dup-1"), h.change("dup-1"), h.change("other", "2"), h.change("dup-1")]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert h.api.stats()["operations"] == 2
     assert run.failed == ["m0", "m1", "m3"]
@@ -149,7 +147,7 @@ def test_consecutive_updates_coalesce_by_occurred_at_then_sent_timestamp(h: Harn
         h.record(h.change("u2b", attributes={"b": 22, "c": 22}, occurred_at=at.format(2)), "m2", 8),
         h.record(h.change("u2a", attributes={"a": 21, "b": 21}, occurred_at=at.format(2)), "m3", 7),
     ]
-    run = h.handle({"Records": records}, h.runtime())
+    run = h.handle({"Records": records}, h.warm())
 
     # u3 does not set c: merged, c (from 00:00:02) would be sent as of 00:00:03 (item 8)
     first, second = h.api.applied()
@@ -167,7 +165,7 @@ def test_an_older_attribute_value_does_not_ride_a_newer_change(h: Harness) -> No
         h.change("pending", attributes={"status": "pending"}, occurred_at="2026-01-01T10:03:00Z"),
         h.change("note", attributes={"note": "gift"}, occurred_at="2026-01-01T10:04:00Z"),
     ]
-    run = h.handle(h.event(bodies), h.runtime())
+    run = h.handle(h.event(bodies), h.warm())
 
     assert [(a["op_id"], a["attributes"]) for a in h.api.applied()] == [
         ("pending", {"status": "pending"}),
@@ -179,7 +177,7 @@ def test_an_older_attribute_value_does_not_ride_a_newer_change(h: Harness) -> No
 def test_coalesced_records_share_the_outcome_of_their_operation(h: Harness) -> None:
     h.api.set_faults({"op_status_by_entity": {"order:7": 422}})
     event = h.event([h.change("a", "7"), h.change("b", "7"), h.change("c", "8")])
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == []
     assert [a["op_id"] for a in h.api.applied()] == ["c"]
@@ -191,7 +189,7 @@ def test_operations_on_one_entity_keep_their_order_across_requests(h: Harness) -
     ops = ["create", "update", "delete", "create", "delete", "create", "update"]
     bodies = [h.change(f"e{n}", "1", op) for n, op in enumerate(ops)]
     bodies += [h.change(f"x{n}", f"other-{n}", "create") for n in range(5)]
-    run = h.handle(h.event(bodies), h.runtime(max_operations_per_request=3))
+    run = h.handle(h.event(bodies), h.warm(max_operations_per_request=3))
 
     assert run.failed == []
     order = [a["op_id"] for a in h.api.applied() if a["entity"] == "order:1"]
@@ -205,7 +203,7 @@ def test_operations_on_one_entity_keep_their_order_across_requests(h: Harness) -
 def test_an_operation_is_not_sent_after_an_earlier_one_failed_transiently(h: Harness) -> None:
     h.api.set_faults({"op_status_by_op_id": {"c1": 503}})
     event = h.event([h.change("c1", "1", "create"), h.change("u1", "1"), h.change("z", "2")])
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == ["m0", "m1"]
     assert h.api.stats()["operations"] == 2  # c1 and z; u1 never sent
@@ -214,7 +212,7 @@ def test_an_operation_is_not_sent_after_an_earlier_one_failed_transiently(h: Har
 
 def test_an_operation_after_a_rejected_one_is_dead_lettered_with_it(h: Harness) -> None:
     h.api.set_faults({"op_status_by_op_id": {"c1": 422}})
-    run = h.handle(h.event([h.change("c1", "1", "create"), h.change("u1", "1")]), h.runtime())
+    run = h.handle(h.event([h.change("c1", "1", "create"), h.change("u1", "1")]), h.warm())
 
     assert run.failed == []
     assert h.api.stats()["operations"] == 1
@@ -228,7 +226,7 @@ def test_an_operation_after_a_rejected_one_is_dead_lettered_with_it(h: Harness) 
 
 def test_429_once_then_success_honours_retry_after(h: Harness) -> None:
     h.api.set_faults({"status_sequence": [429], "retry_after": "1"})
-    run = h.handle(h.event([h.change("a"), h.change("b", "2")]), h.runtime())
+    run = h.handle(h.event([h.change("a"), h.change("b", "2")]), h.warm())
 
     assert run.failed == []
     assert len(h.api.applied()) == 2
@@ -242,7 +240,7 @@ def test_503_always_with_5_seconds_left_returns_in_time_and_fails_everything(h: 
     h.api.set_faults({"status_always": 503})
     run = h.handle(
         h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]),
-        h.runtime(entity_api_timeout_seconds=1.0),
+        h.warm(entity_api_timeout_seconds=1.0),
         5.0,
     )
 
@@ -255,7 +253,7 @@ def test_503_always_with_5_seconds_left_returns_in_time_and_fails_everything(h: 
 
 def test_retry_after_longer_than_the_budget_is_not_waited_for(h: Harness) -> None:
     h.api.set_faults({"status_always": 429, "retry_after": "120"})
-    run = h.handle(h.event([h.change("a")]), h.runtime(entity_api_timeout_seconds=2.0), 10.0)
+    run = h.handle(h.event([h.change("a")]), h.warm(entity_api_timeout_seconds=2.0), 10.0)
 
     assert run.seconds < 2.0
     assert run.failed == ["m0"]
@@ -266,7 +264,7 @@ def test_retry_after_as_an_http_date(h: Harness) -> None:
     # a date 3 s ahead (whole seconds: at least 2 s from now): the retry waits for it
     retry_at = formatdate(int(time.time()) + 3, usegmt=True)
     h.api.set_faults({"status_sequence": [503], "retry_after": retry_at})
-    run = h.handle(h.event([h.change("a")]), h.runtime())
+    run = h.handle(h.event([h.change("a")]), h.warm())
 
     assert run.failed == []
     assert run.summary["throttled"] == 1
@@ -278,7 +276,7 @@ def test_retry_after_as_an_http_date(h: Harness) -> None:
 def test_per_operation_mix_of_200_409_422_500(h: Harness) -> None:
     h.api.set_faults({"op_status_by_op_id": {"e200": 200, "e409": 409, "e422": 422, "e500": 500}})
     bodies = [h.change(f"e{s}", str(s)) for s in (200, 409, 422, 500)]
-    run = h.handle(h.event(bodies), h.runtime())
+    run = h.handle(h.event(bodies), h.warm())
 
     assert run.failed == ["m3"]
     [message] = h.dead()
@@ -294,7 +292,7 @@ def test_a_per_operation_429_counts_as_throttled_and_a_503_does_not(
     # a 200 answer in which the API throttled some operations asks the caller to slow down
     # as a whole-request 429 does; a per-operation 503 is an outage of that entity's store
     h.api.set_faults({"op_status_by_entity": {"order:2": status, "order:3": status}})
-    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(4)]), h.runtime())
+    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(4)]), h.warm())
 
     assert run.failed == ["m2", "m3"]
     assert (run.summary["requests"], run.summary["throttled"]) == (1, throttled)
@@ -324,7 +322,7 @@ def test_the_pacer_is_slowed_by_a_per_operation_429(h: Harness, status: int, slo
 
 def test_a_400_caused_by_one_operation_is_bisected_down_to_it(h: Harness) -> None:
     h.api.set_faults({"reject_entities": ["order:5"]})
-    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(8)]), h.runtime())
+    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(8)]), h.warm())
 
     assert run.failed == []
     assert sorted(a["op_id"] for a in h.api.applied()) == [f"e{n}" for n in range(8) if n != 5]
@@ -339,7 +337,7 @@ def test_401_is_a_configuration_fault_every_operation_transient(h: Harness) -> N
     from localcloud.entity_api_server import EntityApiServer
 
     with EntityApiServer(token="right-token") as api:
-        rt = h.runtime(entity_api_url=api.endpoint_url, token="wrong-token")
+        rt = h.warm(entity_api_url=api.endpoint_url, token="wrong-token")
         bodies = [h.change(f"e{n}", str(n)) for n in range(5)]
         run = h.handle(h.event(bodies), rt)
 
@@ -356,7 +354,7 @@ def test_a_token_is_sent_as_a_bearer(h: Harness) -> None:
 
     with EntityApiServer(token="s3cret") as api:
         run = h.handle(
-            h.event([h.change("a")]), h.runtime(entity_api_url=api.endpoint_url, token="s3cret")
+            h.event([h.change("a")]), h.warm(entity_api_url=api.endpoint_url, token="s3cret")
         )
 
         assert run.failed == []
@@ -366,7 +364,7 @@ def test_a_token_is_sent_as_a_bearer(h: Harness) -> None:
 
 def test_a_200_with_a_garbage_body_is_transient(h: Harness) -> None:
     h.api.set_faults({"garbage_body": True})
-    run = h.handle(h.event([h.change("a"), h.change("b", "2")]), h.runtime())
+    run = h.handle(h.event([h.change("a"), h.change("b", "2")]), h.warm())
 
     assert run.failed == ["m0", "m1"]
     assert h.dead() == []
@@ -374,7 +372,7 @@ def test_a_200_with_a_garbage_body_is_transient(h: Harness) -> None:
 
 def test_operations_without_a_result_are_transient(h: Harness) -> None:
     h.api.set_faults({"omit_results": ["b"]})
-    run = h.handle(h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]), h.runtime())
+    run = h.handle(h.event([h.change("a"), h.change("b", "2"), h.change("c", "3")]), h.warm())
 
     assert run.failed == ["m1"]
     assert sorted(a["op_id"] for a in h.api.applied()) == ["a", "c"]
@@ -382,7 +380,7 @@ def test_operations_without_a_result_are_transient(h: Harness) -> None:
 
 def test_an_api_slower_than_the_time_left_fails_everything_in_time(h: Harness) -> None:
     h.api.set_faults({"latency_seconds": 10})
-    run = h.handle(h.event([h.change("a"), "not json"]), h.runtime(), 3.0)
+    run = h.handle(h.event([h.change("a"), "not json"]), h.warm(), 3.0)
 
     assert run.seconds < 3.0
     assert run.failed == ["m0"]
@@ -390,19 +388,18 @@ def test_an_api_slower_than_the_time_left_fails_everything_in_time(h: Harness) -
 
 
 def test_no_request_starts_when_too_little_time_is_left(h: Harness) -> None:
-    run = h.handle(h.event([h.change("a")]), h.runtime(), 1.0)
+    run = h.handle(h.event([h.change("a")]), h.warm(), 1.0)
 
     assert run.failed == ["m0"]
     assert h.api.stats()["requests"] == 0
 
 
 def test_requests_are_packed_by_encoded_bytes(h: Harness) -> None:
-    from consumer.aggregation import encode
-    from consumer.mapping import to_operation
+    from consumer.aggregation import Operation, encode_operation
 
     h.api.set_faults({"max_operations": 100, "max_request_bytes": 20_000})
     bodies = [h.change(f"e{n}", str(n), attributes=BIG_ATTRIBUTES) for n in range(60)]
-    run = h.handle(h.event(bodies), h.runtime(max_request_bytes=20_000))
+    run = h.handle(h.event(bodies), h.warm(max_request_bytes=20_000))
 
     assert run.failed == []
     log = h.api.request_log()
@@ -411,13 +408,15 @@ def test_requests_are_packed_by_encoded_bytes(h: Harness) -> None:
     assert len(log) == run.summary["requests"] > 1
     # every request but the last packed was full: one more operation would not have fitted
     # (requests of a wave are sent concurrently, so they may arrive in any order)
-    largest = max(len(encode(to_operation(body, body["event_id"]))) for body in bodies)
+    operations = [Operation(b["event_id"], ("order", b["entity_id"]), b, [0]) for b in bodies]
+    assert [encode_operation(operation) for operation in operations] == [None] * len(bodies)
+    largest = max(len(operation.encoded) for operation in operations)
     sizes = sorted((entry["bytes"] for entry in log), reverse=True)
     assert all(size + largest + 1 > 20_000 for size in sizes[:-1])
 
 
 def test_requests_are_packed_by_operation_count(h: Harness) -> None:
-    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(250)]), h.runtime())
+    run = h.handle(h.event([h.change(f"e{n}", str(n)) for n in range(250)]), h.warm())
 
     assert run.failed == []
     assert h.api.stats()["ops_per_request"] == {"50": 1, "100": 2}
@@ -425,7 +424,7 @@ def test_requests_are_packed_by_operation_count(h: Harness) -> None:
 
 def test_dlq_send_failure_is_retried_once_then_reported(moto_endpoint: str, h: Harness) -> None:
     missing_queue = f"{moto_endpoint}/123456789012/no-such-queue"
-    run = h.handle(h.event(["not json", h.change("a"), "[]"]), h.runtime(dlq_url=missing_queue))
+    run = h.handle(h.event(["not json", h.change("a"), "[]"]), h.warm(dlq_url=missing_queue))
 
     assert run.failed == ["m0", "m2"]
     assert (run.summary["dlq"], run.summary["dlq_failed"]) == (0, 2)
@@ -439,7 +438,7 @@ def test_records_without_a_message_id_are_never_reported_with_a_bad_id(h: Harnes
         h.record(h.change("b", "2"), "m2"),
         {**h.record(h.change("c", "3"), "m3"), "messageId": ""},
     ]
-    run = h.handle({"Records": records}, h.runtime(), 3.0)
+    run = h.handle({"Records": records}, h.warm(), 3.0)
 
     assert run.failed == ["m2"]
     [message] = h.dead()
@@ -452,7 +451,7 @@ def test_records_without_a_message_id_are_never_reported_with_a_bad_id(h: Harnes
     [None, {}, {"Records": None}, {"Records": "x"}, {"Records": [None, 3, "x", {"body": None}]}],
 )
 def test_malformed_events_never_raise(event: Any, h: Harness) -> None:
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == []
 
@@ -461,7 +460,7 @@ def test_one_summary_line_in_embedded_metric_format(h: Harness) -> None:
     from consumer.telemetry import METRIC_NAMES
 
     run = h.handle(
-        h.event([h.change("a"), h.change("a"), "x"]), h.runtime(metrics_namespace="Team/Orders")
+        h.event([h.change("a"), h.change("a"), "x"]), h.warm(metrics_namespace="Team/Orders")
     )
 
     directive = run.summary["_aws"]["CloudWatchMetrics"][0]
@@ -480,7 +479,7 @@ def test_a_rate_limited_api_is_waited_for_within_the_budget(h: Harness) -> None:
         bodies = [h.change(f"e{n}", str(n)) for n in range(6)]
         run = h.handle(
             h.event(bodies),
-            h.runtime(entity_api_url=api.endpoint_url, max_operations_per_request=2),
+            h.warm(entity_api_url=api.endpoint_url, max_operations_per_request=2),
         )
 
         assert run.failed == []
@@ -495,7 +494,7 @@ def test_without_time_for_a_request_valid_records_are_retried_and_invalid_ones_d
     # 3 s left: after the SQS reserve, not even a request at its floor timeout fits, so
     # nothing is sent, yet every record is still judged (the schema check after delivery)
     bad = {**h.change("bad", "9", occurred_at="2026-01-02T00:00:00Z"), "op": "upsert"}
-    run = h.handle(h.event([h.change("a"), bad, "not json", h.change("b", "2")]), h.runtime(), 3.0)
+    run = h.handle(h.event([h.change("a"), bad, "not json", h.change("b", "2")]), h.warm(), 3.0)
 
     assert h.api.stats()["requests"] == 0
     assert run.failed == ["m0", "m3"]
@@ -507,7 +506,7 @@ def test_without_time_for_a_request_valid_records_are_retried_and_invalid_ones_d
 
 def test_a_batch_arriving_with_no_time_left_is_retried_whole(h: Harness) -> None:
     bodies = [h.change(f"e{n}", str(n)) for n in range(3000)]
-    run = h.handle(h.event(bodies), h.runtime(), 0.3)
+    run = h.handle(h.event(bodies), h.warm(), 0.3)
 
     assert len(run.failed) == 3000
     assert h.api.stats()["requests"] == 0
@@ -544,7 +543,7 @@ def test_an_api_that_trickles_its_answer_cannot_hold_the_invocation_past_its_tim
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/operations:batch"
     try:
         started = time.monotonic()
-        run = h.handle(h.event([h.change("a"), "not json"]), h.runtime(entity_api_url=url), 3.0)
+        run = h.handle(h.event([h.change("a"), "not json"]), h.warm(entity_api_url=url), 3.0)
         elapsed = time.monotonic() - started
     finally:
         stop.set()
@@ -561,7 +560,7 @@ def test_no_entity_is_validated_once_the_delivery_deadline_has_passed(h: Harness
     # and a large chain (a hot entity, a small Lambda) could run past the invocation's end.
     import time
 
-    from consumer.batch import Runtime
+    from consumer.batch import WarmState
     from consumer.records import load_validator
 
     class SlowValidator:
@@ -575,30 +574,30 @@ def test_no_entity_is_validated_once_the_delivery_deadline_has_passed(h: Harness
         def iter_errors(self, message: Any) -> Any:
             return self.real.iter_errors(message)
 
-    base = h.runtime()
-    runtime = Runtime(base.settings, SlowValidator(), base.client)  # type: ignore[arg-type]
+    base = h.warm()
+    warm = WarmState(base.settings, SlowValidator(), base.client)  # type: ignore[arg-type]
     first = [h.change(f"a{n}", "1", op="update") for n in range(30)]  # ~1.5 s to validate
     second = [h.change(f"b{n}", "2", op="update") for n in range(40)]  # ~2 s more
 
-    run = h.handle(h.event(first + second), runtime, 3.0)
+    run = h.handle(h.event(first + second), warm, 3.0)
 
     assert run.seconds < 2.5
     assert len(run.failed) == 70
 
 
 def test_an_unexpected_error_while_sending_is_logged_and_its_records_retried(h: Harness) -> None:
-    from consumer.batch import Runtime
+    from consumer.batch import WarmState
     from consumer.entity_api import EntityApiClient
 
     class BrokenClient(EntityApiClient):
         def send(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("secret-looking text that must not be logged")
 
-    base = h.runtime()
-    runtime = Runtime(base.settings, base.validator, BrokenClient(base.settings))
+    base = h.warm()
+    warm = WarmState(base.settings, base.validator, BrokenClient(base.settings))
     event = h.event([h.change("e1", "1"), h.change("e2", "2")])
 
-    run = h.handle(event, runtime)
+    run = h.handle(event, warm)
 
     assert sorted(run.failed) == ["m0", "m1"]
     errors = [line for line in run.errors() if "sending a request failed" in line["message"]]

@@ -64,7 +64,7 @@ def test_a_failure_mid_group_fails_the_rest_of_that_group_only(h: Harness, fifo:
             fifo.change("a4", "A", "create"),
         ]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == ["m2", "m4", "m6"]  # a2 and every later record of group order:A
     applied = [(a["op_id"], a["entity"]) for a in h.api.applied()]
@@ -91,7 +91,7 @@ def test_each_group_is_applied_in_queue_order_not_occurred_at_order(h: Harness, 
         for n, (op, at) in enumerate(zip(ops, times, strict=True))
     ]
     items.insert(1, fifo.change("y0", "Y", "create", occurred_at=times[2]))
-    run = h.handle(fifo.event(items), h.runtime(max_operations_per_request=1))
+    run = h.handle(fifo.event(items), h.warm(max_operations_per_request=1))
 
     assert run.failed == []
     per_entity = [a["op_id"] for a in h.api.applied() if a["entity"] == "order:X"]
@@ -106,7 +106,7 @@ def test_the_same_changes_from_a_standard_queue_are_ordered_by_occurred_at(h: Ha
         h.change(f"x{n}", "X", op, occurred_at=at)
         for n, (op, at) in enumerate(zip(ops, times, strict=True))
     ]
-    run = h.handle(h.event(bodies), h.runtime())
+    run = h.handle(h.event(bodies), h.warm())
 
     assert run.failed == []
     assert [a["op_id"] for a in h.api.applied()] == ["x2", "x1", "x0"]
@@ -127,7 +127,7 @@ def test_nothing_from_a_failed_groups_tail_is_applied_across_entities(
             ("tenant-2", h.change("u1", "3")),
         ]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == ["m1", "m2", "m4"]
     assert [a["op_id"] for a in h.api.applied()] == ["t0", "u0", "u1"]
@@ -143,7 +143,7 @@ def test_updates_coalesce_only_when_consecutive_in_their_group(h: Harness, fifo:
             ("g", h.change("p3", "1", attributes={"a": 4})),
         ]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == []
     applied = h.api.applied()
@@ -164,7 +164,7 @@ def test_poison_goes_to_the_dlq_at_once_and_does_not_hold_its_group(h: Harness, 
             fifo.change("k2", "K", "delete"),
         ]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == []
     assert [a["op_id"] for a in h.api.applied()] == ["k1", "k2"]
@@ -180,7 +180,7 @@ def test_poison_behind_a_failure_is_dead_lettered_once_not_held(h: Harness, fifo
             fifo.change("k2", "K", "delete"),
         ]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == ["m0", "m2"]  # the poison record is settled: in the DLQ, not retried
     [message] = h.dead()
@@ -195,7 +195,7 @@ def test_a_rejected_change_dead_letters_the_rest_of_its_group_in_order(
     event = fifo.event(
         [fifo.change("r1", "R", "create"), fifo.change("r2", "R"), fifo.change("s", "S")]
     )
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == []
     assert [a["op_id"] for a in h.api.applied()] == ["s"]
@@ -210,7 +210,7 @@ def test_a_fifo_source_arn_alone_makes_the_batch_one_ordered_chain(h: Harness, f
     # hand-made event): the records keep their batch order as if in one group.
     h.api.set_faults({"op_status_by_op_id": {"v0": 503}})
     event = fifo.event([(None, h.change("v0", "1")), (None, h.change("w0", "2"))])
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == ["m0", "m1"]
     assert h.api.applied() == []
@@ -218,7 +218,7 @@ def test_a_fifo_source_arn_alone_makes_the_batch_one_ordered_chain(h: Harness, f
 
 
 def test_a_standard_batch_has_no_group_fields_in_its_summary(h: Harness) -> None:
-    run = h.handle(h.event([h.change("s1", "1")]), h.runtime())
+    run = h.handle(h.event([h.change("s1", "1")]), h.warm())
 
     assert run.failed == []
     assert "held_back" not in run.summary
@@ -232,8 +232,8 @@ def test_a_fifo_dlq_gets_each_copy_in_its_group_once(h: Harness, fifo: Fifo, sqs
         [("order:J", "{not json"), fifo.change("j2", "J", "create"), fifo.change("j3", "J")]
     )
     event["Records"][0]["attributes"]["MessageDeduplicationId"] = "poison-1"
-    first = h.handle(event, h.runtime(dlq_url=dlq))
-    again = h.handle(event, h.runtime(dlq_url=dlq))  # the same batch delivered once more
+    first = h.handle(event, h.warm(dlq_url=dlq))
+    again = h.handle(event, h.warm(dlq_url=dlq))  # the same batch delivered once more
 
     assert first.failed == again.failed == []
     answer = sqs.receive_message(
@@ -297,7 +297,7 @@ def test_at_the_redrive_limit_a_fifo_record_is_not_copied_but_stays_in_its_place
         ]
     }
     h.api.set_faults({"status_always": 503, "retry_after": "0"})
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == [m["MessageId"] for m in received["Messages"]]
     summary = run.summary

@@ -62,12 +62,12 @@ def merged(*event_ids: str) -> str:
 def test_an_older_update_merged_with_an_applied_one_is_applied_not_taken_for_a_409(
     h: Harness, recording_api: RecordingApi
 ) -> None:
-    runtime = h.runtime(entity_api_url=recording_api.server.endpoint_url)
+    warm = h.warm(entity_api_url=recording_api.server.endpoint_url)
     # one instant: they may coalesce (an older x would not ride B's newer occurred_at)
     b = h.change("evB", "42", attributes={"y": 2}, occurred_at="2026-01-01T00:00:02Z")
     a = h.change("evA", "42", attributes={"x": 1}, occurred_at="2026-01-01T00:00:02Z")
-    first = h.handle(h.event([b]), runtime)  # applied; say the answer came too late
-    second = h.handle(h.event([a, b]), runtime)  # A, and B redelivered: they coalesce
+    first = h.handle(h.event([b]), warm)  # applied; say the answer came too late
+    second = h.handle(h.event([a, b]), warm)  # A, and B redelivered: they coalesce
 
     assert (first.failed, second.failed) == ([], [])
     assert h.dead() == []
@@ -107,7 +107,7 @@ def test_every_operation_carries_the_newest_occurred_at_of_its_changes(
         h.change("u1", "1", occurred_at="2026-01-01T00:00:01Z"),
         h.change("d1", "2", "delete", occurred_at="2026-01-02T03:04:05.678Z"),
     ]
-    run = h.handle(h.event(bodies), h.runtime(entity_api_url=recording_api.server.endpoint_url))
+    run = h.handle(h.event(bodies), h.warm(entity_api_url=recording_api.server.endpoint_url))
 
     assert run.failed == []
     by_id = {op["op_id"]: op for op in recording_api.operations()}
@@ -127,7 +127,7 @@ def test_no_request_starts_that_could_be_applied_after_its_records_were_reported
     h.api.set_faults({"latency_seconds": 2.0})
     run = h.handle(
         h.event([h.change("a"), h.change("b", "2")]),
-        h.runtime(entity_api_timeout_seconds=2.0),
+        h.warm(entity_api_timeout_seconds=2.0),
         3.5,
     )
     time.sleep(1.0)  # anything started is answered by now
@@ -147,7 +147,7 @@ def test_a_600_kb_body_of_cjk_text_is_applied_not_dead_lettered(
     body = json.dumps(h.change("cjk", attributes={"note": text}), ensure_ascii=False)
     run = h.handle(
         h.event([body]),
-        h.runtime(entity_api_url=recording_api.server.endpoint_url),
+        h.warm(entity_api_url=recording_api.server.endpoint_url),
     )
 
     assert run.failed == []
@@ -169,7 +169,7 @@ def test_three_large_updates_with_distinct_keys_are_applied_not_merged_past_the_
         )
         for n in range(3)
     ]
-    run = h.handle(h.event(bodies), h.runtime(entity_api_url=recording_api.server.endpoint_url))
+    run = h.handle(h.event(bodies), h.warm(entity_api_url=recording_api.server.endpoint_url))
 
     assert run.failed == []
     assert h.dead() == []
@@ -206,7 +206,7 @@ def test_a_single_change_too_large_alone_goes_to_the_dlq_saying_so(h: Harness) -
         h.change("after", "1", occurred_at="2026-01-01T00:00:01Z"),
         h.change("fine", "2"),
     ]
-    run = h.handle(h.event(bodies), h.runtime(max_request_bytes=1_024))
+    run = h.handle(h.event(bodies), h.warm(max_request_bytes=1_024))
 
     assert run.failed == []
     assert [a["op_id"] for a in h.api.applied()] == ["fine"]
@@ -229,7 +229,7 @@ def test_a_trailing_newline_in_event_id_or_entity_type_is_a_schema_violation(h: 
         {**h.change("e2", "2"), "entity_type": "order\n"},
         h.change("e3", "3", occurred_at="2026-01-01T00:00:00Z\n"),
     ]
-    run = h.handle(h.event(bodies), h.runtime())
+    run = h.handle(h.event(bodies), h.warm())
 
     assert run.failed == []
     assert [a["op_id"] for a in h.api.applied()] == ["e1"]
@@ -252,7 +252,7 @@ def test_numbers_reach_the_api_as_they_were_sent(h: Harness, recording_api: Reco
     )
     run = h.handle(
         h.event([body, h.change("plain", "2", attributes={"f": 2.5, "i": 3})]),
-        h.runtime(entity_api_url=recording_api.server.endpoint_url),
+        h.warm(entity_api_url=recording_api.server.endpoint_url),
     )
 
     assert run.failed == []
@@ -268,7 +268,7 @@ def test_numbers_reach_the_api_as_they_were_sent(h: Harness, recording_api: Reco
 def test_a_record_whose_body_is_an_object_keeps_its_content_in_the_dlq(h: Harness) -> None:
     record = h.record("placeholder", "m0")
     record["body"] = {"event_id": "obj", "note": "kept"}
-    run = h.handle({"Records": [record]}, h.runtime())
+    run = h.handle({"Records": [record]}, h.warm())
 
     assert run.failed == []
     [dead] = h.dead()
@@ -278,7 +278,7 @@ def test_a_record_whose_body_is_an_object_keeps_its_content_in_the_dlq(h: Harnes
 
 @pytest.mark.parametrize("records", [{"m0": {}}, "Records", 7, None])
 def test_records_that_are_not_a_list_are_an_error_line(h: Harness, records: Any) -> None:
-    run = h.handle({"Records": records}, h.runtime())
+    run = h.handle({"Records": records}, h.warm())
 
     assert run.response == {"batchItemFailures": []}
     [error] = run.errors()
@@ -290,7 +290,7 @@ def test_records_that_are_not_a_list_are_an_error_line(h: Harness, records: Any)
 def test_a_sent_timestamp_of_infinity_does_not_throw_the_batch_back(h: Harness, sent: Any) -> None:
     record = h.record(h.change("a"), "m0")
     record["attributes"]["SentTimestamp"] = sent
-    run = h.handle({"Records": [record, h.record(h.change("b", "2"), "m1")]}, h.runtime())
+    run = h.handle({"Records": [record, h.record(h.change("b", "2"), "m1")]}, h.warm())
 
     assert run.failed == []
     assert sorted(a["op_id"] for a in h.api.applied()) == ["a", "b"]
@@ -301,7 +301,7 @@ def test_a_sent_timestamp_of_infinity_does_not_throw_the_batch_back(h: Harness, 
 
 def test_an_unexpected_answer_is_logged_without_its_body(h: Harness) -> None:
     h.api.set_faults({"status_always": 418})
-    run = h.handle(h.event([h.change("a")]), h.runtime())
+    run = h.handle(h.event([h.change("a")]), h.warm())
 
     assert run.failed == ["m0"]
     [error] = run.errors()
@@ -311,12 +311,12 @@ def test_an_unexpected_answer_is_logged_without_its_body(h: Harness) -> None:
 
 def test_an_unreachable_api_is_one_error_line_with_its_cause(h: Harness) -> None:
     bodies = [h.change(f"e{n}", str(n)) for n in range(9)]
-    runtime = h.runtime(
+    warm = h.warm(
         entity_api_url="http://127.0.0.1:9/v1/batch",
         max_operations_per_request=2,
         entity_api_timeout_seconds=0.5,
     )
-    run = h.handle(h.event(bodies), runtime, 6.0)
+    run = h.handle(h.event(bodies), warm, 6.0)
 
     assert len(run.failed) == 9
     [error] = run.errors()
@@ -326,9 +326,9 @@ def test_an_unreachable_api_is_one_error_line_with_its_cause(h: Harness) -> None
 
 
 def test_every_log_line_carries_timestamp_level_request_id_and_cold_start(h: Harness) -> None:
-    runtime = h.runtime()
-    first = h.handle(h.event([h.change("a"), "not json"]), runtime)
-    second = h.handle({"Records": "nope"}, runtime)
+    warm = h.warm()
+    first = h.handle(h.event([h.change("a"), "not json"]), warm)
+    second = h.handle({"Records": "nope"}, warm)
 
     assert [line["cold_start"] for line in first.logs] == [True] * len(first.logs)
     assert [line["cold_start"] for line in second.logs] == [False] * len(second.logs)
@@ -343,7 +343,7 @@ def test_every_log_line_carries_timestamp_level_request_id_and_cold_start(h: Har
 def test_at_log_level_error_the_summary_is_still_written(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from consumer.batch import Runtime
+    from consumer.batch import WarmState
     from consumer.telemetry import LogContext
 
     environ = {
@@ -352,9 +352,9 @@ def test_at_log_level_error_the_summary_is_still_written(
         "AWS_LAMBDA_LOG_LEVEL": "ERROR",
     }
     try:
-        runtime = Runtime.from_environ(environ)
+        warm = WarmState.from_environ(environ)
         h.api.set_faults({"status_always": 418})
-        run = h.handle(h.event([h.change("a")]), runtime)
+        run = h.handle(h.event([h.change("a")]), warm)
     finally:
         LogContext.configure({})
 
@@ -367,11 +367,11 @@ def test_at_log_level_error_the_summary_is_still_written(
 
 def test_batch_failed_is_1_only_when_every_record_failed(h: Harness) -> None:
     h.api.set_faults({"status_always": 503, "retry_after": "0"})
-    runtime = h.runtime(entity_api_timeout_seconds=1.0)
-    all_failed = h.handle(h.event([h.change("a"), h.change("b", "2")]), runtime, 4.0)
+    warm = h.warm(entity_api_timeout_seconds=1.0)
+    all_failed = h.handle(h.event([h.change("a"), h.change("b", "2")]), warm, 4.0)
     h.api.set_faults({"op_status_by_op_id": {"c": 503}})
-    some_failed = h.handle(h.event([h.change("c"), h.change("d", "2")]), runtime)
-    empty = h.handle({"Records": []}, runtime)
+    some_failed = h.handle(h.event([h.change("c"), h.change("d", "2")]), warm)
+    empty = h.handle({"Records": []}, warm)
 
     assert (all_failed.failed, all_failed.summary["batch_failed"]) == (["m0", "m1"], 1)
     assert (some_failed.failed, some_failed.summary["batch_failed"]) == (["m0"], 0)
@@ -388,7 +388,7 @@ def test_batch_failed_is_1_only_when_every_record_failed(h: Harness) -> None:
 def test_a_rejected_record_is_retried_when_the_dlq_is_unreachable(h: Harness) -> None:
     h.api.set_faults({"op_status_by_op_id": {"bad": 422}})
     event = h.event([h.change("bad"), h.change("good", "2"), "not json"])
-    run = h.handle(event, h.runtime(dlq_url=UNREACHABLE_DLQ))
+    run = h.handle(event, h.warm(dlq_url=UNREACHABLE_DLQ))
 
     assert run.failed == ["m0", "m2"]
     assert [a["op_id"] for a in h.api.applied()] == ["good"]
@@ -418,7 +418,7 @@ def test_two_entity_types_with_the_same_entity_id_never_coalesce_or_share_a_chai
             entity_type="customer",
         ),
     ]
-    run = h.handle(h.event(bodies), h.runtime())
+    run = h.handle(h.event(bodies), h.warm())
 
     assert run.failed == []
     # customer:1's two updates coalesce with each other only, and are applied although

@@ -103,7 +103,7 @@ def test_token_from_ssm_at_cold_start_and_never_logged(moto_endpoint: str) -> No
     event = {"Records": [{"messageId": "m1", "body": json.dumps(body)}]}
     code = (
         "import consumer.handler as h\n"
-        "print(h.RUNTIME.settings)\n"
+        "print(h.WARM.settings)\n"
         f"print(h.lambda_handler({event!r}, None))\n"
     )
     with EntityApiServer(token="ssm-token-value") as api:

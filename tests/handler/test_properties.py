@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from consumer.batch import Runtime
+from consumer.batch import WarmState
 from consumer.entity_api import EntityApiClient
 from consumer.records import SCHEMA_PATH, load_validator
 from consumer.settings import Settings
@@ -235,10 +235,10 @@ def test_every_record_is_accounted_for(
         max_operations_per_request=4,
         entity_api_timeout_seconds=1.0,
     )
-    runtime = Runtime(settings_, load_validator(), EntityApiClient(settings_, sleep=lambda _: None))
+    warm = WarmState(settings_, load_validator(), EntityApiClient(settings_, sleep=lambda _: None))
     event = event_of(spec)
 
-    run = handle(event, runtime, seconds)
+    run = handle(event, warm, seconds)
 
     batch_ids = [r["messageId"] for r in event["Records"] if r.get("messageId")]
     assert set(run.failed) <= set(batch_ids)

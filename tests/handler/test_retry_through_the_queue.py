@@ -146,7 +146,7 @@ def test_transient_failures_come_back_after_their_backoff_not_the_visibility_tim
     h: Any, sqs: Any, received_in_outage: Callable[[int], tuple[Queue, dict[str, Any]]]
 ) -> None:
     queue, event = received_in_outage(12)
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert len(run.failed) == 12
     assert run.summary["backoff_set"] == 12
@@ -158,7 +158,7 @@ def test_with_backoff_off_the_visibility_is_left_alone(
     h: Any, sqs: Any, received_in_outage: Callable[[int], tuple[Queue, dict[str, Any]]]
 ) -> None:
     queue, event = received_in_outage(3)
-    run = h.handle(event, h.runtime(retry_backoff_max_seconds=0))
+    run = h.handle(event, h.warm(retry_backoff_max_seconds=0))
 
     assert len(run.failed) == 3
     assert run.summary["backoff_set"] == 0
@@ -171,7 +171,7 @@ def test_records_whose_visibility_cannot_be_set_are_still_reported_for_retry(
     queue, event = received_in_outage(3)
     event["Records"][1]["receiptHandle"] = "no-longer-valid"
 
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert sorted(run.failed) == sorted(r["messageId"] for r in event["Records"])
     assert (run.summary["backoff_set"], run.summary["backoff_failed"]) == (2, 1)
@@ -188,7 +188,7 @@ def test_a_record_whose_copy_cannot_be_sent_stays_on_the_normal_path(
     event = poll(sqs, queue, want=1)
     event["Records"][0]["eventSourceARN"] = queue.arn.rsplit(":", 1)[0] + ":no-such-queue"
 
-    run = h.handle(event, h.runtime())
+    run = h.handle(event, h.warm())
 
     assert run.failed == [event["Records"][0]["messageId"]]
     assert (run.summary["requeued"], run.summary["requeue_failed"]) == (0, 1)
@@ -200,7 +200,7 @@ def test_past_the_horizon_a_transient_failure_goes_to_the_dlq_as_expired(h: Any)
     young = h.record(h.change("young", "2"), "m-young", now - HOUR_MS + 600_000)
     h.api.set_faults({"status_always": 503})
 
-    run = h.handle({"Records": [old, young]}, h.runtime(retry_backoff_max_seconds=0))
+    run = h.handle({"Records": [old, young]}, h.warm(retry_backoff_max_seconds=0))
 
     assert run.failed == ["m-young"]
     [dead] = h.dead()
@@ -219,7 +219,7 @@ def test_the_horizon_counts_from_the_first_send_a_copy_carries(h: Any) -> None:
     }
     h.api.set_faults({"status_always": 503})
 
-    run = h.handle({"Records": [copy]}, h.runtime(retry_backoff_max_seconds=0))
+    run = h.handle({"Records": [copy]}, h.warm(retry_backoff_max_seconds=0))
 
     assert run.failed == []
     [dead] = h.dead()
@@ -232,7 +232,7 @@ def test_an_invalid_record_past_the_horizon_keeps_its_own_error_code(h: Any) -> 
     bad = h.record({**h.change("bad"), "op": "upsert"}, "m-bad", now - 2 * HOUR_MS)
     h.api.set_faults({"status_always": 503})
 
-    run = h.handle({"Records": [bad]}, h.runtime())
+    run = h.handle({"Records": [bad]}, h.warm())
 
     assert run.failed == []
     assert [m["error_code"] for m in h.dead()] == ["schema_violation"]
@@ -245,12 +245,12 @@ def test_an_outage_shorter_than_the_horizon_never_reaches_the_redrive_dlq(
     queue = make_queue(max_receive_count=2)
     publish(sqs, queue, [h.change("a", "1"), h.change("b", "2")])
     h.api.set_faults(ANSWER_503_AT_ONCE)
-    runtime = h.runtime()
+    warm = h.warm()
     requeued = 0
     for _ in range(5):
         event = poll(sqs, queue, want=2)
         assert len(event["Records"]) == 2
-        run = h.handle(event, runtime)
+        run = h.handle(event, warm)
         acknowledge(sqs, queue, event, run.failed)
         requeued += run.summary["requeued"]
 
@@ -259,7 +259,7 @@ def test_an_outage_shorter_than_the_horizon_never_reaches_the_redrive_dlq(
     assert h.dead() == []
     h.api.set_faults({})
     event = poll(sqs, queue, want=2)
-    run = h.handle(event, runtime)
+    run = h.handle(event, warm)
     acknowledge(sqs, queue, event, run.failed)
     assert run.failed == []
     assert sorted(op["op_id"] for op in h.api.applied()) == ["a", "b"]
@@ -272,13 +272,13 @@ def test_the_copy_replaces_the_record_on_the_receive_before_the_limit(
     queue = make_queue(max_receive_count=3)
     publish(sqs, queue, [h.change("a")])
     h.api.set_faults(ANSWER_503_AT_ONCE)
-    runtime = h.runtime()
+    warm = h.warm()
 
     first = poll(sqs, queue, want=1)
-    run = h.handle(first, runtime)
+    run = h.handle(first, warm)
     assert run.summary["requeued"] == 0  # receive 1 of 3: its visibility is set
     second = poll(sqs, queue, want=1)
-    run = h.handle(second, runtime)
+    run = h.handle(second, warm)
 
     assert run.failed == []  # receive 2 of 3: a copy took its place, receive 3 kept in hand
     assert run.summary["requeued"] == 1
@@ -320,7 +320,7 @@ def producer_attributes(kind: str) -> dict[str, Any]:
 
 
 def drain(
-    h: Any, sqs: Any, queue: Queue, runtime: Any, *, rounds: int, seconds: float = 30.0
+    h: Any, sqs: Any, queue: Queue, warm: Any, *, rounds: int, seconds: float = 30.0
 ) -> dict[str, int]:
     """Play the event source mapping for `rounds` receives; the summed summary counts."""
     totals: dict[str, int] = {}
@@ -328,7 +328,7 @@ def drain(
         event = poll(sqs, queue, want=10, seconds=0.3)
         if not event["Records"]:
             continue
-        run = h.handle(event, runtime, seconds)
+        run = h.handle(event, warm, seconds)
         acknowledge(sqs, queue, event, run.failed)
         for name in ("requeued", "requeue_failed", "copy_skipped", "dlq", "copy_unknown"):
             totals[name] = totals.get(name, 0) + int(run.summary.get(name, 0))
@@ -345,9 +345,9 @@ def test_a_copy_keeps_every_producer_attribute_and_the_redrive_never_moves_the_c
     attributes = producer_attributes(kind)
     original = publish_one(sqs, queue, h.change("a", "1"), attributes)
     h.api.set_faults(ANSWER_503_AT_ONCE)
-    runtime = h.runtime()
+    warm = h.warm()
 
-    totals = drain(h, sqs, queue, runtime, rounds=4)
+    totals = drain(h, sqs, queue, warm, rounds=4)
 
     assert totals["requeued"] >= 2
     assert totals.get("copy_skipped", 0) == 0
@@ -365,7 +365,7 @@ def test_a_copy_keeps_every_producer_attribute_and_the_redrive_never_moves_the_c
         QueueUrl=queue.url, ReceiptHandle=copy["ReceiptHandle"], VisibilityTimeout=0
     )
     h.api.set_faults({})
-    drain(h, sqs, queue, runtime, rounds=2)
+    drain(h, sqs, queue, warm, rounds=2)
     assert [op["op_id"] for op in h.api.applied()] == ["a"]
     assert h.dead() == []
     assert count_visible(sqs, queue) == 0
@@ -379,7 +379,7 @@ def test_a_copy_carries_the_attempts_of_the_copies_before_it(
     queue = make_queue(max_receive_count=2)  # a copy on every receive
     publish(sqs, queue, [h.change("a")])
     h.api.set_faults(ANSWER_503_AT_ONCE)
-    runtime = h.runtime()
+    warm = h.warm()
     carried_attempts = []
     for _ in range(4):
         event = poll(sqs, queue, want=1)
@@ -387,7 +387,7 @@ def test_a_copy_carries_the_attempts_of_the_copies_before_it(
         _, carried = unwrap(record["body"])
         carried_attempts.append(carried.attempts if carried else None)
         assert record["attributes"]["ApproximateReceiveCount"] == "1"  # each time a new copy
-        run = h.handle(event, runtime)
+        run = h.handle(event, warm)
         acknowledge(sqs, queue, event, run.failed)
 
     assert carried_attempts == [None, 1, 2, 3]
@@ -405,7 +405,7 @@ def test_an_expired_or_rejected_copy_names_the_producers_message_in_the_dlq(h: A
     )
     h.api.set_faults({"op_status_by_op_id": {"old": 503, "bad": 422}})
 
-    run = h.handle({"Records": [expired, rejected]}, h.runtime(retry_backoff_max_seconds=0))
+    run = h.handle({"Records": [expired, rejected]}, h.warm(retry_backoff_max_seconds=0))
 
     assert run.failed == []
     dead = {m["source_message_id"]: m for m in h.dead()}
@@ -421,7 +421,7 @@ def test_a_rejected_change_with_ten_attributes_reaches_the_dlq_with_its_reason(
     publish_one(sqs, queue, h.change("bad", "1"), producer_attributes("ten"))
     h.api.set_faults({"op_status_by_op_id": {"bad": 422}})
 
-    drain(h, sqs, queue, h.runtime(), rounds=1)
+    drain(h, sqs, queue, h.warm(), rounds=1)
 
     [dead] = h.dead()
     assert (dead["error_code"], json.loads(dead["body"])["event_id"]) == ("rejected_by_api", "bad")
@@ -437,7 +437,7 @@ def test_a_fresh_message_claiming_an_ancient_first_send_does_not_expire_at_its_f
     }
     h.api.set_faults({"status_always": 503})
 
-    run = h.handle({"Records": [record]}, h.runtime(retry_backoff_max_seconds=0))
+    run = h.handle({"Records": [record]}, h.warm(retry_backoff_max_seconds=0))
 
     assert run.failed == ["m-a"]
     assert h.dead() == []
@@ -453,7 +453,7 @@ def test_a_body_too_big_for_the_retry_facts_is_counted_and_said(
     h.api.set_faults(ANSWER_503_AT_ONCE)
     event = poll(sqs, queue, want=1)
 
-    run = h.handle(event, h.runtime(max_request_bytes=2 * MAX_MESSAGE_BYTES))
+    run = h.handle(event, h.warm(max_request_bytes=2 * MAX_MESSAGE_BYTES))
 
     assert run.failed == [event["Records"][0]["messageId"]]  # back through its visibility
     assert run.summary["copy_skipped"] == 1
@@ -465,7 +465,7 @@ def test_a_ten_second_function_with_the_default_api_timeout_delivers(h: Any) -> 
     # issue 15 item 1: a request needed its whole 10 s timeout left to start: 0 requests
     bodies = [h.change(f"e{n}", str(n)) for n in range(40)]
 
-    run = h.handle(h.event(bodies), h.runtime(), seconds=10.0)
+    run = h.handle(h.event(bodies), h.warm(), seconds=10.0)
 
     assert run.failed == []
     assert run.summary["requests"] >= 1
@@ -477,7 +477,7 @@ def test_the_smallest_function_timeout_plan_accepts_delivers(h: Any) -> None:
     # default 10 s API timeout; a Lambda timeout is whole seconds
     bodies = [h.change(f"e{n}", str(n)) for n in range(40)]
 
-    run = h.handle(h.event(bodies), h.runtime(), seconds=5.0)
+    run = h.handle(h.event(bodies), h.warm(), seconds=5.0)
 
     assert run.failed == []
     assert len(h.api.applied()) == 40
@@ -486,7 +486,7 @@ def test_the_smallest_function_timeout_plan_accepts_delivers(h: Any) -> None:
 def test_records_not_attempted_for_lack_of_time_are_said_and_counted(h: Any) -> None:
     bodies = [h.change(f"e{n}", str(n)) for n in range(5)]
 
-    run = h.handle(h.event(bodies), h.runtime(), seconds=2.5)
+    run = h.handle(h.event(bodies), h.warm(), seconds=2.5)
 
     assert len(run.failed) == 5
     assert run.summary["not_attempted"] == 5
@@ -524,18 +524,18 @@ def test_a_copy_call_answered_late_or_refused_is_sent_again_and_the_original_ack
     # the copy) left the original to SQS's redrive: the change reached the DLQ
     queue = queue_in_outage(h, sqs, make_queue(max_receive_count=2))
     with sqs_proxy(moto_endpoint) as proxy:
-        runtime = h.runtime(dlq_url=through(proxy, h.dlq))
+        warm = h.warm(dlq_url=through(proxy, h.dlq))
         proxy.misbehave("SendMessageBatch", fault)
         event = poll(sqs, queue, want=1)
 
-        run = h.handle(event, runtime)
+        run = h.handle(event, warm)
 
         assert proxy.seen["SendMessageBatch"] == 2  # sent again
     assert run.failed == []  # the copy exists: the original is acknowledged
     assert (run.summary["requeued"], run.summary["copy_unknown"]) == (1, 0)
     acknowledge(sqs, queue, event, run.failed)
     h.api.set_faults({})
-    drain(h, sqs, queue, h.runtime(), rounds=3)
+    drain(h, sqs, queue, h.warm(), rounds=3)
     applied = [op["op_id"] for op in h.api.applied()]
     assert applied == ["a"]  # a second copy (the late one) is answered 409: applied once
     assert dlq_messages(queue.redrive_dlq) == []
@@ -550,23 +550,23 @@ def test_a_copy_refused_on_one_receive_is_made_on_the_next_before_the_redrive_li
     # redriven at once; copies now start a receive earlier
     queue = queue_in_outage(h, sqs, make_queue(max_receive_count=3))
     with sqs_proxy(moto_endpoint) as proxy:
-        runtime = h.runtime(dlq_url=through(proxy, h.dlq))
+        warm = h.warm(dlq_url=through(proxy, h.dlq))
         first = poll(sqs, queue, want=1)
-        acknowledge(sqs, queue, first, h.handle(first, runtime).failed)  # receive 1: visibility
+        acknowledge(sqs, queue, first, h.handle(first, warm).failed)  # receive 1: visibility
         proxy.misbehave("SendMessageBatch", REFUSE, REFUSE)  # receive 2: both attempts refused
         second = poll(sqs, queue, want=1)
-        run = h.handle(second, runtime)
+        run = h.handle(second, warm)
         assert run.failed == [second["Records"][0]["messageId"]]
         assert run.summary["copy_failed_at_limit"] == 0  # not the last receive
         acknowledge(sqs, queue, second, run.failed)
         third = poll(sqs, queue, want=1)  # receive 3 of 3: the copy is made
         assert third["Records"][0]["attributes"]["ApproximateReceiveCount"] == "3"
-        run = h.handle(third, runtime)
+        run = h.handle(third, warm)
         acknowledge(sqs, queue, third, run.failed)
 
     assert (run.failed, run.summary["requeued"]) == ([], 1)
     h.api.set_faults({})
-    drain(h, sqs, queue, h.runtime(), rounds=2)
+    drain(h, sqs, queue, h.warm(), rounds=2)
     assert [op["op_id"] for op in h.api.applied()] == ["a"]
     assert dlq_messages(queue.redrive_dlq) == []
     assert h.dead() == []
@@ -619,15 +619,15 @@ def test_faults_shorter_than_the_horizon_leave_no_valid_change_in_a_dlq(
         publish_one(sqs, queue, change, {} if kind == "none" else producer_attributes(kind))
     dlq = sqs.create_queue(QueueName=f"dlq-{prefix}")["QueueUrl"]
     with sqs_proxy(moto_endpoint) as proxy:
-        runtime = h.runtime(dlq_url=through(proxy, dlq), retry_backoff_base_seconds=0.0)
+        warm = h.warm(dlq_url=through(proxy, dlq), retry_backoff_base_seconds=0.0)
         for faults, refuse_a_copy in schedule:
             h.api.set_faults(API_FAULTS[faults])
             if refuse_a_copy:
                 proxy.misbehave("SendMessageBatch", REFUSE)
-            drain(h, sqs, queue, runtime, rounds=1)
+            drain(h, sqs, queue, warm, rounds=1)
         h.api.set_faults({})
         for _ in range(10):
-            drain(h, sqs, queue, runtime, rounds=1)
+            drain(h, sqs, queue, warm, rounds=1)
             if count_visible(sqs, queue) == 0 and not _in_flight(sqs, queue):
                 break
 
@@ -663,7 +663,7 @@ def test_with_an_api_that_hangs_every_record_due_a_copy_still_gets_one(
     event = poll(sqs, queue, want=30)
     assert len(event["Records"]) == 30
 
-    run = h.handle(event, h.runtime(source_max_receive_count=2), seconds=8.0)
+    run = h.handle(event, h.warm(source_max_receive_count=2), seconds=8.0)
 
     assert run.failed == []
     assert (run.summary["requeued"], run.summary["requeue_failed"]) == (30, 0)
@@ -678,19 +678,19 @@ def test_a_copy_call_whose_answer_trickles_cannot_hold_the_invocation_past_its_t
     # 0.25 s kept a SendMessageBatch going for minutes, past the Lambda timeout
     queue = queue_in_outage(h, sqs, make_queue(max_receive_count=3))
     with sqs_proxy(moto_endpoint) as proxy:
-        runtime = h.runtime(dlq_url=through(proxy, h.dlq), source_max_receive_count=3)
+        warm = h.warm(dlq_url=through(proxy, h.dlq), source_max_receive_count=3)
         first = poll(sqs, queue, want=1)
-        acknowledge(sqs, queue, first, h.handle(first, runtime).failed)
+        acknowledge(sqs, queue, first, h.handle(first, warm).failed)
         proxy.misbehave("SendMessageBatch", TRICKLE, TRICKLE)
         second = poll(sqs, queue, want=1)
 
-        run = h.handle(second, runtime, seconds=10.0)
+        run = h.handle(second, warm, seconds=10.0)
 
     assert run.seconds < 10.0  # returned before the invocation's deadline
     assert run.failed == [second["Records"][0]["messageId"]]  # no copy known: kept
     assert (run.summary["copy_unknown"], run.summary["copy_failed_at_limit"]) == (1, 0)
     acknowledge(sqs, queue, second, run.failed)
     h.api.set_faults({})
-    drain(h, sqs, queue, h.runtime(), rounds=4)
+    drain(h, sqs, queue, h.warm(), rounds=4)
     assert [op["op_id"] for op in h.api.applied()] == ["a"]  # the copies SQS stored: 409s
     assert dlq_messages(queue.redrive_dlq) == []

@@ -15,21 +15,11 @@ ROOTS = [REPO / "function", REPO / "scripts"]
 
 ENTRY_POINT = "called by Lambda: Terraform's `handler`"
 RESPONSE_KEY = "a key of Lambda's partial-batch response (a TypedDict field, written as a dict key)"
-ONLY_TESTS = "only tests call it (issue 18): to be removed or moved with the module's owner"
 
 ALLOWED: dict[str, str] = {
     "consumer.handler.lambda_handler": ENTRY_POINT,
-    "consumer.terms.BatchItemFailure.itemIdentifier": RESPONSE_KEY,
-    "consumer.terms.BatchResponse.batchItemFailures": RESPONSE_KEY,
-    # Left for their modules' owners (records.py, flow_control/, delivery.py, aggregation.py and
-    # entity_api.py are changed beside this release); each goes when its tests call what ships.
-    "consumer.records.check_record": ONLY_TESTS,
-    "consumer.aggregation.encode": ONLY_TESTS,
-    "consumer.aggregation.request_size": ONLY_TESTS,
-    "consumer.flow_control.backoff.is_expired": ONLY_TESTS,
-    "consumer.flow_control.pacing.AdaptiveRateLimiter.measured_rate": ONLY_TESTS,
-    "consumer.delivery.Pacer.waited": "written, never read: " + ONLY_TESTS,
-    "consumer.entity_api.parse_results": ONLY_TESTS + " (came with the retry-edges merge)",
+    "consumer.outcomes.BatchItemFailure.itemIdentifier": RESPONSE_KEY,
+    "consumer.outcomes.BatchResponse.batchItemFailures": RESPONSE_KEY,
 }
 
 

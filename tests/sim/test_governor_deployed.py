@@ -120,7 +120,7 @@ def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    start = runner.settings.law.clamp(scenario.stack.maximum_concurrency)
+    start = runner.settings.law_settings.clamp(scenario.stack.maximum_concurrency)
     with aws_clock(EPOCH - DEPLOYED_BEFORE_SECONDS):
         mapping = lambda_client.create_event_source_mapping(
             EventSourceArn=arn,

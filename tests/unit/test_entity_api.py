@@ -20,7 +20,7 @@ from consumer.entity_api import (
     EntityApiClient,
     backoff_seconds,
     classify_status,
-    parse_results,
+    read_results,
     retry_after_seconds,
 )
 from consumer.settings import Settings
@@ -71,7 +71,7 @@ def op(op_id: str, entity: str = "1") -> Operation:
     return operation
 
 
-def test_parse_results_maps_by_op_id_in_any_order() -> None:
+def test_read_results_maps_by_op_id_in_any_order() -> None:
     a, b, c = op("a"), op("b", "2"), op("c", "3")
     body = json.dumps(
         {
@@ -83,12 +83,13 @@ def test_parse_results_maps_by_op_id_in_any_order() -> None:
             ]
         }
     ).encode()
-    outcomes = parse_results(body, [a, b, c])
+    outcomes, throttled = read_results(body, [a, b, c])
 
     assert outcomes[a].kind == APPLIED
     assert (outcomes[b].kind, outcomes[b].detail) == (TRANSIENT, "no result for this operation")
     assert outcomes[c].kind == REJECTED
     assert "bad total" in outcomes[c].detail
+    assert throttled == 0
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,9 @@ def test_parse_results_maps_by_op_id_in_any_order() -> None:
 def test_an_unparseable_200_makes_every_operation_transient(body: bytes) -> None:
     a = op("a")
 
-    assert parse_results(body, [a])[a].kind == TRANSIENT
+    outcomes, throttled = read_results(body, [a])
+
+    assert (outcomes[a].kind, throttled) == (TRANSIENT, 0)
 
 
 def test_retry_after_in_seconds_and_as_http_date() -> None:

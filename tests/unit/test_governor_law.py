@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 
 from consumer.governor.law import (
-    GovernorSettings,
     GovernorState,
+    LawSettings,
     Observations,
     decide,
 )
 
-SETTINGS = GovernorSettings(minimum=2, maximum=100, target_throttle_ratio=0.05, increase_step=5)
+SETTINGS = LawSettings(minimum=2, maximum=100, target_throttle_ratio=0.05, increase_step=5)
 
 
 def state(concurrency: int, changed_at: float | None = None) -> GovernorState:
@@ -119,7 +119,7 @@ def test_data_older_than_the_last_change_is_not_acted_on_again() -> None:
 
 
 def test_the_smallest_increase_is_the_step() -> None:
-    default = GovernorSettings(minimum=2, maximum=1000, target_throttle_ratio=0.05)
+    default = LawSettings(minimum=2, maximum=1000, target_throttle_ratio=0.05)
     assert default.step == 1
     # throttling at the target leaves no headroom: only the step is added
     assert decide(GovernorState(default, 100), seen(throttled=50)).concurrency == 101
@@ -128,7 +128,7 @@ def test_the_smallest_increase_is_the_step() -> None:
 
 def test_a_mapping_without_a_setting_is_cut_from_the_bound_not_from_1000() -> None:
     # UNSET_CONCURRENCY (1,000) with a maximum of 20: a cut starts from 20
-    narrow = GovernorSettings(minimum=2, maximum=20, target_throttle_ratio=0.05)
+    narrow = LawSettings(minimum=2, maximum=20, target_throttle_ratio=0.05)
     decision = decide(GovernorState(narrow, 1000), seen(throttled=500))
     assert (decision.concurrency, decision.changed) == (10, True)
     assert decision.reason.startswith("decrease")
@@ -148,7 +148,7 @@ def test_a_mapping_without_a_setting_is_cut_from_the_bound_not_from_1000() -> No
 def test_settings_refuse_nonsense(kwargs: dict[str, float]) -> None:
     base: dict[str, float] = {"minimum": 2, "maximum": 10, "target_throttle_ratio": 0.05}
     with pytest.raises(ValueError):  # noqa: PT011 - the messages differ per rule
-        GovernorSettings(**{**base, **kwargs})  # type: ignore[arg-type]
+        LawSettings(**{**base, **kwargs})  # type: ignore[arg-type]
 
 
 def test_closed_loop_under_lag_converges_without_oscillating_wildly() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from consumer.records import check_record, load_validator, parse_record
-from consumer.terms import ErrorCode, bounded
+from consumer.outcomes import ErrorCode, bounded
+from consumer.records import Record, load_validator, parse_record, validate_record
 
 INVALID_JSON = ErrorCode.INVALID_JSON
 SCHEMA_VIOLATION = ErrorCode.SCHEMA_VIOLATION
@@ -20,8 +20,15 @@ def record(body: Any, **extra: Any) -> dict[str, Any]:
     return {"messageId": "m1", "body": body, "attributes": {"SentTimestamp": "42"}, **extra}
 
 
+def check_record(raw: Any, index: int, max_body_bytes: int = LIMIT) -> Record:
+    """Parse and validate one record, as the handler does (parse all, validate as planned)."""
+    result = parse_record(raw, index, max_body_bytes)
+    validate_record(result, load_validator())
+    return result
+
+
 def check(body: Any) -> tuple[str | None, str | None]:
-    result = check_record(record(body), 0, load_validator(), LIMIT)
+    result = check_record(record(body), 0)
     return result.error_code, result.error_detail
 
 
@@ -50,7 +57,7 @@ def test_the_shipped_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_a_valid_record_keeps_its_message_and_metadata() -> None:
-    result = check_record(record(valid()), 3, load_validator(), LIMIT)
+    result = check_record(record(valid()), 3)
 
     assert (result.error_code, result.index, result.message_id) == (None, 3, "m1")
     assert result.sent_timestamp == 42
@@ -163,7 +170,7 @@ def test_body_size_is_measured_in_utf8_bytes() -> None:
     message = json.loads(valid())
     message["attributes"] = {"text": "é" * 600}  # 1,200 bytes of UTF-8 in 600 characters
     body = json.dumps(message, ensure_ascii=False)
-    result = check_record(record(body), 0, load_validator(), 1_100)
+    result = check_record(record(body), 0, 1_100)
 
     assert result.error_code == SCHEMA_VIOLATION
     assert result.error_detail is not None

@@ -7,10 +7,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from consumer.outcomes import Outcome, OutcomeKind
 from consumer.records import load_validator, parse_record, validate_record
 from consumer.retries import fifo_backoffs, plan_retries, retry_facts
 from consumer.settings import Settings
-from consumer.terms import Outcome, OutcomeKind
 from consumer.time_budget import Deadline
 from consumer.visibility import MAX_WAIT_SECONDS
 

@@ -266,7 +266,7 @@ def test_terraforms_function_timeout_rule_is_the_handlers_budget() -> None:
     # one request at its floor timeout + its margin, one SQS call, the client, the return
     from consumer.entity_api import REQUEST_MARGIN_SECONDS
     from consumer.settings import MIN_REQUEST_TIMEOUT_SECONDS
-    from consumer.terms import SQS_CALL_SECONDS, SQS_CLIENT_SECONDS
+    from consumer.sqs import SQS_CALL_SECONDS, SQS_CLIENT_SECONDS
     from consumer.time_budget import SAFETY_MARGIN_SECONDS
 
     budget = REQUEST_MARGIN_SECONDS + SQS_CALL_SECONDS + SQS_CLIENT_SECONDS + SAFETY_MARGIN_SECONDS

@@ -25,7 +25,6 @@ Signatures (all pure; randomness passed in as `draw`, a float in [0, 1)):
     visibility_delay(receive_count, *, base, cap, draw, retry_after=None) -> int
     horizon_deadline_ms(sent_timestamp_ms, horizon_seconds) -> int
     seconds_left(sent_timestamp_ms, now_ms, horizon_seconds) -> float
-    is_expired(sent_timestamp_ms, now_ms, horizon_seconds) -> bool
     schedule_retry(receive_count, sent_timestamp_ms, now_ms, *, horizon_seconds, base, cap,
                    draw, retry_after=None) -> RetryPlan
     returns_as_copy(receive_count, redrive_limit, *, limit_known=True) -> bool
@@ -95,11 +94,6 @@ def horizon_deadline_ms(sent_timestamp_ms: int, horizon_seconds: float) -> int:
 def seconds_left(sent_timestamp_ms: int, now_ms: int, horizon_seconds: float) -> float:
     """Seconds from `now_ms` to the end of the retry horizon (negative once passed)."""
     return (horizon_deadline_ms(sent_timestamp_ms, horizon_seconds) - now_ms) / 1000
-
-
-def is_expired(sent_timestamp_ms: int, now_ms: int, horizon_seconds: float) -> bool:
-    """Whether the retry horizon has passed at `now_ms`."""
-    return now_ms >= horizon_deadline_ms(sent_timestamp_ms, horizon_seconds)
 
 
 @dataclass(frozen=True)

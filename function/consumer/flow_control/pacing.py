@@ -61,7 +61,7 @@ backlog ended, and the API's state after it is anyone's guess."""
 SENT_RATE_SECONDS = 2.0
 """Time constant of the rate the environment really sent (answers per second, exponentially
 weighted over wall time, pauses between invocations included, nothing before the limiter
-existed), the most a throttle cuts from. The half-second buckets of `measured_rate` see an
+existed), the most a throttle cuts from. The half-second buckets of the measured rate see an
 invocation's requests leave together (three in 10 ms read as 6/s) and do not count the pauses
 (`resume`), so under fan-out they overstate an environment's share several times, and a fresh
 environment throttled after its first few requests was cut to 0.7 x 6/s instead of ~1/s.
@@ -143,11 +143,6 @@ class AdaptiveRateLimiter:
         if self._last_refill is not None:
             self._last_refill += pause
         self._last_seen = now
-
-    @property
-    def measured_rate(self) -> float:
-        """The smoothed rate of answers (requests/s) as last measured."""
-        return self._measured
 
     def wait_seconds(self, now: float) -> float:
         """Seconds until a request may be sent (0.0: now), without taking a token."""

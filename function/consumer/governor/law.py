@@ -46,7 +46,7 @@ _EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
-class GovernorSettings:
+class LawSettings:
     """Bounds and tuning of the law (`adaptive_concurrency` in Terraform)."""
 
     minimum: int
@@ -82,7 +82,7 @@ class GovernorSettings:
 class GovernorState:
     """What the law remembers between runs: the current setting and when it last changed."""
 
-    settings: GovernorSettings
+    settings: LawSettings
     concurrency: int
     changed_at: float | None = None
     """Epoch seconds of the last change this law made (None: none yet)."""
@@ -197,7 +197,7 @@ def _wanted(
     return bounded, "hold: no backlog"
 
 
-def decreased(concurrency: int, ratio: float, settings: GovernorSettings) -> int:
+def decreased(concurrency: int, ratio: float, settings: LawSettings) -> int:
     """The setting after a decrease from `concurrency` at throttled share `ratio` (> target)."""
     target = settings.target_throttle_ratio
     sized = math.floor(concurrency * (1.0 - ratio) / (1.0 - target) + _EPSILON)
@@ -205,7 +205,7 @@ def decreased(concurrency: int, ratio: float, settings: GovernorSettings) -> int
     return min(concurrency - 1, max(sized, deepest))
 
 
-def increased(concurrency: int, ratio: float, settings: GovernorSettings) -> int:
+def increased(concurrency: int, ratio: float, settings: LawSettings) -> int:
     """The setting after an increase from `concurrency` at throttled share `ratio` (<= target)."""
     target = settings.target_throttle_ratio
     headroom = max(0.0, (target - ratio) / target)

@@ -38,8 +38,8 @@ from typing import Any
 
 from consumer.governor.law import (
     Decision,
-    GovernorSettings,
     GovernorState,
+    LawSettings,
     Observations,
     decide,
 )
@@ -75,7 +75,7 @@ class GovernorConfig:
     mapping_uuid: str
     function_name: str
     queue_name: str
-    law: GovernorSettings
+    law_settings: LawSettings
     period_seconds: int = 60
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     state_parameter: str | None = None
@@ -111,8 +111,8 @@ class GovernorConfig:
             raise SettingsError(
                 f"GOVERNOR_STATE_PARAMETER must be an SSM parameter name, got {parameter!r}"
             )
-        law = GovernorSettings(minimum, maximum, ratio)
-        return cls(uuid, function, queue, law, period, namespace, parameter)
+        law_settings = LawSettings(minimum, maximum, ratio)
+        return cls(uuid, function, queue, law_settings, period, namespace, parameter)
 
 
 def _text(environ: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
@@ -262,7 +262,7 @@ def govern(
     seen = observations(
         answer.get("MetricDataResults", []), now, since, until, config.period_seconds
     )
-    state = GovernorState(config.law, current, changed_at, previous, basis_until)
+    state = GovernorState(config.law_settings, current, changed_at, previous, basis_until)
     decision = decide(state, seen)
     if decision.changed:
         lambda_client.update_event_source_mapping(
@@ -295,6 +295,6 @@ def decision_line(
         "visible_messages": seen.visible_messages,
         "oldest_age_seconds": seen.oldest_age_seconds,
         "window": [seen.since, seen.until],
-        "minimum": config.law.minimum,
-        "maximum": config.law.maximum,
+        "minimum": config.law_settings.minimum,
+        "maximum": config.law_settings.maximum,
     }

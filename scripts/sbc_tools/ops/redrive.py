@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from consumer.terms import ErrorCode
+from consumer.outcomes import ErrorCode
 
 from .. import cli
 from ..cli import console, parser_for

@@ -1,5 +1,5 @@
-"""The handler's shared terms: outcome kinds, DLQ error codes, outcomes, the partial-batch
-response and the DLQ time reserve, each defined once here (contract sections 2 and 3)."""
+"""What becomes of a record: outcome kinds, DLQ error codes, an operation's outcome, the
+bounded `error_detail`, and the partial-batch response (contract sections 2 and 3)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,6 @@ from typing import TypedDict
 
 DETAIL_LIMIT_BYTES = 1024
 """The longest `error_detail` a DLQ message carries (contract section 3)."""
-
-SQS_CONNECT_TIMEOUT_SECONDS = 0.5
-SQS_READ_TIMEOUT_SECONDS = 1.5
-"""SQS answers in tens of milliseconds, with a tail up to about a second under load: 1.5 s
-waits that out. An answer later still is an unknown outcome (see
-consumer.visibility.answer_lost): a copy whose answer is lost is sent again, never taken
-for refused."""
-SQS_CALL_SECONDS = SQS_CONNECT_TIMEOUT_SECONDS + SQS_READ_TIMEOUT_SECONDS
-"""Time one SQS call may take (the client makes one attempt): no call starts with less left."""
-SQS_FURTHER_CALL_SECONDS = 0.25
-"""Reserved for each SQS call after the first one of an invocation's settling: what a call
-takes when SQS is well (the first one is reserved its whole timeout)."""
-SQS_CLIENT_SECONDS = 0.5
-"""Reserved for building the SQS client when the container has none yet (boto3's import and
-a client: 0.15-0.4 s)."""
-DLQ_RESERVE_SECONDS = SQS_CALL_SECONDS
-"""The least time kept free after delivery: one SQS call (the DLQ's, or a copy's)."""
 
 
 class OutcomeKind(StrEnum):

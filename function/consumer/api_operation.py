@@ -1,11 +1,11 @@
-"""Request mapping: a validated message -> one entity API operation.
+"""A validated message -> one entity API operation (the request body's `operations` entry).
 
 This is the part a service team edits when its API names things differently. It receives a
 message that passed the schema (with `attributes` already merged and `occurred_at` the newest
 when updates coalesced) and the `op_id` to send, and returns the JSON object for the
 `operations` list. Coalescing bounds an operation's size by its bodies' sizes plus 256 bytes:
-a mapping that adds more is still correct, but a merged operation too large for a request is
-then rejected as a whole.
+a `to_operation` that adds more is still correct, but a merged operation too large for a
+request is then rejected as a whole.
 """
 
 from __future__ import annotations
