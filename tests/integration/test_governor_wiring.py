@@ -137,10 +137,12 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
 
     _wait_for_metrics_after(changed_at)
     _put(stack, environment, throttled=0, visible=500)
+    # From here: a run of the schedule queued before it was paused (an asynchronous invocation
+    # LocalStack delivers late) may have moved the mapping meanwhile, seeing the same metrics.
     before_increase, _ = _concurrency(stack, uuid)
     raised = _invoke(stack, governor["name"])
     after_increase, _ = _concurrency(stack, uuid)
 
     assert raised["reason"].startswith("increase"), raised
     assert after_increase == raised["concurrency"] > before_increase
-    assert low <= after_decrease <= before_increase < after_increase <= high
+    assert low <= before_increase < after_increase <= high
