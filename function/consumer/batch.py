@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from consumer.aggregation import Operation, Plan, plan_operations
 from consumer.copies import CarriedFacts, unwrap_records
 from consumer.delivery import Pacer, deliver_plan, pacer_for_invocation
 from consumer.entity_api import CallStats, EntityApiClient
+from consumer.lazy_import import on_first_call
 from consumer.message_groups import fifo_keys, held_back, is_fifo_batch
 from consumer.outcomes import (
     BatchItemFailure,
@@ -35,52 +36,22 @@ if TYPE_CHECKING:
     from consumer.retries import Backoff, BackoffResult, RetryDecisions
 
 
-# The retry path (consumer.retries, which loads visibility and the backoff policy) is imported
-# when a batch first needs it, not at cold start: these stand in for its functions.
-def plan_retries(*args: Any, **kwargs: Any) -> RetryDecisions:
-    from consumer.retries import plan_retries as plan  # noqa: PLC0415
-
-    return plan(*args, **kwargs)
-
-
-def fifo_backoffs(*args: Any, **kwargs: Any) -> list[Backoff]:
-    from consumer.retries import fifo_backoffs as spread  # noqa: PLC0415
-
-    return spread(*args, **kwargs)
-
-
-def apply_backoffs(*args: Any, **kwargs: Any) -> BackoffResult:
-    from consumer.retries import apply_backoffs as apply  # noqa: PLC0415
-
-    return apply(*args, **kwargs)
-
-
-def copy_calls(*args: Any, **kwargs: Any) -> int:
-    from consumer.retries import copy_calls as count  # noqa: PLC0415
-
-    return count(*args, **kwargs)
-
-
-# The DLQ path (consumer.dlq; its character check alone takes ~30 ms to compile) is imported
-# when a batch first has a record to dead-letter: most containers never do.
-def dlq_entry(
-    index: int, body: Any, error_code: ErrorCode, detail: str, source: str | None
-) -> DlqEntry:
-    """A consumer.dlq.DlqEntry."""
-    from consumer import dlq  # noqa: PLC0415
-
-    return dlq.DlqEntry(index, body, error_code, detail, source)
+# Imported when a batch first needs them, not at cold start: the retry path (consumer.retries,
+# which loads visibility and the backoff policy) and the DLQ path (consumer.dlq: its character
+# check alone takes ~30 ms to compile; most containers never dead-letter).
+plan_retries: Callable[..., RetryDecisions] = on_first_call("consumer.retries", "plan_retries")
+fifo_backoffs: Callable[..., list[Backoff]] = on_first_call("consumer.retries", "fifo_backoffs")
+apply_backoffs: Callable[..., BackoffResult] = on_first_call("consumer.retries", "apply_backoffs")
+copy_calls: Callable[..., int] = on_first_call("consumer.retries", "copy_calls")
+dlq_entry: Callable[..., DlqEntry] = on_first_call("consumer.dlq", "DlqEntry")
+_route: Callable[..., set[int]] = on_first_call("consumer.dlq", "route_to_dlq")
 
 
 def route_to_dlq(
     entries: list[DlqEntry], dlq_url: str, deadline: Deadline, fifo_keys: FifoKeys | None
 ) -> set[int]:
     """consumer.dlq.route_to_dlq, loaded only when there is something to dead-letter."""
-    if not entries:
-        return set()
-    from consumer.dlq import route_to_dlq as route  # noqa: PLC0415
-
-    return route(entries, dlq_url, deadline, fifo_keys)
+    return _route(entries, dlq_url, deadline, fifo_keys) if entries else set()
 
 
 PARSE_CHECK_EVERY = 256

@@ -46,6 +46,7 @@ from consumer.flow_control.backoff import (
     returns_as_copy,
     schedule_retry,
 )
+from consumer.lazy_import import on_first_call
 from consumer.outcomes import ErrorCode, Outcome, bounded
 from consumer.records import Record
 from consumer.settings import Settings
@@ -65,6 +66,9 @@ from consumer.visibility import (
 
 if TYPE_CHECKING:
     from consumer.dlq import DlqEntry
+
+_dlq_entry: Callable[..., DlqEntry] = on_first_call("consumer.dlq", "DlqEntry")
+"""consumer.dlq.DlqEntry, imported with the first expired record: most never expire."""
 
 Limit = tuple[bool, int | None]
 """(known, the queue's maxReceiveCount or None without a redrive policy)."""
@@ -400,9 +404,7 @@ def _expired_entry(
         f"last cause: {last}"
     )
     source = facts.source_message_id or record.message_id
-    from consumer import dlq  # noqa: PLC0415 - lazy: most retried records never expire
-
-    return dlq.DlqEntry(record.index, record.body, ErrorCode.EXPIRED, detail, source)
+    return _dlq_entry(record.index, record.body, ErrorCode.EXPIRED, detail, source)
 
 
 def _positive(value: Any) -> int | None:

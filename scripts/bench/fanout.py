@@ -112,10 +112,12 @@ class Bench:
         assert self.stack.dlq_url  # noqa: S101 (the local stack records it)
         dlq_before = sum(observe.queue_depth(sqs, self.stack.dlq_url))
         start = self.governor.start_value() if k is None and self.governor else (k or 2)
-        ids = self._publish_paused(label, start, count)
+        ids = self._publish_paused(sqs, label, start, count)
         released = time.monotonic()
         self.poller.cap(1 if k == 1 else None)
-        drained_at, trace = self._drain(label, k, count, released, start)
+        drained_at, trace = self._drain(
+            sqs, label, k=k, count=count, released=released, start=start
+        )
         self.pause()
         stats = self.api.stats()
         covered = message_factory.covered_event_ids(self.api.applied())
@@ -136,7 +138,7 @@ class Bench:
             concurrency_trace=trace,
         )
 
-    def _publish_paused(self, label: str, start: int, count: int) -> set[str]:
+    def _publish_paused(self, sqs: Any, label: str, start: int, count: int) -> set[str]:
         """Pause the poller, set the row's start, reset the API (a full bucket), publish;
         the event ids published."""
         self.pause()
@@ -145,23 +147,17 @@ class Bench:
         self.api.rate(self.rate, self.burst)
         messages = message_factory.generate(count)
         with console.status(f"{label}: publishing {count:,} changes (poller paused) ..."):
-            publish.publish(
-                self.stack.client("sqs"),
-                self.stack.queue_url,
-                [m.body for m in messages],
-                concurrency=4,
-            )
+            publish.publish(sqs, self.stack.queue_url, [m.body for m in messages], concurrency=4)
         self.poller.reset()
         if self.governor:
             self.governor.reset()
         return {m.event_id for m in messages if m.event_id}
 
     def _drain(
-        self, label: str, k: int | None, count: int, released: float, start: int
+        self, sqs: Any, label: str, *, k: int | None, count: int, released: float, start: int
     ) -> tuple[float | None, list[int]]:
         """Until every change is applied and the queue is empty (or the timeout), the governor
         ticking on its row; (when all were applied, the concurrency the poller ran, in turn)."""
-        sqs = self.stack.client("sqs")
         trace = [start]
         drained_at = None
         with console.status(f"{label}: draining ...") as status:

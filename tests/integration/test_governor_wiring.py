@@ -19,7 +19,6 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -42,52 +41,23 @@ def governor(stack: Any) -> Iterator[dict[str, Any]]:
         pytest.skip(
             "the stack was applied without adaptive_concurrency (no governor_function_name)"
         )
-    rules = stack.client("events").list_rule_names_by_target(
-        TargetArn=stack.client("lambda").get_function(FunctionName=driver.name)["Configuration"][
-            "FunctionArn"
-        ]
-    )["RuleNames"]
     lambda_client = stack.client("lambda")
     driver.take_over()
     uuid = driver.environment["EVENT_SOURCE_MAPPING_UUID"]
     before = lambda_client.get_event_source_mapping(UUID=uuid).get("ScalingConfig")
     try:
-        yield {"name": driver.name, "environment": driver.environment, "rules": rules}
+        yield {"driver": driver, "name": driver.name, "environment": driver.environment}
     finally:
         if before:
             lambda_client.update_event_source_mapping(UUID=uuid, ScalingConfig=before)
         driver.hand_back()
 
 
-def _put(stack: Any, environment: dict[str, str], *, throttled: float, visible: float) -> None:
+def _put(driver: GovernorDriver, *, throttled: int, visible: int) -> None:
     """Metrics of the last 30 s: 100 requests per 10 s, `throttled` of them, `visible` queued."""
-    cloudwatch = stack.client("cloudwatch")
-    consumer = [{"Name": "FunctionName", "Value": environment["CONSUMER_FUNCTION_NAME"]}]
-    queue = [{"Name": "QueueName", "Value": environment["QUEUE_NAME"]}]
     now = time.time()
     for back in (25, 15, 5):
-        stamp = datetime.fromtimestamp(now - back, UTC)
-
-        def datum(name: str, value: float, dimensions: list[dict[str, str]]) -> dict[str, Any]:
-            return {
-                "MetricName": name,
-                "Dimensions": dimensions,
-                "Value": value,
-                "Timestamp": stamp,  # noqa: B023 - used at once
-                "StorageResolution": 1,
-            }
-
-        cloudwatch.put_metric_data(
-            Namespace=environment.get("METRICS_NAMESPACE", "SqsBatchConsumer"),
-            MetricData=[datum("requests", 100, consumer), datum("throttled", throttled, consumer)],
-        )
-        cloudwatch.put_metric_data(
-            Namespace="AWS/SQS",
-            MetricData=[
-                datum("ApproximateNumberOfMessagesVisible", visible, queue),
-                datum("ApproximateAgeOfOldestMessage", 60 if visible else 0, queue),
-            ],
-        )
+        driver.put_metrics(now - back, 100, throttled, visible, 60 if visible else 0)
 
 
 def _invoke(stack: Any, name: str) -> dict[str, Any]:
@@ -115,8 +85,9 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     uuid = environment["EVENT_SOURCE_MAPPING_UUID"]
     low, high = int(environment["MINIMUM_CONCURRENCY"]), int(environment["MAXIMUM_CONCURRENCY"])
     events = stack.client("events")
-    assert governor["rules"], "an EventBridge rule runs the governor"
-    assert events.describe_rule(Name=governor["rules"][0])["ScheduleExpression"].startswith("rate(")
+    rules = governor["driver"].rules
+    assert rules, "an EventBridge rule runs the governor"
+    assert events.describe_rule(Name=rules[0])["ScheduleExpression"].startswith("rate(")
 
     # from the top of the bounds, wherever the tests before left the mapping
     stack.client("lambda").update_event_source_mapping(
@@ -125,7 +96,7 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     start, _ = _concurrency(stack, uuid)
     assert start == high
     _wait_for_metrics_after(time.time())
-    _put(stack, environment, throttled=60, visible=500)
+    _put(governor["driver"], throttled=60, visible=500)
     changed_at = time.time()
     lowered = _invoke(stack, governor["name"])
     after_decrease, _ = _concurrency(stack, uuid)
@@ -136,7 +107,7 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     assert after_decrease >= low
 
     _wait_for_metrics_after(changed_at)
-    _put(stack, environment, throttled=0, visible=500)
+    _put(governor["driver"], throttled=0, visible=500)
     # From here: a run of the schedule queued before it was paused (an asynchronous invocation
     # LocalStack delivers late) may have moved the mapping meanwhile, seeing the same metrics.
     before_increase, _ = _concurrency(stack, uuid)

@@ -52,6 +52,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         ("from consumer.a import used\nused()\n", []),
         ("import consumer.a\nconsumer.a.used()\n", []),
         ("from consumer import a\na.used()\n", []),
+        ('used = on_first_call("consumer.a", "used")\nused()\n', []),
         # A test calls it, or only its own body does: reported.
         ("", ["consumer.a.used"]),
     ],

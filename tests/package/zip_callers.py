@@ -145,6 +145,19 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
     return None
 
 
+def _imported_on_first_call(node: ast.AST) -> str | None:
+    """`module.name` of a `lazy_import.on_first_call("module", "name")` stand-in (a read of
+    that name, written as two strings), else None."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 2):
+        return None
+    func = node.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    parts = [a.value for a in node.args if isinstance(a, ast.Constant)]
+    if called != "on_first_call" or not all(isinstance(p, str) for p in parts) or len(parts) != 2:
+        return None
+    return f"{parts[0]}.{parts[1]}"
+
+
 def references(roots: list[Path], module_of: dict[Path, str]) -> References:
     """Every read in the non-test Python files below `roots`."""
     refs = References({}, {})
@@ -171,6 +184,8 @@ def references(roots: list[Path], module_of: dict[Path, str]) -> References:
                         refs.qualified.setdefault(dotted, []).append(at)
                 elif isinstance(node, ast.keyword) and node.arg:
                     refs.attributes.setdefault(node.arg, []).append(at)
+                elif (name := _imported_on_first_call(node)) is not None:
+                    refs.qualified.setdefault(name, []).append(at)
     return refs
 
 
