@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sim.scenario import Api
 
@@ -18,8 +18,7 @@ TRANSIENT = 1
 REJECTED = 2
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """The API's answer to one request."""
 
     status: int

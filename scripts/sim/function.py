@@ -21,6 +21,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import add
 
 from consumer import delivery
 from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
@@ -28,7 +29,7 @@ from consumer.flow_control import backoff
 from consumer.sqs import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
 from consumer.visibility import MAX_DELAY_SECONDS
-from sim import sqs
+from sim import draws, sqs
 from sim.entity_api import APPLIED, REJECTED, TRANSIENT, Answer, EntityApi
 from sim.esm import Slot
 from sim.loop import Loop
@@ -68,6 +69,7 @@ class Invocation:
     """One batch being handled."""
 
     __slots__ = (
+        "budget",
         "deadline",
         "environment",
         "invalid",
@@ -94,6 +96,8 @@ class Invocation:
         self.received = received
         self.started = received
         self.deadline = 0.0
+        self.budget: SimulatedDeadline | None = None
+        """`deadline` as the handler's Deadline, for the Pacer (made on first use)."""
         self.environment = environment
         self.pacer: delivery.Pacer | None = None
         self.stats = CallStats()
@@ -199,8 +203,14 @@ class Function:
         """Invalid records aside; the rest grouped by entity, one operation per entity."""
         valid, entity = self.queue.valid, self.queue.entity
         messages = invocation.messages
-        keys = set(map(entity.__getitem__, messages))
-        if len(keys) == len(messages) and all(map(valid.__getitem__, messages)):
+        run = sqs.as_run(messages)
+        if run is not None:  # fresh messages, in bulk
+            keys = set(entity[run.start : run.stop])
+            all_valid = valid.count(0, run.start, run.stop) == 0
+        else:
+            keys = set(map(entity.__getitem__, messages))
+            all_valid = all(map(valid.__getitem__, messages))
+        if len(keys) == len(messages) and all_valid:
             invocation.plain = True  # nothing to coalesce: `operations` stays empty
             return
         groups: dict[int, list[int]] = {}
@@ -233,8 +243,9 @@ class Function:
             self._next_request(now, invocation)  # time budget exhausted: stays NOT_SENT
             return
         if invocation.pacer is not None:
-            deadline = SimulatedDeadline(invocation.deadline, self._clock)
-            wait = invocation.pacer.next_turn(deadline, self.request_reserve)
+            if invocation.budget is None:
+                invocation.budget = SimulatedDeadline(invocation.deadline, self._clock)
+            wait = invocation.pacer.next_turn(invocation.budget, self.request_reserve)
             if wait is None:  # no turn within the time budget: stays NOT_SENT
                 self._next_request(now, invocation)
                 return
@@ -386,14 +397,13 @@ class Function:
         out the visibility timeout: no horizon, no copy (delays are unused)."""
         if not failed or not self.stack.visibility_backoff:
             return failed, [], [], []
-        stack, queue = self.stack, self.queue
+        if None not in retry_after:
+            return self._retry_plan_by_key(now, failed, retry_after, to_dlq)
+        queue = self.queue
         now_ms = math.floor(now * 1000)
         sent_at, counts, earlier = queue.sent_at, queue.receive_count, queue.earlier_attempts
-        draw, limit = self.rng.random, queue.max_receive_count
-        retried: list[int] = []
-        delays: list[int] = []
-        copied: list[int] = []
-        copy_delays: list[int] = []
+        draw = self.rng.random
+        known: list[tuple[int, int]] = []
         plans: dict[tuple[int, int, int, float], tuple[int, int]] = {}
         """(attempts, first send ms, receive count, Retry-After) -> (kind, delay) for records
         given a Retry-After: `schedule_retry` does not read the draw then (a test holds it),
@@ -403,28 +413,78 @@ class Function:
             attempts = earlier[message] + count
             sent_ms = math.floor(sent_at[message] * 1000)
             record_draw = draw()
-            key = (attempts, sent_ms, count, seconds) if seconds is not None else None
-            known = plans.get(key) if key is not None else None
-            if known is None:
-                plan = backoff.schedule_retry(
-                    attempts,
-                    sent_ms,
-                    now_ms,
-                    horizon_seconds=stack.retry_horizon_seconds,
-                    base=stack.retry_backoff_base_seconds,
-                    cap=stack.retry_backoff_max_seconds,
-                    draw=record_draw,
-                    retry_after=seconds,
+            if seconds is None:
+                known.append(
+                    self._one_plan(attempts, sent_ms, count, None, now_ms=now_ms, draw=record_draw)
                 )
-                if plan.expired:
-                    known = (_EXPIRED, 0)
-                elif backoff.returns_as_copy(count, limit):
-                    known = (_COPIED, min(plan.visibility_seconds, MAX_DELAY_SECONDS))
-                else:
-                    known = (_RETRIED, plan.visibility_seconds)
-                if key is not None:
-                    plans[key] = known
-            kind, delay = known
+                continue
+            key = (attempts, sent_ms, count, seconds)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = self._one_plan(*key, now_ms=now_ms, draw=record_draw)
+            known.append(plan)
+        return self._by_kind(failed, known, to_dlq)
+
+    def _retry_plan_by_key(
+        self, now: float, failed: list[int], retry_after: list[float | None], to_dlq: list[int]
+    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """`_retry_plan` when every failed record has a Retry-After: one `schedule_retry` call
+        per (attempts, first send ms, receive count, Retry-After), the records' draws skipped
+        unread (the shipped function does not read them then; a test holds it)."""
+        queue = self.queue
+        now_ms = math.floor(now * 1000)
+        counts = list(map(queue.receive_count.__getitem__, failed))
+        attempts = map(add, map(queue.earlier_attempts.__getitem__, failed), counts)
+        sent_ms = map(math.floor, map((1000.0).__mul__, map(queue.sent_at.__getitem__, failed)))
+        keys = list(zip(attempts, sent_ms, counts, retry_after, strict=True))
+        draws.skip(self.rng, len(failed))
+        plans = {key: self._one_plan(*key, now_ms=now_ms, draw=0.0) for key in dict.fromkeys(keys)}
+        return self._by_kind(failed, list(map(plans.__getitem__, keys)), to_dlq)
+
+    def _one_plan(
+        self,
+        attempts: int,
+        sent_ms: int,
+        receive_count: int,
+        retry_after: float | None,
+        *,
+        now_ms: int,
+        draw: float,
+    ) -> tuple[int, int]:
+        """(kind, delay) for one failed record, as the handler's `schedule_retry` and
+        `returns_as_copy` decide."""
+        stack = self.stack
+        plan = backoff.schedule_retry(
+            attempts,
+            sent_ms,
+            now_ms,
+            horizon_seconds=stack.retry_horizon_seconds,
+            base=stack.retry_backoff_base_seconds,
+            cap=stack.retry_backoff_max_seconds,
+            draw=draw,
+            retry_after=retry_after,
+        )
+        if plan.expired:
+            return (_EXPIRED, 0)
+        if backoff.returns_as_copy(receive_count, self.queue.max_receive_count):
+            return (_COPIED, min(plan.visibility_seconds, MAX_DELAY_SECONDS))
+        return (_RETRIED, plan.visibility_seconds)
+
+    def _by_kind(
+        self, failed: list[int], known: list[tuple[int, int]], to_dlq: list[int]
+    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """(retried, their delays, copied, their delays) from each failed record's (kind,
+        delay); expired ones join `to_dlq`."""
+        kinds = {kind for kind, _ in known}
+        if kinds == {_RETRIED}:
+            return list(failed), [delay for _, delay in known], [], []
+        if kinds == {_COPIED}:
+            return [], [], list(failed), [delay for _, delay in known]
+        retried: list[int] = []
+        delays: list[int] = []
+        copied: list[int] = []
+        copy_delays: list[int] = []
+        for message, (kind, delay) in zip(failed, known, strict=True):
             if kind == _RETRIED:
                 retried.append(message)
                 delays.append(delay)

@@ -3,13 +3,14 @@ with the governor when enabled; returns the figures of the report and a timeline
 
 from __future__ import annotations
 
-import itertools
-import math
 import random
 import time
+from array import array
 from dataclasses import dataclass, field
 
-from sim import cost
+import numpy as np
+
+from sim import cost, draws
 from sim.entity_api import EntityApi
 from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
@@ -92,7 +93,8 @@ class Simulation:
             raise ScenarioError(f"{label or scenario.name}: {problem}")
         self.scenario = scenario
         self.label = label or scenario.name
-        self.rng = random.Random(scenario.seed)
+        self.uniforms = draws.Uniforms(random.Random(scenario.seed))
+        """The producers' draws: entities and validity."""
         self.loop = Loop()
         stack = scenario.stack
         self.queue = Queue(
@@ -173,11 +175,16 @@ class Simulation:
         if count > 0:
             if self.first_arrival is None:
                 self.first_arrival = now
-            share, draw = traffic.invalid_share, self.rng.random
+            share = traffic.invalid_share
             # what rng.choices(range(entities), k=count) draws, without indexing the range
-            spread, floor = float(traffic.entities), math.floor
-            entities = [floor(draw() * spread) for _ in itertools.repeat(None, count)]
-            valid = bytes(draw() >= share for _ in range(count)) if share > 0 else b"\x01" * count
+            spread = float(traffic.entities)
+            entities = array(
+                "q", np.floor(self.uniforms.take(count) * spread).astype(np.int64).tobytes()
+            )
+            if share > 0:
+                valid = (self.uniforms.take(count) >= share).astype(np.uint8).tobytes()
+            else:
+                valid = b"\x01" * count
             self.sent += count
             self.queue.send(now, entities, valid, traffic.delay_seconds)
         if target < burst.count:

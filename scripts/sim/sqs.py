@@ -18,9 +18,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import re
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from operator import add
+from typing import Any
 
 # Message states
 WAITING = 0
@@ -51,12 +55,14 @@ def calls_for(count: int, total_bytes: int = 0) -> int:
 
 
 class Runs:
-    """A FIFO of message numbers kept as runs [first, end) of consecutive ones."""
+    """A FIFO of message numbers kept as chunks: runs of consecutive numbers (a burst is one)
+    and groups released together (a list each), with how much of each was taken."""
 
-    __slots__ = ("_count", "_runs")
+    __slots__ = ("_chunks", "_count")
 
     def __init__(self) -> None:
-        self._runs: deque[list[int]] = deque()
+        self._chunks: deque[list[Any]] = deque()
+        """[taken so far, range or list of messages]"""
         self._count = 0
 
     def __len__(self) -> int:
@@ -69,27 +75,41 @@ class Runs:
         """Append first, first + 1, ..., end - 1."""
         if end <= first:
             return
-        runs = self._runs
-        if runs and runs[-1][1] == first:
-            runs[-1][1] = end
-        else:
-            runs.append([first, end])
+        chunks = self._chunks
         self._count += end - first
+        if chunks:
+            last = chunks[-1]
+            messages = last[1]
+            if type(messages) is range and messages.stop == first:
+                last[1] = range(messages.start, end)
+                return
+        chunks.append([0, range(first, end)])
 
     def add(self, message: int) -> None:
         """Append one message."""
         self.add_run(message, message + 1)
 
-    def take(self, most: int) -> range:
-        """Take up to `most` (>= 1) messages from the front: those of the first run."""
-        run = self._runs[0]
-        first = run[0]
-        end = min(run[1], first + most)
-        run[0] = end
-        if end == run[1]:
-            self._runs.popleft()
-        self._count -= end - first
-        return range(first, end)
+    def add_group(self, messages: Sequence[int]) -> None:
+        """Append messages in their order (a list is kept, not copied: do not change it)."""
+        if type(messages) is range:
+            self.add_run(messages.start, messages.stop)
+        elif messages:
+            self._chunks.append([0, messages])
+            self._count += len(messages)
+
+    def take(self, most: int) -> Sequence[int]:
+        """Take up to `most` (>= 1) messages from the front: those of the first chunk (a
+        range for a run)."""
+        chunk = self._chunks[0]
+        start: int = chunk[0]
+        messages: Sequence[int] = chunk[1]
+        end = min(len(messages), start + most)
+        if end == len(messages):
+            self._chunks.popleft()
+        else:
+            chunk[0] = end
+        self._count -= end - start
+        return messages[start:end] if start or end < len(messages) else messages
 
 
 class Queue:
@@ -185,11 +205,20 @@ class Queue:
         oldest_kept = now - self.retention_seconds
         while visible and len(taken) < limit:
             run = visible.take(limit - len(taken))
-            first, end = run.start, run.stop
-            if min(enqueued[first:end]) >= oldest_kept and max(counts[first:end]) < most:
-                # the common case, a run in bulk: none expired, none at the redrive limit
-                counts[first:end] = array("i", map((1).__add__, counts[first:end]))
-                state[first:end] = bytes([IN_FLIGHT]) * (end - first)
+            if type(run) is range:
+                first, end = run.start, run.stop
+                if min(enqueued[first:end]) >= oldest_kept and max(counts[first:end]) < most:
+                    # the common case, a run in bulk: none expired, none at the redrive limit
+                    counts[first:end] = array("i", map((1).__add__, counts[first:end]))
+                    state[first:end] = bytes([IN_FLIGHT]) * (end - first)
+                    taken.extend(run)
+                    continue
+            elif (
+                min(map(enqueued.__getitem__, run)) >= oldest_kept
+                and max(map(counts.__getitem__, run)) < most
+            ):  # a released group in bulk
+                _assign(counts, run, map((1).__add__, map(counts.__getitem__, run)))
+                _assign(state, run, repeat(IN_FLIGHT))
                 taken.extend(run)
                 continue
             for message in run:
@@ -218,25 +247,45 @@ class Queue:
         """Delete in-flight messages (DeleteMessageBatch) and record why they are done."""
         state, deletes = self.state, self.deletes
         before = self.double_deletes
-        for message in messages:
-            if state[message] != IN_FLIGHT:
-                self.double_deletes += 1
-                continue
-            state[message] = final_state
-            deletes[message] += 1
-        self.in_flight -= len(messages) - self.double_deletes + before
-        self.finished += len(messages) - self.double_deletes + before
+        count = len(messages)
+        if _all_in_state(state, messages, IN_FLIGHT):  # the common case, in bulk
+            run = as_run(messages)
+            if run is not None:
+                state[run.start : run.stop] = bytes([final_state]) * count
+                deletes[run.start : run.stop] = deletes[run.start : run.stop].translate(_PLUS_ONE)
+            else:
+                _assign(state, messages, repeat(final_state))
+                _assign(deletes, messages, map((1).__add__, map(deletes.__getitem__, messages)))
+        else:
+            for message in messages:
+                if state[message] != IN_FLIGHT:
+                    self.double_deletes += 1
+                    continue
+                state[message] = final_state
+                deletes[message] += 1
+        self.in_flight -= count - self.double_deletes + before
+        self.finished += count - self.double_deletes + before
         self.requests += calls_for(len(messages))
         self.last_finished_at = now
 
     def release_after(self, messages: list[int], visible_at: list[float], calls: int) -> None:
         """In-flight messages become visible again at the given instants (ChangeMessageVisibility
         with `calls` billed calls, or their visibility timeout running out with 0)."""
+        state = self.state
+        if len(messages) != len(visible_at):
+            raise ValueError("one instant per message")
+        if messages and _all_in_state(state, messages, IN_FLIGHT) and _same(visible_at):
+            # the common case: every one in flight, all due at one instant
+            _assign(state, messages, repeat(WAITING))
+            self.in_flight -= len(messages)
+            self._hide_group(list(messages), visible_at[0])
+            self.requests += calls
+            return
         groups: dict[float, list[int]] = {}
         for message, when in zip(messages, visible_at, strict=True):
-            if self.state[message] != IN_FLIGHT:
+            if state[message] != IN_FLIGHT:
                 continue
-            self.state[message] = WAITING
+            state[message] = WAITING
             self.in_flight -= 1
             groups.setdefault(when, []).append(message)
         for when, group in groups.items():
@@ -254,15 +303,30 @@ class Queue:
         state, counts, earlier = self.state, self.receive_count, self.earlier_attempts
         sent: list[int] = []
         groups: dict[float, list[int]] = {}
-        for message, when in zip(messages, visible_at, strict=True):
-            if state[message] != IN_FLIGHT:
-                continue
-            state[message] = WAITING
-            earlier[message] += counts[message]
-            counts[message] = 0
-            self.enqueued_at[message] = now
-            groups.setdefault(when, []).append(message)
-            sent.append(message)
+        if len(messages) != len(visible_at):
+            raise ValueError("one instant per message")
+        if messages and _all_in_state(state, messages, IN_FLIGHT) and _same(visible_at):
+            # the common case: every one in flight, all due at one instant
+            sent = list(messages)
+            _assign(state, sent, repeat(WAITING))
+            _assign(
+                earlier,
+                sent,
+                map(add, map(earlier.__getitem__, sent), map(counts.__getitem__, sent)),
+            )
+            _assign(counts, sent, repeat(0))
+            _assign(self.enqueued_at, sent, repeat(now))
+            groups[visible_at[0]] = sent
+        else:
+            for message, when in zip(messages, visible_at, strict=True):
+                if state[message] != IN_FLIGHT:
+                    continue
+                state[message] = WAITING
+                earlier[message] += counts[message]
+                counts[message] = 0
+                self.enqueued_at[message] = now
+                groups.setdefault(when, []).append(message)
+                sent.append(message)
         for when, group in groups.items():
             self._hide_group(group, when)
         self.in_flight -= len(sent)
@@ -276,10 +340,10 @@ class Queue:
 
     def oldest_age(self, now: float) -> float:
         """Age of the oldest message not yet finished (0 when none)."""
-        state, pointer = self.state, self.oldest_unfinished
+        state = self.state
         end = len(state)
-        while pointer < end and state[pointer] in FINAL:
-            pointer += 1
+        unfinished = _UNFINISHED.search(state, self.oldest_unfinished)
+        pointer = end if unfinished is None else unfinished.start()
         self.oldest_unfinished = pointer
         return now - self.sent_at[pointer] if pointer < end else 0.0
 
@@ -317,10 +381,41 @@ class Queue:
         released = 0
         while hidden and hidden[0][0] <= now:
             _, _, messages = heapq.heappop(hidden)
-            if isinstance(messages, range):
-                visible.add_run(messages.start, messages.stop)
-            else:
-                for message in messages:
-                    visible.add(message)
+            visible.add_group(messages)
             released += len(messages)
         return released
+
+
+_UNFINISHED = re.compile(bytes([ord("["), WAITING, IN_FLIGHT, ord("]")]))
+"""A message's state byte that is not final."""
+_PLUS_ONE = bytes(range(1, 256)) + b"\x00"
+"""A `bytes.translate` table adding one to each byte."""
+
+
+def _assign(values: Any, messages: Iterable[int], new: Iterable[Any]) -> None:
+    """values[m] = n for each message m and value n, in one pass in C."""
+    deque(map(values.__setitem__, messages, new), maxlen=0)
+
+
+def _all_in_state(state: bytearray, messages: Sequence[int], wanted: int) -> bool:
+    """Whether the messages are distinct and every one is in state `wanted`."""
+    count = len(messages)
+    return (
+        bytes(map(state.__getitem__, messages)).count(wanted) == count
+        and len(set(messages)) == count
+    )
+
+
+def _same(values: Sequence[float]) -> bool:
+    """Whether all values are equal (True for none)."""
+    return not values or values.count(values[0]) == len(values)
+
+
+def as_run(messages: Sequence[int]) -> range | None:
+    """`messages` as a range when they are consecutive numbers in order, else None."""
+    if type(messages) is range:
+        return messages
+    if not messages:
+        return None
+    run = range(messages[0], messages[0] + len(messages))
+    return run if messages[-1] == run[-1] and list(run) == messages else None

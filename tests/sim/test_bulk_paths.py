@@ -1,0 +1,121 @@
+"""The simulator's bulk paths compute what its one-at-a-time code computes: producers' draws
+made many at a time, the queue's chunks of released groups, its deletes, releases and copies
+applied to a whole invocation's records at once, a batch of fresh messages planned as a run,
+and `schedule_retry` called once per key when every failed record has a Retry-After. The
+oracle is the same simulator with each of those paths turned off; every figure must agree."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sim_scenarios import small_scenario
+from test_retry_grouping import figures, record_by_record_plan, storm
+
+from sim import draws, report, scenario, sqs
+from sim.function import Function
+from sim.scenario import Scenario
+from sim.simulation import run
+
+
+class OneAtATime:
+    """`draws.Uniforms` drawn with one `random()` call per value."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def take(self, count: int) -> npt.NDArray[np.float64]:
+        return np.array([self.rng.random() for _ in range(count)], dtype=np.float64)
+
+
+def one_by_one(self: sqs.Runs, messages: Sequence[int]) -> None:
+    """`Runs.add_group` as before the chunks: every message appended on its own."""
+    for message in messages:
+        self.add(message)
+
+
+def without_bulk_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(draws, "Uniforms", OneAtATime)
+    monkeypatch.setattr(sqs.Runs, "add_group", one_by_one)
+    monkeypatch.setattr(sqs, "_all_in_state", lambda *_: False)
+    monkeypatch.setattr(sqs, "as_run", lambda _: None)
+    monkeypatch.setattr(Function, "_retry_plan", record_by_record_plan)
+
+
+def million_burst_rows(changes: int, seed: int) -> list[Scenario]:
+    """The four rows of `python -m sim bench`, scaled down."""
+    chosen = replace(scenario.scaled(scenario.load("million-burst"), changes), seed=seed)
+    return [variant for _, variant in report.variants(chosen)]
+
+
+def short_retention(case: Scenario, seconds: float) -> Scenario:
+    """`case` with messages lost to retention (copies start their own retention)."""
+    stack = replace(case.stack, message_retention_seconds=seconds, retry_horizon_seconds=600)
+    return replace(case, stack=stack)
+
+
+CASES = [
+    short_retention(storm(outage_retry_after_seconds=5.0), 60),  # 400 lost, 22 copies
+    *(storm(outage_retry_after_seconds=after) for after in (0.0, 5.0)),
+    replace(storm(transient_operation_share=0.3, rejected_operation_share=0.3), seed=3),
+    replace(small_scenario(count=3000, span=5.0, traffic={"invalid_share": 0.2}), seed=5),
+    *million_burst_rows(100_000, seed=1),
+    *million_burst_rows(200_000, seed=4)[2:3],  # static 1000: ~1,000 429s
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.name}-{c.changes}-{c.seed}")
+def test_the_bulk_paths_give_the_figures_of_the_one_at_a_time_code(
+    monkeypatch: pytest.MonkeyPatch, case: Scenario
+) -> None:
+    fast = run(case)
+    with monkeypatch.context() as patched:
+        without_bulk_paths(patched)
+        slow = run(case)
+    assert figures(fast) == figures(slow)
+    assert fast.applied > 0
+
+
+def test_the_storm_rows_go_through_the_bulk_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storm reaches the paths checked above: groups released as chunks, records of
+    throttled invocations released and copied in bulk."""
+    calls = {"add_group": 0, "bulk": 0}
+    add_group, all_in_state = sqs.Runs.add_group, sqs._all_in_state
+
+    def counted_add_group(self: sqs.Runs, messages: Sequence[int]) -> None:
+        calls["add_group"] += type(messages) is not range
+        add_group(self, messages)
+
+    def counted_all_in_state(*args: object) -> bool:
+        result = all_in_state(*args)  # type: ignore[arg-type]
+        calls["bulk"] += result
+        return result
+
+    monkeypatch.setattr(sqs.Runs, "add_group", counted_add_group)
+    monkeypatch.setattr(sqs, "_all_in_state", counted_all_in_state)
+    result = run(storm(outage_retry_after_seconds=5.0))
+    assert result.copies > 0
+    assert result.answers_429 > 100
+    assert calls["add_group"] > 10
+    assert calls["bulk"] > 100
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+@pytest.mark.parametrize("count", [0, 1, 63, 64, 1000, 70_001])
+def test_bulk_draws_are_the_values_of_random(seed: int, count: int) -> None:
+    one, bulk = random.Random(seed), draws.Uniforms(random.Random(seed))
+    expected = [one.random() for _ in range(count)] + [one.random() for _ in range(5)]
+    assert bulk.take(count).tolist() + bulk.take(5).tolist() == expected
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 1000])
+def test_skipping_draws_moves_the_generator_as_drawing_them(count: int) -> None:
+    drawn, skipped = random.Random(9), random.Random(9)
+    for _ in range(count):
+        drawn.random()
+    draws.skip(skipped, count)
+    assert skipped.getstate() == drawn.getstate()
