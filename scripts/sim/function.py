@@ -19,9 +19,10 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import add
+from typing import Any
 
 from consumer import delivery
 from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
@@ -433,11 +434,18 @@ class Function:
         unread (the shipped function does not read them then; a test holds it)."""
         queue = self.queue
         now_ms = math.floor(now * 1000)
-        counts = list(map(queue.receive_count.__getitem__, failed))
-        attempts = map(add, map(queue.earlier_attempts.__getitem__, failed), counts)
-        sent_ms = map(math.floor, map((1000.0).__mul__, map(queue.sent_at.__getitem__, failed)))
-        keys = list(zip(attempts, sent_ms, counts, retry_after, strict=True))
         draws.skip(self.rng, len(failed))
+        run = sqs.as_run(failed)
+        counts = _gather(queue.receive_count, failed, run)
+        earlier = _gather(queue.earlier_attempts, failed, run)
+        sent_at = _gather(queue.sent_at, failed, run)
+        if _same(counts) and _same(earlier) and _same(sent_at) and _same(retry_after):
+            # the common case: a request's records, sent together, received as often
+            key = (earlier[0] + counts[0], math.floor(sent_at[0] * 1000), counts[0], retry_after[0])
+            return self._by_kind(failed, [self._one_plan(*key, now_ms=now_ms, draw=0.0)], to_dlq)
+        attempts = map(add, earlier, counts)
+        sent_ms = map(math.floor, map((1000.0).__mul__, sent_at))
+        keys = list(zip(attempts, sent_ms, counts, retry_after, strict=True))
         plans = {key: self._one_plan(*key, now_ms=now_ms, draw=0.0) for key in dict.fromkeys(keys)}
         return self._by_kind(failed, list(map(plans.__getitem__, keys)), to_dlq)
 
@@ -474,7 +482,9 @@ class Function:
         self, failed: list[int], known: list[tuple[int, int]], to_dlq: list[int]
     ) -> tuple[list[int], list[int], list[int], list[int]]:
         """(retried, their delays, copied, their delays) from each failed record's (kind,
-        delay); expired ones join `to_dlq`."""
+        delay), or one (kind, delay) for all; expired ones join `to_dlq`."""
+        if len(known) == 1 and len(failed) > 1:
+            known = known * len(failed)
         kinds = {kind for kind, _ in known}
         if kinds == {_RETRIED}:
             return list(failed), [delay for _, delay in known], [], []
@@ -522,6 +532,18 @@ def _records(invocation: Invocation, first: int, end: int) -> list[int]:
     if invocation.plain:
         return invocation.messages[first:end]
     return list(itertools.chain.from_iterable(invocation.operations[first:end]))
+
+
+def _gather(values: Sequence[Any], messages: list[int], run: range | None) -> Sequence[Any]:
+    """values[m] for each message (`run`: the messages as a range, if they are one)."""
+    if run is not None:
+        return values[run.start : run.stop]
+    return list(map(values.__getitem__, messages))
+
+
+def _same(values: Sequence[object]) -> bool:
+    """Whether all values are equal."""
+    return values.count(values[0]) == len(values)
 
 
 def _never_sleep(seconds: float) -> None:

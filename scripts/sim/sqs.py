@@ -248,8 +248,8 @@ class Queue:
         state, deletes = self.state, self.deletes
         before = self.double_deletes
         count = len(messages)
-        if _all_in_state(state, messages, IN_FLIGHT):  # the common case, in bulk
-            run = as_run(messages)
+        run = as_run(messages)
+        if _all_in_state(state, messages, IN_FLIGHT, run):  # the common case, in bulk
             if run is not None:
                 state[run.start : run.stop] = bytes([final_state]) * count
                 deletes[run.start : run.stop] = deletes[run.start : run.stop].translate(_PLUS_ONE)
@@ -274,11 +274,12 @@ class Queue:
         state = self.state
         if len(messages) != len(visible_at):
             raise ValueError("one instant per message")
-        if messages and _all_in_state(state, messages, IN_FLIGHT) and _same(visible_at):
+        run = as_run(messages)
+        if messages and _all_in_state(state, messages, IN_FLIGHT, run) and _same(visible_at):
             # the common case: every one in flight, all due at one instant
             _assign(state, messages, repeat(WAITING))
             self.in_flight -= len(messages)
-            self._hide_group(list(messages), visible_at[0])
+            self._hide_group(run or list(messages), visible_at[0])
             self.requests += calls
             return
         groups: dict[float, list[int]] = {}
@@ -305,7 +306,8 @@ class Queue:
         groups: dict[float, list[int]] = {}
         if len(messages) != len(visible_at):
             raise ValueError("one instant per message")
-        if messages and _all_in_state(state, messages, IN_FLIGHT) and _same(visible_at):
+        run = as_run(messages)
+        if messages and _all_in_state(state, messages, IN_FLIGHT, run) and _same(visible_at):
             # the common case: every one in flight, all due at one instant
             sent = list(messages)
             _assign(state, sent, repeat(WAITING))
@@ -316,7 +318,7 @@ class Queue:
             )
             _assign(counts, sent, repeat(0))
             _assign(self.enqueued_at, sent, repeat(now))
-            groups[visible_at[0]] = sent
+            self._hide_group(run or sent, visible_at[0])
         else:
             for message, when in zip(messages, visible_at, strict=True):
                 if state[message] != IN_FLIGHT:
@@ -327,8 +329,8 @@ class Queue:
                 self.enqueued_at[message] = now
                 groups.setdefault(when, []).append(message)
                 sent.append(message)
-        for when, group in groups.items():
-            self._hide_group(group, when)
+            for when, group in groups.items():
+                self._hide_group(group, when)
         self.in_flight -= len(sent)
         self.copies += len(sent)
         self.requests += calls_for(len(sent), len(sent) * self.message_bytes)
@@ -397,9 +399,14 @@ def _assign(values: Any, messages: Iterable[int], new: Iterable[Any]) -> None:
     deque(map(values.__setitem__, messages, new), maxlen=0)
 
 
-def _all_in_state(state: bytearray, messages: Sequence[int], wanted: int) -> bool:
-    """Whether the messages are distinct and every one is in state `wanted`."""
+def _all_in_state(
+    state: bytearray, messages: Sequence[int], wanted: int, run: range | None
+) -> bool:
+    """Whether the messages (`run`: as a range, if they are one) are distinct and every one
+    is in state `wanted`."""
     count = len(messages)
+    if run is not None:
+        return state.count(wanted, run.start, run.stop) == count
     return (
         bytes(map(state.__getitem__, messages)).count(wanted) == count
         and len(set(messages)) == count
@@ -417,5 +424,8 @@ def as_run(messages: Sequence[int]) -> range | None:
         return messages
     if not messages:
         return None
-    run = range(messages[0], messages[0] + len(messages))
-    return run if messages[-1] == run[-1] and list(run) == messages else None
+    first = messages[0]
+    if messages[-1] - first != len(messages) - 1:
+        return None
+    run = range(first, first + len(messages))
+    return run if list(run) == messages else None
