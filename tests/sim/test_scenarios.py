@@ -172,5 +172,6 @@ def test_bench_times_the_four_rows_and_reports_memory(capsys: pytest.CaptureFixt
     for label in ("static 2", "static 50", "static 1000", "governor 2-20"):
         assert f"3,000 changes, {label}:" in out
     assert "the four-row table of 3,000 changes in" in out
+    assert out.count("(CPU ") == 5  # each row and the table: one core's work
     assert "bytes per change" in out
     assert scenario.scaled(scenario.load("million-burst"), 3000).arrival_span == 120 * 3000 / 1e6
