@@ -21,21 +21,22 @@ from dataclasses import dataclass
 
 from sbc_tools.cli import add_version
 from sim import scenario
-from sim.scenario import Scenario, with_governor, with_stack
+from sim.scenario import Governor, Scenario, with_governor, with_stack
 from sim.simulation import run
 
 GRID = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100)
 """Static maximum_concurrency values swept for the best fixed setting."""
 DEFAULT_CONCURRENCY = 5
 """Terraform's `maximum_concurrency` default (also where the governor starts)."""
+_SHIPPED = Governor()
 GOVERNOR_DEFAULTS = {
     "enabled": True,
-    "minimum": 2,
-    "maximum": 20,
-    "target_throttle_ratio": 0.05,
-    "period_seconds": 60.0,
+    "minimum": _SHIPPED.minimum,
+    "maximum": _SHIPPED.maximum,
+    "target_throttle_ratio": _SHIPPED.target_throttle_ratio,
+    "period_seconds": _SHIPPED.period_seconds,
 }
-"""Terraform's `adaptive_concurrency` defaults, switched on."""
+"""Terraform's `adaptive_concurrency` defaults (the scenario's, tested equal), switched on."""
 TARGET = 0.05
 DRAIN_GOAL = 1.15
 

@@ -127,8 +127,8 @@ class Counters:
     retried: int = 0
     copied: int = 0
     """Records re-sent as a delayed copy at the redrive limit (their originals acknowledged)."""
-    by_minute: dict[int, list[int]] = field(default_factory=dict)
-    """minute -> [requests, throttled] as the EMF lines of invocations ending in it."""
+    by_second: dict[int, list[int]] = field(default_factory=dict)
+    """second -> [requests, throttled] as the EMF lines of invocations ending in it."""
 
 
 class Function:
@@ -311,9 +311,9 @@ class Function:
         queue.requests += sqs_calls
         counters.billed_ms += math.ceil((end - invocation.received) * 1000)
         stats = invocation.stats
-        minute = counters.by_minute.setdefault(int(end // 60), [0, 0])
-        minute[0] += stats.requests
-        minute[1] += stats.throttled
+        second = counters.by_second.setdefault(int(end), [0, 0])
+        second[0] += stats.requests
+        second[1] += stats.throttled
         counters.requests += stats.requests
         counters.throttled += stats.throttled
         self.loop.at(

@@ -97,11 +97,13 @@ class Governor:
     minimum: int = 2
     maximum: int = 20
     target_throttle_ratio: float = 0.05
-    period_seconds: float = 60.0
-    """The metric period each decision reads (PERIOD_SECONDS): a multiple of 60, 60-3600."""
-    metric_lag_min_seconds: float = 60.0
-    metric_lag_max_seconds: float = 120.0
-    """A period's figures appear in CloudWatch this long (uniform in the range) after it ends."""
+    period_seconds: float = 10.0
+    """The metric period of each decision, and the time between decisions (PERIOD_SECONDS):
+    10, 20, 30, or a multiple of 60 up to 3600."""
+    metric_lag_min_seconds: float = 5.0
+    metric_lag_max_seconds: float = 30.0
+    """A second's figures (the consumer's high-resolution EMF metrics) appear in CloudWatch
+    this long (uniform in the range, drawn per second) after it ends (docs/tuning.md)."""
 
 
 @dataclass(frozen=True)
@@ -308,9 +310,19 @@ def _check(scenario: Scenario, where: str) -> None:
             "governor.target_throttle_ratio in (0, 1)",
         ),
         (
-            60 <= scenario.governor.period_seconds <= 3600
-            and scenario.governor.period_seconds % 60 == 0,
-            "governor.period_seconds must be a multiple of 60 from 60 to 3600 (as Terraform's)",
+            scenario.governor.period_seconds in (10, 20, 30)
+            or (
+                60 <= scenario.governor.period_seconds <= 3600
+                and scenario.governor.period_seconds % 60 == 0
+            ),
+            "governor.period_seconds must be 10, 20, 30 or a multiple of 60 up to 3600 "
+            "(as Terraform's)",
+        ),
+        (
+            0
+            <= scenario.governor.metric_lag_min_seconds
+            <= scenario.governor.metric_lag_max_seconds,
+            "governor: 0 <= metric_lag_min_seconds <= metric_lag_max_seconds",
         ),
         (scenario.sample_seconds > 0, "sample_seconds must be > 0"),
     ]

@@ -119,7 +119,7 @@ class Simulation:
         self.cloudwatch = CloudWatch(
             scenario.governor,
             random.Random(scenario.seed + 3),
-            by_minute=self.function.counters.by_minute,
+            by_second=self.function.counters.by_second,
         )
         self.governor: GovernorRunner | None = None
         if scenario.governor.enabled and not scenario.runtime.single_poller:
@@ -127,6 +127,7 @@ class Simulation:
                 self.loop,
                 scenario.governor,
                 cloudwatch=self.cloudwatch,
+                queue=self.queue,
                 start_concurrency=stack.maximum_concurrency,
                 apply=self.esm.set_maximum,
             )
@@ -200,13 +201,6 @@ class Simulation:
         self._requests = self._answers_429 = 0
         self._check_drained()
 
-    def _minute(self, now: float, _: object = None) -> None:
-        self.loop.at(now + MINUTE, self._minute)
-        minute = int(now // MINUTE) - 1
-        if minute >= 0:
-            visible = self.queue.visible_count(now)
-            self.cloudwatch.record_minute(minute, visible, self.queue.oldest_age(now))
-
     # ---- run -------------------------------------------------------------------------------------
     def run(self) -> Result:
         """Simulate until everything is finished or `max_duration_seconds` has passed."""
@@ -228,7 +222,6 @@ class Simulation:
         if self.governor is not None:
             self.governor.start(0.0)
         self.loop.at(0.0, self._sample)
-        self.loop.at(MINUTE, self._minute)
 
     def _result(self, wall: float) -> Result:
         scenario, queue, counters = self.scenario, self.queue, self.function.counters
