@@ -110,12 +110,12 @@ class Verdict:
         if self.governor.share_429 > TARGET:
             out.append("429")
         default, governor = self.default, self.governor
-        slower = default.drain is not None and (
-            governor.drain is None or governor.drain > default.drain
-        )
-        more = governor.share_429 > max(TARGET, default.share_429)
-        if slower or more:
-            out.append("vs default")
+        if default.drain is not None and governor.drain is None:
+            out.append("vs default (not drained)")
+        elif default.drain is not None and (governor.drain or 0.0) > default.drain:
+            out.append(f"vs default (+{(governor.drain or 0.0) - default.drain:.1f} s)")
+        if governor.share_429 > max(TARGET, default.share_429):
+            out.append("vs default (more 429s)")
         return out
 
 

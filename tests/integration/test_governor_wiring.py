@@ -121,8 +121,8 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     assert start == high
     _wait_for_metrics_after(time.time())
     _put(governor["driver"], throttled=60)
-    changed_at = time.time()
     lowered = _invoke(stack, governor["name"])
+    changed_at = time.time()  # at or after the change the governor records
     after_decrease, _ = _concurrency(stack, uuid)
 
     assert lowered["changed"], lowered
