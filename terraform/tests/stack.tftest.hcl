@@ -517,7 +517,7 @@ run "rejects_bad_values_governor_ratio_0" {
 
 # adaptive_concurrency: period_seconds 15 (GetMetricData takes 10, 20, 30 or multiples of 60).
 # max_receive_count: 1 on a FIFO queue.
-run "rejects_bad_values_governor_period_90" {
+run "rejects_bad_values_governor_period_15" {
   command = plan
 
   variables {
