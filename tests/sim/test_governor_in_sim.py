@@ -13,7 +13,7 @@ from sim_scenarios import small_scenario
 from consumer.governor.run import metric_queries
 from sim import governor as sim_governor
 from sim.governor import CloudWatch
-from sim.scenario import Governor, RateChange
+from sim.scenario import Governor, Outage, RateChange
 from sim.simulation import Simulation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,3 +88,32 @@ def test_governor_backs_off_when_the_api_limit_drops_and_stays_in_bounds() -> No
         m for at, m in zip(result.timeline.at, result.timeline.maximum, strict=True) if at > 600
     ]
     assert max(late) < 20
+
+
+def test_an_outage_leaves_the_setting_where_it_was_for_the_recovery() -> None:
+    """Every request refused for two minutes (503, counted as throttled): the governor holds
+    instead of cutting to its minimum, so the backlog drains at the setting it had."""
+    scenario = small_scenario(
+        count=30_000,
+        span=600.0,  # 50 changes/s, one operation per request
+        stack={"batch_size": 10, "maximum_concurrency": 10, "max_operations_per_request": 1},
+        api={
+            "rate": 100,
+            "burst": 100,
+            "latency_median_ms": 80,
+            "outages": (Outage(start=200.0, duration=120.0, status=503),),
+        },
+        governor={"enabled": True, "minimum": 2, "maximum": 20},
+        max_duration_seconds=3600,
+        sample_seconds=5,
+    )
+    simulation = Simulation(scenario)
+    result = simulation.run()
+    runner = simulation.governor
+    assert runner is not None
+    during = [d for d in runner.decisions if 200.0 <= d.at <= 320.0 + 40]
+    assert any("accepted nothing" in d.reason for d in during)
+    assert not [d for d in during if d.reason.startswith("decrease")]
+    before = [d.concurrency for d in runner.decisions if d.at < 200.0][-1]
+    assert min(d.concurrency for d in during) >= before  # never cut below it
+    assert result.valid_in_dlq == 0
