@@ -4,7 +4,7 @@ For each scenario: a sweep of static `maximum_concurrency` (governor off, pacing
 of it (the fastest drain with a 429 share at or under Terraform's target and no valid change
 in the DLQ; ties go to the lower concurrency), the default fixed setting (Terraform's
 `maximum_concurrency`, 5) and the governor with Terraform's defaults (`adaptive_concurrency`:
-bounds 2-20, target 0.05, 1-minute periods, starting at 5). The goals (issue 17): the
+bounds 2-20, target 0.05, 10-s periods, starting at 5). The goals (issue 17): the
 governor's drain at most 1.15x the best fixed one's, its 429 share at most the target, and
 never worse than the default fixed setting (no slower, no more throttled beyond the target).
 
