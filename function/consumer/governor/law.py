@@ -7,14 +7,17 @@ Moves are sized to the distance from the target, not fixed steps:
 - Decrease when the throttled share r of requests is above the target t: to
   C x (1 - r) / (1 - t), the concurrency whose share of the API's accepted rate would sit at
   the target if the offered rate scales with C; never below C x `decrease_factor` in one move
-  (the evidence is some seconds old), always by at least 1.
-- Increase while messages wait in the queue and r <= t: by C x GROWTH x (t - r) / t, at least
-  `increase_step` (default 1): doubling when nothing is throttled, a small step close to the
-  target.
-- Hold otherwise: no backlog, missing data, data that does not postdate the last change, or a
-  period of the window in which the API accepted nothing (every request refused: an outage,
-  not a rate limit; cutting concurrency would not let more through, and climbing back after
-  the API recovers would cost the backlog minutes).
+  (the evidence is some seconds old), always by at least 1; and no higher than the setting
+  before the last change when that change was an increase (the increase was too much).
+- Increase while messages wait in the queue and r <= t' = t x INCREASE_BELOW: by
+  C x GROWTH x (t' - r) / t', at least `increase_step` (default 1): doubling when nothing is
+  throttled. Below the `ceiling` (the setting the last decrease cut from) at most half way to
+  it, at or above it at most x PROBE_ABOVE_CEILING: the law closes in on the level that
+  throttled instead of swinging between it and half of it.
+- Hold otherwise: r between t' and t (a dead band), no backlog, missing data, data that does
+  not postdate the last change, or a period of the window in which the API accepted nothing
+  (every request refused: an outage, not a rate limit; cutting concurrency would not let more
+  through, and climbing back after the API recovers would cost the backlog minutes).
 - Always within [minimum, maximum], computed from the setting brought within them (a mapping
   without MaximumConcurrency counts as 1,000).
 
@@ -26,10 +29,10 @@ though, throttling seen in data newer than what that increase was based on
 backing off a period earlier is what keeps the throttled share near target when the API's
 limit drops. A datum CloudWatch has not published yet (None) means hold, never act.
 
-The state a scheduled governor must carry between runs: `concurrency` (the mapping's
-MaximumConcurrency), `changed_at` (when this law's last change was made),
-`previous_concurrency` and `basis_until` (from its own memory of that change). Unknown values
-(None) make the law wait for data after the change, the safe choice.
+The state a scheduled governor must carry between decisions: `concurrency` (the mapping's
+MaximumConcurrency), `changed_at` (when the last change was made), `previous_concurrency`,
+`basis_until` and `ceiling` (from its own memory of its changes). Unknown values (None) make
+the law wait for data after the change, the safe choice, and grow without a ceiling.
 
 Times are epoch seconds. Pure: no I/O, no clock reads.
 """
@@ -43,7 +46,7 @@ DEFAULT_DECREASE_FACTOR = 0.5
 """The deepest cut of one decrease: concurrency is multiplied by no less than this."""
 GROWTH = 1.0
 """Relative increase with nothing throttled (x 2); scaled down by the throttled share's
-closeness to the target."""
+closeness to INCREASE_BELOW x the target."""
 PROBE_ABOVE_CEILING = 1.25
 """At or above the setting where throttling was last found, one increase adds at most 25%."""
 INCREASE_BELOW = 0.5
