@@ -130,7 +130,7 @@ module "function" {
 # and the end of the data it was based on): written by the governor after each change, so
 # Terraform sets only the empty start and never resets it.
 resource "aws_ssm_parameter" "state" {
-  #checkov:skip=CKV2_AWS_34:The value is no secret (two numbers and a time, also in the governor's log); a SecureString would need kms:Decrypt for the governor and a key policy for no gain.
+  #checkov:skip=CKV2_AWS_34:The value is no secret (a few settings and times, also in the governor's log); a SecureString would need kms:Decrypt for the governor and a key policy for no gain.
   name        = local.state_parameter_name
   description = "State of the ${var.function_name} concurrency governor between runs (written by the governor)."
   type        = "String"
