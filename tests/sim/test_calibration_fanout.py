@@ -19,19 +19,9 @@ def test_the_measured_runs_are_stored() -> None:
     assert all(run.invocations == 120 for run in RUNS)
 
 
-MEASURED_BEFORE_PACING = pytest.mark.xfail(
-    strict=True,
-    reason="the stored runs measured the handler before issue 17's pacing (one pacer per "
-    "environment, a cut from the rate really sent, a 6-s climb), which throttles less: "
-    "simulated now K = 4 1.6%, K = 12 7.5%; measured with it on a loaded machine K = 4 0.0%, "
-    "K = 12 0.8% and 1.1% (docs/benchmarks.md). Re-measure on an idle machine "
-    "(FANOUT_CALIBRATION=scripts/sim/calibration_fanout.toml make bench-fanout)",
-)
-
-
 @pytest.mark.parametrize(
     "run",
-    [pytest.param(r, marks=MEASURED_BEFORE_PACING) if r.concurrency > 1 else r for r in RUNS],
+    RUNS,
     ids=[f"K={run.concurrency}" for run in RUNS],
 )
 def test_simulated_429_share_within_3_points(run: calibration_fanout.FanOutRun) -> None:
