@@ -7,11 +7,17 @@ back empty. A batch is taken when `batch_size` messages (or 6 MB) are visible, e
 batching window has passed since the poller saw the first message.
 
 LocalStack (`single_poller`): one poller, one invocation at a time, sleeping the poll
-interval between batches and not holding a batch open for the window.
+interval between batches and not holding a batch open for the window. The project's poller on
+LocalStack (`poller_cores`): K pollers whose own work per batch (receive, invoke round trip,
+delete) shares the host's cores, so pollers released together start staggered.
+
+The function is invoked when the poller gets there (the receive's half of the cycle after the
+receive), so the handler's clock, and its Pacer's pause between invocations, start then.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 
@@ -63,6 +69,8 @@ class EventSourceMapping:
         self.per_tick = runtime.scale_up_per_minute * SCALE_TICK_SECONDS / 60.0
         self.per_message = runtime.poller_per_message_ms / 1000
         self._credit = 0.0
+        self.cores = [0.0] * runtime.poller_cores
+        """When each core the pollers share is free (none: each poller works alone)."""
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -134,13 +142,35 @@ class EventSourceMapping:
         if not messages:
             self._go_idle(slot, now)
             return
+        self._invoke_later(slot, messages, now)
+
+    def _invoke_later(self, slot: Slot, messages: list[int], now: float) -> None:
+        """Invoke the function with a batch received at `now` when the poller gets there: the
+        handler's clock (its Pacer's pause between invocations) starts then, not at the
+        receive."""
         self.busy += 1
         self.peak_busy = max(self.peak_busy, self.busy)
-        self.invoke(slot, messages, self._invoked_at(now, len(messages)))
+        self.loop.at(self._invoked_at(now, len(messages)), self._invoke_now, (slot, messages))
+
+    def _invoke_now(self, now: float, argument: tuple[Slot, list[int]]) -> None:
+        slot, messages = argument
+        self.invoke(slot, messages, now)
 
     def _invoked_at(self, now: float, messages: int) -> float:
         """When the function starts on a batch received at `now`."""
-        return now + self.runtime.cycle_overhead_seconds / 2 + self.per_message * messages
+        return self._worked(
+            now, self.runtime.cycle_overhead_seconds / 2 + self.per_message * messages
+        )
+
+    def _worked(self, now: float, seconds: float) -> float:
+        """When `seconds` of a poller's own work begun at `now` are done: at once, or on the
+        first of the shared cores to be free (`Runtime.poller_cores`)."""
+        cores = self.cores
+        if not cores:
+            return now + seconds
+        done = max(now, cores[0]) + seconds
+        heapq.heapreplace(cores, done)
+        return done
 
     def _go_idle(self, slot: Slot, now: float) -> None:
         if self.active > self.floor or self.active > self.maximum:
@@ -170,7 +200,7 @@ class EventSourceMapping:
     def finished(self, slot: Slot, now: float) -> None:
         """The function returned for `slot`'s batch at `now` (the mapping deletes, polls on)."""
         self.busy -= 1
-        after = now + self.runtime.cycle_overhead_seconds / 2
+        after = self._worked(now, self.runtime.cycle_overhead_seconds / 2)
         if self.runtime.single_poller:
             self.loop.at(after + self.runtime.poll_interval_seconds, self._poll_local, slot)
             return
@@ -188,6 +218,4 @@ class EventSourceMapping:
         if not messages:
             self.loop.at(now + self.runtime.empty_poll_backoff_seconds, self._poll_local, slot)
             return
-        self.busy += 1
-        self.peak_busy = max(self.peak_busy, self.busy)
-        self.invoke(slot, messages, self._invoked_at(now, len(messages)))
+        self._invoke_later(slot, messages, now)

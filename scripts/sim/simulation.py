@@ -86,14 +86,15 @@ class Result:
 class Simulation:
     """Wires the parts together and runs them."""
 
-    def __init__(self, scenario: Scenario, label: str = "") -> None:
+    def __init__(self, scenario: Scenario, label: str = "", loop: Loop | None = None) -> None:
+        """`loop`: an event loop to continue (runs in turn sharing one clock); a new one else."""
         problem = aws_refuses(scenario.stack)
         if problem is not None and not scenario.runtime.single_poller:  # LocalStack accepts it
             raise ScenarioError(f"{label or scenario.name}: {problem}")
         self.scenario = scenario
         self.label = label or scenario.name
         self.rng = random.Random(scenario.seed)
-        self.loop = Loop()
+        self.loop = loop or Loop()
         stack = scenario.stack
         self.queue = Queue(
             visibility_timeout=stack.visibility_timeout,

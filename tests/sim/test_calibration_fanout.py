@@ -10,6 +10,8 @@ from sim import calibration, calibration_fanout
 
 LOCALSTACK, _ = calibration.load()
 SETUP, RUNS = calibration_fanout.load()
+ROWS = calibration_fanout.simulate(RUNS, SETUP, LOCALSTACK)
+IDS = [f"K={run.concurrency}" for run in RUNS]
 
 
 def test_the_measured_runs_are_stored() -> None:
@@ -19,13 +21,9 @@ def test_the_measured_runs_are_stored() -> None:
     assert all(run.invocations == 120 for run in RUNS)
 
 
-@pytest.mark.parametrize(
-    "run",
-    RUNS,
-    ids=[f"K={run.concurrency}" for run in RUNS],
-)
-def test_simulated_429_share_within_3_points(run: calibration_fanout.FanOutRun) -> None:
-    row = calibration_fanout.simulate(run, SETUP, LOCALSTACK)
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_simulated_429_share_within_3_points(row: calibration_fanout.FanOutRow) -> None:
+    run = row.run
     assert row.peak_concurrency == run.concurrency
     assert abs(row.share_429 - run.share_429) <= calibration_fanout.SHARE_TOLERANCE, (
         f"K={run.concurrency}: simulated 429 share {row.share_429:.1%}, measured "
@@ -33,10 +31,23 @@ def test_simulated_429_share_within_3_points(run: calibration_fanout.FanOutRun) 
     )
 
 
-@pytest.mark.parametrize("run", RUNS, ids=[f"K={run.concurrency}" for run in RUNS])
-def test_simulated_drain_within_20_percent(run: calibration_fanout.FanOutRun) -> None:
-    row = calibration_fanout.simulate(run, SETUP, LOCALSTACK)
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_simulated_drain_within_20_percent(row: calibration_fanout.FanOutRow) -> None:
+    run = row.run
     assert abs(row.drain_seconds / run.drain_seconds - 1) <= calibration_fanout.DRAIN_TOLERANCE, (
         f"K={run.concurrency}: simulated drain {row.drain_seconds:.1f} s, measured "
         f"{run.drain_seconds} s"
+    )
+
+
+def test_each_row_starts_with_the_environments_the_row_before_left() -> None:
+    assert [row.cold_starts for row in ROWS] == [1, 3, 8]
+
+
+def test_the_poller_cycle_comes_from_the_one_at_a_time_run() -> None:
+    cycle = calibration_fanout.poller_cycle(RUNS[0], SETUP, LOCALSTACK)
+    slower = calibration_fanout.FanOutRun(1, RUNS[0].drain_seconds * 1.5, 0.0, 360, 120)
+    assert 0.05 < cycle < RUNS[0].drain_seconds / RUNS[0].invocations
+    assert calibration_fanout.poller_cycle(slower, SETUP, LOCALSTACK) == pytest.approx(
+        cycle + RUNS[0].drain_seconds * 0.5 / 120
     )
