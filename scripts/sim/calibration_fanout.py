@@ -1,9 +1,10 @@
 """Calibration against real fan-out: the runs `make bench-fanout` measured through LocalStack
 (K concurrent invocations of the deployed function against a token-bucket entity API), stored
 in calibration_fanout.toml, beside the simulator configured the same way: the project's own
-poller (up to K batches at once, its own work per batch shared by the host's cores), the
-rows in turn on one stack (each row served first by the environments the row before left),
-LocalStack's other constants from calibration.toml."""
+poller (up to K batches at once, its own work per batch and the cold starts sharing the
+host's cores), the rows in turn on one stack (each row served first by the environments the
+row before left), the machine's speed (the poller's cycle, a cold start) read from the
+one-at-a-time run of the same measurement, LocalStack's other constants from calibration.toml."""
 
 from __future__ import annotations
 
@@ -30,15 +31,16 @@ RELEASE_SECONDS = 0.5
 HOST_CORES = 2
 """The cores of the machine the runs were measured on (calibration.toml's header): the
 project's poller, LocalStack and the function's processes share them, so K pollers' own work
-(receive, the invoke round trip, delete) is done two pieces at a time, and the K pollers
-released together start staggered."""
+(receive, the invoke round trip, delete) and new environments' cold starts are done two
+pieces at a time, and the K pollers released together start staggered."""
 GAP_SECONDS = 10.0
 """Between two rows the bench pauses the poller, publishes the next 6,000 changes (~1,000/s)
 and resets the API: about 10 s, which `scripts/bench/fanout.py` does not record. The rows
 share one stack, so LocalStack (which keeps an environment warm for 10 minutes) serves a row
 with the environments the row before left, each with its handler's Pacer: a pause under
-`FORGET_AFTER_SECONDS` (60 s) keeps its learnt rate. Any gap from ~10 to 60 s gives the same
-figures within a point (the rate really sent has decayed by then, the rest is kept)."""
+`FORGET_AFTER_SECONDS` (60 s) keeps its learnt rate. Gaps of 10, 30 and 55 s give K = 12
+4.3-6.0% 429s and K = 4 1.1% over six seeds (the rate really sent has decayed by then, the
+rest is kept)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class FanOutRun:
     share_429: float
     requests: int
     invocations: int
+    p50_seconds: float
+    max_seconds: float
+    """Invocation durations as the poller measured them (invoke call to answer)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,15 @@ def load(path: Path = FANOUT_FILE) -> tuple[dict[str, Any], list[FanOutRun]]:
     """The measured setup and the runs at a fixed K (the governed run is left out)."""
     document = tomllib.loads(path.read_text(encoding="utf-8"))
     runs = [
-        FanOutRun(r["K"], r["drain_seconds"], r["share_429"], r["requests"], r["invocations"])
+        FanOutRun(
+            r["K"],
+            r["drain_seconds"],
+            r["share_429"],
+            r["requests"],
+            r["invocations"],
+            r["p50"],
+            r["max"],
+        )
         for r in document["run"]
         if isinstance(r["K"], int)
     ]
@@ -91,6 +104,7 @@ def scenario_for(
     localstack: dict[str, Any],
     *,
     cycle_seconds: float,
+    cold_start_seconds: float,
     release_at: float = 0.0,
 ) -> Scenario:
     """The measured run as a scenario: K pollers released at `release_at` on the host's cores,
@@ -122,14 +136,21 @@ def scenario_for(
             initial_concurrency=run.concurrency,
             scale_down_floor=run.concurrency,
             cycle_overhead_seconds=cycle_seconds,
-            poller_cores=HOST_CORES,
-            cold_start_seconds=localstack["cold_start_seconds"],
+            host_cores=HOST_CORES,
+            cold_start_seconds=cold_start_seconds,
             poller_per_message_ms=localstack["poller_per_message_ms"],
             per_record_ms=localstack["per_record_ms"],
             invocation_overhead_seconds=localstack["invocation_overhead_seconds"],
             sqs_call_seconds=localstack["sqs_call_seconds"],
         ),
     )
+
+
+def cold_start(first: FanOutRun) -> float:
+    """A cold start on the machine as it was (the runtime process and the handler's imports,
+    CPU on the shared cores): the one-at-a-time run's longest invocation, its first on a fresh
+    stack, less its median one."""
+    return max(0.0, first.max_seconds - first.p50_seconds)
 
 
 def poller_cycle(first: FanOutRun, setup: dict[str, Any], localstack: dict[str, Any]) -> float:
@@ -140,7 +161,9 @@ def poller_cycle(first: FanOutRun, setup: dict[str, Any], localstack: dict[str, 
     (the handler and the per-message time, simulated without the API's limit)."""
     if first.concurrency != 1:
         raise ValueError(f"the first stored run must be K = 1, got K = {first.concurrency}")
-    scenario = scenario_for(first, setup, localstack, cycle_seconds=0.0)
+    scenario = scenario_for(
+        first, setup, localstack, cycle_seconds=0.0, cold_start_seconds=cold_start(first)
+    )
     unlimited = replace(scenario, api=replace(scenario.api, rate=1e6, burst=1e6))
     bare = Simulation(unlimited).run()  # nothing throttled, as measured
     if bare.drain_seconds is None:
@@ -154,13 +177,20 @@ def simulate(
     """Simulate the measured runs as the bench ran them: in turn, on one stack, each released
     `GAP_SECONDS` after the one before drained, with the execution environments (and their
     Pacers) it left."""
-    cycle = poller_cycle(runs[0], setup, localstack)
+    cycle, cold = poller_cycle(runs[0], setup, localstack), cold_start(runs[0])
     loop = Loop()
     environments: list[Environment] = []
     rows: list[FanOutRow] = []
     for run in runs:
         release_at = loop.now + GAP_SECONDS if rows else 0.0
-        scenario = scenario_for(run, setup, localstack, cycle_seconds=cycle, release_at=release_at)
+        scenario = scenario_for(
+            run,
+            setup,
+            localstack,
+            cycle_seconds=cycle,
+            cold_start_seconds=cold,
+            release_at=release_at,
+        )
         simulation = Simulation(scenario, loop=loop)
         simulation.function.free.extend(environments)
         loop.stopped = False

@@ -8,7 +8,7 @@ batching window has passed since the poller saw the first message.
 
 LocalStack (`single_poller`): one poller, one invocation at a time, sleeping the poll
 interval between batches and not holding a batch open for the window. The project's poller on
-LocalStack (`poller_cores`): K pollers whose own work per batch (receive, invoke round trip,
+LocalStack (`host_cores`): K pollers whose own work per batch (receive, invoke round trip,
 delete) shares the host's cores, so pollers released together start staggered.
 
 The function is invoked when the poller gets there (the receive's half of the cycle after the
@@ -17,10 +17,10 @@ receive), so the handler's clock, and its Pacer's pause between invocations, sta
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable
 
+from sim.cores import Cores
 from sim.loop import Loop
 from sim.scenario import Runtime, Stack
 from sim.sqs import Queue
@@ -52,6 +52,8 @@ class EventSourceMapping:
         stack: Stack,
         runtime: Runtime,
         invoke: Callable[[Slot, list[int], float], None],
+        *,
+        cores: Cores | None = None,
     ) -> None:
         self.loop = loop
         self.queue = queue
@@ -69,8 +71,8 @@ class EventSourceMapping:
         self.per_tick = runtime.scale_up_per_minute * SCALE_TICK_SECONDS / 60.0
         self.per_message = runtime.poller_per_message_ms / 1000
         self._credit = 0.0
-        self.cores = [0.0] * runtime.poller_cores
-        """When each core the pollers share is free (none: each poller works alone)."""
+        self.cores = cores or Cores(0)
+        """The cores the pollers' own work shares (none: each poller works alone)."""
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -158,19 +160,8 @@ class EventSourceMapping:
 
     def _invoked_at(self, now: float, messages: int) -> float:
         """When the function starts on a batch received at `now`."""
-        return self._worked(
-            now, self.runtime.cycle_overhead_seconds / 2 + self.per_message * messages
-        )
-
-    def _worked(self, now: float, seconds: float) -> float:
-        """When `seconds` of a poller's own work begun at `now` are done: at once, or on the
-        first of the shared cores to be free (`Runtime.poller_cores`)."""
-        cores = self.cores
-        if not cores:
-            return now + seconds
-        done = max(now, cores[0]) + seconds
-        heapq.heapreplace(cores, done)
-        return done
+        work = self.runtime.cycle_overhead_seconds / 2 + self.per_message * messages
+        return self.cores.done(now, work)
 
     def _go_idle(self, slot: Slot, now: float) -> None:
         if self.active > self.floor or self.active > self.maximum:
@@ -200,7 +191,7 @@ class EventSourceMapping:
     def finished(self, slot: Slot, now: float) -> None:
         """The function returned for `slot`'s batch at `now` (the mapping deletes, polls on)."""
         self.busy -= 1
-        after = self._worked(now, self.runtime.cycle_overhead_seconds / 2)
+        after = self.cores.done(now, self.runtime.cycle_overhead_seconds / 2)
         if self.runtime.single_poller:
             self.loop.at(after + self.runtime.poll_interval_seconds, self._poll_local, slot)
             return

@@ -29,6 +29,7 @@ from consumer.sqs import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
 from consumer.visibility import MAX_DELAY_SECONDS
 from sim import sqs
+from sim.cores import Cores
 from sim.entity_api import APPLIED, REJECTED, TRANSIENT, Answer, EntityApi
 from sim.esm import Slot
 from sim.loop import Loop
@@ -144,6 +145,7 @@ class Function:
         rng: random.Random,
         finished: Callable[[Slot, float], None],
         on_answer: Callable[[float, int], None],
+        cores: Cores | None = None,
     ) -> None:
         self.loop = loop
         self.queue = queue
@@ -158,6 +160,8 @@ class Function:
         self.counters = Counters()
         self.request_reserve = api.config.request_timeout_seconds + REQUEST_MARGIN_SECONDS
         self.per_record = self.runtime.per_record_ms / 1000
+        self.cores = cores or Cores(0)
+        """The host's cores a cold start shares (none on AWS)."""
 
     # ---- start ---------------------------------------------------------------------------
     def invoke(self, slot: Slot, messages: list[int], now: float) -> None:
@@ -168,7 +172,8 @@ class Function:
             environment, start = self.free.pop(), now
         else:
             counters.cold_starts += 1
-            environment, start = Environment(), now + self.runtime.cold_start_seconds
+            environment = Environment()
+            start = self.cores.done(now, self.runtime.cold_start_seconds)
         invocation = Invocation(slot, messages, now, environment)
         invocation.started = start
         timeout_at = start + self.stack.function_timeout

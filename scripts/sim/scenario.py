@@ -158,9 +158,10 @@ class Runtime:
     """The poller's own time per batch (receive, delete)."""
     poller_per_message_ms: float = 0.0
     """The poller's time per message of a batch (LocalStack: ReceiveMessage calls of 10)."""
-    poller_cores: int = 0
-    """Cores the pollers' own work (cycle and per-message time) shares, one piece at a time
-    each (the project's poller on LocalStack's host: 2); 0: every poller works alone (AWS)."""
+    host_cores: int = 0
+    """Cores shared by the pollers' own work (cycle and per-message time) and the environments'
+    cold starts, one piece at a time each (the project's poller on LocalStack's host: 2); 0:
+    nothing shared (AWS)."""
     single_poller: bool = False
     """LocalStack's poller: one invocation at a time, sleeping `poll_interval_seconds`."""
     poll_interval_seconds: float = 0.0
@@ -316,7 +317,7 @@ def _check(scenario: Scenario, where: str) -> None:
             "governor.period_seconds must be a multiple of 60 from 60 to 3600 (as Terraform's)",
         ),
         (scenario.sample_seconds > 0, "sample_seconds must be > 0"),
-        (scenario.runtime.poller_cores >= 0, "runtime.poller_cores must be >= 0"),
+        (scenario.runtime.host_cores >= 0, "runtime.host_cores must be >= 0"),
     ]
     for ok, message in rules:
         if not ok:

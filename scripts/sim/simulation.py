@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from sim import cost
+from sim.cores import Cores
 from sim.entity_api import EntityApi
 from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
@@ -105,6 +106,7 @@ class Simulation:
             schedule=self.loop.at,
         )
         self.api = EntityApi(scenario.api, random.Random(scenario.seed + 1))
+        cores = Cores(scenario.runtime.host_cores)
         self.function = Function(
             self.loop,
             self.queue,
@@ -113,9 +115,10 @@ class Simulation:
             rng=random.Random(scenario.seed + 2),
             finished=self._finished,
             on_answer=self._answered,
+            cores=cores,
         )
         self.esm = EventSourceMapping(
-            self.loop, self.queue, stack, scenario.runtime, self.function.invoke
+            self.loop, self.queue, stack, scenario.runtime, self.function.invoke, cores=cores
         )
         self.cloudwatch = CloudWatch(
             scenario.governor,

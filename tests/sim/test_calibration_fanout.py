@@ -4,6 +4,8 @@ share is within 3 points and its drain within 20% of the measured ones."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sim import calibration, calibration_fanout
@@ -46,7 +48,7 @@ def test_each_row_starts_with_the_environments_the_row_before_left() -> None:
 
 def test_the_poller_cycle_comes_from_the_one_at_a_time_run() -> None:
     cycle = calibration_fanout.poller_cycle(RUNS[0], SETUP, LOCALSTACK)
-    slower = calibration_fanout.FanOutRun(1, RUNS[0].drain_seconds * 1.5, 0.0, 360, 120)
+    slower = replace(RUNS[0], drain_seconds=RUNS[0].drain_seconds * 1.5)
     assert 0.05 < cycle < RUNS[0].drain_seconds / RUNS[0].invocations
     assert calibration_fanout.poller_cycle(slower, SETUP, LOCALSTACK) == pytest.approx(
         cycle + RUNS[0].drain_seconds * 0.5 / 120

@@ -154,7 +154,7 @@ def pollers_scenario(k: int, count: int, cores: int, **runtime: float) -> Simula
             "initial_concurrency": k,
             "scale_down_floor": k,
             "cycle_overhead_seconds": 0.2,
-            "poller_cores": cores,
+            "host_cores": cores,
             **runtime,
         },
         api={"rate": 1e6, "burst": 1e6},
@@ -209,3 +209,17 @@ def test_on_one_core_the_pollers_work_takes_turns_receive_and_delete_alike() -> 
     # 3.9 s on one core, ~1 s with each poller alone
     assert drain(cores=1) >= 19.5 * 0.2
     assert drain(cores=0) < 2.0
+
+
+def test_cold_starts_share_the_host_cores_too() -> None:
+    def drain(cores: int) -> float:
+        simulation = pollers_scenario(
+            4, 40, cores, cycle_overhead_seconds=0.0, cold_start_seconds=0.5
+        )
+        result = simulation.run()
+        assert result.drain_seconds is not None
+        return result.drain_seconds
+
+    # four batches, four new environments of 0.5 s of CPU each: 2 s on one core, 0.5 s apart
+    assert drain(cores=1) >= 2.0
+    assert drain(cores=0) < 1.0
