@@ -70,6 +70,8 @@ class FanOutRow:
     """Execution environments the row added to those the row before left."""
     cycle_seconds: float
     """The poller's own time per batch the simulation used (`poller_cycle`)."""
+    cold_start_seconds: float
+    """A cold start the simulation used (`cold_start`)."""
 
     @property
     def within(self) -> bool:
@@ -207,6 +209,7 @@ def simulate(
                 result.peak_concurrency,
                 result.cold_starts,
                 cycle,
+                cold,
             )
         )
     return rows
@@ -221,7 +224,12 @@ def compare(path: Path = FANOUT_FILE) -> list[FanOutRow]:
 
 def table(rows: list[FanOutRow]) -> Table:
     """Measured vs simulated fan-out."""
-    cycle = f", poller cycle {rows[0].cycle_seconds:.3f} s (from K = 1)" if rows else ""
+    cycle = (
+        f"; from K = 1: poller cycle {rows[0].cycle_seconds:.3f} s, "
+        f"cold start {rows[0].cold_start_seconds:.2f} s"
+        if rows
+        else ""
+    )
     out = Table(
         title=f"LocalStack fan-out measured vs simulated ({HOST_CORES} cores{cycle})",
         title_justify="left",
