@@ -139,6 +139,7 @@ def scenario_for(
             scale_down_floor=run.concurrency,
             cycle_overhead_seconds=cycle_seconds,
             host_cores=HOST_CORES,
+            oldest_environment_first=True,
             cold_start_seconds=cold_start_seconds,
             poller_per_message_ms=localstack["poller_per_message_ms"],
             per_record_ms=localstack["per_record_ms"],

@@ -38,6 +38,7 @@ from sim.scenario import Scenario
 from sim.sqs import Queue, calls_for
 
 NOT_SENT = 3
+_CREATED = itertools.count()
 _RETRIED, _COPIED, _EXPIRED = 0, 1, 2
 """What `_retry_plan` decided for a failed record."""
 
@@ -46,10 +47,12 @@ class Environment:
     """A Lambda execution environment: what the handler keeps at module level lives here
     (the Pacer, when `pacer_for_invocation` keeps one per environment)."""
 
-    __slots__ = ("pacers",)
+    __slots__ = ("created", "pacers")
 
     def __init__(self) -> None:
         self.pacers: list[delivery.Pacer] = []
+        self.created = next(_CREATED)
+        """Creation order, across runs that hand environments on (LocalStack's choice)."""
 
 
 class SimulatedDeadline(Deadline):
@@ -169,7 +172,7 @@ class Function:
         counters = self.counters
         counters.invocations += 1
         if self.free:
-            environment, start = self.free.pop(), now
+            environment, start = self._warm(), now
         else:
             counters.cold_starts += 1
             environment = Environment()
@@ -199,6 +202,14 @@ class Function:
             self.loop.at(ready, self._settle, invocation)
         for _ in range(invocation.lanes):
             self.loop.at(ready, self._next_request, invocation)
+
+    def _warm(self) -> Environment:
+        """A free warm environment: the one freed last, or LocalStack's first created."""
+        free = self.free
+        if not self.runtime.oldest_environment_first:
+            return free.pop()
+        oldest = min(range(len(free)), key=lambda i: free[i].created)
+        return free.pop(oldest)
 
     def _plan(self, invocation: Invocation) -> None:
         """Invalid records aside; the rest grouped by entity, one operation per entity."""

@@ -162,6 +162,9 @@ class Runtime:
     """Cores shared by the pollers' own work (cycle and per-message time) and the environments'
     cold starts, one piece at a time each (the project's poller on LocalStack's host: 2); 0:
     nothing shared (AWS)."""
+    oldest_environment_first: bool = False
+    """Which free warm environment an invocation gets: LocalStack's first created (its
+    AssignmentService); False: the one freed last (AWS does not say)."""
     single_poller: bool = False
     """LocalStack's poller: one invocation at a time, sleeping `poll_interval_seconds`."""
     poll_interval_seconds: float = 0.0

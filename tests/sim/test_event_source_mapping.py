@@ -6,6 +6,7 @@ from __future__ import annotations
 from sim_scenarios import small_scenario
 
 from sim.esm import Slot
+from sim.function import Environment
 from sim.simulation import Simulation
 
 
@@ -223,3 +224,15 @@ def test_cold_starts_share_the_host_cores_too() -> None:
     # four batches, four new environments of 0.5 s of CPU each: 2 s on one core, 0.5 s apart
     assert drain(cores=1) >= 2.0
     assert drain(cores=0) < 1.0
+
+
+def test_localstack_gives_an_invocation_the_first_created_free_environment() -> None:
+    def chosen(oldest_first: bool) -> int:
+        scenario = small_scenario(runtime={"oldest_environment_first": oldest_first})
+        function = Simulation(scenario).function
+        first, second, third = Environment(), Environment(), Environment()
+        function.free.extend([third, first, second])  # freed in this order
+        return [first, second, third].index(function._warm())
+
+    assert chosen(oldest_first=True) == 0  # LocalStack's AssignmentService
+    assert chosen(oldest_first=False) == 1  # the one freed last
