@@ -39,7 +39,7 @@ and resets the API: about 10 s, which `scripts/bench/fanout.py` does not record.
 share one stack, so LocalStack (which keeps an environment warm for 10 minutes) serves a row
 with the environments the row before left, each with its handler's Pacer: a pause under
 `FORGET_AFTER_SECONDS` (60 s) keeps its learnt rate. Gaps of 10, 30 and 55 s give K = 12
-4.3-6.0% 429s and K = 4 1.1% over six seeds (the rate really sent has decayed by then, the
+5.3-6.0% 429s and K = 4 1.6-1.9% over six seeds (the rate really sent has decayed by then, the
 rest is kept)."""
 
 
