@@ -39,6 +39,7 @@ from sim.sqs import Queue, calls_for
 
 NOT_SENT = 3
 _CREATED = itertools.count()
+"""Numbers environments in creation order, process-wide (runs may hand them on)."""
 _RETRIED, _COPIED, _EXPIRED = 0, 1, 2
 """What `_retry_plan` decided for a failed record."""
 
