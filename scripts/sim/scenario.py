@@ -160,6 +160,13 @@ class Runtime:
     """The poller's own time per batch (receive, delete)."""
     poller_per_message_ms: float = 0.0
     """The poller's time per message of a batch (LocalStack: ReceiveMessage calls of 10)."""
+    host_cores: int = 0
+    """Cores shared by the pollers' own work (cycle and per-message time) and the environments'
+    cold starts, one piece at a time each (the project's poller on LocalStack's host: 2); 0:
+    nothing shared (AWS)."""
+    oldest_environment_first: bool = False
+    """Which free warm environment an invocation gets: LocalStack's first created (its
+    AssignmentService); False: the one freed last (AWS does not say)."""
     single_poller: bool = False
     """LocalStack's poller: one invocation at a time, sleeping `poll_interval_seconds`."""
     poll_interval_seconds: float = 0.0
@@ -325,6 +332,7 @@ def _check(scenario: Scenario, where: str) -> None:
             "governor: 0 <= metric_lag_min_seconds <= metric_lag_max_seconds",
         ),
         (scenario.sample_seconds > 0, "sample_seconds must be > 0"),
+        (scenario.runtime.host_cores >= 0, "runtime.host_cores must be >= 0"),
     ]
     for ok, message in rules:
         if not ok:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from sim import cost
+from sim.cores import Cores
 from sim.entity_api import EntityApi
 from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
@@ -86,14 +87,15 @@ class Result:
 class Simulation:
     """Wires the parts together and runs them."""
 
-    def __init__(self, scenario: Scenario, label: str = "") -> None:
+    def __init__(self, scenario: Scenario, label: str = "", loop: Loop | None = None) -> None:
+        """`loop`: an event loop to continue (runs in turn sharing one clock); a new one else."""
         problem = aws_refuses(scenario.stack)
         if problem is not None and not scenario.runtime.single_poller:  # LocalStack accepts it
             raise ScenarioError(f"{label or scenario.name}: {problem}")
         self.scenario = scenario
         self.label = label or scenario.name
         self.rng = random.Random(scenario.seed)
-        self.loop = Loop()
+        self.loop = loop or Loop()
         stack = scenario.stack
         self.queue = Queue(
             visibility_timeout=stack.visibility_timeout,
@@ -104,6 +106,7 @@ class Simulation:
             schedule=self.loop.at,
         )
         self.api = EntityApi(scenario.api, random.Random(scenario.seed + 1))
+        cores = Cores(scenario.runtime.host_cores)
         self.function = Function(
             self.loop,
             self.queue,
@@ -112,9 +115,10 @@ class Simulation:
             rng=random.Random(scenario.seed + 2),
             finished=self._finished,
             on_answer=self._answered,
+            cores=cores,
         )
         self.esm = EventSourceMapping(
-            self.loop, self.queue, stack, scenario.runtime, self.function.invoke
+            self.loop, self.queue, stack, scenario.runtime, self.function.invoke, cores=cores
         )
         self.cloudwatch = CloudWatch(
             scenario.governor,
