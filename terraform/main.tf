@@ -128,7 +128,8 @@ module "governor" {
   event_source_mapping_uuid = module.consumer.event_source_mapping_uuid
   event_source_mapping_arn  = module.consumer.event_source_mapping_arn
   consumer_function_name    = module.consumer.function_name
-  queue_name                = module.queue.queue_name
+  queue_url                 = module.queue.queue_url
+  queue_arn                 = module.queue.queue_arn
   metrics_namespace         = local.metrics_namespace
 
   minimum_concurrency   = local.governor.minimum

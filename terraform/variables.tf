@@ -91,13 +91,13 @@ variable "event_source_mapping_enabled" {
 }
 
 variable "adaptive_concurrency" {
-  description = "The concurrency governor (off by default): a function from the same zip, run every minute, that moves the mapping's MaximumConcurrency between `minimum` and `maximum` (2 <= minimum <= maximum <= 1000) from the consumer's throttled share of requests (target `target_throttle_ratio`, in (0, 1)) and the queue's backlog, read over `period_seconds` (60-3600, a multiple of 60). While enabled, Terraform ignores the mapping's scaling_config; switching it on or off replaces the mapping (README: adaptive concurrency)."
+  description = "The concurrency governor (off by default): a function from the same zip, run every minute, that moves the mapping's MaximumConcurrency between `minimum` and `maximum` (2 <= minimum <= maximum <= 1000) from the consumer's throttled share of requests (target `target_throttle_ratio`, in (0, 1)) and the queue's backlog, deciding every `period_seconds` (10, 20 or 30 from the consumer's high-resolution metrics, several decisions a minute; or a multiple of 60 up to 3600, one a minute). While enabled, Terraform ignores the mapping's scaling_config; switching it on or off replaces the mapping (README: adaptive concurrency)."
   type = object({
     enabled               = optional(bool, false)
     minimum               = optional(number, 2)
     maximum               = optional(number, 20)
     target_throttle_ratio = optional(number, 0.05)
-    period_seconds        = optional(number, 60)
+    period_seconds        = optional(number, 10)
   })
   default  = {}
   nullable = false
@@ -117,8 +117,8 @@ variable "adaptive_concurrency" {
   }
 
   validation {
-    condition     = var.adaptive_concurrency.period_seconds >= 60 && var.adaptive_concurrency.period_seconds <= 3600 && var.adaptive_concurrency.period_seconds % 60 == 0
-    error_message = "adaptive_concurrency: period_seconds must be a multiple of 60 from 60 to 3600 (a CloudWatch metric period; the governor runs every minute)."
+    condition     = contains([10, 20, 30], var.adaptive_concurrency.period_seconds) || (var.adaptive_concurrency.period_seconds >= 60 && var.adaptive_concurrency.period_seconds <= 3600 && var.adaptive_concurrency.period_seconds % 60 == 0)
+    error_message = "adaptive_concurrency: period_seconds must be 10, 20 or 30 (high-resolution periods that divide the schedule's minute) or a multiple of 60 from 60 to 3600 (GetMetricData periods)."
   }
 
   validation {

@@ -38,6 +38,10 @@ failed), `not_attempted` (records whose change was not sent for lack of time),
 and `copy_failed_at_limit` (records whose copy was not made on their last receive before
 the redrive limit); each is also an EMF metric."""
 
+HIGH_RESOLUTION_METRICS = frozenset({"requests", "throttled"})
+"""Declared with StorageResolution 1: the governor reads them in periods of 10-30 s
+(consumer.governor.run); the others keep CloudWatch's standard 1-minute resolution."""
+
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
 """Lambda's log levels (AWS_LAMBDA_LOG_LEVEL), lowest first."""
 DEFAULT_LEVEL = "INFO"
@@ -88,8 +92,14 @@ def log(level: str, message: str, stream: TextIO | None = None, **fields: Any) -
     (stream or sys.stdout).write(json.dumps(line, default=str, separators=(",", ":")) + "\n")
 
 
-def emf_envelope(namespace: str, metrics: Iterable[str], timestamp_ms: int) -> dict[str, Any]:
-    """The `_aws` key of an EMF line: `metrics` (counts) by FunctionName in `namespace`."""
+def emf_envelope(
+    namespace: str,
+    metrics: Iterable[str],
+    timestamp_ms: int,
+    high_resolution: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The `_aws` key of an EMF line: `metrics` (counts) by FunctionName in `namespace`, those
+    in `high_resolution` stored per second."""
     return {
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -97,11 +107,18 @@ def emf_envelope(namespace: str, metrics: Iterable[str], timestamp_ms: int) -> d
                 {
                     "Namespace": namespace,
                     "Dimensions": [["FunctionName"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"} for name in metrics],
+                    "Metrics": [_definition(name, name in high_resolution) for name in metrics],
                 }
             ],
         }
     }
+
+
+def _definition(name: str, high_resolution: bool) -> dict[str, Any]:
+    """One EMF MetricDefinition (a count)."""
+    if high_resolution:
+        return {"Name": name, "Unit": "Count", "StorageResolution": 1}
+    return {"Name": name, "Unit": "Count"}
 
 
 def invocation_summary(
@@ -114,7 +131,10 @@ def invocation_summary(
     """The summary line: the counts as top-level fields, declared as EMF metrics."""
     return {
         **emf_envelope(
-            namespace, METRIC_NAMES, int(time.time() * 1000) if now_ms is None else now_ms
+            namespace,
+            METRIC_NAMES,
+            int(time.time() * 1000) if now_ms is None else now_ms,
+            HIGH_RESOLUTION_METRICS,
         ),
         **_common("INFO"),
         "message": "batch processed",

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # make bench-e2e: publish-to-applied throughput and latency through LocalStack, then the chaos
 #   scenario's drain time with visibility backoff on and off (bench.chaos), printed.
-#   Its own LocalStack instance ("bench", free ports) and stack, destroyed afterwards.
+#   Its own LocalStack instance (BENCH_INSTANCE, default "bench"; free ports) and stack,
+#   destroyed afterwards.
 #   BENCH_BATCH_SIZE (default 100), BENCH_WINDOW (default 1 s), BENCH_COUNT (default 2000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 # shellcheck source=scripts/localcloud/instance.sh
 source scripts/localcloud/instance.sh
-INSTANCE=bench
+INSTANCE="${BENCH_INSTANCE:-bench}"
 BATCH_SIZE="${BENCH_BATCH_SIZE:-100}"
 WINDOW="${BENCH_WINDOW:-1}"
 COUNT="${BENCH_COUNT:-2000}"

@@ -165,7 +165,7 @@ class Bench:
                 stats = self.api.stats()
                 seen = self.poller.mapping(self.mapping_uuid) or {}
                 if k is None and self.governor:
-                    self.governor.tick(stats, sqs, self.stack.queue_url, released)
+                    self.governor.tick(stats)
                 if seen.get("concurrency") and seen["concurrency"] != trace[-1]:
                     trace.append(int(seen["concurrency"]))  # as the poller runs it
                 status.update(

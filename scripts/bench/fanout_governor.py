@@ -1,12 +1,13 @@
 """Runs the deployed concurrency governor during the fan-out benchmark (bench.fanout).
 
 LocalStack extracts no EMF metrics from the consumer's logs, so every `period` seconds this
-puts what the governor reads with PutMetricData, as tests/integration/test_governor_wiring.py
-does: the consumer's `requests` and `throttled` of the period just ended (from the entity API's
-counters: its requests and its token bucket's 429s) and the queue's visible messages and oldest
-age; then it invokes the governor. Its EventBridge rule is disabled meanwhile, and its target
-removed (LocalStack keeps running a disabled schedule), so the bench alone sets the pace; its
-PERIOD_SECONDS is set to the bench's period. Everything is restored afterwards.
+puts what the governor reads from CloudWatch with PutMetricData (high-resolution), as
+tests/integration/test_governor_wiring.py does: the consumer's `requests` and `throttled` of
+the period just ended (from the entity API's counters: its requests and its token bucket's
+429s); the governor reads the queue's backlog itself. Then it invokes the governor (one
+decision: the event gives no `run_seconds`). Its EventBridge rule is disabled meanwhile, and
+its target removed (LocalStack keeps running a disabled schedule), so the bench alone sets the
+pace; its PERIOD_SECONDS is set to the bench's period. Everything is restored afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sbc_tools.ops import observations as observe
 from sbc_tools.ops import stack as stack_lookup
 from sbc_tools.ops.stack import set_function_environment
 
@@ -111,7 +111,7 @@ class GovernorDriver:
                 events.put_targets(Rule=rule, Targets=self.targets[rule])
             events.enable_rule(Name=rule)
 
-    def tick(self, stats: dict[str, Any], sqs: Any, queue_url: str, released: float) -> int | None:
+    def tick(self, stats: dict[str, Any]) -> int | None:
         """After each period boundary: put its metrics, run the governor; its setting."""
         now = time.time()
         boundary = math.floor(now / self.period) * self.period
@@ -124,9 +124,7 @@ class GovernorDriver:
         requests = counted[0] - self._counted[0]
         throttled = counted[1] - self._counted[1]
         self._boundary, self._counted = boundary, counted
-        visible, _ = observe.queue_depth(sqs, queue_url)
-        age = time.monotonic() - released if visible else 0.0
-        self.put_metrics(boundary - self.period / 2, requests, throttled, visible, age)
+        self.put_metrics(boundary - self.period / 2, requests, throttled)
         concurrency = self.invoke().get("concurrency")
         return int(concurrency) if isinstance(concurrency, int | float) else None
 
@@ -142,35 +140,29 @@ class GovernorDriver:
         """Start counting afresh (a new row)."""
         self._boundary = 0.0
 
-    def put_metrics(
-        self, at: float, requests: int, throttled: int, visible: int, age: float
-    ) -> None:
-        """Put one point of each metric the governor reads, at `at` (epoch seconds)."""
-        cloudwatch = self.stack.client("cloudwatch")
-        stamp = datetime.fromtimestamp(at, UTC)
-        consumer = [{"Name": "FunctionName", "Value": self.environment["CONSUMER_FUNCTION_NAME"]}]
-        queue = [{"Name": "QueueName", "Value": self.environment["QUEUE_NAME"]}]
-
-        def datum(name: str, value: float, dimensions: list[dict[str, str]]) -> dict[str, Any]:
-            return {
-                "MetricName": name,
-                "Dimensions": dimensions,
-                "Value": value,
-                "Timestamp": stamp,
-                "StorageResolution": 1,
-            }
-
-        cloudwatch.put_metric_data(
+    def put_metrics(self, at: float, requests: int, throttled: int) -> None:
+        """Put one point of each metric the governor reads from CloudWatch, at `at` (epoch
+        seconds), as the consumer's high-resolution EMF lines would."""
+        self.stack.client("cloudwatch").put_metric_data(
             Namespace=self.environment.get("METRICS_NAMESPACE", "SqsBatchConsumer"),
-            MetricData=[
-                datum("requests", requests, consumer),
-                datum("throttled", throttled, consumer),
-            ],
+            MetricData=consumer_metric_data(
+                self.environment["CONSUMER_FUNCTION_NAME"], at, requests, throttled
+            ),
         )
-        cloudwatch.put_metric_data(
-            Namespace="AWS/SQS",
-            MetricData=[
-                datum("ApproximateNumberOfMessagesVisible", visible, queue),
-                datum("ApproximateAgeOfOldestMessage", age, queue),
-            ],
-        )
+
+
+def consumer_metric_data(
+    function_name: str, at: float, requests: float, throttled: float
+) -> list[dict[str, Any]]:
+    """PutMetricData's MetricData for the consumer's `requests` and `throttled` at `at` (epoch
+    seconds), high-resolution as its EMF lines declare them."""
+    return [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
+            "Value": float(value),
+            "Timestamp": datetime.fromtimestamp(at, UTC),
+            "StorageResolution": 1,
+        }
+        for name, value in (("requests", requests), ("throttled", throttled))
+    ]

@@ -7,7 +7,12 @@ back empty. A batch is taken when `batch_size` messages (or 6 MB) are visible, e
 batching window has passed since the poller saw the first message.
 
 LocalStack (`single_poller`): one poller, one invocation at a time, sleeping the poll
-interval between batches and not holding a batch open for the window.
+interval between batches and not holding a batch open for the window. The project's poller on
+LocalStack (`host_cores`): K pollers whose own work per batch (receive, invoke round trip,
+delete) shares the host's cores, so pollers released together start staggered.
+
+The function is invoked when the poller gets there (the receive's half of the cycle after the
+receive), so the handler's clock, and its Pacer's pause between invocations, start then.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from sim.cores import Cores
 from sim.loop import Loop
 from sim.scenario import Runtime, Stack
 from sim.sqs import Queue
@@ -46,6 +52,8 @@ class EventSourceMapping:
         stack: Stack,
         runtime: Runtime,
         invoke: Callable[[Slot, list[int], float], None],
+        *,
+        cores: Cores | None = None,
     ) -> None:
         self.loop = loop
         self.queue = queue
@@ -63,6 +71,8 @@ class EventSourceMapping:
         self.per_tick = runtime.scale_up_per_minute * SCALE_TICK_SECONDS / 60.0
         self.per_message = runtime.poller_per_message_ms / 1000
         self._credit = 0.0
+        self.cores = cores or Cores(0)
+        """The cores the pollers' own work shares (none: each poller works alone)."""
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -134,13 +144,24 @@ class EventSourceMapping:
         if not messages:
             self._go_idle(slot, now)
             return
+        self._invoke_later(slot, messages, now)
+
+    def _invoke_later(self, slot: Slot, messages: list[int], now: float) -> None:
+        """Invoke the function with a batch received at `now` when the poller gets there: the
+        handler's clock (its Pacer's pause between invocations) starts then, not at the
+        receive."""
         self.busy += 1
         self.peak_busy = max(self.peak_busy, self.busy)
-        self.invoke(slot, messages, self._invoked_at(now, len(messages)))
+        self.loop.at(self._invoked_at(now, len(messages)), self._invoke_now, (slot, messages))
+
+    def _invoke_now(self, now: float, argument: tuple[Slot, list[int]]) -> None:
+        slot, messages = argument
+        self.invoke(slot, messages, now)
 
     def _invoked_at(self, now: float, messages: int) -> float:
         """When the function starts on a batch received at `now`."""
-        return now + self.runtime.cycle_overhead_seconds / 2 + self.per_message * messages
+        work = self.runtime.cycle_overhead_seconds / 2 + self.per_message * messages
+        return self.cores.done(now, work)
 
     def _go_idle(self, slot: Slot, now: float) -> None:
         if self.active > self.floor or self.active > self.maximum:
@@ -170,7 +191,7 @@ class EventSourceMapping:
     def finished(self, slot: Slot, now: float) -> None:
         """The function returned for `slot`'s batch at `now` (the mapping deletes, polls on)."""
         self.busy -= 1
-        after = now + self.runtime.cycle_overhead_seconds / 2
+        after = self.cores.done(now, self.runtime.cycle_overhead_seconds / 2)
         if self.runtime.single_poller:
             self.loop.at(after + self.runtime.poll_interval_seconds, self._poll_local, slot)
             return
@@ -188,6 +209,4 @@ class EventSourceMapping:
         if not messages:
             self.loop.at(now + self.runtime.empty_poll_backoff_seconds, self._poll_local, slot)
             return
-        self.busy += 1
-        self.peak_busy = max(self.peak_busy, self.busy)
-        self.invoke(slot, messages, self._invoked_at(now, len(messages)))
+        self._invoke_later(slot, messages, now)

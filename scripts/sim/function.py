@@ -31,6 +31,7 @@ from consumer.sqs import DLQ_RESERVE_SECONDS
 from consumer.time_budget import SAFETY_MARGIN_SECONDS, Deadline
 from consumer.visibility import MAX_DELAY_SECONDS
 from sim import draws, sqs
+from sim.cores import Cores
 from sim.entity_api import APPLIED, REJECTED, TRANSIENT, Answer, EntityApi
 from sim.esm import Slot
 from sim.loop import Loop
@@ -39,6 +40,8 @@ from sim.scenario import Scenario
 from sim.sqs import Queue, calls_for
 
 NOT_SENT = 3
+_CREATED = itertools.count()
+"""Numbers environments in creation order, process-wide (runs may hand them on)."""
 _RETRIED, _COPIED, _EXPIRED = 0, 1, 2
 """What `_retry_plan` decided for a failed record."""
 
@@ -47,10 +50,12 @@ class Environment:
     """A Lambda execution environment: what the handler keeps at module level lives here
     (the Pacer, when `pacer_for_invocation` keeps one per environment)."""
 
-    __slots__ = ("pacers",)
+    __slots__ = ("created", "pacers")
 
     def __init__(self) -> None:
         self.pacers: list[delivery.Pacer] = []
+        self.created = next(_CREATED)
+        """Creation order, across runs that hand environments on (LocalStack's choice)."""
 
 
 class SimulatedDeadline(Deadline):
@@ -132,8 +137,8 @@ class Counters:
     retried: int = 0
     copied: int = 0
     """Records re-sent as a delayed copy at the redrive limit (their originals acknowledged)."""
-    by_minute: dict[int, list[int]] = field(default_factory=dict)
-    """minute -> [requests, throttled] as the EMF lines of invocations ending in it."""
+    by_second: dict[int, list[int]] = field(default_factory=dict)
+    """second -> [requests, throttled] as the EMF lines of invocations ending in it."""
 
 
 class Function:
@@ -149,6 +154,7 @@ class Function:
         rng: random.Random,
         finished: Callable[[Slot, float], None],
         on_answer: Callable[[float, int], None],
+        cores: Cores | None = None,
     ) -> None:
         self.loop = loop
         self.queue = queue
@@ -163,6 +169,8 @@ class Function:
         self.counters = Counters()
         self.request_reserve = api.config.request_timeout_seconds + REQUEST_MARGIN_SECONDS
         self.per_record = self.runtime.per_record_ms / 1000
+        self.cores = cores or Cores(0)
+        """The host's cores a cold start shares (none on AWS)."""
 
     # ---- start ---------------------------------------------------------------------------
     def invoke(self, slot: Slot, messages: list[int], now: float) -> None:
@@ -170,10 +178,11 @@ class Function:
         counters = self.counters
         counters.invocations += 1
         if self.free:
-            environment, start = self.free.pop(), now
+            environment, start = self._warm(), now
         else:
             counters.cold_starts += 1
-            environment, start = Environment(), now + self.runtime.cold_start_seconds
+            environment = Environment()
+            start = self.cores.done(now, self.runtime.cold_start_seconds)
         invocation = Invocation(slot, messages, now, environment)
         invocation.started = start
         timeout_at = start + self.stack.function_timeout
@@ -199,6 +208,14 @@ class Function:
             self.loop.at(ready, self._settle, invocation)
         for _ in range(invocation.lanes):
             self.loop.at(ready, self._next_request, invocation)
+
+    def _warm(self) -> Environment:
+        """A free warm environment: the one freed last, or LocalStack's first created."""
+        free = self.free
+        if not self.runtime.oldest_environment_first:
+            return free.pop()
+        oldest = min(range(len(free)), key=lambda i: free[i].created)
+        return free.pop(oldest)
 
     def _plan(self, invocation: Invocation) -> None:
         """Invalid records aside; the rest grouped by entity, one operation per entity."""
@@ -323,9 +340,9 @@ class Function:
         queue.requests += sqs_calls
         counters.billed_ms += math.ceil((end - invocation.received) * 1000)
         stats = invocation.stats
-        minute = counters.by_minute.setdefault(int(end // 60), [0, 0])
-        minute[0] += stats.requests
-        minute[1] += stats.throttled
+        second = counters.by_second.setdefault(int(end), [0, 0])
+        second[0] += stats.requests
+        second[1] += stats.throttled
         counters.requests += stats.requests
         counters.throttled += stats.throttled
         self.loop.at(

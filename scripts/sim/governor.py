@@ -1,15 +1,19 @@
-"""The deployed governor's run (`consumer.governor.run.govern`) against simulated AWS clients.
+"""The deployed governor (`consumer.governor`) against simulated AWS clients.
 
-Every minute (the EventBridge rule Terraform creates, `rate(1 minute)`) the simulator calls
-the project's `govern()` with the environment Terraform gives it, and clients that answer
-as AWS would:
+Every minute (the EventBridge rule Terraform creates, `rate(1 minute)`, whose event gives the
+run `run_seconds` = 60) a run starts and decides at the instants
+`consumer.governor.schedule.decision_offsets` gives (every PERIOD_SECONDS of its minute); each
+decision calls the project's `govern()` with the environment Terraform gives it, and clients
+that answer as AWS would:
 
 - Lambda: GetEventSourceMapping (MaximumConcurrency, LastModified) and
   UpdateEventSourceMapping (applied to the simulated mapping at once);
-- CloudWatch: GetMetricData for the queries `govern()` sends (its periods and window), from
-  the consumer's EMF `requests` and `throttled` (summed per minute of the invocation's end)
-  and the queue's visible count and oldest age (sampled at each minute's end); a minute's
-  figures are readable only `metric_lag_*` seconds after it ends;
+- CloudWatch: GetMetricData for the queries `govern()` sends (its periods and window), from the
+  consumer's EMF `requests` and `throttled` (high-resolution: summed per second of the
+  invocation's end); a second's figures are readable only `metric_lag_*` seconds after it
+  ends (drawn per second: a period may be partly published, as EMF lines of different
+  execution environments reach CloudWatch Logs at different times);
+- SQS: GetQueueAttributes (ApproximateNumberOfMessages: the visible messages at that instant);
 - SSM: GetParameter / PutParameter of the governor's state parameter (the law's memory of
   its last change), which Terraform creates holding `{}`.
 """
@@ -25,18 +29,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.governor.run import GovernorConfig, govern
+from consumer.governor.run import BACKLOG_ATTRIBUTE, Clients, GovernorConfig, govern
+from consumer.governor.schedule import decision_offsets
 from sim.loop import Loop
 from sim.scenario import Governor
+from sim.sqs import Queue
 
 MINUTE = 60.0
 SCHEDULE_SECONDS = 60.0
-"""The governor's schedule: Terraform's EventBridge rule, `rate(1 minute)`."""
+"""The governor's schedule: Terraform's EventBridge rule, `rate(1 minute)`, and the
+`run_seconds` its target passes."""
 FIRST_RUN_OFFSET = 1.0
-"""The rule fires just after each minute boundary."""
+"""The rule fires just after each minute boundary (it has run every minute since the stack was
+deployed: the first run of a scenario comes in its first minute)."""
 DEPLOYED_BEFORE_SECONDS = 3600.0
 """The mapping was last modified (created by Terraform) this long before the scenario starts."""
 MAPPING_UUID = "00000000-0000-4000-8000-000000000001"
+SIMULATED_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/queue"
 STATE_PARAMETER = "/sim/governor/state"
 """The state parameter's name (Terraform names it after the governor function)."""
 
@@ -55,61 +64,44 @@ def _stamp(seconds: float) -> datetime:
 
 
 class CloudWatch:
-    """Per-minute figures as CloudWatch would hold them, each published after a lag; answers
-    GetMetricData at the simulated clock's instant."""
+    """The consumer's high-resolution figures as CloudWatch would hold them, each second's
+    published after a lag; answers GetMetricData at the simulated clock's instant."""
 
     def __init__(
         self,
         config: Governor,
         rng: random.Random,
-        by_minute: dict[int, list[int]] | None = None,
+        by_second: dict[int, list[int]] | None = None,
         clock: Callable[[], float] = lambda: math.inf,
     ) -> None:
         self.config = config
         self.rng = rng
-        self.by_minute: dict[int, list[int]] = {} if by_minute is None else by_minute
-        """minute -> [requests, throttled]: the consumer's EMF lines ending in it."""
+        self.by_second: dict[int, list[int]] = {} if by_second is None else by_second
+        """second -> [requests, throttled]: the consumer's EMF lines ending in it."""
         self.clock = clock
-        self.visible: dict[int, float] = {}
-        self.oldest_age: dict[int, float] = {}
         self._lag: dict[int, float] = {}
         self.calls = 0
 
-    def record_minute(self, minute: int, visible: float, oldest_age: float) -> None:
-        """The queue's figures for the minute that ended."""
-        self.visible[minute] = visible
-        self.oldest_age[minute] = oldest_age
-
-    def published_at(self, minute: int) -> float:
-        """When minute `minute`'s figures become readable."""
-        lag = self._lag.get(minute)
+    def published_at(self, second: int) -> float:
+        """When second `second`'s figures become readable."""
+        lag = self._lag.get(second)
         if lag is None:
             lag = self.rng.uniform(
                 self.config.metric_lag_min_seconds, self.config.metric_lag_max_seconds
             )
-            self._lag[minute] = lag
-        return (minute + 1) * MINUTE + lag
+            self._lag[second] = lag
+        return second + 1 + lag
 
-    def newest_published(self, now: float) -> int | None:
-        """The newest minute whose figures are readable at `now`."""
-        minute = int(now // MINUTE) - 1
-        while minute >= 0:
-            if self.published_at(minute) <= now:
-                return minute
-            minute -= 1
-        return None
-
-    def _minute_value(self, metric: str, minute: int) -> float | None:
-        if metric in {"requests", "throttled"}:
-            figures = self.by_minute.get(minute)
-            if figures is None:
-                return None  # no invocation ended in it: no EMF line, no datapoint
-            return float(figures[0] if metric == "requests" else figures[1])
-        if metric == "ApproximateNumberOfMessagesVisible":
-            return self.visible.get(minute)
-        if metric == "ApproximateAgeOfOldestMessage":
-            return self.oldest_age.get(minute)
-        return None
+    def _sum(self, metric: str, start: int, end: int, now: float) -> float | None:
+        """The published figures of seconds [start, end) summed; None when none is."""
+        index = 0 if metric == "requests" else 1
+        values = [
+            figures[index]
+            for second in range(start, end)
+            if (figures := self.by_second.get(second)) is not None
+            and self.published_at(second) <= now
+        ]
+        return float(sum(values)) if values else None
 
     def get_metric_data(
         self,
@@ -120,8 +112,7 @@ class CloudWatch:
         ScanBy: str = "TimestampDescending",  # noqa: N803
     ) -> dict[str, Any]:
         """GetMetricData: one result per query, a point per period of the query that has
-        published data (Sum or Maximum of its minutes), newest first unless ScanBy says
-        otherwise."""
+        published data (the Sum of its seconds), newest first unless ScanBy says otherwise."""
         self.calls += 1
         now = self.clock()
         start, end = StartTime.timestamp(), EndTime.timestamp()
@@ -129,19 +120,13 @@ class CloudWatch:
         for query in MetricDataQueries:
             stat = query["MetricStat"]
             metric, period = stat["Metric"]["MetricName"], int(stat["Period"])
-            if period % MINUTE:
-                raise ValueError(f"the simulated CloudWatch holds 1-minute data, not {period} s")
+            if metric not in {"requests", "throttled"} or stat["Stat"] != "Sum":
+                raise ValueError(f"the simulated CloudWatch holds the consumer's sums, not {stat}")
             points: list[tuple[float, float]] = []
             at = math.ceil(start / period) * period
             while at + period <= end:
-                values = [
-                    value
-                    for minute in range(int(at // MINUTE), int((at + period) // MINUTE))
-                    if self.published_at(minute) <= now
-                    and (value := self._minute_value(metric, minute)) is not None
-                ]
-                if values:
-                    total = sum(values) if stat["Stat"] == "Sum" else max(values)
+                total = self._sum(metric, int(at), int(at + period), now)
+                if total is not None:
                     points.append((at, total))
                 at += period
             points.sort(reverse=ScanBy == "TimestampDescending")
@@ -155,6 +140,31 @@ class CloudWatch:
                 }
             )
         return {"MetricDataResults": results}
+
+
+class QueueApi:
+    """SQS GetQueueAttributes for the simulated queue."""
+
+    def __init__(self, queue: Queue, clock: Callable[[], float]) -> None:
+        self.queue = queue
+        self.clock = clock
+        self.answers: list[tuple[float, int]] = []
+        """(instant, visible messages) of every call."""
+
+    def get_queue_attributes(
+        self,
+        *,
+        QueueUrl: str,  # noqa: N803 - boto3's parameter names
+        AttributeNames: Sequence[str],  # noqa: N803
+    ) -> dict[str, Any]:
+        """The visible messages now (the only attribute the governor asks for)."""
+        del QueueUrl
+        if list(AttributeNames) != [BACKLOG_ATTRIBUTE]:
+            raise ValueError(f"the simulated queue answers {BACKLOG_ATTRIBUTE} only")
+        now = self.clock()
+        visible = self.queue.visible_count(now)
+        self.answers.append((now, visible))
+        return {"Attributes": {BACKLOG_ATTRIBUTE: str(visible)}}
 
 
 class MappingApi:
@@ -230,7 +240,7 @@ def environment(config: Governor) -> dict[str, str]:
     return {
         "EVENT_SOURCE_MAPPING_UUID": MAPPING_UUID,
         "CONSUMER_FUNCTION_NAME": "consumer",
-        "QUEUE_NAME": "queue",
+        "QUEUE_URL": SIMULATED_QUEUE_URL,
         "MINIMUM_CONCURRENCY": str(config.minimum),
         "MAXIMUM_CONCURRENCY": str(config.maximum),
         "TARGET_THROTTLE_RATIO": repr(config.target_throttle_ratio),
@@ -248,20 +258,26 @@ class GovernorRunner:
         config: Governor,
         *,
         cloudwatch: CloudWatch,
+        queue: Queue,
         start_concurrency: int,
         apply: Callable[[int, float], None],
     ) -> None:
         self.loop = loop
         self.settings = GovernorConfig.from_environ(environment(config))
-        self.cloudwatch = cloudwatch
         cloudwatch.clock = self._clock
         start = self.settings.law_settings.clamp(start_concurrency)  # Terraform's initial setting
         self.mapping = MappingApi(start, -DEPLOYED_BEFORE_SECONDS, apply, self._clock)
         self.ssm = ParameterStore()
         self.ssm.values[STATE_PARAMETER] = "{}"  # as Terraform creates it
+        self.clients = Clients(self.mapping, cloudwatch, QueueApi(queue, self._clock), self.ssm)
+        self.offsets = decision_offsets(self.settings.period_seconds, SCHEDULE_SECONDS)
         self.changes: list[Change] = []
         self.decisions: list[Change] = []
-        """Every run: its instant, the setting it left, why."""
+        """Every decision: its instant, the setting it left, why."""
+
+    @property
+    def cloudwatch(self) -> CloudWatch:
+        return self.clients.cloudwatch  # type: ignore[no-any-return]
 
     def _clock(self) -> float:
         return self.loop.now
@@ -269,12 +285,17 @@ class GovernorRunner:
     def start(self, now: float) -> None:
         """Apply the starting setting and schedule the rule."""
         self.mapping.apply(self.mapping.concurrency, now)
-        self.loop.at(now + SCHEDULE_SECONDS + FIRST_RUN_OFFSET, self._run)
+        self.loop.at(now + FIRST_RUN_OFFSET, self._run)
 
     def _run(self, now: float, _: object = None) -> None:
+        """One scheduled run: its decisions, at the offsets the deployed entry point uses."""
         self.loop.at(now + SCHEDULE_SECONDS, self._run)
+        for offset in self.offsets:
+            self.loop.at(now + offset, self._one_decision)
+
+    def _one_decision(self, now: float, _: object = None) -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # its decision line
-            decision = govern(self.settings, self.mapping, self.cloudwatch, now, self.ssm)
+            decision = govern(self.settings, self.clients, now)
         made = Change(now, decision.concurrency, decision.reason)
         self.decisions.append(made)
         if decision.changed:

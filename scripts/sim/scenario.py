@@ -97,11 +97,13 @@ class Governor:
     minimum: int = 2
     maximum: int = 20
     target_throttle_ratio: float = 0.05
-    period_seconds: float = 60.0
-    """The metric period each decision reads (PERIOD_SECONDS): a multiple of 60, 60-3600."""
-    metric_lag_min_seconds: float = 60.0
-    metric_lag_max_seconds: float = 120.0
-    """A period's figures appear in CloudWatch this long (uniform in the range) after it ends."""
+    period_seconds: float = 10.0
+    """The metric period of each decision, and the time between decisions (PERIOD_SECONDS):
+    10, 20, 30, or a multiple of 60 up to 3600."""
+    metric_lag_min_seconds: float = 5.0
+    metric_lag_max_seconds: float = 30.0
+    """A second's figures (the consumer's high-resolution EMF metrics) appear in CloudWatch
+    this long (uniform in the range, drawn per second) after it ends (docs/tuning.md)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,13 @@ class Runtime:
     """The poller's own time per batch (receive, delete)."""
     poller_per_message_ms: float = 0.0
     """The poller's time per message of a batch (LocalStack: ReceiveMessage calls of 10)."""
+    host_cores: int = 0
+    """Cores shared by the pollers' own work (cycle and per-message time) and the environments'
+    cold starts, one piece at a time each (the project's poller on LocalStack's host: 2); 0:
+    nothing shared (AWS)."""
+    oldest_environment_first: bool = False
+    """Which free warm environment an invocation gets: LocalStack's first created (its
+    AssignmentService); False: the one freed last (AWS does not say)."""
     single_poller: bool = False
     """LocalStack's poller: one invocation at a time, sleeping `poll_interval_seconds`."""
     poll_interval_seconds: float = 0.0
@@ -308,11 +317,22 @@ def _check(scenario: Scenario, where: str) -> None:
             "governor.target_throttle_ratio in (0, 1)",
         ),
         (
-            60 <= scenario.governor.period_seconds <= 3600
-            and scenario.governor.period_seconds % 60 == 0,
-            "governor.period_seconds must be a multiple of 60 from 60 to 3600 (as Terraform's)",
+            scenario.governor.period_seconds in (10, 20, 30)
+            or (
+                60 <= scenario.governor.period_seconds <= 3600
+                and scenario.governor.period_seconds % 60 == 0
+            ),
+            "governor.period_seconds must be 10, 20, 30 or a multiple of 60 up to 3600 "
+            "(as Terraform's)",
+        ),
+        (
+            0
+            <= scenario.governor.metric_lag_min_seconds
+            <= scenario.governor.metric_lag_max_seconds,
+            "governor: 0 <= metric_lag_min_seconds <= metric_lag_max_seconds",
         ),
         (scenario.sample_seconds > 0, "sample_seconds must be > 0"),
+        (scenario.runtime.host_cores >= 0, "runtime.host_cores must be >= 0"),
     ]
     for ok, message in rules:
         if not ok:

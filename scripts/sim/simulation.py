@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim import cost, draws
+from sim.cores import Cores
 from sim.entity_api import EntityApi
 from sim.esm import EventSourceMapping, Slot
 from sim.function import Function
@@ -87,7 +88,8 @@ class Result:
 class Simulation:
     """Wires the parts together and runs them."""
 
-    def __init__(self, scenario: Scenario, label: str = "") -> None:
+    def __init__(self, scenario: Scenario, label: str = "", loop: Loop | None = None) -> None:
+        """`loop`: an event loop to continue (runs in turn sharing one clock); a new one else."""
         problem = aws_refuses(scenario.stack)
         if problem is not None and not scenario.runtime.single_poller:  # LocalStack accepts it
             raise ScenarioError(f"{label or scenario.name}: {problem}")
@@ -95,7 +97,7 @@ class Simulation:
         self.label = label or scenario.name
         self.uniforms = draws.Uniforms(random.Random(scenario.seed))
         """The producers' draws: entities and validity."""
-        self.loop = Loop()
+        self.loop = loop or Loop()
         stack = scenario.stack
         self.queue = Queue(
             visibility_timeout=stack.visibility_timeout,
@@ -106,6 +108,7 @@ class Simulation:
             schedule=self.loop.at,
         )
         self.api = EntityApi(scenario.api, random.Random(scenario.seed + 1))
+        cores = Cores(scenario.runtime.host_cores)
         self.function = Function(
             self.loop,
             self.queue,
@@ -114,14 +117,15 @@ class Simulation:
             rng=random.Random(scenario.seed + 2),
             finished=self._finished,
             on_answer=self._answered,
+            cores=cores,
         )
         self.esm = EventSourceMapping(
-            self.loop, self.queue, stack, scenario.runtime, self.function.invoke
+            self.loop, self.queue, stack, scenario.runtime, self.function.invoke, cores=cores
         )
         self.cloudwatch = CloudWatch(
             scenario.governor,
             random.Random(scenario.seed + 3),
-            by_minute=self.function.counters.by_minute,
+            by_second=self.function.counters.by_second,
         )
         self.governor: GovernorRunner | None = None
         if scenario.governor.enabled and not scenario.runtime.single_poller:
@@ -129,6 +133,7 @@ class Simulation:
                 self.loop,
                 scenario.governor,
                 cloudwatch=self.cloudwatch,
+                queue=self.queue,
                 start_concurrency=stack.maximum_concurrency,
                 apply=self.esm.set_maximum,
             )
@@ -207,13 +212,6 @@ class Simulation:
         self._requests = self._answers_429 = 0
         self._check_drained()
 
-    def _minute(self, now: float, _: object = None) -> None:
-        self.loop.at(now + MINUTE, self._minute)
-        minute = int(now // MINUTE) - 1
-        if minute >= 0:
-            visible = self.queue.visible_count(now)
-            self.cloudwatch.record_minute(minute, visible, self.queue.oldest_age(now))
-
     # ---- run -------------------------------------------------------------------------------------
     def run(self) -> Result:
         """Simulate until everything is finished or `max_duration_seconds` has passed."""
@@ -235,7 +233,6 @@ class Simulation:
         if self.governor is not None:
             self.governor.start(0.0)
         self.loop.at(0.0, self._sample)
-        self.loop.at(MINUTE, self._minute)
 
     def _result(self, wall: float) -> Result:
         scenario, queue, counters = self.scenario, self.queue, self.function.counters

@@ -366,7 +366,8 @@ run "governor_on" {
     condition = (
       module.governor[0].environment_variables["EVENT_SOURCE_MAPPING_UUID"] == "2f5e3f1e-0000-4000-8000-000000000000" &&
       module.governor[0].environment_variables["CONSUMER_FUNCTION_NAME"] == "orders" &&
-      module.governor[0].environment_variables["QUEUE_NAME"] == "orders" &&
+      module.governor[0].environment_variables["QUEUE_URL"] == "https://sqs.us-east-1.amazonaws.com/123456789012/orders" &&
+      module.governor[0].environment_variables["PERIOD_SECONDS"] == "10" &&
       module.governor[0].environment_variables["METRICS_NAMESPACE"] == "SqsBatchConsumer" &&
       module.governor[0].environment_variables["MINIMUM_CONCURRENCY"] == "3" &&
       module.governor[0].environment_variables["MAXIMUM_CONCURRENCY"] == "40"
@@ -514,12 +515,13 @@ run "rejects_bad_values_governor_ratio_0" {
   ]
 }
 
-# adaptive_concurrency: period_seconds 90. max_receive_count: 1 on a FIFO queue.
-run "rejects_bad_values_governor_period_90" {
+# adaptive_concurrency: period_seconds 15 (GetMetricData takes 10, 20, 30 or multiples of 60).
+# max_receive_count: 1 on a FIFO queue.
+run "rejects_bad_values_governor_period_15" {
   command = plan
 
   variables {
-    adaptive_concurrency               = { enabled = true, period_seconds = 90 }
+    adaptive_concurrency               = { enabled = true, period_seconds = 15 }
     fifo_queue                         = true
     batch_size                         = 10
     maximum_batching_window_in_seconds = 0

@@ -144,7 +144,7 @@ def test_the_governor_lowering_maximum_concurrency_lowers_the_invocations_run_at
     _set_concurrency(stack, poller, mapping_uuid, 8)
     now = time.time()
     for back in (15, 5):  # the governor's window: two 10-s periods, 60% throttled
-        governor.put_metrics(now - back, requests=100, throttled=60, visible=500, age=60)
+        governor.put_metrics(now - back, requests=100, throttled=60)
     decision = governor.invoke()
     lowered = int(decision["concurrency"])
     _wait_until_poller_runs(poller, mapping_uuid, lowered)

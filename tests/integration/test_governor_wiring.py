@@ -1,15 +1,15 @@
 """Integration: the concurrency governor deployed with the stack (adaptive_concurrency enabled).
 
-LocalStack does not extract EMF metrics from logs, so the test puts the consumer's and the
-queue's metrics with PutMetricData, invokes the governor and reads the mapping: throttling
-above target lowers MaximumConcurrency, a backlog without throttling raises it, both within
-the bounds; the EventBridge rule that runs it exists. The governor's period is shortened to
-10 s for the test (PERIOD_SECONDS, high-resolution metrics), so the law's wait for metrics
-that postdate a change is ~30 s instead of 3 minutes. The governor's schedule is paused
-meanwhile and the mapping starts from the top of the bounds, so only the test moves it; the
-mapping's setting is restored afterwards. LocalStack does not move the mapping's LastModified on
-UpdateEventSourceMapping (AWS does; the governor reads it as the time of the last change), so
-the test waits from the time of its own invocation.
+LocalStack does not extract EMF metrics from logs, so the test puts the consumer's metrics
+with PutMetricData (high-resolution, 10-s periods as Terraform's default), invokes the governor
+and reads the mapping: throttling above target lowers MaximumConcurrency; a real backlog (the
+mapping disabled while changes are published, so they wait in the queue the governor reads
+with GetQueueAttributes) without throttling raises it; both within the bounds; the
+EventBridge rule that runs it exists and passes each run its minute (`run_seconds`). The
+governor's schedule is paused meanwhile and the mapping starts from the top of the bounds, so
+only the test moves it; the mapping's setting is restored afterwards. LocalStack does not move
+the mapping's LastModified on UpdateEventSourceMapping (AWS does); the governor keeps the time
+of its own change in its state parameter, and the test waits from the time of its invocation.
 """
 
 from __future__ import annotations
@@ -19,11 +19,15 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from bench.fanout_governor import GovernorDriver
+from sbc_tools.ops import messages as message_factory
+from sbc_tools.ops import observations as observe
+from sbc_tools.ops import publish
 
 pytestmark = pytest.mark.integration
 
@@ -53,11 +57,29 @@ def governor(stack: Any) -> Iterator[dict[str, Any]]:
         driver.hand_back()
 
 
-def _put(driver: GovernorDriver, *, throttled: int, visible: int) -> None:
-    """Metrics of the last 30 s: 100 requests per 10 s, `throttled` of them, `visible` queued."""
+def _put(driver: GovernorDriver, *, throttled: int) -> None:
+    """Metrics of the last 30 s: 100 requests per 10 s, `throttled` of them."""
     now = time.time()
     for back in (25, 15, 5):
-        driver.put_metrics(now - back, 100, throttled, visible, 60 if visible else 0)
+        driver.put_metrics(now - back, 100, throttled)
+
+
+@contextmanager
+def _backlog(stack: Any, api: Any, waiter: Any, uuid: str, count: int) -> Iterator[None]:
+    """`count` valid changes waiting in the queue (the mapping disabled meanwhile); once the
+    mapping is enabled again, every one of them applied."""
+    lambda_client, sqs = stack.client("lambda"), stack.client("sqs")
+    lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
+    messages = message_factory.generate(count)
+    try:
+        time.sleep(3)  # more than a refresh of the poller: it stops receiving
+        publish.publish(sqs, stack.queue_url, [m.body for m in messages])
+        waiter(lambda: observe.queue_depth(sqs, stack.queue_url)[0] > 0, 30, "a visible backlog")
+        yield
+    finally:
+        lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)
+    ids = {m.event_id for m in messages if m.event_id}
+    waiter(lambda: ids <= message_factory.covered_event_ids(api.applied()), 90, "every change")
 
 
 def _invoke(stack: Any, name: str) -> dict[str, Any]:
@@ -79,7 +101,7 @@ def _wait_for_metrics_after(changed_at: float) -> None:
 
 
 def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
-    stack: Any, governor: dict[str, Any]
+    stack: Any, api: Any, waiter: Any, governor: dict[str, Any]
 ) -> None:
     environment = governor["environment"]
     uuid = environment["EVENT_SOURCE_MAPPING_UUID"]
@@ -88,6 +110,8 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     rules = governor["driver"].rules
     assert rules, "an EventBridge rule runs the governor"
     assert events.describe_rule(Name=rules[0])["ScheduleExpression"].startswith("rate(")
+    [target] = governor["driver"].targets[rules[0]]  # taken off while the test runs
+    assert json.loads(target["Input"]) == {"run_seconds": 60}
 
     # from the top of the bounds, wherever the tests before left the mapping
     stack.client("lambda").update_event_source_mapping(
@@ -96,9 +120,9 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     start, _ = _concurrency(stack, uuid)
     assert start == high
     _wait_for_metrics_after(time.time())
-    _put(governor["driver"], throttled=60, visible=500)
-    changed_at = time.time()
+    _put(governor["driver"], throttled=60)
     lowered = _invoke(stack, governor["name"])
+    changed_at = time.time()  # at or after the change the governor records
     after_decrease, _ = _concurrency(stack, uuid)
 
     assert lowered["changed"], lowered
@@ -107,12 +131,13 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     assert after_decrease >= low
 
     _wait_for_metrics_after(changed_at)
-    _put(governor["driver"], throttled=0, visible=500)
-    # From here: a run of the schedule queued before it was paused (an asynchronous invocation
-    # LocalStack delivers late) may have moved the mapping meanwhile, seeing the same metrics.
-    before_increase, _ = _concurrency(stack, uuid)
-    raised = _invoke(stack, governor["name"])
-    after_increase, _ = _concurrency(stack, uuid)
+    _put(governor["driver"], throttled=0)
+    with _backlog(stack, api, waiter, uuid, 30):
+        # From here: a run of the schedule queued before it was paused (an asynchronous
+        # invocation LocalStack delivers late) may have moved the mapping meanwhile.
+        before_increase, _ = _concurrency(stack, uuid)
+        raised = _invoke(stack, governor["name"])
+        after_increase, _ = _concurrency(stack, uuid)
 
     assert raised["reason"].startswith("increase"), raised
     assert after_increase == raised["concurrency"] > before_increase

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sim_scenarios import small_scenario
 
+from sim.esm import Slot
+from sim.function import Environment
 from sim.simulation import Simulation
 
 
@@ -140,3 +142,97 @@ def test_a_batch_longer_than_the_timeout_times_out_and_comes_back() -> None:
     # each invocation is stopped and billed at the timeout (plus the cold start)
     memory_gb = scenario.stack.memory_size / 1024
     assert result.gb_seconds <= 2 * (5.0 + scenario.runtime.cold_start_seconds) * memory_gb
+
+
+def pollers_scenario(k: int, count: int, cores: int, **runtime: float) -> Simulation:
+    """`count` messages at once for K pollers released together, each cycle 0.2 s of the
+    poller's own work shared by `cores` (0: each poller alone), an API without a limit."""
+    scenario = small_scenario(
+        count=count,
+        span=0.0,
+        stack={"maximum_concurrency": k},
+        runtime={
+            "initial_concurrency": k,
+            "scale_down_floor": k,
+            "cycle_overhead_seconds": 0.2,
+            "host_cores": cores,
+            **runtime,
+        },
+        api={"rate": 1e6, "burst": 1e6},
+    )
+    return Simulation(scenario)
+
+
+def invocation_starts(cores: int) -> tuple[list[float], list[float]]:
+    """12 pollers on 12 full batches: (the instants the function was invoked at, its clock at
+    each of them), over the first 0.65 s."""
+    simulation = pollers_scenario(12, 120, cores, cold_start_seconds=0.0)
+    invoked: list[float] = []
+    clock: list[float] = []
+    invoke = simulation.esm.invoke
+
+    def record(slot: Slot, messages: list[int], now: float) -> None:
+        invoked.append(now)
+        clock.append(simulation.loop.now)
+        invoke(slot, messages, now)
+
+    simulation.esm.invoke = record
+    simulation.start()
+    simulation.loop.run(0.65)
+    return invoked, clock
+
+
+def test_the_function_is_invoked_when_the_poller_gets_there_not_at_the_receive() -> None:
+    # the handler's clock (its Pacer's pause between invocations) must read the invoke instant
+    invoked, clock = invocation_starts(cores=0)
+    assert invoked == clock
+    assert min(invoked) >= 0.1  # half the cycle after the receive
+
+
+def test_pollers_alone_start_together_on_shared_cores_staggered() -> None:
+    alone, _ = invocation_starts(cores=0)
+    assert len(alone) == 12
+    assert max(alone) - min(alone) < 0.11
+    shared, _ = invocation_starts(cores=2)
+    # two cores, 0.1 s of receive work each (half the cycle): two batches invoked every 0.1 s
+    assert sorted(round(at, 3) for at in shared) == [
+        round(0.1 * (1 + i // 2), 3) for i in range(12)
+    ]
+
+
+def test_on_one_core_the_pollers_work_takes_turns_receive_and_delete_alike() -> None:
+    def drain(cores: int) -> float:
+        result = pollers_scenario(4, 200, cores).run()
+        assert result.drain_seconds is not None
+        return result.drain_seconds
+
+    # 20 batches of 0.2 s of the poller's own work each (the last delete after the drain):
+    # 3.9 s on one core, ~1 s with each poller alone
+    assert drain(cores=1) >= 19.5 * 0.2
+    assert drain(cores=0) < 2.0
+
+
+def test_cold_starts_share_the_host_cores_too() -> None:
+    def drain(cores: int) -> float:
+        simulation = pollers_scenario(
+            4, 40, cores, cycle_overhead_seconds=0.0, cold_start_seconds=0.5
+        )
+        result = simulation.run()
+        assert result.drain_seconds is not None
+        return result.drain_seconds
+
+    # four batches, four new environments of 0.5 s of CPU each: 2 s on one core, 0.5 s apart
+    assert drain(cores=1) >= 2.0
+    assert drain(cores=0) < 1.0
+
+
+def test_localstack_gives_an_invocation_the_first_created_free_environment() -> None:
+    def chosen(oldest_first: bool) -> int:
+        scenario = small_scenario(runtime={"oldest_environment_first": oldest_first})
+        function = Simulation(scenario).function
+        first, second, third = Environment(), Environment(), Environment()
+        function.free.extend([third, first, second])  # freed in this order
+        return [first, second, third].index(function._warm())
+
+    assert chosen(oldest_first=True) == 0  # LocalStack's AssignmentService
+    assert chosen(oldest_first=False) == 1  # the one freed last

@@ -1,6 +1,7 @@
 """The simulated governor is the deployed one: the same metric history, replayed into moto's
-server (CloudWatch, the Lambda mapping, the SSM state parameter) and read there by
-`consumer.governor.run.govern` with boto3, makes the same moves as in the simulation."""
+server (CloudWatch, the Lambda mapping, the SQS queue, the SSM state parameter) and read there by
+`consumer.governor.run.govern` with boto3, makes the same moves as in the simulation. The queue
+holds one message where the simulated one held some (the law asks only whether any wait)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from unittest import mock
 
 from sim_scenarios import small_scenario
 
-from consumer.governor.run import GovernorConfig, govern
+from bench.fanout_governor import consumer_metric_data
+from consumer.governor.run import Clients, GovernorConfig, govern
 from sim.governor import DEPLOYED_BEFORE_SECONDS, CloudWatch, environment
 from sim.scenario import RateChange
 from sim.simulation import Simulation
@@ -33,42 +35,27 @@ def aws_clock(at: float) -> Iterator[None]:
         yield
 
 
-def put_minute(
-    cloudwatch: Any, recorded: CloudWatch, minute: int, function: str, queue: str
-) -> None:
-    """One minute of the simulation's figures, as the consumer's EMF lines and SQS put them."""
-    stamp = datetime.fromtimestamp(EPOCH + minute * 60 + 30, UTC)
-    data = []
-    figures = recorded.by_minute.get(minute)
-    if figures is not None:
-        consumer = [{"Name": "FunctionName", "Value": function}]
-        for name, value in (("requests", figures[0]), ("throttled", figures[1])):
-            data.append(
-                {
-                    "MetricName": name,
-                    "Dimensions": consumer,
-                    "Value": float(value),
-                    "Timestamp": stamp,
-                }
-            )
-    if data:
-        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
-    queue_dims = [{"Name": "QueueName", "Value": queue}]
+def put_second(cloudwatch: Any, recorded: CloudWatch, second: int, function: str) -> None:
+    """One second of the simulation's figures, as the consumer's high-resolution EMF lines put
+    them."""
+    requests, throttled = recorded.by_second[second]
+    at = EPOCH + second + 0.5
     cloudwatch.put_metric_data(
-        Namespace="AWS/SQS",
-        MetricData=[
-            {
-                "MetricName": name,
-                "Dimensions": queue_dims,
-                "Value": float(value),
-                "Timestamp": stamp,
-            }
-            for name, value in (
-                ("ApproximateNumberOfMessagesVisible", recorded.visible[minute]),
-                ("ApproximateAgeOfOldestMessage", recorded.oldest_age[minute]),
-            )
-        ],
+        Namespace=NAMESPACE, MetricData=consumer_metric_data(function, at, requests, throttled)
     )
+
+
+def hold_messages(sqs: Any, url: str, waiting: bool) -> None:
+    """One message in the queue when `waiting`, none otherwise."""
+    visible = int(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"]
+    )
+    if waiting and not visible:
+        sqs.send_message(QueueUrl=url, MessageBody="waiting")
+    elif visible and not waiting:
+        sqs.purge_queue(QueueUrl=url)
 
 
 def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str) -> None:
@@ -82,8 +69,8 @@ def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str
             "rate": 60,
             "burst": 60,
             "latency_median_ms": 80,
-            "rate_changes": (RateChange(at=250.0, rate=5.0),),  # just before the increase, deep
-            # enough that the pacing kept per environment does not absorb it
+            "rate_changes": (RateChange(at=250.0, rate=5.0),),  # deep enough that the pacing
+            # kept per environment does not absorb it
         },
         governor={"enabled": True, "minimum": 2, "maximum": 20},
         max_duration_seconds=1500,
@@ -97,10 +84,10 @@ def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str
     increase, decrease = runner.changes[0], runner.changes[1]
     assert increase.reason.startswith("increase")
     assert decrease.reason.startswith("decrease")
-    # the limit drops just before the increase: the cut comes before any window starting after
-    # the increase (two whole minutes from the next one, published a minute later at least)
-    # could be read; the law's memory of the increase, kept in the state parameter, allows it
-    assert decrease.at < increase.at + 4 * 60
+    # the limit drops as the backlog makes the governor raise the setting: the cut follows
+    # within three decisions (the law's memory of the increase, kept in the state parameter,
+    # lets throttling its basis never saw cut before a whole window postdates the increase)
+    assert decrease.at <= increase.at + 30
 
     def client(service: str) -> Any:
         return boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1")
@@ -127,6 +114,7 @@ def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str
             FunctionName=name,
             BatchSize=10,
             ScalingConfig={"MaximumConcurrency": start},
+            Enabled=False,  # moto's mapping would take the messages
         )["UUID"]
     parameter = f"/{name}/governor-state"
     ssm.put_parameter(Name=parameter, Value="{}", Type="String")  # as Terraform creates it
@@ -135,21 +123,24 @@ def test_the_same_metric_history_makes_the_same_moves_on_moto(moto_endpoint: str
             **environment(scenario.governor),
             "EVENT_SOURCE_MAPPING_UUID": mapping,
             "CONSUMER_FUNCTION_NAME": name,
-            "QUEUE_NAME": name,
+            "QUEUE_URL": url,
             "METRICS_NAMESPACE": NAMESPACE,
             "GOVERNOR_STATE_PARAMETER": parameter,
         }
     )
     recorded = simulation.cloudwatch
+    backlog = dict(runner.clients.sqs.answers)
+    clients = Clients(lambda_client, cloudwatch, sqs, ssm)
     put: set[int] = set()
     replayed = []
     for run in runner.decisions:
-        for minute in sorted(recorded.visible):
-            if minute not in put and recorded.published_at(minute) <= run.at:
-                put_minute(cloudwatch, recorded, minute, name, name)
-                put.add(minute)
+        for second in sorted(recorded.by_second):
+            if second not in put and recorded.published_at(second) <= run.at:
+                put_second(cloudwatch, recorded, second, name)
+                put.add(second)
+        hold_messages(sqs, url, backlog[run.at] > 0)
         with aws_clock(EPOCH + run.at), contextlib.redirect_stdout(io.StringIO()):
-            decision = govern(config, lambda_client, cloudwatch, EPOCH + run.at, ssm)
+            decision = govern(config, clients, EPOCH + run.at)
         replayed.append(decision.concurrency)
         assert decision.reason == run.reason, f"run at {run.at:.0f} s"
     assert replayed == moves

@@ -31,10 +31,10 @@ def test_the_goals_missed_are_named() -> None:
     default = row("static 5", 5, 240.0)
     assert Verdict("x", best, default, row("governor", 5, 229.0, share=0.02)).missed() == []
     slow = Verdict("x", best, default, row("governor", 5, 250.0, share=0.02))
-    assert slow.missed() == ["drain", "vs default"]
+    assert slow.missed() == ["drain", "vs default (+10.0 s)"]
     throttled = Verdict("x", best, default, row("governor", 5, 210.0, share=0.06))
-    assert throttled.missed() == ["429", "vs default"]
+    assert throttled.missed() == ["429", "vs default (more 429s)"]
     assert Verdict("x", best, default, row("governor", 5, None)).missed() == [
         "drain",
-        "vs default",
+        "vs default (not drained)",
     ]

@@ -1,5 +1,6 @@
-"""The governor against moto's server (Lambda event source mapping, CloudWatch metrics):
-settings, decrease, hold while metrics are stale, increase, bounds, the log line, the entry."""
+"""The governor against moto's server (Lambda event source mapping, CloudWatch metrics, the
+SQS queue): settings, decrease, hold while metrics are stale or the API accepts nothing,
+increase, bounds, the log line, the entry and its decisions within a run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -20,7 +22,8 @@ from unittest import mock
 
 import pytest
 
-from consumer.governor.run import GovernorConfig, govern, window
+from bench.fanout_governor import consumer_metric_data
+from consumer.governor.run import Clients, GovernorConfig, govern, window
 from consumer.settings import SettingsError
 
 PERIOD = 60
@@ -33,15 +36,16 @@ class Stack:
 
     lambda_client: Any
     cloudwatch: Any
+    sqs: Any
     function: str
-    queue: str
+    queue_url: str
     mapping: str
 
     def environ(self, **overrides: str) -> dict[str, str]:
         return {
             "EVENT_SOURCE_MAPPING_UUID": self.mapping,
             "CONSUMER_FUNCTION_NAME": self.function,
-            "QUEUE_NAME": self.queue,
+            "QUEUE_URL": self.queue_url,
             "METRICS_NAMESPACE": NAMESPACE,
             "MINIMUM_CONCURRENCY": "2",
             "MAXIMUM_CONCURRENCY": "40",
@@ -62,35 +66,20 @@ class Stack:
         mapping = self.lambda_client.get_event_source_mapping(UUID=self.mapping)
         return float(mapping["LastModified"].timestamp())
 
-    def put(self, at: float, *, requests: float, throttled: float, visible: float) -> None:
-        """The consumer's and the queue's metrics at `at` (epoch seconds)."""
-        stamp = datetime.fromtimestamp(at, UTC)
-        consumer = [{"Name": "FunctionName", "Value": self.function}]
-        queue = [{"Name": "QueueName", "Value": self.queue}]
+    def clients(self, ssm: Any = None) -> Clients:
+        return Clients(self.lambda_client, self.cloudwatch, self.sqs, ssm)
+
+    def put(self, at: float, *, requests: float, throttled: float) -> None:
+        """The consumer's metrics at `at` (epoch seconds), as its EMF lines give them."""
         self.cloudwatch.put_metric_data(
             Namespace=NAMESPACE,
-            MetricData=[
-                {"MetricName": name, "Dimensions": consumer, "Value": value, "Timestamp": stamp}
-                for name, value in (("requests", requests), ("throttled", throttled))
-            ],
+            MetricData=consumer_metric_data(self.function, at, requests, throttled),
         )
-        self.cloudwatch.put_metric_data(
-            Namespace="AWS/SQS",
-            MetricData=[
-                {
-                    "MetricName": "ApproximateNumberOfMessagesVisible",
-                    "Dimensions": queue,
-                    "Value": visible,
-                    "Timestamp": stamp,
-                },
-                {
-                    "MetricName": "ApproximateAgeOfOldestMessage",
-                    "Dimensions": queue,
-                    "Value": 30.0 if visible else 0.0,
-                    "Timestamp": stamp,
-                },
-            ],
-        )
+
+    def backlog(self, count: int = 3) -> None:
+        """`count` messages waiting in the queue (the mapping is disabled: nobody takes them)."""
+        for n in range(count):
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=f"change {n}")
 
 
 @pytest.fixture
@@ -123,8 +112,9 @@ def stack(moto_endpoint: str) -> Stack:
         FunctionName=name,
         BatchSize=10,
         ScalingConfig={"MaximumConcurrency": 20},
+        Enabled=False,  # moto's mapping would take messages (and try Docker to run them)
     )["UUID"]
-    return Stack(lambda_client, client("cloudwatch"), name, name, mapping)
+    return Stack(lambda_client, client("cloudwatch"), sqs, name, url, mapping)
 
 
 class CallLog:
@@ -149,7 +139,8 @@ def run(stack: Stack, now: float, capsys: pytest.CaptureFixture[str], **env: str
     was called exactly when the decision is a change."""
     capsys.readouterr()
     lambda_client = CallLog(stack.lambda_client)
-    decision = govern(stack.config(**env), lambda_client, stack.cloudwatch, now)
+    clients = Clients(lambda_client, stack.cloudwatch, stack.sqs)
+    decision = govern(stack.config(**env), clients, now)
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
     updates = lambda_client.calls.count("update_event_source_mapping")
     assert updates == (1 if decision.changed else 0)
@@ -161,7 +152,7 @@ def test_throttling_above_target_cuts_the_concurrency_to_what_the_api_took(
 ) -> None:
     now = later(stack)
     since, until = window(now, PERIOD)
-    stack.put(until - 30, requests=100, throttled=30, visible=500)
+    stack.put(until - 30, requests=100, throttled=30)
 
     decision, line = run(stack, now, capsys)
 
@@ -187,7 +178,7 @@ def test_after_a_change_it_holds_until_the_metrics_postdate_it(
     )
     changed_at = stack.last_modified()
     now = changed_at + PERIOD  # the window still covers time before the change
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=50, visible=500)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=50)
 
     decision, line = run(stack, now, capsys)
 
@@ -200,36 +191,64 @@ def test_a_backlog_under_target_raises_it_by_the_headroom_left(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = later(stack)
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=5, visible=500)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=2)
+    stack.backlog()
 
     decision, line = run(stack, now, capsys)
 
-    # 5% throttled of a 10% target: half the headroom left, 20 + 0.5 x 20
-    assert (decision.concurrency, stack.concurrency()) == (30, 30)
+    # 2% throttled, increases below half the 10% target: 60% of that headroom, 20 + 0.6 x 20
+    assert (decision.concurrency, stack.concurrency()) == (32, 32)
     assert line["reason"].startswith("increase")
 
 
-@pytest.mark.parametrize(
-    ("older", "newer", "reason"),
-    [
-        (500, 0, "hold: no backlog"),  # the backlog was drained in the newest period
-        (0, 500, "increase"),  # a backlog built up in the newest period
-    ],
-)
-def test_the_queue_is_judged_by_its_newest_period(
-    stack: Stack, capsys: pytest.CaptureFixture[str], older: float, newer: float, reason: str
+@pytest.mark.parametrize(("waiting", "reason"), [(0, "hold: no backlog"), (3, "increase")])
+def test_the_backlog_is_read_from_the_queue_when_deciding(
+    stack: Stack, capsys: pytest.CaptureFixture[str], waiting: int, reason: str
 ) -> None:
+    """No metric lag on the backlog: what waits in the queue at the decision counts, even
+    with CloudWatch's queue metrics saying otherwise (the governor does not read them)."""
     now = later(stack)
     until = window(now, PERIOD)[1]
-    stack.put(until - PERIOD - 30, requests=50, throttled=0, visible=older)
-    stack.put(until - 30, requests=50, throttled=0, visible=newer)
+    stack.put(until - PERIOD - 30, requests=50, throttled=0)
+    stack.put(until - 30, requests=50, throttled=0)
+    stack.cloudwatch.put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": stack.function}],
+                "Value": 500 - 500 * bool(waiting),
+                "Timestamp": datetime.fromtimestamp(until - 30, UTC),
+            }
+        ],
+    )
+    stack.backlog(waiting)
 
     decision, line = run(stack, now, capsys)
 
-    assert line["visible_messages"] == newer
+    assert line["visible_messages"] == waiting
     assert line["requests"] == 100
     assert line["reason"].startswith(reason)
     assert decision.changed is (reason == "increase")
+
+
+def test_a_period_in_which_the_api_accepted_nothing_holds(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outage (every request refused, 503s counted as throttled) is not a rate limit: the
+    governor keeps the setting for the recovery instead of cutting it to the minimum."""
+    now = later(stack)
+    until = window(now, PERIOD)[1]
+    stack.put(until - PERIOD - 30, requests=100, throttled=10)
+    stack.put(until - 30, requests=40, throttled=40)
+    stack.backlog()
+
+    decision, line = run(stack, now, capsys)
+
+    assert (decision.concurrency, decision.changed) == (20, False)
+    assert line["reason"].startswith("hold: the API accepted nothing")
+    assert line["periods_nothing_accepted"] == 1
+    assert line["throttle_ratio"] == pytest.approx(50 / 140)
 
 
 def test_a_mapping_without_a_setting_is_cut_from_the_maximum(
@@ -239,7 +258,7 @@ def test_a_mapping_without_a_setting_is_cut_from_the_maximum(
     stack.lambda_client.update_event_source_mapping(UUID=stack.mapping, ScalingConfig={})
     assert stack.concurrency() is None
     now = later(stack)
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=55, visible=500)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=55)
 
     decision, line = run(stack, now, capsys)
 
@@ -256,7 +275,7 @@ def test_no_backlog_and_no_data_both_hold_without_calling_update(
     decision, line = run(stack, now, capsys)  # nothing published in the window
     assert (decision.changed, line["reason"]) == (False, "hold: metrics missing")
 
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=0, visible=0)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=0)
     decision, line = run(stack, now, capsys)
     assert (decision.changed, line["reason"]) == (False, "hold: no backlog")
     assert stack.last_modified() == before
@@ -264,7 +283,7 @@ def test_no_backlog_and_no_data_both_hold_without_calling_update(
 
 def test_it_stays_within_its_bounds(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     now = later(stack)
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=90, visible=500)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=90)
 
     decision, _ = run(stack, now, capsys, MINIMUM_CONCURRENCY="15")
 
@@ -278,7 +297,7 @@ def test_a_mapping_set_by_hand_above_the_maximum_is_brought_within_bounds(
         UUID=stack.mapping, ScalingConfig={"MaximumConcurrency": 900}
     )
     now = later(stack)
-    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=0, visible=0)
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=0)
 
     decision, line = run(stack, now, capsys)
 
@@ -292,14 +311,16 @@ def test_a_mapping_set_by_hand_above_the_maximum_is_brought_within_bounds(
         ({"EVENT_SOURCE_MAPPING_UUID": ""}, "EVENT_SOURCE_MAPPING_UUID is required"),
         ({"EVENT_SOURCE_MAPPING_UUID": "abc"}, "EVENT_SOURCE_MAPPING_UUID must be"),
         ({"CONSUMER_FUNCTION_NAME": "a b"}, "CONSUMER_FUNCTION_NAME must be"),
-        ({"QUEUE_NAME": ""}, "QUEUE_NAME is required"),
+        ({"QUEUE_URL": ""}, "QUEUE_URL is required"),
+        ({"QUEUE_URL": "orders"}, "QUEUE_URL must be an SQS queue URL"),
         ({"MINIMUM_CONCURRENCY": "1"}, "MINIMUM_CONCURRENCY must be an integer in 2-1000"),
         ({"MAXIMUM_CONCURRENCY": "1001"}, "MAXIMUM_CONCURRENCY must be an integer in 2-1000"),
         ({"MAXIMUM_CONCURRENCY": ""}, "MAXIMUM_CONCURRENCY is required"),
         ({"MINIMUM_CONCURRENCY": "50"}, "MINIMUM_CONCURRENCY (50) must not exceed"),
         ({"TARGET_THROTTLE_RATIO": "1"}, "TARGET_THROTTLE_RATIO must be in (0, 1)"),
         ({"TARGET_THROTTLE_RATIO": "x"}, "TARGET_THROTTLE_RATIO must be a number"),
-        ({"PERIOD_SECONDS": "90"}, "PERIOD_SECONDS must be a multiple of 60"),
+        ({"PERIOD_SECONDS": "90"}, "PERIOD_SECONDS must be 10, 20, 30 or a multiple of 60"),
+        ({"PERIOD_SECONDS": "15"}, "PERIOD_SECONDS must be 10, 20, 30 or a multiple of 60"),
         ({"PERIOD_SECONDS": "5"}, "PERIOD_SECONDS must be an integer in 10-3600"),
         ({"METRICS_NAMESPACE": "AWS/Lambda"}, "METRICS_NAMESPACE"),
         ({"GOVERNOR_STATE_PARAMETER": "a name with spaces"}, "GOVERNOR_STATE_PARAMETER must be"),
@@ -338,10 +359,73 @@ def test_the_entry_point_runs_one_decision(
     answer = governor.lambda_handler({"source": "aws.events"}, None)
 
     # the mapping was created moments ago: its metrics cannot postdate it yet
-    assert answer == {"concurrency": 20, "changed": False, "reason": answer["reason"]}
+    assert answer == {
+        "concurrency": 20,
+        "changed": False,
+        "reason": answer["reason"],
+        "decisions": 1,  # no run_seconds in the event: one decision
+        "changes": 0,
+    }
     assert "hold" in answer["reason"]
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
     assert line["governor_concurrency"] == 20
+
+
+class LambdaContext:
+    """What the handler reads of Lambda's context: the time left of `seconds` by `clock`."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.deadline = clock() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - self.clock()) * 1000)
+
+
+@pytest.mark.parametrize(
+    ("period", "budget", "decisions"),
+    [
+        ("10", 80.0, 6),  # the schedule's run: every period of its minute
+        ("20", 80.0, 3),
+        ("60", 30.0, 1),
+        ("10", 20.0, 1),  # too little time left for a second decision
+    ],
+)
+def test_a_scheduled_run_decides_every_period_of_its_minute(
+    stack: Stack,
+    entry: Callable[[dict[str, str]], Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    period: str,
+    budget: float,
+    decisions: int,
+) -> None:
+    governor = entry(stack.environ(PERIOD_SECONDS=period))
+    clock = [time.time()]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the run's waits, without waiting
+        waits.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(governor, "_clock", lambda: clock[0])
+    monkeypatch.setattr(governor, "_sleep", sleep)
+    capsys.readouterr()
+
+    answer = governor.lambda_handler({"run_seconds": 60}, LambdaContext(budget, lambda: clock[0]))
+
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    assert answer["decisions"] == len(lines) == decisions
+    assert sum(waits) == pytest.approx(int(period) * (decisions - 1), abs=0.5)
+
+
+@pytest.mark.parametrize("bad", ["60", -1, 601, True, None])
+def test_a_bad_run_span_is_named(
+    stack: Stack, entry: Callable[[dict[str, str]], Any], bad: object
+) -> None:
+    governor = entry(stack.environ())
+    with pytest.raises(ValueError, match="run_seconds must be a number of seconds"):
+        governor.lambda_handler({"run_seconds": bad}, LambdaContext(60))
 
 
 def test_a_bad_setting_fails_the_cold_start(
@@ -415,7 +499,7 @@ def remembered_increase(stack: Stack, ssm: Any, stored: dict[str, Any]) -> tuple
     )
     now = stack.last_modified() + PERIOD
     until = window(now, PERIOD)[1]
-    stack.put(until - 30, requests=100, throttled=50, visible=500)
+    stack.put(until - 30, requests=100, throttled=50)
     parameter = f"/{stack.function}/governor-state"
     ssm.put_parameter(Name=parameter, Value=json.dumps(stored), Type="String")
     return now, parameter
@@ -431,7 +515,7 @@ def test_the_memory_of_an_increase_lets_throttling_cut_at_once(
     now, parameter = remembered_increase(stack, ssm, stored)
 
     config = stack.config(GOVERNOR_STATE_PARAMETER=parameter)
-    decision = govern(config, stack.lambda_client, stack.cloudwatch, now, ssm)
+    decision = govern(config, stack.clients(ssm), now)
 
     assert (decision.concurrency, decision.changed) == (8, True)
     assert decision.reason.startswith("decrease")
@@ -458,7 +542,7 @@ def test_without_a_memory_that_matches_the_mapping_it_waits(
     ssm.put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True)
 
     config = stack.config(GOVERNOR_STATE_PARAMETER=parameter)
-    decision = govern(config, stack.lambda_client, stack.cloudwatch, now, ssm)
+    decision = govern(config, stack.clients(ssm), now)
 
     assert (decision.concurrency, decision.changed) == (16, False)
     assert "waiting for metrics" in decision.reason
@@ -470,7 +554,7 @@ def test_a_missing_parameter_is_no_memory_and_no_error(
 ) -> None:
     now, _ = remembered_increase(stack, ssm, {})
     config = stack.config(GOVERNOR_STATE_PARAMETER=f"/{stack.function}/no-such-parameter")
-    decision = govern(config, stack.lambda_client, stack.cloudwatch, now, ssm)
+    decision = govern(config, stack.clients(ssm), now)
     assert (decision.concurrency, decision.changed) == (16, False)
     capsys.readouterr()
 
@@ -482,7 +566,7 @@ def test_metrics_published_late_are_still_read(
     the governor judges the newest ones that do."""
     now = later(stack, periods=8)
     until = window(now, PERIOD)[1]
-    stack.put(until - 3 * PERIOD - 30, requests=100, throttled=30, visible=500)
+    stack.put(until - 3 * PERIOD - 30, requests=100, throttled=30)
 
     decision, line = run(stack, now, capsys)
 
@@ -490,3 +574,34 @@ def test_metrics_published_late_are_still_read(
     assert decision.concurrency < 20
     assert decision.reason.startswith("decrease")
     assert line["throttle_ratio"] == pytest.approx(0.3)  # the late period's figures
+
+
+def test_the_memory_keeps_the_time_of_the_change_where_last_modified_does_not_move(
+    stack: Stack, ssm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LocalStack does not move LastModified on an update: the law's own record of when it
+    changed the setting keeps it from acting twice on the same evidence."""
+    now = later(stack)  # LastModified is four periods old
+    stack.put(window(now, PERIOD)[1] - 30, requests=100, throttled=50)
+    parameter = f"/{stack.function}/governor-state"
+    stored = {"concurrency": 20, "previous_concurrency": 40, "changed_at": now - 5, "ceiling": 40}
+    ssm.put_parameter(Name=parameter, Value=json.dumps(stored), Type="String")
+    config = stack.config(GOVERNOR_STATE_PARAMETER=parameter)
+
+    held = govern(config, stack.clients(ssm), now)
+    assert (held.concurrency, held.changed) == (20, False)
+    assert "waiting for metrics" in held.reason
+    assert held.state.ceiling == 40
+
+    ssm.put_parameter(Name=parameter, Value="{}", Type="String", Overwrite=True)
+    cut = govern(config, stack.clients(ssm), now)  # no record: LastModified alone
+    assert (cut.concurrency, cut.changed) == (11, True)  # 20 x 0.5 / 0.9
+    saved = json.loads(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    assert saved == {
+        "concurrency": 11,
+        "previous_concurrency": 20,
+        "basis_until": cut.state.basis_until,
+        "changed_at": now,
+        "ceiling": 20,
+    }
+    capsys.readouterr()

@@ -36,7 +36,11 @@ def test_summary_is_one_emf_line_with_the_contract_counts() -> None:
             {
                 "Namespace": "Team/Orders",
                 "Dimensions": [["FunctionName"]],
-                "Metrics": [{"Name": name, "Unit": "Count"} for name in METRIC_NAMES],
+                "Metrics": [
+                    {"Name": name, "Unit": "Count"}
+                    | ({"StorageResolution": 1} if name in {"requests", "throttled"} else {})
+                    for name in METRIC_NAMES
+                ],
             }
         ],
     }

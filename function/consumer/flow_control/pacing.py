@@ -65,10 +65,12 @@ existed), the most a throttle cuts from. The half-second buckets of the measured
 invocation's requests leave together (three in 10 ms read as 6/s) and do not count the pauses
 (`resume`), so under fan-out they overstate an environment's share several times, and a fresh
 environment throttled after its first few requests was cut to 0.7 x 6/s instead of ~1/s.
-Simulated fan-out (calibration_fanout.toml's setup, 20 requests/s, this law against botocore's):
-K = 12 22.6% -> 7.5% 429s, K = 4 5.4% -> 1.6%, drains +5% and +7%. The price: one environment
-throttled alone is cut deeper and climbs back slower (5 requests/s: 74 s -> 85 s for 6,000
-changes; 8/s: 48 s -> 52 s); unthrottled (K = 1 at 20/s) it is unchanged."""
+Simulated fan-out when it was chosen (calibration_fanout.toml's setup, 20 requests/s, this law
+against botocore's, before the simulator staggered the pollers' start): K = 12 22.6% -> 7.5%
+429s, K = 4 5.4% -> 1.6%, drains +5% and +7%; measured through LocalStack since: K = 12 4.8%.
+The price: one environment throttled alone is cut deeper and climbs back slower (5 requests/s:
+74 s -> 85 s for 6,000 changes; 8/s: 48 s -> 52 s); unthrottled (K = 1 at 20/s) it is
+unchanged."""
 _EPSILON = 1e-9
 """Token shortfall treated as none (float rounding must not yield endless tiny waits)."""
 

@@ -1,8 +1,9 @@
 """Lambda entry point of the concurrency governor: `consumer.governor.lambda_handler`.
 
-Run every PERIOD_SECONDS by an EventBridge rule; what one run does is in consumer.governor.run.
-Settings are read at cold start: a bad or missing one fails it with a SettingsError naming
-the setting. boto3 is imported on the first run.
+Run every minute by an EventBridge rule whose event gives the run's span (`run_seconds`); the
+run decides every PERIOD_SECONDS within it (consumer.governor.schedule); what one decision
+does is in consumer.governor.run. Settings are read at cold start: a bad or missing one fails
+it with a SettingsError naming the setting. boto3 is imported on the first run.
 """
 
 from __future__ import annotations
@@ -12,27 +13,61 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from consumer.governor.run import GovernorConfig, govern
+from consumer.governor.run import Clients, GovernorConfig, govern
+from consumer.governor.schedule import DECISION_RESERVE_SECONDS, decision_offsets, run_seconds
 from consumer.telemetry import log
 
 CONFIG = GovernorConfig.from_environ(os.environ)
 
 
 @lru_cache(maxsize=1)
-def _clients() -> tuple[Any, Any, Any]:
-    """The Lambda, CloudWatch and SSM clients, built on the first run (boto3 imported here)."""
+def _clients() -> Clients:
+    """The Lambda, CloudWatch, SQS and SSM clients, built on the first run (boto3 imported
+    here)."""
     import boto3  # noqa: PLC0415 - lazy: the consumer shares this package and never needs it
 
-    return boto3.client("lambda"), boto3.client("cloudwatch"), boto3.client("ssm")
+    return Clients(
+        boto3.client("lambda"), boto3.client("cloudwatch"), boto3.client("sqs"), boto3.client("ssm")
+    )
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """One scheduled run; returns the decision. An AWS error is logged and raised (so the
-    governor's error alarm sees it); the mapping is then left as it was."""
-    del event, context
-    lambda_client, cloudwatch, ssm = _clients()
+    """One run: a decision every period of the event's `run_seconds` (none: one decision);
+    returns the last decision, how many were made and how many changed the setting. An AWS
+    error is logged and raised (so the governor's error alarm sees it); the mapping is then
+    left as it was."""
+    started = _clock()
+    offsets = decision_offsets(CONFIG.period_seconds, run_seconds(event))
+    clients = _clients()
+    made: list[Any] = []
+    for offset in offsets:
+        wait = max(0.0, started + offset - _clock())
+        if made and context.get_remaining_time_in_millis() / 1000 - wait < DECISION_RESERVE_SECONDS:
+            break
+        _sleep(wait)
+        made.append(_decide(clients))
+    last = made[-1]
+    return {
+        "concurrency": last.concurrency,
+        "changed": last.changed,
+        "reason": last.reason,
+        "decisions": len(made),
+        "changes": sum(1 for decision in made if decision.changed),
+    }
+
+
+def _clock() -> float:
+    """Now, epoch seconds."""
+    return time.time()
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _decide(clients: Clients) -> Any:
     try:
-        decision = govern(CONFIG, lambda_client, cloudwatch, time.time(), ssm)
+        return govern(CONFIG, clients, _clock())
     except Exception as error:
         log(
             "ERROR",
@@ -41,8 +76,3 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             detail=str(error)[:500],
         )
         raise
-    return {
-        "concurrency": decision.concurrency,
-        "changed": decision.changed,
-        "reason": decision.reason,
-    }

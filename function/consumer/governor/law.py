@@ -7,26 +7,32 @@ Moves are sized to the distance from the target, not fixed steps:
 - Decrease when the throttled share r of requests is above the target t: to
   C x (1 - r) / (1 - t), the concurrency whose share of the API's accepted rate would sit at
   the target if the offered rate scales with C; never below C x `decrease_factor` in one move
-  (the evidence is a minute or two old), always by at least 1.
-- Increase while a backlog waits (visible messages, or the oldest message's age rising) and
-  r <= t: by C x GROWTH x (t - r) / t, at least `increase_step` (default 1): doubling when
-  nothing is throttled, a small step close to the target.
-- Hold otherwise: no backlog, missing data, or data that does not postdate the last change.
+  (the evidence is some seconds old), always by at least 1; and no higher than the setting
+  before the last change when that change was an increase (the increase was too much).
+- Increase while messages wait in the queue and r <= t' = t x INCREASE_BELOW: by
+  C x GROWTH x (t' - r) / t', at least `increase_step` (default 1): doubling when nothing is
+  throttled. Below the `ceiling` (the setting the last decrease cut from) at most half way to
+  it, at or above it at most x PROBE_ABOVE_CEILING: the law closes in on the level that
+  throttled instead of swinging between it and half of it.
+- Hold otherwise: r between t' and t (a dead band), no backlog, missing data, data that does
+  not postdate the last change, or a period of the window in which the API accepted nothing
+  (every request refused: an outage, not a rate limit; cutting concurrency would not let more
+  through, and climbing back after the API recovers would cost the backlog minutes).
 - Always within [minimum, maximum], computed from the setting brought within them (a mapping
   without MaximumConcurrency counts as 1,000).
 
-Stable under CloudWatch's metric lag: it never reacts twice to the same evidence. After a
-change, an increase waits for observations that cover only time after the change
+Stable under metric lag: it never reacts twice to the same evidence. After a change, an
+increase waits for observations that cover only time after the change
 (`observations.since >= state.changed_at`); so does a second decrease. After an increase,
 though, throttling seen in data newer than what that increase was based on
 (`observations.since >= state.basis_until`) decreases at once: the increase never saw it, and
-backing off a minute or two earlier is what keeps the throttled share near target when the
-API's limit drops. A datum CloudWatch has not published yet (None) means hold, never act.
+backing off a period earlier is what keeps the throttled share near target when the API's
+limit drops. A datum CloudWatch has not published yet (None) means hold, never act.
 
-The state a scheduled governor must carry between runs: `concurrency` (the mapping's
-MaximumConcurrency), `changed_at` (the mapping's LastModified after this law's change),
-`previous_concurrency` and `basis_until` (from its own decision log or `governor_concurrency`
-metric). Unknown values (None) make the law wait for data after the change, the safe choice.
+The state a scheduled governor must carry between decisions: `concurrency` (the mapping's
+MaximumConcurrency), `changed_at` (when the last change was made), `previous_concurrency`,
+`basis_until` and `ceiling` (from its own memory of its changes). Unknown values (None) make
+the law wait for data after the change, the safe choice, and grow without a ceiling.
 
 Times are epoch seconds. Pure: no I/O, no clock reads.
 """
@@ -40,7 +46,13 @@ DEFAULT_DECREASE_FACTOR = 0.5
 """The deepest cut of one decrease: concurrency is multiplied by no less than this."""
 GROWTH = 1.0
 """Relative increase with nothing throttled (x 2); scaled down by the throttled share's
-closeness to the target."""
+closeness to INCREASE_BELOW x the target."""
+PROBE_ABOVE_CEILING = 1.25
+"""At or above the setting where throttling was last found, one increase adds at most 25%."""
+INCREASE_BELOW = 0.5
+"""Increases only while the throttled share is at most this fraction of the target: between
+it and the target the law holds (a dead band: a share measured over a few hundred requests
+moves by a point or two from window to window)."""
 _EPSILON = 1e-9
 """Float rounding must not cost a whole step (40 x 0.8 is 31.999...)."""
 
@@ -90,6 +102,8 @@ class GovernorState:
     """The setting before the last change (None: unknown)."""
     basis_until: float | None = None
     """End of the data the last change was based on (None: unknown)."""
+    ceiling: int | None = None
+    """The setting the last decrease cut from: throttled above target there (None: unknown)."""
 
     @property
     def last_change_was_increase(self) -> bool:
@@ -112,9 +126,9 @@ class Observations:
     requests: float | None
     throttled: float | None
     visible_messages: float | None
-    oldest_age_seconds: float | None
-    previous_oldest_age_seconds: float | None = None
-    """Oldest age one period before `oldest_age_seconds`, to tell whether it rises."""
+    """Messages waiting in the queue when read (None: unknown)."""
+    periods_nothing_accepted: int = 0
+    """Periods of the window with requests, every one of them throttled."""
 
 
 @dataclass(frozen=True)
@@ -138,11 +152,8 @@ def throttle_ratio(observations: Observations) -> float | None:
 
 
 def backlog_waits(observations: Observations) -> bool:
-    """Whether messages wait: visible ones, or the oldest message's age rising."""
-    if observations.visible_messages is not None and observations.visible_messages > 0:
-        return True
-    now, before = observations.oldest_age_seconds, observations.previous_oldest_age_seconds
-    return now is not None and before is not None and now > before
+    """Whether messages wait in the queue (visible ones)."""
+    return observations.visible_messages is not None and observations.visible_messages > 0
 
 
 def decide(state: GovernorState, observations: Observations) -> Decision:
@@ -163,6 +174,7 @@ def decide(state: GovernorState, observations: Observations) -> Decision:
         changed_at=observations.observed_at,
         previous_concurrency=state.concurrency,
         basis_until=observations.until,
+        ceiling=bounded if wanted < bounded and reason.startswith("decrease") else state.ceiling,
     )
     return Decision(wanted, True, reason, ratio, new_state)
 
@@ -183,18 +195,39 @@ def _wanted(
     throttled = ratio > settings.target_throttle_ratio
     if not (after_change or (throttled and unseen_by_increase)):
         return bounded, "hold: waiting for metrics after the last change"
+    if observations.periods_nothing_accepted > 0:
+        return bounded, "hold: the API accepted nothing in a period (an outage, not a rate limit)"
     if throttled:
-        lower = settings.clamp(decreased(bounded, ratio, settings))
-        at_bound = "hold: throttled above target at the minimum"
-        return lower, "decrease: throttled above target" if lower < bounded else at_bound
-    if backlog_waits(observations):
-        higher = settings.clamp(increased(bounded, ratio, settings))
-        at_bound = "hold: backlog waits at the maximum"
-        return (
-            higher,
-            "increase: backlog waits, throttling under target" if higher > bounded else at_bound,
-        )
-    return bounded, "hold: no backlog"
+        return _lowered(state, ratio, bounded)
+    return _raised(state, observations, ratio, bounded)
+
+
+def _raised(
+    state: GovernorState, observations: Observations, ratio: float, bounded: int
+) -> tuple[int, str]:
+    """(the setting with throttling at or under target, why): raised while a backlog waits
+    and the share is well under the target, held otherwise."""
+    settings = state.settings
+    if ratio > settings.target_throttle_ratio * INCREASE_BELOW:
+        return bounded, "hold: throttling near target"
+    if not backlog_waits(observations):
+        return bounded, "hold: no backlog"
+    higher = settings.clamp(increased(bounded, ratio, settings, state.ceiling))
+    if higher > bounded:
+        return higher, "increase: backlog waits, throttling under target"
+    return bounded, "hold: backlog waits at the maximum"
+
+
+def _lowered(state: GovernorState, ratio: float, bounded: int) -> tuple[int, str]:
+    """(the setting after throttling above target, why): the sized cut, and no higher than
+    the setting before an increase that brought the throttling."""
+    settings = state.settings
+    lower = settings.clamp(decreased(bounded, ratio, settings))
+    if state.last_change_was_increase and state.previous_concurrency is not None:
+        lower = min(lower, settings.clamp(state.previous_concurrency))
+    if lower < bounded:
+        return lower, "decrease: throttled above target"
+    return bounded, "hold: throttled above target at the minimum"
 
 
 def decreased(concurrency: int, ratio: float, settings: LawSettings) -> int:
@@ -205,8 +238,18 @@ def decreased(concurrency: int, ratio: float, settings: LawSettings) -> int:
     return min(concurrency - 1, max(sized, deepest))
 
 
-def increased(concurrency: int, ratio: float, settings: LawSettings) -> int:
-    """The setting after an increase from `concurrency` at throttled share `ratio` (<= target)."""
-    target = settings.target_throttle_ratio
+def increased(
+    concurrency: int, ratio: float, settings: LawSettings, ceiling: int | None = None
+) -> int:
+    """The setting after an increase from `concurrency` at throttled share `ratio` (under
+    INCREASE_BELOW x target): sized by the headroom left; below a `ceiling` (where the last
+    decrease found throttling) at most half way to it, at or above it by at most
+    PROBE_ABOVE_CEILING; always by at least the step."""
+    target = settings.target_throttle_ratio * INCREASE_BELOW
     headroom = max(0.0, (target - ratio) / target)
-    return concurrency + max(settings.step, math.floor(concurrency * GROWTH * headroom + _EPSILON))
+    grown = concurrency + math.floor(concurrency * GROWTH * headroom + _EPSILON)
+    if ceiling is not None and concurrency < ceiling:
+        grown = min(grown, (concurrency + ceiling) // 2)
+    elif ceiling is not None:
+        grown = min(grown, math.floor(concurrency * PROBE_ABOVE_CEILING + _EPSILON))
+    return max(grown, concurrency + settings.step)

@@ -1,8 +1,9 @@
 # The concurrency governor: a small function from the consumer's zip, run every minute by an
-# EventBridge rule, that reads the consumer's throttle and backlog metrics and moves the event
-# source mapping's MaximumConcurrency between bounds. Its own role may read and update that one
-# mapping, read metrics, read and write its own state parameter and write its own logs,
-# nothing else.
+# EventBridge rule, that decides every period_seconds of that minute from the consumer's
+# throttle metrics and the queue's backlog and moves the event source mapping's
+# MaximumConcurrency between bounds. Its own role may read and update that one mapping, read
+# metrics and the one queue's attributes, read and write its own state parameter and write its
+# own logs, nothing else.
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -23,7 +24,7 @@ locals {
   environment = {
     EVENT_SOURCE_MAPPING_UUID = var.event_source_mapping_uuid
     CONSUMER_FUNCTION_NAME    = var.consumer_function_name
-    QUEUE_NAME                = var.queue_name
+    QUEUE_URL                 = var.queue_url
     METRICS_NAMESPACE         = var.metrics_namespace
     MINIMUM_CONCURRENCY       = tostring(var.minimum_concurrency)
     MAXIMUM_CONCURRENCY       = tostring(var.maximum_concurrency)
@@ -31,6 +32,13 @@ locals {
     PERIOD_SECONDS            = tostring(var.period_seconds)
     GOVERNOR_STATE_PARAMETER  = local.state_parameter_name
   }
+
+  # A run decides every period of the schedule's minute (consumer.governor.schedule): its last
+  # decision starts (decisions - 1) periods after the run's, and the function has 30 s beyond
+  # that (the handler keeps 15 s for a decision). 10-s periods: 6 decisions, 80 s.
+  run_seconds       = 60
+  decisions_per_run = max(1, ceil(local.run_seconds / var.period_seconds))
+  timeout_seconds   = (local.decisions_per_run - 1) * var.period_seconds + 30
 
   # The consumer function's unqualified ARN, in the mapping's partition, region and account (the
   # consumer module creates the mapping with that ARN, so it is the mapping's FunctionArn).
@@ -63,6 +71,13 @@ locals {
       Resource = ["*"]
     },
     {
+      # The backlog, read when deciding (no metric lag): ApproximateNumberOfMessages.
+      Sid      = "ReadQueueBacklog"
+      Effect   = "Allow"
+      Action   = ["sqs:GetQueueAttributes"]
+      Resource = [var.queue_arn]
+    },
+    {
       Sid      = "WriteOwnLogs"
       Effect   = "Allow"
       Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -92,9 +107,9 @@ module "function" {
 
   runtime      = var.runtime
   architecture = var.architecture
-  memory_size  = 256
-  # Shorter than the schedule's minute, so runs never overlap.
-  timeout = 30
+  # A run mostly sleeps between decisions: the smallest memory keeps its minute cheap.
+  memory_size = 128
+  timeout     = local.timeout_seconds
 
   # The consumer's zip: a local file (hashed) or an S3 object (validated: exactly one).
   package_path      = var.package_path
@@ -115,7 +130,7 @@ module "function" {
 # and the end of the data it was based on): written by the governor after each change, so
 # Terraform sets only the empty start and never resets it.
 resource "aws_ssm_parameter" "state" {
-  #checkov:skip=CKV2_AWS_34:The value is no secret (two numbers and a time, also in the governor's log); a SecureString would need kms:Decrypt for the governor and a key policy for no gain.
+  #checkov:skip=CKV2_AWS_34:The value is no secret (a few settings and times, also in the governor's log); a SecureString would need kms:Decrypt for the governor and a key policy for no gain.
   name        = local.state_parameter_name
   description = "State of the ${var.function_name} concurrency governor between runs (written by the governor)."
   type        = "String"
@@ -132,7 +147,7 @@ resource "aws_ssm_parameter" "state" {
 
 resource "aws_cloudwatch_event_rule" "this" {
   name                = var.function_name
-  description         = "Runs the ${var.function_name} concurrency governor every minute."
+  description         = "Runs the ${var.function_name} concurrency governor every minute (a decision every ${var.period_seconds} s)."
   schedule_expression = "rate(1 minute)"
 
   tags = var.tags
@@ -141,6 +156,8 @@ resource "aws_cloudwatch_event_rule" "this" {
 resource "aws_cloudwatch_event_target" "this" {
   rule = aws_cloudwatch_event_rule.this.name
   arn  = module.function.lambda.arn
+  # The run's span: it decides every period_seconds of it (consumer.governor.schedule).
+  input = jsonencode({ run_seconds = local.run_seconds })
 
   # A run that cannot start within the minute is stale: the next one reads fresher metrics.
   retry_policy {

@@ -130,13 +130,23 @@ variable "consumer_function_name" {
   }
 }
 
-variable "queue_name" {
-  description = "Name of the source queue whose backlog it reads (QUEUE_NAME)."
+variable "queue_url" {
+  description = "URL of the source queue whose backlog it reads with GetQueueAttributes (QUEUE_URL)."
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,80}(\\.fifo)?$", var.queue_name))
-    error_message = "queue_name: must be an SQS queue name (1-80 characters of A-Z, a-z, 0-9, '-' and '_', optionally ending in .fifo)."
+    condition     = can(regex("^https?://[^\\s/]+(/[^\\s/]+)*/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\\.fifo)?$", var.queue_url))
+    error_message = "queue_url: must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue name>)."
+  }
+}
+
+variable "queue_arn" {
+  description = "ARN of the source queue: the only queue whose attributes the role may read."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}(\\.fifo)?$", var.queue_arn))
+    error_message = "queue_arn: must be an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<queue name>)."
   }
 }
 
@@ -185,13 +195,13 @@ variable "target_throttle_ratio" {
 }
 
 variable "period_seconds" {
-  description = "Length of the metric window the governor reads per decision (PERIOD_SECONDS): 60-3600 seconds, a multiple of 60 (CloudWatch's standard resolution)."
+  description = "Metric period of each decision and time between decisions (PERIOD_SECONDS): 10, 20 or 30 (the consumer's high-resolution metrics; each scheduled run decides every period of its minute) or a multiple of 60 up to 3600 (one decision a minute)."
   type        = number
-  default     = 60
+  default     = 10
 
   validation {
-    condition     = var.period_seconds >= 60 && var.period_seconds <= 3600 && var.period_seconds % 60 == 0
-    error_message = "period_seconds: must be a multiple of 60 from 60 to 3600 (CloudWatch metric periods; the governor runs every minute)."
+    condition     = contains([10, 20, 30], var.period_seconds) || (var.period_seconds >= 60 && var.period_seconds <= 3600 && var.period_seconds % 60 == 0)
+    error_message = "period_seconds: must be 10, 20 or 30 (high-resolution periods that divide the schedule's minute) or a multiple of 60 from 60 to 3600 (GetMetricData periods)."
   }
 }
 

@@ -12,7 +12,8 @@ variables {
   event_source_mapping_uuid = "2f5e3f1e-0000-4000-8000-000000000000"
   event_source_mapping_arn  = "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
   consumer_function_name    = "orders"
-  queue_name                = "orders"
+  queue_url                 = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+  queue_arn                 = "arn:aws:sqs:us-east-1:123456789012:orders"
   metrics_namespace         = "SqsBatchConsumer"
   minimum_concurrency       = 2
   maximum_concurrency       = 50
@@ -28,34 +29,34 @@ run "function_schedule_logs_role_and_state" {
       module.function.lambda.function_name == "orders-governor" &&
       module.function.lambda.handler == "consumer.governor.lambda_handler" &&
       module.function.lambda.source_code_hash == filebase64sha256("main.tf") &&
-      module.function.lambda.timeout < 60
+      module.function.lambda.timeout == 80
     )
-    error_message = "the governor must run consumer.governor.lambda_handler from the consumer's zip, with a timeout under the schedule's minute"
+    error_message = "the governor must run consumer.governor.lambda_handler from the consumer's zip, with time for its last decision of the minute (at 50 s with 10-s periods) and 30 s beyond it"
   }
 
   # The shared function module's optional settings stay as the governor always had them.
   assert {
     condition = (
-      module.function.lambda.memory_size == 256 &&
+      module.function.lambda.memory_size == 128 &&
       module.function.lambda.reserved_concurrent_executions == -1 &&
       module.function.lambda.kms_key_arn == null &&
       module.function.lambda.logging_config[0].application_log_level == "INFO" &&
       module.function.lambda.logging_config[0].system_log_level == "INFO" &&
       module.function.log_group.retention_in_days == 30
     )
-    error_message = "the governor's function must keep 256 MB, no reserved concurrency, no customer key, INFO logs and 30 days' retention"
+    error_message = "the governor's function must have 128 MB (it mostly sleeps), no reserved concurrency, no customer key, INFO logs and 30 days' retention"
   }
 
   assert {
     condition = module.function.lambda.environment[0].variables == tomap({
       EVENT_SOURCE_MAPPING_UUID = "2f5e3f1e-0000-4000-8000-000000000000"
       CONSUMER_FUNCTION_NAME    = "orders"
-      QUEUE_NAME                = "orders"
+      QUEUE_URL                 = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
       METRICS_NAMESPACE         = "SqsBatchConsumer"
       MINIMUM_CONCURRENCY       = "2"
       MAXIMUM_CONCURRENCY       = "50"
       TARGET_THROTTLE_RATIO     = "0.05"
-      PERIOD_SECONDS            = "60"
+      PERIOD_SECONDS            = "10"
       GOVERNOR_STATE_PARAMETER  = "/orders-governor/state"
     })
     error_message = "the governor's environment must hold exactly its nine settings"
@@ -64,6 +65,11 @@ run "function_schedule_logs_role_and_state" {
   assert {
     condition     = aws_cloudwatch_event_rule.this.schedule_expression == "rate(1 minute)" && aws_cloudwatch_event_target.this.rule == "orders-governor"
     error_message = "an EventBridge rule must run the governor every minute"
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_target.this.input) == { run_seconds = 60 }
+    error_message = "each scheduled run must be given the schedule's minute to decide in (run_seconds = 60)"
   }
 
   assert {
@@ -92,10 +98,11 @@ run "function_schedule_logs_role_and_state" {
       ReadMappingConcurrency = ["Allow", ["lambda:GetEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
       SetMappingConcurrency  = ["Allow", ["lambda:UpdateEventSourceMapping"], ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"]]
       ReadMetrics            = ["Allow", ["cloudwatch:GetMetricData"], ["*"]]
+      ReadQueueBacklog       = ["Allow", ["sqs:GetQueueAttributes"], ["arn:aws:sqs:us-east-1:123456789012:orders"]]
       WriteOwnLogs           = ["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-governor:*"]]
       KeepOwnState           = ["Allow", ["ssm:GetParameter", "ssm:PutParameter"], ["arn:aws:ssm:us-east-1:123456789012:parameter/orders-governor/state"]]
     }
-    error_message = "the role may get and update exactly the one mapping, read metrics (GetMetricData takes only '*'), read and write its own state parameter and write its own logs; nothing else"
+    error_message = "the role may get and update exactly the one mapping, read metrics (GetMetricData takes only '*'), read the one queue's attributes, read and write its own state parameter and write its own logs; nothing else"
   }
 
   assert {
@@ -115,6 +122,7 @@ run "function_schedule_logs_role_and_state" {
       ReadMappingConcurrency = null
       SetMappingConcurrency  = { ArnEquals = { "lambda:FunctionArn" = "arn:aws:lambda:us-east-1:123456789012:function:orders" } }
       ReadMetrics            = null
+      ReadQueueBacklog       = null
       WriteOwnLogs           = null
       KeepOwnState           = null
     }
@@ -179,8 +187,41 @@ run "settings_and_code_from_s3_follow_inputs" {
   }
 
   assert {
+    condition     = module.function.lambda.timeout == 30
+    error_message = "a period of a minute or more makes one decision a run: 30 s"
+  }
+
+  assert {
     condition     = module.function.lambda.s3_bucket == "orders-artifacts" && module.function.lambda.s3_key == "function.zip" && module.function.lambda.filename == null
     error_message = "the governor must take the zip from S3 when the consumer does"
+  }
+}
+
+# Each high-resolution period the module accepts fits its timeout: 20 s, three decisions (the last
+# at 40 s), 70 s; 30 s, two (the last at 30 s), 60 s.
+run "a_20_s_period_decides_three_times_a_run" {
+  command = plan
+
+  variables {
+    period_seconds = 20
+  }
+
+  assert {
+    condition     = module.function.lambda.timeout == 70 && module.function.lambda.environment[0].variables["PERIOD_SECONDS"] == "20"
+    error_message = "20-s periods: the last of three decisions at 40 s, a 70-s timeout"
+  }
+}
+
+run "a_30_s_period_decides_twice_a_run" {
+  command = plan
+
+  variables {
+    period_seconds = 30
+  }
+
+  assert {
+    condition     = module.function.lambda.timeout == 60
+    error_message = "30-s periods: the last of two decisions at 30 s, a 60-s timeout"
   }
 }
 
@@ -210,17 +251,24 @@ run "rejects_bad_values_minimum_1" {
   ]
 }
 
-# maximum_concurrency: 1001. target_throttle_ratio: 0. period_seconds: 30.
+# maximum_concurrency: 1001. target_throttle_ratio: 0. period_seconds: 15 (not a period
+# GetMetricData accepts for high-resolution metrics). queue_url: a queue name. queue_arn: the
+# mapping's ARN.
 run "rejects_bad_values_maximum_1001" {
   command = plan
 
   variables {
     maximum_concurrency   = 1001
     target_throttle_ratio = 0
-    period_seconds        = 30
+    period_seconds        = 15
+    queue_url             = "orders"
+    queue_arn             = "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:2f5e3f1e-0000-4000-8000-000000000000"
   }
 
-  expect_failures = [var.maximum_concurrency, var.target_throttle_ratio, var.period_seconds]
+  expect_failures = [
+    var.maximum_concurrency, var.target_throttle_ratio, var.period_seconds, var.queue_url,
+    var.queue_arn,
+  ]
 }
 
 # maximum_concurrency: below minimum_concurrency. period_seconds: 3660 (above an hour).
