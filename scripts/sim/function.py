@@ -76,6 +76,7 @@ class Invocation:
 
     __slots__ = (
         "budget",
+        "dead_letters",
         "deadline",
         "environment",
         "invalid",
@@ -102,6 +103,8 @@ class Invocation:
         self.received = received
         self.started = received
         self.deadline = 0.0
+        self.dead_letters = (0, 0, 0)
+        """(invalid, rejected, expired) records it sends to the DLQ, counted when it returns."""
         self.budget: SimulatedDeadline | None = None
         """`deadline` as the handler's Deadline, for the Pacer (made on first use)."""
         self.environment = environment
@@ -314,7 +317,13 @@ class Function:
             self._timed_out(invocation)
             return
         done, to_dlq, failed, retry_after = self._sort_outcomes(invocation)
+        invalid, dead_before_plan = len(invocation.invalid), len(to_dlq)
         retried, delays, copied, copy_delays = self._retry_plan(now, failed, retry_after, to_dlq)
+        invocation.dead_letters = (
+            invalid,
+            dead_before_plan - invalid,
+            len(to_dlq) - dead_before_plan,
+        )
         end = now
         sqs_calls = 0
         call_seconds = self.runtime.sqs_call_seconds
@@ -368,16 +377,13 @@ class Function:
         """(applied, for the DLQ, failed transiently, the failed ones' Retry-After) records of
         the invocation (the Retry-After of the failed request's last answer, as the handler's
         outcome carries it; None for a record never sent or failed operation by operation)."""
-        counters = self.counters
         done: list[int] = []
         to_dlq: list[int] = list(invocation.invalid)
-        counters.invalid_to_dlq += len(invocation.invalid)
         failed: list[int] = []
         retry_after: list[float | None] = []
         outcomes, after = invocation.outcome, invocation.retry_after
         if not outcomes.strip(bytes([APPLIED])):  # every operation applied: the common case
             done = _records(invocation, 0, len(outcomes))
-            counters.applied += len(done)
             return done, to_dlq, failed, retry_after
         for index, (first, size) in enumerate(invocation.requests):
             seconds = after.get(index)
@@ -398,11 +404,9 @@ class Function:
                     done.extend(operation)
                 elif outcome == REJECTED:
                     to_dlq.extend(operation)
-                    counters.rejected_to_dlq += len(operation)
                 else:
                     failed.extend(operation)
                     retry_after.extend([seconds] * len(operation))
-        counters.applied += len(done)
         return done, to_dlq, failed, retry_after
 
     def _retry_plan(
@@ -520,7 +524,6 @@ class Function:
                 copy_delays.append(delay)
             else:
                 to_dlq.append(message)
-                self.counters.expired_to_dlq += 1
         return retried, delays, copied, copy_delays
 
     def _returned(
@@ -531,7 +534,14 @@ class Function:
         ],
     ) -> None:
         invocation, done, to_dlq, retried, retry_at, copied, copy_at = argument
-        queue = self.queue
+        queue, counters = self.queue, self.counters
+        # counted when the deletes happen: a run cut before an invocation returns counts its
+        # records where the queue has them, still in flight
+        invalid, rejected, expired = invocation.dead_letters
+        counters.invalid_to_dlq += invalid
+        counters.rejected_to_dlq += rejected
+        counters.expired_to_dlq += expired
+        counters.applied += len(done)
         if retried:
             queue.release_after(retried, retry_at, 0)
         if copied:

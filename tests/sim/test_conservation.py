@@ -111,3 +111,29 @@ def test_a_run_without_failures_applies_everything() -> None:
     assert result.applied == 3000
     assert result.still_queued == 0
     assert result.valid_in_dlq == 0
+
+
+def test_a_run_cut_while_invocations_settle_counts_only_what_the_queue_has_done() -> None:
+    """Regression (a hypothesis example): the run ended between an invocation's DLQ decisions
+    and its deletes, and the counters had already counted 8 changes the queue still held in
+    flight. Counted at the deletes, the counters agree with the states at any cut: 120 cuts
+    (~10 ms each), some of which fall inside an invocation's settling calls."""
+    disagreeing = []
+    for step in range(120):
+        cut = 1.0 + step * 0.0917
+        simulation = Simulation(
+            small_scenario(
+                count=3000,
+                span=20.0,
+                max_duration_seconds=cut,
+                stack={"retry_horizon_seconds": 0.5, "max_operations_per_request": 2},
+                api={"rate": 20, "burst": 5, "rejected_operation_share": 0.05},
+                traffic={"invalid_share": 0.1, "entities": 5},
+            )
+        )
+        result = simulation.run()
+        states = Counter(simulation.queue.state)
+        dead = result.invalid_in_dlq + result.rejected_in_dlq + result.expired
+        if (result.applied, dead) != (states[sqs.APPLIED], states[sqs.DLQ_BY_HANDLER]):
+            disagreeing.append(round(cut, 3))
+    assert disagreeing == []

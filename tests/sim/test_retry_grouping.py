@@ -49,7 +49,6 @@ def record_by_record_plan(
         )
         if plan.expired:
             to_dlq.append(message)
-            self.counters.expired_to_dlq += 1
         elif backoff.returns_as_copy(queue.receive_count[message], queue.max_receive_count):
             copied.append(message)
             copy_delays.append(min(plan.visibility_seconds, MAX_DELAY_SECONDS))
@@ -65,7 +64,6 @@ def operation_by_operation_sort(
     """The oracle: every operation of every request looked at on its own."""
     done: list[int] = []
     to_dlq: list[int] = list(invocation.invalid)
-    self.counters.invalid_to_dlq += len(invocation.invalid)
     failed: list[int] = []
     retry_after: list[float | None] = []
     for index, (first, size) in enumerate(invocation.requests):
@@ -81,11 +79,9 @@ def operation_by_operation_sort(
                 done.extend(operation)
             elif outcome == REJECTED:
                 to_dlq.extend(operation)
-                self.counters.rejected_to_dlq += len(operation)
             else:
                 failed.extend(operation)
                 retry_after.extend([seconds] * len(operation))
-    self.counters.applied += len(done)
     return done, to_dlq, failed, retry_after
 
 
