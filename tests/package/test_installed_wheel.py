@@ -36,7 +36,7 @@ LAMBDA_ENVIRONMENT = {
     "DLQ_URL": "http://127.0.0.1:9/000000000000/entity-changes-dlq",
     "EVENT_SOURCE_MAPPING_UUID": "00000000-0000-0000-0000-000000000000",
     "CONSUMER_FUNCTION_NAME": "consumer",
-    "QUEUE_NAME": "entity-changes",
+    "QUEUE_URL": "http://127.0.0.1:9/000000000000/entity-changes",
     "MINIMUM_CONCURRENCY": "2",
     "MAXIMUM_CONCURRENCY": "10",
 }
