@@ -17,9 +17,7 @@ COUNT="${BENCH_COUNT:-2000}"
 teardown_on_exit "$INSTANCE"
 fresh_instance "$INSTANCE"
 echo "==> bench stack: batch size $BATCH_SIZE, window ${WINDOW} s, $COUNT changes"
-"$PY" -m localcloud --instance "$INSTANCE" start --port 0
-"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0
-make --no-print-directory package-local | tail -n 1
+start_bench_cloud "$INSTANCE"
 # function_timeout 10 gives the derived visibility timeout of 61 s (6 x 10 + 1): what a record
 # waits with visibility backoff off, as in issue 9's measurement.
 "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-bench \

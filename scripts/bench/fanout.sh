@@ -21,9 +21,7 @@ step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 teardown_on_exit "$INSTANCE"
 fresh_instance "$INSTANCE"
 step "starting LocalStack (mappings polled by the project's poller) and a token-bucket API"
-"$PY" -m localcloud --instance "$INSTANCE" start --port 0
-"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --rate 20 --burst 20
-make --no-print-directory package-local | tail -n 1
+start_bench_cloud "$INSTANCE" --rate 20 --burst 20
 step "applying the stack: batch 50, window 1 s, 20 operations per request, governor 2-12"
 "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-fanout \
   --var batch_size=50 --var maximum_batching_window_in_seconds=1 \

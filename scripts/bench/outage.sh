@@ -16,9 +16,7 @@ step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 teardown_on_exit "$INSTANCE"
 fresh_instance "$INSTANCE"
 step "starting LocalStack (mappings polled by the project's poller) and the entity API"
-"$PY" -m localcloud --instance "$INSTANCE" start --port 0
-"$PY" -m localcloud --instance "$INSTANCE" api-start --port 0
-make --no-print-directory package-local | tail -n 1
+start_bench_cloud "$INSTANCE"
 step "applying the stack: batch 50, window 1 s, 20 operations per request, max_receive_count 2"
 "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --name sbc-outage \
   --var batch_size=50 --var maximum_batching_window_in_seconds=1 \

@@ -1,4 +1,4 @@
-# Shell functions shared by demo.sh, integration.sh and bench/e2e.sh (source this file; it
+# Shell functions shared by demo.sh, integration.sh and the benches in scripts/bench/ (source this file; it
 # expects PY, the tooling interpreter, the repository root as the working directory and
 # PYTHONPATH as the Makefile sets it).
 
@@ -26,6 +26,16 @@ teardown_instance() {
 fresh_instance() {
   "$PY" -m localcloud --instance "$1" stop --all >/dev/null
   forget_stack "$1"
+}
+
+# start_bench_cloud INSTANCE [API-ARGS...]: LocalStack and the entity API on free ports (the
+# API started with API-ARGS, e.g. --rate 20 --burst 20), and the function zip for this machine.
+start_bench_cloud() {
+  local instance=$1
+  shift
+  "$PY" -m localcloud --instance "$instance" start --port 0
+  "$PY" -m localcloud --instance "$instance" api-start --port 0 "$@"
+  make --no-print-directory package-local | tail -n 1
 }
 
 # teardown_on_exit INSTANCE: stop the instance and forget its stacks when the script ends,
