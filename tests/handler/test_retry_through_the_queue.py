@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqs_proxy import LATE, REFUSE, TRICKLE, SqsProxy, sqs_proxy
+from moto_proxy import LATE, REFUSE, TRICKLE, MotoProxy, moto_proxy
 
 from consumer.copies import MAX_MESSAGE_BYTES, CarriedFacts, unwrap, wrap
 
@@ -495,10 +495,10 @@ def test_records_not_attempted_for_lack_of_time_are_said_and_counted(h: Any) -> 
     assert warning["count"] == 5
 
 
-# ---- faults of SQS itself: a proxy in front of moto's server (tests/handler/sqs_proxy.py) ----
+# ---- faults of SQS itself: a proxy in front of moto's server (tests/moto_proxy.py) ----
 
 
-def through(proxy: SqsProxy, url: str) -> str:
+def through(proxy: MotoProxy, url: str) -> str:
     """The same queue URL, reached through the proxy."""
     scheme, rest = url.split("://", 1)
     return f"{scheme}://127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
@@ -523,7 +523,7 @@ def test_a_copy_call_answered_late_or_refused_is_sent_again_and_the_original_ack
     # issue 15 item 5: SendMessageBatch answered after the client's read timeout (SQS stored
     # the copy) left the original to SQS's redrive: the change reached the DLQ
     queue = queue_in_outage(h, sqs, make_queue(max_receive_count=2))
-    with sqs_proxy(moto_endpoint) as proxy:
+    with moto_proxy(moto_endpoint) as proxy:
         warm = h.warm(dlq_url=through(proxy, h.dlq))
         proxy.misbehave("SendMessageBatch", fault)
         event = poll(sqs, queue, want=1)
@@ -549,7 +549,7 @@ def test_a_copy_refused_on_one_receive_is_made_on_the_next_before_the_redrive_li
     # issue 15 item 4: a record whose copy failed on the receive that reached the limit was
     # redriven at once; copies now start a receive earlier
     queue = queue_in_outage(h, sqs, make_queue(max_receive_count=3))
-    with sqs_proxy(moto_endpoint) as proxy:
+    with moto_proxy(moto_endpoint) as proxy:
         warm = h.warm(dlq_url=through(proxy, h.dlq))
         first = poll(sqs, queue, want=1)
         acknowledge(sqs, queue, first, h.handle(first, warm).failed)  # receive 1: visibility
@@ -618,7 +618,7 @@ def test_faults_shorter_than_the_horizon_leave_no_valid_change_in_a_dlq(
             change["attributes"]["pad"] = "x" * 120_000
         publish_one(sqs, queue, change, {} if kind == "none" else producer_attributes(kind))
     dlq = sqs.create_queue(QueueName=f"dlq-{prefix}")["QueueUrl"]
-    with sqs_proxy(moto_endpoint) as proxy:
+    with moto_proxy(moto_endpoint) as proxy:
         warm = h.warm(dlq_url=through(proxy, dlq), retry_backoff_base_seconds=0.0)
         for faults, refuse_a_copy in schedule:
             h.api.set_faults(API_FAULTS[faults])
@@ -677,7 +677,7 @@ def test_a_copy_call_whose_answer_trickles_cannot_hold_the_invocation_past_its_t
     # the client's read timeout bounds each socket read, not the answer: one byte every
     # 0.25 s kept a SendMessageBatch going for minutes, past the Lambda timeout
     queue = queue_in_outage(h, sqs, make_queue(max_receive_count=3))
-    with sqs_proxy(moto_endpoint) as proxy:
+    with moto_proxy(moto_endpoint) as proxy:
         warm = h.warm(dlq_url=through(proxy, h.dlq), source_max_receive_count=3)
         first = poll(sqs, queue, want=1)
         acknowledge(sqs, queue, first, h.handle(first, warm).failed)

@@ -14,6 +14,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from moto_proxy import LATE, REFUSE, MotoProxy, moto_proxy
 
 from bench.fanout_governor import consumer_metric_data
 from consumer.governor.run import Clients, GovernorConfig, govern, window
@@ -605,3 +607,87 @@ def test_the_memory_keeps_the_time_of_the_change_where_last_modified_does_not_mo
         "ceiling": 20,
     }
     capsys.readouterr()
+
+
+# ---- faults of its own AWS calls: a proxy in front of moto's server (tests/moto_proxy.py) ----
+
+SHORT_READ_SECONDS = 0.5
+"""The clients' read timeout in these tests (the shipped 5 s, shortened to keep them quick)."""
+CALLS = ["GetQueueAttributes", "GetMetricData", "GET /2015-03-31/event-source-mappings"]
+
+
+@contextmanager
+def governor_through_proxy(
+    stack: Stack, entry: Callable[[dict[str, str]], Any], moto_endpoint: str
+) -> Iterator[tuple[Any, MotoProxy]]:
+    """The entry point at a cold start, its clients built as shipped but with a read timeout
+    of SHORT_READ_SECONDS, every call through a proxy that answers late after 2 x that."""
+    governor = entry(stack.environ())
+    with moto_proxy(moto_endpoint, late_seconds=2 * SHORT_READ_SECONDS) as proxy:
+        governor.CALL_READ_TIMEOUT_SECONDS = SHORT_READ_SECONDS
+        governor._clients.cache_clear()
+        with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}):
+            governor._clients()
+        yield governor, proxy
+
+
+def test_each_call_of_a_decision_gives_up_within_the_decision_reserve(
+    stack: Stack, entry: Callable[[dict[str, str]], Any]
+) -> None:
+    from consumer.governor.schedule import DECISION_RESERVE_SECONDS
+
+    governor = entry(stack.environ())
+    config = governor._clients().sqs.meta.config  # as built for every client
+    worst = config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout)
+    assert worst < DECISION_RESERVE_SECONDS
+
+
+@pytest.fixture(params=[(c, a) for c in CALLS for a in (LATE, REFUSE)], ids="-".join)
+def faulted(
+    request: pytest.FixtureRequest,
+    stack: Stack,
+    entry: Callable[[dict[str, str]], Any],
+    moto_endpoint: str,
+) -> Iterator[tuple[Any, MotoProxy, str, str]]:
+    """(the governor, its proxy, the call to fail, how: late or refused), for each call a
+    decision makes."""
+    call, action = request.param
+    with governor_through_proxy(stack, entry, moto_endpoint) as (governor, proxy):
+        yield governor, proxy, call, action
+
+
+def test_a_call_refused_or_answered_late_once_is_tried_again(
+    faulted: tuple[Any, MotoProxy, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    governor, proxy, call, action = faulted
+    healthy = governor.lambda_handler({}, None)
+    proxy.misbehave(call, action)
+    capsys.readouterr()
+
+    answer = governor.lambda_handler({}, None)
+
+    assert answer == healthy
+    assert proxy.seen[call] == 2  # the call, then its retry
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    assert line["level"] == "INFO"
+
+
+def test_a_call_that_fails_twice_fails_the_run_and_leaves_the_mapping(
+    faulted: tuple[Any, MotoProxy, str, str], stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    governor, proxy, call, action = faulted
+    proxy.misbehave(call, action, action)
+    capsys.readouterr()
+    started = time.monotonic()
+
+    with pytest.raises(Exception, match=r"Read timeout|InternalFailure|refused|500"):
+        governor.lambda_handler({}, None)
+    took = time.monotonic() - started
+
+    # two attempts of a short read timeout each (a stalled call does not hold the run)
+    assert took < 10 * SHORT_READ_SECONDS
+    assert proxy.seen[call] == 2
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x]
+    assert line["level"] == "ERROR"
+    assert "left as it was" in line["message"]
+    assert stack.concurrency() == 20

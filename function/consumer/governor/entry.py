@@ -19,15 +19,29 @@ from consumer.telemetry import log
 
 CONFIG = GovernorConfig.from_environ(os.environ)
 
+CALL_CONNECT_TIMEOUT_SECONDS = 2.0
+CALL_READ_TIMEOUT_SECONDS = 5.0
+CALL_ATTEMPTS = 2
+"""Each AWS call of a decision: a connection within 2 s, each read of its answer within 5 s,
+one retry (a refused or late call is tried once more; a second failure fails the decision):
+at most 14 s, within DECISION_RESERVE_SECONDS. botocore's defaults (60-s reads, more retries)
+would let one stalled call hold the run to Lambda's timeout."""
+
 
 @lru_cache(maxsize=1)
 def _clients() -> Clients:
     """The Lambda, CloudWatch, SQS and SSM clients, built on the first run (boto3 imported
     here)."""
     import boto3  # noqa: PLC0415 - lazy: the consumer shares this package and never needs it
+    from botocore.config import Config  # noqa: PLC0415 - with boto3
 
+    config = Config(
+        connect_timeout=CALL_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=CALL_READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": CALL_ATTEMPTS},
+    )
     return Clients(
-        boto3.client("lambda"), boto3.client("cloudwatch"), boto3.client("sqs"), boto3.client("ssm")
+        *(boto3.client(name, config=config) for name in ("lambda", "cloudwatch", "sqs", "ssm"))
     )
 
 

@@ -18,8 +18,10 @@ RUN_SECONDS_KEY = "run_seconds"
 MAXIMUM_RUN_SECONDS = 600
 """Longer than any schedule the module creates; a larger value is refused."""
 DECISION_RESERVE_SECONDS = 15.0
-"""A decision starts only while at least this much of the invocation's time is left (its
-calls are bounded by botocore's timeouts and retries well within it)."""
+"""A decision starts only while at least this much of the invocation's time is left: more
+than one AWS call may take when it is refused or late and tried again (the entry point's
+client settings). A decision whose calls all stall outlasts it: Lambda's timeout ends the run,
+which fails (the governor's error alarm); the next run decides afresh."""
 
 
 def run_seconds(event: Any) -> float:

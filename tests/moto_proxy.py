@@ -1,7 +1,9 @@
-"""A TCP proxy on 127.0.0.1 in front of moto's SQS server that misbehaves on cue: it answers
-chosen calls late or trickles their answer (after forwarding them, so SQS did the work) or
-refuses them (500, nothing forwarded). A real socket, a real HTTP exchange: the boto3 client
-sees what it would see."""
+"""A TCP proxy on 127.0.0.1 in front of moto's server (SQS, SSM, Lambda, CloudWatch) that
+misbehaves on cue: it answers chosen calls late or trickles their answer (after forwarding them,
+so the service did the work) or refuses them (500, nothing forwarded). A call is chosen by a
+string its request holds: the operation's name (`SendMessageBatch`, `GetQueueAttributes`) or,
+for a REST API, its method and path (`PUT /2015-03-31/event-source-mappings`). A real socket,
+a real HTTP exchange: the boto3 client sees what it would see."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ REFUSAL = (
 )
 
 
-class SqsProxy:
+class MotoProxy:
     """Forward to `upstream`; the next calls naming `operation` get the actions in `plan`."""
 
     def __init__(self, upstream_port: int, late_seconds: float = 2.5) -> None:
@@ -39,7 +41,8 @@ class SqsProxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def misbehave(self, operation: str, *actions: str) -> None:
-        """The next calls of `operation` (e.g. SendMessageBatch) get these actions in turn."""
+        """The next calls whose request holds `operation` (e.g. SendMessageBatch) get these
+        actions in turn."""
         with self._lock:
             self.plan.setdefault(operation, []).extend(actions)
 
@@ -115,9 +118,9 @@ def _read_message(sock: socket.socket) -> bytes:
 
 
 @contextmanager
-def sqs_proxy(moto_endpoint: str, late_seconds: float = 2.5) -> Iterator[SqsProxy]:
+def moto_proxy(moto_endpoint: str, late_seconds: float = 2.5) -> Iterator[MotoProxy]:
     """A proxy in front of the moto server at `moto_endpoint` (http://127.0.0.1:PORT)."""
-    proxy = SqsProxy(int(moto_endpoint.rsplit(":", 1)[1]), late_seconds)
+    proxy = MotoProxy(int(moto_endpoint.rsplit(":", 1)[1]), late_seconds)
     try:
         yield proxy
     finally:
