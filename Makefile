@@ -97,10 +97,11 @@ format: $(VENV_STAMP) ## Format Python and Terraform code in place
 	terraform fmt -recursive terraform
 
 # ---- Tests -------------------------------------------------------------------------------
-# `make test`: the LocalStack integration run (the long pole, mostly waiting) starts at once; the
-# CPU suites run beside it at a lower priority, one after another (2 cores): lint, the fast suites on every core
-# (pytest-xdist), the package tests, the Terraform checks. One line per suite as it ends, the
-# logs of the integration run and the Terraform checks, then where the time went.
+# `make test`: the LocalStack integration run (about three quarters of a core, mostly waiting)
+# starts at once; beside it, at a lower priority, two chains of CPU suites: lint, then the fast
+# suites on every core (pytest-xdist); the package tests, then the Terraform checks. One line
+# per suite as it ends, the logs of the integration run and the Terraform checks, then where
+# the time went.
 SUITES := scripts/testing/suites.sh
 XDIST ?= auto
 # `make test-fast` runs alone: twice as many workers as cores, as many of its tests wait on a
@@ -115,9 +116,10 @@ LINT := $(if $(CI),hooks,lint)
 
 .PHONY: test
 test: $(VENV_STAMP) ## Run every test (lint, unit, package, Terraform, LocalStack integration), side by side
-	@SHOW=integration,terraform $(SUITES) \
+	@SHOW=integration,builds $(SUITES) \
 	  "integration=$(MAKE) test-integration" \
-	  "checks=$(NICE) $(MAKE) $(LINT),$(NICE) $(MAKE) test-unit,$(NICE) $(MAKE) test-package,$(NICE) $(MAKE) test-terraform"
+	  "checks=$(NICE) $(MAKE) $(LINT),$(NICE) $(MAKE) test-unit" \
+	  "builds=$(NICE) $(MAKE) test-package,$(NICE) $(MAKE) test-terraform"
 	@echo "==> all tests passed"
 
 .PHONY: test-fast
