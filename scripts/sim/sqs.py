@@ -141,6 +141,8 @@ class Queue:
         """Receives of the copies before this one (the handler's `retry_attempts`)."""
         self.entity = array("q")
         self.valid = bytearray()
+        self.invalid_sent = 0
+        """Messages sent with `valid` 0 (none: a batch needs no look at `valid`)."""
         self.state = bytearray()
         self.deletes = bytearray()
         # where they wait
@@ -150,6 +152,9 @@ class Queue:
         self._order = itertools.count()
         self._wakes: set[float] = set()
         self._next_wake = math.inf
+        self._least_enqueued = math.inf
+        """No message's `enqueued_at` is below it (a receive before retention can have run
+        out for it looks at no message's age)."""
         # counters
         self.in_flight = 0
         self.finished = 0
@@ -177,6 +182,8 @@ class Queue:
         self.earlier_attempts.extend(zeros)
         self.entity.extend(entities)
         self.valid.extend(valid)
+        self.invalid_sent += bytes(valid).count(0)
+        self._least_enqueued = min(self._least_enqueued, now)
         self.state.extend(bytes(count))
         self.deletes.extend(bytes(count))
         if delay > 0:
@@ -191,8 +198,10 @@ class Queue:
         self._release(now)
         return len(self.visible)
 
-    def receive(self, now: float, max_messages: int, max_bytes: int) -> list[int]:
-        """Up to `max_messages` visible messages (within `max_bytes`), now in flight.
+    def receive(self, now: float, max_messages: int, max_bytes: int) -> Sequence[int]:
+        """Up to `max_messages` visible messages (within `max_bytes`), now in flight: a range
+        when they are one run of consecutive numbers (the function's bulk paths then need not
+        find the run again), a list else.
 
         A message past retention is dropped; one already received max_receive_count times
         moves to the DLQ instead of being returned (SQS's redrive).
@@ -203,20 +212,26 @@ class Queue:
         visible, state, counts = self.visible, self.state, self.receive_count
         enqueued, most = self.enqueued_at, self.max_receive_count
         oldest_kept = now - self.retention_seconds
+        all_kept = self._none_enqueued_before(oldest_kept)
         while visible and len(taken) < limit:
             run = visible.take(limit - len(taken))
             if type(run) is range:
                 first, end = run.start, run.stop
-                if min(enqueued[first:end]) >= oldest_kept and max(counts[first:end]) < most:
+                if (all_kept or min(enqueued[first:end]) >= oldest_kept) and max(
+                    counts[first:end]
+                ) < most:
                     # the common case, a run in bulk: none expired, none at the redrive limit
                     counts[first:end] = array("i", map((1).__add__, counts[first:end]))
                     state[first:end] = bytes([IN_FLIGHT]) * (end - first)
+                    if not taken and (end - first == limit or not visible):
+                        self.in_flight += end - first  # the whole batch, one run
+                        self.requests += calls_for(end - first, (end - first) * self.message_bytes)
+                        return run
                     taken.extend(run)
                     continue
-            elif (
-                min(map(enqueued.__getitem__, run)) >= oldest_kept
-                and max(map(counts.__getitem__, run)) < most
-            ):  # a released group in bulk
+            elif (all_kept or min(map(enqueued.__getitem__, run)) >= oldest_kept) and max(
+                map(counts.__getitem__, run)
+            ) < most:  # a released group in bulk
                 _assign(counts, run, map((1).__add__, map(counts.__getitem__, run)))
                 _assign(state, run, repeat(IN_FLIGHT))
                 taken.extend(run)
@@ -243,7 +258,7 @@ class Queue:
         self.requests += calls_for(len(taken), len(taken) * self.message_bytes) or 1
         return taken
 
-    def delete(self, now: float, messages: list[int], final_state: int) -> None:
+    def delete(self, now: float, messages: Sequence[int], final_state: int) -> None:
         """Delete in-flight messages (DeleteMessageBatch) and record why they are done."""
         state, deletes = self.state, self.deletes
         before = self.double_deletes
@@ -268,7 +283,7 @@ class Queue:
         self.requests += calls_for(len(messages))
         self.last_finished_at = now
 
-    def release_after(self, messages: list[int], visible_at: list[float], calls: int) -> None:
+    def release_after(self, messages: Sequence[int], visible_at: list[float], calls: int) -> None:
         """In-flight messages become visible again at the given instants (ChangeMessageVisibility
         with `calls` billed calls, or their visibility timeout running out with 0)."""
         state = self.state
@@ -292,6 +307,15 @@ class Queue:
         for when, group in groups.items():
             self._hide_group(group, when)
         self.requests += calls
+
+    def all_valid(self, messages: Sequence[int], run: range | None) -> bool:
+        """Whether every one of the messages (`run`: as a range, if they are one) is valid
+        (at once when none sent was invalid)."""
+        if self.invalid_sent == 0:
+            return True
+        if run is not None:
+            return self.valid.count(0, run.start, run.stop) == 0
+        return all(map(self.valid.__getitem__, messages))
 
     def attempts(self, message: int) -> int:
         """Receives of the change so far, its copies' included (the handler's attempts)."""
@@ -331,6 +355,8 @@ class Queue:
                 sent.append(message)
             for when, group in groups.items():
                 self._hide_group(group, when)
+        if sent:
+            self._least_enqueued = min(self._least_enqueued, now)
         self.in_flight -= len(sent)
         self.copies += len(sent)
         self.requests += calls_for(len(sent), len(sent) * self.message_bytes)
@@ -355,6 +381,11 @@ class Queue:
         return len(self.state) - self.finished
 
     # ---- internals -----------------------------------------------------------------------
+    def _none_enqueued_before(self, oldest_kept: float) -> bool:
+        """Whether no message was enqueued before `oldest_kept` (a receive then finds none
+        past retention without looking at each one's age)."""
+        return oldest_kept <= self._least_enqueued
+
     def _hide_group(self, messages: Sequence[int], until: float) -> None:
         heapq.heappush(self.hidden, (until, next(self._order), messages))
         if until < self._next_wake:
