@@ -22,7 +22,6 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import add
-from typing import Any
 
 from consumer import delivery
 from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
@@ -226,11 +225,9 @@ class Function:
         valid, entity = queue.valid, queue.entity
         messages = invocation.messages
         run = sqs.as_run(messages)
-        if run is not None:  # fresh messages, in bulk
-            keys = set(entity[run.start : run.stop])
-        else:
-            keys = set(map(entity.__getitem__, messages))
-        if len(keys) == len(messages) and queue.all_valid(messages, run):
+        if len(set(queue.entities(messages, run))) == len(messages) and queue.all_valid(
+            messages, run
+        ):
             invocation.plain = True  # nothing to coalesce: `operations` stays empty
             return
         groups: dict[int, list[int]] = {}
@@ -452,9 +449,7 @@ class Function:
         now_ms = math.floor(now * 1000)
         draws.skip(self.rng, len(failed))
         run = sqs.as_run(failed)
-        counts = _gather(queue.receive_count, failed, run)
-        earlier = _gather(queue.earlier_attempts, failed, run)
-        sent_at = _gather(queue.sent_at, failed, run)
+        counts, earlier, sent_at = queue.retry_fields(failed, run)
         if _same(counts) and _same(earlier) and _same(sent_at) and _same(retry_after):
             # the common case: a request's records, sent together, received as often
             key = (earlier[0] + counts[0], math.floor(sent_at[0] * 1000), counts[0], retry_after[0])
@@ -565,13 +560,6 @@ def _records(invocation: Invocation, first: int, end: int) -> Sequence[int]:
     if invocation.plain:
         return invocation.messages[first:end]
     return list(itertools.chain.from_iterable(invocation.operations[first:end]))
-
-
-def _gather(values: Sequence[Any], messages: list[int], run: range | None) -> Sequence[Any]:
-    """values[m] for each message (`run`: the messages as a range, if they are one)."""
-    if run is not None:
-        return values[run.start : run.stop]
-    return list(map(values.__getitem__, messages))
 
 
 def _after(end: float, delays: list[int]) -> list[float]:

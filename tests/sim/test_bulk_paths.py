@@ -1,10 +1,11 @@
 """The simulator's bulk paths compute what its one-at-a-time code computes: producers' draws
 made many at a time, the queue's chunks of released groups, its deletes, releases and copies
-applied to a whole invocation's records at once, a batch of fresh messages received and planned
-as a run, receives that skip the ages while none can be past retention, batches whose validity
-is not read while none sent was invalid, one retry instant for records due together, and
-`schedule_retry` called once per key when every failed record has a Retry-After. The oracle is
-the same simulator with each of those paths turned off; every figure must agree."""
+applied to a whole invocation's records at once (numpy over the queue's arrays), a batch of
+fresh messages received and planned as a run, a batch's entities read at once, receives that
+skip the ages while none can be past retention, batches whose validity is not read while none
+sent was invalid, one retry instant for records due together, and `schedule_retry` called once
+per key when every failed record has a Retry-After. The oracle is the same simulator with each
+of those paths turned off; every figure must agree."""
 
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ def without_bulk_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setattr(sqs.Queue, "_none_enqueued_before", lambda *_: False)  # every age read
     monkeypatch.setattr(sqs.Queue, "all_valid", every_validity_read)
+    monkeypatch.setattr(  # each entity read on its own
+        sqs.Queue,
+        "entities",
+        lambda self, messages, _: list(map(self.entity.__getitem__, messages)),
+    )
     monkeypatch.setattr(  # one addition per record
         function, "_after", lambda end, delays: [end + delay for delay in delays]
     )
