@@ -43,6 +43,9 @@ _CREATED = itertools.count()
 """Numbers environments in creation order, process-wide (runs may hand them on)."""
 _RETRIED, _COPIED, _EXPIRED = 0, 1, 2
 """What `_retry_plan` decided for a failed record."""
+RetryPlans = tuple[Sequence[int], list[int], Sequence[int], list[int]]
+"""(records to retry through their visibility, their delays, records to re-send as a delayed
+copy, their delays)."""
 
 
 class Environment:
@@ -366,7 +369,7 @@ class Function:
 
     def _sort_outcomes(
         self, invocation: Invocation
-    ) -> tuple[Sequence[int], list[int], list[int], list[float | None]]:
+    ) -> tuple[Sequence[int], list[int], Sequence[int], list[float | None]]:
         """(applied, for the DLQ, failed transiently, the failed ones' Retry-After) records of
         the invocation (the Retry-After of the failed request's last answer, as the handler's
         outcome carries it; None for a record never sent or failed operation by operation)."""
@@ -377,6 +380,10 @@ class Function:
         outcomes, after = invocation.outcome, invocation.retry_after
         if not outcomes.strip(bytes([APPLIED])):  # every operation applied: the common case
             return _records(invocation, 0, len(outcomes)), to_dlq, failed, retry_after
+        if len(invocation.requests) == 1 and not outcomes.strip(bytes([NOT_SENT, TRANSIENT])):
+            # its one request failed as a whole (a storm's 429): the records as they came
+            records = _records(invocation, 0, len(outcomes))
+            return done, to_dlq, records, [after.get(0)] * len(records)
         for index, (first, size) in enumerate(invocation.requests):
             seconds = after.get(index)
             end = first + size
@@ -402,8 +409,8 @@ class Function:
         return done, to_dlq, failed, retry_after
 
     def _retry_plan(
-        self, now: float, failed: list[int], retry_after: list[float | None], to_dlq: list[int]
-    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        self, now: float, failed: Sequence[int], retry_after: list[float | None], to_dlq: list[int]
+    ) -> RetryPlans:
         """(records to retry through their visibility, their delays, records to re-send as a
         delayed copy, their delays); expired ones join `to_dlq`.
 
@@ -440,8 +447,8 @@ class Function:
         return self._by_kind(failed, known, to_dlq)
 
     def _retry_plan_by_key(
-        self, now: float, failed: list[int], retry_after: list[float | None], to_dlq: list[int]
-    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        self, now: float, failed: Sequence[int], retry_after: list[float | None], to_dlq: list[int]
+    ) -> RetryPlans:
         """`_retry_plan` when every failed record has a Retry-After: one `schedule_retry` call
         per (attempts, first send ms, receive count, Retry-After), the records' draws skipped
         unread (the shipped function does not read them then; a test holds it)."""
@@ -490,22 +497,22 @@ class Function:
         return (_RETRIED, plan.visibility_seconds)
 
     def _by_kind(
-        self, failed: list[int], known: list[tuple[int, int]], to_dlq: list[int]
-    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        self, failed: Sequence[int], known: list[tuple[int, int]], to_dlq: list[int]
+    ) -> RetryPlans:
         """(retried, their delays, copied, their delays) from each failed record's (kind,
         delay), or one (kind, delay) for all; expired ones join `to_dlq`."""
         if len(known) == 1:  # one plan for all: no list of plans, no pass over them
             kind, delay = known[0]
             if kind == _RETRIED:
-                return list(failed), [delay] * len(failed), [], []
+                return failed, [delay] * len(failed), [], []
             if kind == _COPIED:
-                return [], [], list(failed), [delay] * len(failed)
+                return [], [], failed, [delay] * len(failed)
             known = known * len(failed)
         kinds = {kind for kind, _ in known}
         if kinds == {_RETRIED}:
-            return list(failed), [delay for _, delay in known], [], []
+            return failed, [delay for _, delay in known], [], []
         if kinds == {_COPIED}:
-            return [], [], list(failed), [delay for _, delay in known]
+            return [], [], failed, [delay for _, delay in known]
         retried: list[int] = []
         delays: list[int] = []
         copied: list[int] = []
@@ -530,7 +537,7 @@ class Function:
             list[int],
             Sequence[int],
             list[float],
-            list[int],
+            Sequence[int],
             list[float],
         ],
     ) -> None:

@@ -396,7 +396,7 @@ class Queue:
         """Receives of the change so far, its copies' included (the handler's attempts)."""
         return self.earlier_attempts[message] + self.receive_count[message]
 
-    def requeue(self, now: float, messages: list[int], visible_at: list[float]) -> None:
+    def requeue(self, now: float, messages: Sequence[int], visible_at: list[float]) -> None:
         """The handler re-sends in-flight messages as delayed copies at `now` (SendMessageBatch,
         visible at the given instants) and the originals are acknowledged (DeleteMessageBatch).
         Each stays one change: receive count back to 0, attempts and first send carried."""
