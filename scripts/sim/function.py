@@ -21,7 +21,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import add
+from operator import add, itemgetter
 
 from consumer import delivery
 from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
@@ -508,11 +508,11 @@ class Function:
             if kind == _COPIED:
                 return [], [], failed, [delay] * len(failed)
             known = known * len(failed)
-        kinds = {kind for kind, _ in known}
+        kinds = {kind for kind, _ in set(known)}  # the distinct plans: a few
         if kinds == {_RETRIED}:
-            return failed, [delay for _, delay in known], [], []
+            return failed, list(map(itemgetter(1), known)), [], []
         if kinds == {_COPIED}:
-            return [], [], failed, [delay for _, delay in known]
+            return [], [], failed, list(map(itemgetter(1), known))
         retried: list[int] = []
         delays: list[int] = []
         copied: list[int] = []
