@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -37,7 +37,7 @@ def receives_before(end: float, counted: list[int]) -> Iterator[None]:
     """Count the messages every simulated receive returns before `end` into counted[0]."""
     original = sqs.Queue.receive
 
-    def counting(self: sqs.Queue, now: float, max_messages: int, max_bytes: int) -> list[int]:
+    def counting(self: sqs.Queue, now: float, max_messages: int, max_bytes: int) -> Sequence[int]:
         got = original(self, now, max_messages, max_bytes)
         if now < end:
             counted[0] += len(got)

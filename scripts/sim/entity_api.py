@@ -68,7 +68,7 @@ class EntityApi:
         """Answer a request carrying `operations` that arrives at `now`."""
         self.requests += 1
         latency = self.latency(operations)
-        status = self.outage_status(now)
+        status = self.outage_status(now) if self.config.outages else None
         if status is not None:
             self.unavailable += 1
             after = self.config.outage_retry_after_seconds
@@ -100,7 +100,7 @@ class EntityApi:
         return outcomes
 
     def _refill(self, now: float) -> None:
-        rate = self.rate_at(now)
+        rate = self.rate_at(now) if self._changes else self.config.rate
         if rate != self.rate:
             self.rate = rate
             self.burst = max(1.0, self.config.burst * rate / self.config.rate)

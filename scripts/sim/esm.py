@@ -18,7 +18,7 @@ receive), so the handler's clock, and its Pacer's pause between invocations, sta
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sim.cores import Cores
 from sim.loop import Loop
@@ -51,7 +51,7 @@ class EventSourceMapping:
         queue: Queue,
         stack: Stack,
         runtime: Runtime,
-        invoke: Callable[[Slot, list[int], float], None],
+        invoke: Callable[[Slot, Sequence[int], float], None],
         *,
         cores: Cores | None = None,
     ) -> None:
@@ -146,7 +146,7 @@ class EventSourceMapping:
             return
         self._invoke_later(slot, messages, now)
 
-    def _invoke_later(self, slot: Slot, messages: list[int], now: float) -> None:
+    def _invoke_later(self, slot: Slot, messages: Sequence[int], now: float) -> None:
         """Invoke the function with a batch received at `now` when the poller gets there: the
         handler's clock (its Pacer's pause between invocations) starts then, not at the
         receive."""
@@ -154,7 +154,7 @@ class EventSourceMapping:
         self.peak_busy = max(self.peak_busy, self.busy)
         self.loop.at(self._invoked_at(now, len(messages)), self._invoke_now, (slot, messages))
 
-    def _invoke_now(self, now: float, argument: tuple[Slot, list[int]]) -> None:
+    def _invoke_now(self, now: float, argument: tuple[Slot, Sequence[int]]) -> None:
         slot, messages = argument
         self.invoke(slot, messages, now)
 

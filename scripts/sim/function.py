@@ -21,8 +21,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import add
-from typing import Any
+from operator import add, itemgetter
 
 from consumer import delivery
 from consumer.entity_api import REQUEST_MARGIN_SECONDS, CallStats, retry_wait
@@ -44,6 +43,9 @@ _CREATED = itertools.count()
 """Numbers environments in creation order, process-wide (runs may hand them on)."""
 _RETRIED, _COPIED, _EXPIRED = 0, 1, 2
 """What `_retry_plan` decided for a failed record."""
+RetryPlans = tuple[Sequence[int], list[int], Sequence[int], list[int]]
+"""(records to retry through their visibility, their delays, records to re-send as a delayed
+copy, their delays)."""
 
 
 class Environment:
@@ -96,7 +98,7 @@ class Invocation:
     )
 
     def __init__(
-        self, slot: Slot, messages: list[int], received: float, environment: Environment
+        self, slot: Slot, messages: Sequence[int], received: float, environment: Environment
     ) -> None:
         self.slot = slot
         self.messages = messages
@@ -176,7 +178,7 @@ class Function:
         """The host's cores a cold start shares (none on AWS)."""
 
     # ---- start ---------------------------------------------------------------------------
-    def invoke(self, slot: Slot, messages: list[int], now: float) -> None:
+    def invoke(self, slot: Slot, messages: Sequence[int], now: float) -> None:
         """The mapping invokes the function with `messages` at `now`."""
         counters = self.counters
         counters.invocations += 1
@@ -222,16 +224,13 @@ class Function:
 
     def _plan(self, invocation: Invocation) -> None:
         """Invalid records aside; the rest grouped by entity, one operation per entity."""
-        valid, entity = self.queue.valid, self.queue.entity
+        queue = self.queue
+        valid, entity = queue.valid, queue.entity
         messages = invocation.messages
         run = sqs.as_run(messages)
-        if run is not None:  # fresh messages, in bulk
-            keys = set(entity[run.start : run.stop])
-            all_valid = valid.count(0, run.start, run.stop) == 0
-        else:
-            keys = set(map(entity.__getitem__, messages))
-            all_valid = all(map(valid.__getitem__, messages))
-        if len(keys) == len(messages) and all_valid:
+        if len(set(queue.entities(messages, run))) == len(messages) and queue.all_valid(
+            messages, run
+        ):
             invocation.plain = True  # nothing to coalesce: `operations` stays empty
             return
         groups: dict[int, list[int]] = {}
@@ -265,7 +264,7 @@ class Function:
             return
         if invocation.pacer is not None:
             if invocation.budget is None:
-                invocation.budget = SimulatedDeadline(invocation.deadline, self._clock)
+                invocation.budget = SimulatedDeadline(invocation.deadline, self.loop.clock)
             wait = invocation.pacer.next_turn(invocation.budget, self.request_reserve)
             if wait is None:  # no turn within the time budget: stays NOT_SENT
                 self._next_request(now, invocation)
@@ -303,11 +302,8 @@ class Function:
             return
         self.loop.at(now + wait, self._attempt, (invocation, index, attempt + 1))
 
-    def _clock(self) -> float:
-        return self.loop.now
-
     def _new_pacer(self) -> delivery.Pacer:
-        return delivery.Pacer(clock=self._clock, sleep=_never_sleep)
+        return delivery.Pacer(clock=self.loop.clock, sleep=_never_sleep)
 
     # ---- the end of an invocation ------------------------------------------------------------
     def _settle(self, now: float, invocation: Invocation) -> None:
@@ -336,11 +332,11 @@ class Function:
         if copied:
             calls = calls_for(len(copied), len(copied) * queue.message_bytes)
             end += call_seconds * calls  # SendMessageBatch (queue.requeue bills it)
-        copy_at = [end + delay for delay in copy_delays]
+        copy_at = _after(end, copy_delays)
         if retried and self.stack.visibility_backoff:
             calls = calls_for(len(retried))
             end += call_seconds * calls
-            retry_at = [end + delay for delay in delays]
+            retry_at = _after(end, delays)
             sqs_calls += calls
         else:  # reported as failures: visible again when the visibility timeout runs out
             retry_at = [invocation.received + queue.visibility_timeout] * len(retried)
@@ -373,7 +369,7 @@ class Function:
 
     def _sort_outcomes(
         self, invocation: Invocation
-    ) -> tuple[list[int], list[int], list[int], list[float | None]]:
+    ) -> tuple[Sequence[int], list[int], Sequence[int], list[float | None]]:
         """(applied, for the DLQ, failed transiently, the failed ones' Retry-After) records of
         the invocation (the Retry-After of the failed request's last answer, as the handler's
         outcome carries it; None for a record never sent or failed operation by operation)."""
@@ -383,8 +379,11 @@ class Function:
         retry_after: list[float | None] = []
         outcomes, after = invocation.outcome, invocation.retry_after
         if not outcomes.strip(bytes([APPLIED])):  # every operation applied: the common case
-            done = _records(invocation, 0, len(outcomes))
-            return done, to_dlq, failed, retry_after
+            return _records(invocation, 0, len(outcomes)), to_dlq, failed, retry_after
+        if len(invocation.requests) == 1 and not outcomes.strip(bytes([NOT_SENT, TRANSIENT])):
+            # its one request failed as a whole (a storm's 429): the records as they came
+            records = _records(invocation, 0, len(outcomes))
+            return done, to_dlq, records, [after.get(0)] * len(records)
         for index, (first, size) in enumerate(invocation.requests):
             seconds = after.get(index)
             end = first + size
@@ -410,8 +409,8 @@ class Function:
         return done, to_dlq, failed, retry_after
 
     def _retry_plan(
-        self, now: float, failed: list[int], retry_after: list[float | None], to_dlq: list[int]
-    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        self, now: float, failed: Sequence[int], retry_after: list[float | None], to_dlq: list[int]
+    ) -> RetryPlans:
         """(records to retry through their visibility, their delays, records to re-send as a
         delayed copy, their delays); expired ones join `to_dlq`.
 
@@ -448,8 +447,8 @@ class Function:
         return self._by_kind(failed, known, to_dlq)
 
     def _retry_plan_by_key(
-        self, now: float, failed: list[int], retry_after: list[float | None], to_dlq: list[int]
-    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        self, now: float, failed: Sequence[int], retry_after: list[float | None], to_dlq: list[int]
+    ) -> RetryPlans:
         """`_retry_plan` when every failed record has a Retry-After: one `schedule_retry` call
         per (attempts, first send ms, receive count, Retry-After), the records' draws skipped
         unread (the shipped function does not read them then; a test holds it)."""
@@ -457,9 +456,7 @@ class Function:
         now_ms = math.floor(now * 1000)
         draws.skip(self.rng, len(failed))
         run = sqs.as_run(failed)
-        counts = _gather(queue.receive_count, failed, run)
-        earlier = _gather(queue.earlier_attempts, failed, run)
-        sent_at = _gather(queue.sent_at, failed, run)
+        counts, earlier, sent_at = queue.retry_fields(failed, run)
         if _same(counts) and _same(earlier) and _same(sent_at) and _same(retry_after):
             # the common case: a request's records, sent together, received as often
             key = (earlier[0] + counts[0], math.floor(sent_at[0] * 1000), counts[0], retry_after[0])
@@ -500,17 +497,22 @@ class Function:
         return (_RETRIED, plan.visibility_seconds)
 
     def _by_kind(
-        self, failed: list[int], known: list[tuple[int, int]], to_dlq: list[int]
-    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        self, failed: Sequence[int], known: list[tuple[int, int]], to_dlq: list[int]
+    ) -> RetryPlans:
         """(retried, their delays, copied, their delays) from each failed record's (kind,
         delay), or one (kind, delay) for all; expired ones join `to_dlq`."""
-        if len(known) == 1 and len(failed) > 1:
+        if len(known) == 1:  # one plan for all: no list of plans, no pass over them
+            kind, delay = known[0]
+            if kind == _RETRIED:
+                return failed, [delay] * len(failed), [], []
+            if kind == _COPIED:
+                return [], [], failed, [delay] * len(failed)
             known = known * len(failed)
-        kinds = {kind for kind, _ in known}
+        kinds = {kind for kind, _ in set(known)}  # the distinct plans: a few
         if kinds == {_RETRIED}:
-            return list(failed), [delay for _, delay in known], [], []
+            return failed, list(map(itemgetter(1), known)), [], []
         if kinds == {_COPIED}:
-            return [], [], list(failed), [delay for _, delay in known]
+            return [], [], failed, list(map(itemgetter(1), known))
         retried: list[int] = []
         delays: list[int] = []
         copied: list[int] = []
@@ -530,7 +532,13 @@ class Function:
         self,
         now: float,
         argument: tuple[
-            Invocation, list[int], list[int], list[int], list[float], list[int], list[float]
+            Invocation,
+            Sequence[int],
+            list[int],
+            Sequence[int],
+            list[float],
+            Sequence[int],
+            list[float],
         ],
     ) -> None:
         invocation, done, to_dlq, retried, retry_at, copied, copy_at = argument
@@ -554,18 +562,18 @@ class Function:
         self.finished(invocation.slot, now)
 
 
-def _records(invocation: Invocation, first: int, end: int) -> list[int]:
+def _records(invocation: Invocation, first: int, end: int) -> Sequence[int]:
     """The records of operations [first, end) of the invocation, in order."""
     if invocation.plain:
         return invocation.messages[first:end]
     return list(itertools.chain.from_iterable(invocation.operations[first:end]))
 
 
-def _gather(values: Sequence[Any], messages: list[int], run: range | None) -> Sequence[Any]:
-    """values[m] for each message (`run`: the messages as a range, if they are one)."""
-    if run is not None:
-        return values[run.start : run.stop]
-    return list(map(values.__getitem__, messages))
+def _after(end: float, delays: list[int]) -> list[float]:
+    """`end + delay` for each delay (one addition when they are all equal, the common case)."""
+    if delays and _same(delays):
+        return [end + delays[0]] * len(delays)
+    return [end + delay for delay in delays]
 
 
 def _same(values: Sequence[object]) -> bool:

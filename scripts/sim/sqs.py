@@ -22,9 +22,10 @@ import re
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
-from operator import add
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 # Message states
 WAITING = 0
@@ -51,7 +52,9 @@ def calls_for(count: int, total_bytes: int = 0) -> int:
     """Billed SQS requests for a batch call family carrying `count` entries."""
     if count <= 0:
         return 0
-    return max(math.ceil(count / RECEIVE_ENTRIES), math.ceil(total_bytes / CHUNK_BYTES))
+    calls = -(-count // RECEIVE_ENTRIES)  # ceil, in integers
+    chunks = -(-total_bytes // CHUNK_BYTES)
+    return calls if calls >= chunks else chunks
 
 
 class Runs:
@@ -112,6 +115,30 @@ class Runs:
         return messages[start:end] if start or end < len(messages) else messages
 
 
+class Views(NamedTuple):
+    """numpy arrays over the queue's per-message arrays (no copy): one operation on a whole
+    group of messages, by a slice or an index array, instead of one Python step each."""
+
+    state: npt.NDArray[np.uint8]
+    deletes: npt.NDArray[np.uint8]
+    receive_count: npt.NDArray[np.intc]
+    earlier_attempts: npt.NDArray[np.intc]
+    enqueued_at: npt.NDArray[np.float64]
+    sent_at: npt.NDArray[np.float64]
+    entity: npt.NDArray[np.int64]
+
+
+Index = slice | npt.NDArray[np.intp]
+"""Messages as a numpy index: a slice for a run, an array of their numbers else."""
+
+
+def index_of(messages: Sequence[int], run: range | None) -> Index:
+    """`messages` (`run`: as a range, if they are one) as a numpy index."""
+    if run is not None:
+        return slice(run.start, run.stop)
+    return np.fromiter(messages, np.intp, len(messages))
+
+
 class Queue:
     """The source queue, with counters for the DLQ and for billing."""
 
@@ -141,8 +168,12 @@ class Queue:
         """Receives of the copies before this one (the handler's `retry_attempts`)."""
         self.entity = array("q")
         self.valid = bytearray()
+        self.invalid_sent = 0
+        """Messages sent with `valid` 0 (none: a batch needs no look at `valid`)."""
         self.state = bytearray()
         self.deletes = bytearray()
+        self._views: Views | None = None
+        """`views()`, until the arrays grow (a numpy view holds their buffer: they could not)."""
         # where they wait
         self.visible = Runs()
         self.hidden: list[tuple[float, int, Sequence[int]]] = []
@@ -150,6 +181,9 @@ class Queue:
         self._order = itertools.count()
         self._wakes: set[float] = set()
         self._next_wake = math.inf
+        self._least_enqueued = math.inf
+        """No message's `enqueued_at` is below it (a receive before retention can have run
+        out for it looks at no message's age)."""
         # counters
         self.in_flight = 0
         self.finished = 0
@@ -169,6 +203,7 @@ class Queue:
         `delay` seconds."""
         first = len(self.state)
         count = len(valid)
+        self._views = None  # let go of the buffers: the arrays grow
         times = array("d", [now]) * count
         self.sent_at.extend(times)
         self.enqueued_at.extend(times)
@@ -177,6 +212,8 @@ class Queue:
         self.earlier_attempts.extend(zeros)
         self.entity.extend(entities)
         self.valid.extend(valid)
+        self.invalid_sent += bytes(valid).count(0)
+        self._least_enqueued = min(self._least_enqueued, now)
         self.state.extend(bytes(count))
         self.deletes.extend(bytes(count))
         if delay > 0:
@@ -185,14 +222,31 @@ class Queue:
             self.visible.add_run(first, first + count)
             self._on_visible(now)
 
+    def views(self) -> Views:
+        """numpy views of the per-message arrays (valid until the next `send`)."""
+        views = self._views
+        if views is None:
+            views = self._views = Views(
+                np.frombuffer(self.state, np.uint8),
+                np.frombuffer(self.deletes, np.uint8),
+                np.frombuffer(self.receive_count, np.intc),
+                np.frombuffer(self.earlier_attempts, np.intc),
+                np.frombuffer(self.enqueued_at, np.float64),
+                np.frombuffer(self.sent_at, np.float64),
+                np.frombuffer(self.entity, np.int64),
+            )
+        return views
+
     # ---- the consumer side ---------------------------------------------------------------
     def visible_count(self, now: float) -> int:
         """Messages a receive at `now` can get (before redrive and retention checks)."""
         self._release(now)
         return len(self.visible)
 
-    def receive(self, now: float, max_messages: int, max_bytes: int) -> list[int]:
-        """Up to `max_messages` visible messages (within `max_bytes`), now in flight.
+    def receive(self, now: float, max_messages: int, max_bytes: int) -> Sequence[int]:
+        """Up to `max_messages` visible messages (within `max_bytes`), now in flight: a range
+        when they are one run of consecutive numbers (the function's bulk paths then need not
+        find the run again), a list else.
 
         A message past retention is dropped; one already received max_receive_count times
         moves to the DLQ instead of being returned (SQS's redrive).
@@ -203,24 +257,35 @@ class Queue:
         visible, state, counts = self.visible, self.state, self.receive_count
         enqueued, most = self.enqueued_at, self.max_receive_count
         oldest_kept = now - self.retention_seconds
+        all_kept = self._none_enqueued_before(oldest_kept)
+        views = self.views()
         while visible and len(taken) < limit:
             run = visible.take(limit - len(taken))
             if type(run) is range:
                 first, end = run.start, run.stop
-                if min(enqueued[first:end]) >= oldest_kept and max(counts[first:end]) < most:
+                received = views.receive_count[first:end]
+                if (
+                    all_kept or views.enqueued_at[first:end].min() >= oldest_kept
+                ) and received.max() < most:
                     # the common case, a run in bulk: none expired, none at the redrive limit
-                    counts[first:end] = array("i", map((1).__add__, counts[first:end]))
+                    received += 1
                     state[first:end] = bytes([IN_FLIGHT]) * (end - first)
+                    if not taken and (end - first == limit or not visible):
+                        self.in_flight += end - first  # the whole batch, one run
+                        self.requests += calls_for(end - first, (end - first) * self.message_bytes)
+                        return run
                     taken.extend(run)
                     continue
-            elif (
-                min(map(enqueued.__getitem__, run)) >= oldest_kept
-                and max(map(counts.__getitem__, run)) < most
-            ):  # a released group in bulk
-                _assign(counts, run, map((1).__add__, map(counts.__getitem__, run)))
-                _assign(state, run, repeat(IN_FLIGHT))
-                taken.extend(run)
-                continue
+            else:
+                group = np.fromiter(run, np.intp, len(run))
+                received = views.receive_count[group]
+                if (
+                    all_kept or views.enqueued_at[group].min() >= oldest_kept
+                ) and received.max() < most:  # a released group in bulk
+                    views.receive_count[group] = received + 1
+                    views.state[group] = IN_FLIGHT
+                    taken.extend(run)
+                    continue
             for message in run:
                 if enqueued[message] < oldest_kept:
                     state[message] = EXPIRED_BY_RETENTION
@@ -243,19 +308,17 @@ class Queue:
         self.requests += calls_for(len(taken), len(taken) * self.message_bytes) or 1
         return taken
 
-    def delete(self, now: float, messages: list[int], final_state: int) -> None:
+    def delete(self, now: float, messages: Sequence[int], final_state: int) -> None:
         """Delete in-flight messages (DeleteMessageBatch) and record why they are done."""
         state, deletes = self.state, self.deletes
         before = self.double_deletes
         count = len(messages)
         run = as_run(messages)
-        if _all_in_state(state, messages, IN_FLIGHT, run):  # the common case, in bulk
-            if run is not None:
-                state[run.start : run.stop] = bytes([final_state]) * count
-                deletes[run.start : run.stop] = deletes[run.start : run.stop].translate(_PLUS_ONE)
-            else:
-                _assign(state, messages, repeat(final_state))
-                _assign(deletes, messages, map((1).__add__, map(deletes.__getitem__, messages)))
+        index = index_of(messages, run)
+        if _all_in_state(self, messages, IN_FLIGHT, run, index):  # the common case, in bulk
+            views = self.views()
+            views.state[index] = final_state
+            views.deletes[index] += 1
         else:
             for message in messages:
                 if state[message] != IN_FLIGHT:
@@ -268,16 +331,17 @@ class Queue:
         self.requests += calls_for(len(messages))
         self.last_finished_at = now
 
-    def release_after(self, messages: list[int], visible_at: list[float], calls: int) -> None:
+    def release_after(self, messages: Sequence[int], visible_at: list[float], calls: int) -> None:
         """In-flight messages become visible again at the given instants (ChangeMessageVisibility
         with `calls` billed calls, or their visibility timeout running out with 0)."""
         state = self.state
         if len(messages) != len(visible_at):
             raise ValueError("one instant per message")
         run = as_run(messages)
-        if messages and _all_in_state(state, messages, IN_FLIGHT, run) and _same(visible_at):
+        index = index_of(messages, run)
+        if messages and _all_in_state(self, messages, IN_FLIGHT, run, index) and _same(visible_at):
             # the common case: every one in flight, all due at one instant
-            _assign(state, messages, repeat(WAITING))
+            self.views().state[index] = WAITING
             self.in_flight -= len(messages)
             self._hide_group(run or list(messages), visible_at[0])
             self.requests += calls
@@ -293,11 +357,46 @@ class Queue:
             self._hide_group(group, when)
         self.requests += calls
 
+    def all_valid(self, messages: Sequence[int], run: range | None) -> bool:
+        """Whether every one of the messages (`run`: as a range, if they are one) is valid
+        (at once when none sent was invalid)."""
+        if self.invalid_sent == 0:
+            return True
+        if run is not None:
+            return self.valid.count(0, run.start, run.stop) == 0
+        return all(map(self.valid.__getitem__, messages))
+
+    def retry_fields(
+        self, messages: Sequence[int], run: range | None
+    ) -> tuple[Sequence[int], Sequence[int], Sequence[float]]:
+        """(receive counts, earlier attempts, first sends) of the messages (`run`: as a range,
+        if they are one), in their order."""
+        if run is not None:
+            first, end = run.start, run.stop
+            return (
+                self.receive_count[first:end],
+                self.earlier_attempts[first:end],
+                self.sent_at[first:end],
+            )
+        views, index = self.views(), index_of(messages, None)
+        return (
+            views.receive_count[index].tolist(),
+            views.earlier_attempts[index].tolist(),
+            views.sent_at[index].tolist(),
+        )
+
+    def entities(self, messages: Sequence[int], run: range | None) -> Sequence[int]:
+        """The messages' entities (`run`: as a range, if they are one), in their order."""
+        if run is not None:
+            return self.entity[run.start : run.stop]
+        result: list[int] = self.views().entity[index_of(messages, None)].tolist()
+        return result
+
     def attempts(self, message: int) -> int:
         """Receives of the change so far, its copies' included (the handler's attempts)."""
         return self.earlier_attempts[message] + self.receive_count[message]
 
-    def requeue(self, now: float, messages: list[int], visible_at: list[float]) -> None:
+    def requeue(self, now: float, messages: Sequence[int], visible_at: list[float]) -> None:
         """The handler re-sends in-flight messages as delayed copies at `now` (SendMessageBatch,
         visible at the given instants) and the originals are acknowledged (DeleteMessageBatch).
         Each stays one change: receive count back to 0, attempts and first send carried."""
@@ -307,17 +406,15 @@ class Queue:
         if len(messages) != len(visible_at):
             raise ValueError("one instant per message")
         run = as_run(messages)
-        if messages and _all_in_state(state, messages, IN_FLIGHT, run) and _same(visible_at):
+        index = index_of(messages, run)
+        if messages and _all_in_state(self, messages, IN_FLIGHT, run, index) and _same(visible_at):
             # the common case: every one in flight, all due at one instant
             sent = list(messages)
-            _assign(state, sent, repeat(WAITING))
-            _assign(
-                earlier,
-                sent,
-                map(add, map(earlier.__getitem__, sent), map(counts.__getitem__, sent)),
-            )
-            _assign(counts, sent, repeat(0))
-            _assign(self.enqueued_at, sent, repeat(now))
+            views = self.views()
+            views.state[index] = WAITING
+            views.earlier_attempts[index] += views.receive_count[index]
+            views.receive_count[index] = 0
+            views.enqueued_at[index] = now
             self._hide_group(run or sent, visible_at[0])
         else:
             for message, when in zip(messages, visible_at, strict=True):
@@ -331,6 +428,8 @@ class Queue:
                 sent.append(message)
             for when, group in groups.items():
                 self._hide_group(group, when)
+        if sent:
+            self._least_enqueued = min(self._least_enqueued, now)
         self.in_flight -= len(sent)
         self.copies += len(sent)
         self.requests += calls_for(len(sent), len(sent) * self.message_bytes)
@@ -355,6 +454,11 @@ class Queue:
         return len(self.state) - self.finished
 
     # ---- internals -----------------------------------------------------------------------
+    def _none_enqueued_before(self, oldest_kept: float) -> bool:
+        """Whether no message was enqueued before `oldest_kept` (a receive then finds none
+        past retention without looking at each one's age)."""
+        return oldest_kept <= self._least_enqueued
+
     def _hide_group(self, messages: Sequence[int], until: float) -> None:
         heapq.heappush(self.hidden, (until, next(self._order), messages))
         if until < self._next_wake:
@@ -390,25 +494,18 @@ class Queue:
 
 _UNFINISHED = re.compile(bytes([ord("["), WAITING, IN_FLIGHT, ord("]")]))
 """A message's state byte that is not final."""
-_PLUS_ONE = bytes(range(1, 256)) + b"\x00"
-"""A `bytes.translate` table adding one to each byte."""
-
-
-def _assign(values: Any, messages: Iterable[int], new: Iterable[Any]) -> None:
-    """values[m] = n for each message m and value n, in one pass in C."""
-    deque(map(values.__setitem__, messages, new), maxlen=0)
 
 
 def _all_in_state(
-    state: bytearray, messages: Sequence[int], wanted: int, run: range | None
+    queue: Queue, messages: Sequence[int], wanted: int, run: range | None, index: Index
 ) -> bool:
-    """Whether the messages (`run`: as a range, if they are one) are distinct and every one
-    is in state `wanted`."""
+    """Whether the messages (`run`: as a range, if they are one; `index`: as a numpy index)
+    are distinct and every one is in state `wanted`."""
     count = len(messages)
     if run is not None:
-        return state.count(wanted, run.start, run.stop) == count
+        return queue.state.count(wanted, run.start, run.stop) == count
     return (
-        bytes(map(state.__getitem__, messages)).count(wanted) == count
+        int(np.count_nonzero(queue.views().state[index] == wanted)) == count
         and len(set(messages)) == count
     )
 

@@ -1,8 +1,12 @@
 """The simulator's bulk paths compute what its one-at-a-time code computes: producers' draws
 made many at a time, the queue's chunks of released groups, its deletes, releases and copies
-applied to a whole invocation's records at once, a batch of fresh messages planned as a run,
-and `schedule_retry` called once per key when every failed record has a Retry-After. The
-oracle is the same simulator with each of those paths turned off; every figure must agree."""
+applied to a whole invocation's records at once (numpy over the queue's arrays), a batch of
+fresh messages received and planned as a run, a batch's entities read at once, receives that
+skip the ages while none can be past retention, batches whose validity is not read while none
+sent was invalid, one retry instant for records due together, a batch whose one request failed
+sorted as a whole, and `schedule_retry` called once per key when every failed record has a
+Retry-After. The oracle is the same simulator with each of those paths turned off; every
+figure must agree."""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from sim_scenarios import small_scenario
-from test_retry_grouping import figures, record_by_record_plan, storm
+from test_retry_grouping import figures, operation_by_operation_sort, record_by_record_plan, storm
 
-from sim import draws, report, scenario, sqs
+from sim import draws, function, report, scenario, sqs
 from sim.function import Function
 from sim.scenario import Outage, Scenario
 from sim.simulation import run
@@ -38,12 +42,32 @@ def one_by_one(self: sqs.Runs, messages: Sequence[int]) -> None:
         self.add(message)
 
 
+def every_validity_read(self: sqs.Queue, messages: Sequence[int], _: range | None) -> bool:
+    """`Queue.all_valid` reading each message's validity, even when none sent was invalid."""
+    return all(map(self.valid.__getitem__, messages))
+
+
 def without_bulk_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(draws, "Uniforms", OneAtATime)
     monkeypatch.setattr(sqs.Runs, "add_group", one_by_one)
     monkeypatch.setattr(sqs, "_all_in_state", lambda *_: False)
     monkeypatch.setattr(sqs, "as_run", lambda _: None)
     monkeypatch.setattr(Function, "_retry_plan", record_by_record_plan)
+    monkeypatch.setattr(Function, "_sort_outcomes", operation_by_operation_sort)
+    receive = sqs.Queue.receive
+    monkeypatch.setattr(  # a batch is always a list, never a range
+        sqs.Queue, "receive", lambda self, *args: list(receive(self, *args))
+    )
+    monkeypatch.setattr(sqs.Queue, "_none_enqueued_before", lambda *_: False)  # every age read
+    monkeypatch.setattr(sqs.Queue, "all_valid", every_validity_read)
+    monkeypatch.setattr(  # each entity read on its own
+        sqs.Queue,
+        "entities",
+        lambda self, messages, _: list(map(self.entity.__getitem__, messages)),
+    )
+    monkeypatch.setattr(  # one addition per record
+        function, "_after", lambda end, delays: [end + delay for delay in delays]
+    )
 
 
 def million_burst_rows(changes: int, seed: int) -> list[Scenario]:
@@ -58,10 +82,19 @@ def short_retention(case: Scenario, seconds: float) -> Scenario:
     return replace(case, stack=stack)
 
 
+def one_request_per_batch(case: Scenario) -> Scenario:
+    """`case` with a batch's operations in one request (a request failed as a whole is then
+    the whole batch)."""
+    return replace(
+        case, stack=replace(case.stack, max_operations_per_request=case.stack.batch_size)
+    )
+
+
 CASES = [
     short_retention(storm(outage_retry_after_seconds=5.0), 60),  # 400 lost, 22 copies
     *(storm(outage_retry_after_seconds=after) for after in (0.0, 5.0)),
     replace(storm(transient_operation_share=0.3, rejected_operation_share=0.3), seed=3),
+    one_request_per_batch(storm(transient_operation_share=0.3, rejected_operation_share=0.3)),
     replace(small_scenario(count=3000, span=5.0, traffic={"invalid_share": 0.2}), seed=5),
     small_scenario(  # a batch's records sent up to 20 s apart, refused until their horizon
         count=300,

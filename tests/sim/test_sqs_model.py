@@ -36,7 +36,7 @@ def test_received_messages_are_invisible_until_released() -> None:
     queue.send(0.0, [1, 2, 3], [True, True, True], 0)
     assert woken == [0.0]
     taken = queue.receive(0.0, 10, 10**9)
-    assert taken == [0, 1, 2]
+    assert list(taken) == [0, 1, 2]
     assert queue.visible_count(1.0) == 0
     assert queue.in_flight == 3
     assert [queue.receive_count[m] for m in taken] == [1, 1, 1]
@@ -63,9 +63,9 @@ def test_redrive_after_max_receive_count_receives() -> None:
     queue, _ = make_queue(loop, max_receive_count=3)
     queue.send(0.0, [7], [True], 0)
     for attempt in range(3):
-        assert queue.receive(attempt * 10.0, 10, 10**9) == [0]
+        assert list(queue.receive(attempt * 10.0, 10, 10**9)) == [0]
         queue.release_after([0], [attempt * 10.0 + 5], 0)
-    assert queue.receive(100.0, 10, 10**9) == []  # the 4th receive moves it
+    assert list(queue.receive(100.0, 10, 10**9)) == []  # the 4th receive moves it
     assert queue.state[0] == sqs.DLQ_BY_REDRIVE
     assert queue.redriven_valid == 1
     assert queue.unfinished == 0
@@ -86,7 +86,7 @@ def test_retention_drops_old_messages_at_receive() -> None:
     queue, _ = make_queue(loop, retention_seconds=60.0)
     queue.send(0.0, [1], [True], 0)
     queue.send(50.0, [2], [True], 0)
-    assert queue.receive(70.0, 10, 10**9) == [1]
+    assert list(queue.receive(70.0, 10, 10**9)) == [1]
     assert queue.state[0] == sqs.EXPIRED_BY_RETENTION
     assert queue.lost_to_retention == 1
 
@@ -99,7 +99,7 @@ def test_delayed_messages_appear_after_their_delay() -> None:
     assert queue.visible_count(14.9) == 0
     loop.run(20.0)
     assert woken == [15.0]
-    assert queue.receive(15.0, 10, 10**9) == [0, 1]
+    assert list(queue.receive(15.0, 10, 10**9)) == [0, 1]
 
 
 def test_receive_respects_count_and_bytes() -> None:
