@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +91,11 @@ def one_request_per_batch(case: Scenario) -> Scenario:
     )
 
 
+def with_traffic(case: Scenario, **traffic: Any) -> Scenario:
+    """`case` with other traffic settings."""
+    return replace(case, traffic=replace(case.traffic, **traffic))
+
+
 CASES = [
     short_retention(storm(outage_retry_after_seconds=5.0), 60),  # 400 lost, 22 copies
     *(storm(outage_retry_after_seconds=after) for after in (0.0, 5.0)),
@@ -109,6 +115,8 @@ CASES = [
         },
         api={"outages": (Outage(0.0, 1000.0, 503),), "outage_retry_after_seconds": 5.0},
     ),
+    with_traffic(storm(), entities=3),  # re-received batches with repeated entities
+    with_traffic(storm(), message_bytes=100_000),  # every call billed by its 64 KB chunks
     *million_burst_rows(100_000, seed=1),
     *million_burst_rows(200_000, seed=4)[2:3],  # static 1000: ~1,000 429s
 ]
@@ -165,3 +173,26 @@ def test_skipping_draws_moves_the_generator_as_drawing_them(count: int) -> None:
         drawn.random()
     draws.skip(skipped, count)
     assert skipped.getstate() == drawn.getstate()
+
+
+@pytest.mark.parametrize("entities", [1, 3])
+def test_changes_to_one_entity_in_a_batch_coalesce_into_one_operation(entities: int) -> None:
+    """The handler coalesces a batch's changes per entity: with one operation per request, a
+    batch of 10 changes to at most 3 entities makes at most 3 requests, not 10; each change
+    still counts as applied."""
+    settings = {"batch_size": 10, "max_operations_per_request": 1, "maximum_concurrency": 2}
+    few = run(small_scenario(count=1000, stack=settings, traffic={"entities": entities}))
+    many = run(small_scenario(count=1000, stack=settings))
+
+    assert many.requests >= 1000  # distinct entities: an operation, so a request, each
+    assert few.applied == many.applied == 1000
+    assert few.requests <= entities * few.invocations < many.requests
+
+
+@pytest.mark.parametrize("message_bytes", [60_000, 200_000])
+def test_big_messages_are_billed_by_the_64_kb_chunk(message_bytes: int) -> None:
+    """SQS bills a batch call per 64 KB chunk of its payload, beyond one per 10 entries (the
+    bulk paths meet big messages in CASES too)."""
+    small = run(small_scenario(count=400))
+    big = run(small_scenario(count=400, traffic={"message_bytes": message_bytes}))
+    assert big.sqs_requests > small.sqs_requests
