@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test-terraform`: every Terraform check, offline and without AWS credentials.
-#   fmt -check; init + validate of each module and the root (the root with its committed lock,
-#   read-only); `terraform test` with mocked providers in each; the runnable example roots
-#   (terraform/examples/<scenario>/) inited, validated and planned by their tests; the example variable files
+#   fmt -check; init of each module and the root (the root with its committed lock, read-only);
+#   `terraform test` with mocked providers in each (it validates the configuration first: an
+#   unknown argument or reference fails it, so no separate `terraform validate` runs); the
+#   runnable example roots (terraform/examples/<scenario>/) inited and planned by their tests; the example variable files
 #   planned through the root's rules; a wrong value must fail the root's plan naming the input;
 #   no deprecation warning in any of their output; the README tables current (python -m tf.docs
 #   --check); checkov with zero failures.
@@ -16,11 +17,11 @@ CHECKOV_LOCK=scripts/tf/requirements-checkov.txt  # compiled from requirements-c
 CHECKOV_VERSION=$(sed -n 's/^checkov==\([^ ]*\).*/\1/p' "$CHECKOV_LOCK")
 CHECKOV_VENV=.venv-checkov
 TF="$repo/scripts/tf/tf.sh"
-# Init, validate and test of each module: two lists, one per chain (see below), balanced by CPU.
+# Init and test of each module: two lists, one per chain (see below), balanced by CPU.
 MODULES_A=(modules/queue modules/consumer)
 MODULES_B=(modules/alarms modules/governor)
 EXAMPLES=(localstack production)
-EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, validate, plan (tests)
+EXAMPLE_ROOTS=(examples/minimal examples/complete)  # runnable roots: init, plan (tests)
 LOGS=.cache/test-terraform
 
 # A provider mirror on this machine when there is one (tf.sh finds it); otherwise terraform
@@ -117,7 +118,7 @@ root_rejects_wrong_value() {
   return 1
 }
 
-# No deprecation warning in any validate, test or plan output (hashicorp/aws 6 deprecates, e.g.,
+# No deprecation warning in any test or plan output (hashicorp/aws 6 deprecates, e.g.,
 # aws_region's `name`; the modules must plan on 5.x and 6.x without one), and no module reads
 # an attribute that either version lacks or deprecates. Checkov's logs aside (it runs beside).
 no_deprecations() {
@@ -191,7 +192,6 @@ module_checks() {
   local dir
   for dir in "$@"; do
     run_logged "$dir: init" init_module "$dir"
-    run_logged "$dir: validate" tf_in "$dir" validate
     run_logged "$dir: test" tf_in "$dir" test
   done
 }
@@ -200,14 +200,12 @@ module_chain() {
   module_checks "${MODULES_A[@]}"
   for dir in "${EXAMPLE_ROOTS[@]}"; do
     run_logged "$dir: init" init_module "$dir"
-    run_logged "$dir: validate" tf_in "$dir" validate
     run_logged "$dir: plan (test)" tf_in "$dir" test
   done
 }
 root_chain() {
   local example
   run_logged "root: init (committed lock, read-only)" init_root
-  run_logged "root: validate" tf_in . validate
   run_logged "root: test" tf_in . test
   for example in "${EXAMPLES[@]}"; do
     run_logged "root: plan examples/$example.tfvars" \
@@ -226,16 +224,16 @@ checkov_chain() {
 step "fmt -check" - -- "$TF" fmt -check -recursive -diff terraform
 module_steps=() root_steps=()
 for dir in "${MODULES_A[@]}"; do
-  module_steps+=("$dir: init" "$dir: validate" "$dir: test")
+  module_steps+=("$dir: init" "$dir: test")
 done
 for dir in "${EXAMPLE_ROOTS[@]}"; do
-  module_steps+=("$dir: init" "$dir: validate" "$dir: plan (test)")
+  module_steps+=("$dir: init" "$dir: plan (test)")
 done
-root_steps=("root: init (committed lock, read-only)" "root: validate" "root: test")
+root_steps=("root: init (committed lock, read-only)" "root: test")
 for example in "${EXAMPLES[@]}"; do root_steps+=("root: plan examples/$example.tfvars"); done
 root_steps+=("root: wrong value fails the plan")
 for dir in "${MODULES_B[@]}"; do
-  root_steps+=("$dir: init" "$dir: validate" "$dir: test")
+  root_steps+=("$dir: init" "$dir: test")
 done
 checkov_steps=("checkov: venv $CHECKOV_VERSION" "checkov: defaults" "checkov: production example")
 start_chain checkov_chain "${checkov_steps[@]}"
@@ -257,7 +255,7 @@ note_of() {
 for name in "${module_steps[@]}" "${root_steps[@]}"; do
   finish_step "$name" "$(note_of "$name")"
 done
-step "no deprecation warnings (validate, tests, plans)" - -- no_deprecations
+step "no deprecation warnings (tests, plans)" - -- no_deprecations
 for name in "${checkov_steps[@]}"; do
   finish_step "$name" "$(note_of "$name")"
 done
