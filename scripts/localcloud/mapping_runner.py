@@ -5,6 +5,11 @@ receives up to BatchSize messages (waiting at most the batching window), invokes
 with the SQS event (RequestResponse), and deletes what `batchItemFailures` does not name
 (nothing on a function error), backing off after errors and empty receives. MaximumConcurrency
 also bounds the invocations in flight. Every invocation's start and end go to the `Journal`.
+
+An empty queue is watched by the first IDLE_POLLERS workers only, as Lambda scales its pollers
+down when there is nothing to read: a further worker that received nothing parks until a worker
+receives messages (then they all read at once) or PARK_SECONDS pass. Twenty workers polling an
+empty queue kept LocalStack a quarter of a core busy.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ OVERRIDE_COUNT = "x-localstack-sqs-override-message-count"
 OVERRIDE_WAIT = "x-localstack-sqs-override-wait-time-seconds"
 EMPTY_BACKOFF = (0.1, 1.0)  # first and longest pause after an empty receive (s)
 ERROR_BACKOFF = (1.0, 5.0)  # first and longest pause after a failed cycle (s)
+IDLE_POLLERS = 2  # workers that keep receiving from an empty queue
+PARK_SECONDS = 20.0  # the longest a further idle worker waits for another's receive (s)
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class MappingRunner:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
+        self._receipts = 0  # receives that brought messages: wakes parked workers
         self._workers: list[threading.Thread] = []
         self._ensure_workers(config.concurrency)
         if config.filtered:
@@ -200,8 +208,21 @@ class MappingRunner:
             failing.reset()
             if received:
                 empty.reset()
+            elif index >= IDLE_POLLERS:
+                self._park()
             else:
                 self._stopping.wait(empty.pause())
+
+    def _park(self) -> None:
+        """Wait until a worker receives messages, the runner stops, or PARK_SECONDS pass."""
+        give_up = time.monotonic() + PARK_SECONDS
+        with self._changed:
+            seen = self._receipts
+            while self._receipts == seen and not self._stopping.is_set():
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
 
     def _cycle(self, config: MappingConfig) -> int:
         """Receive one batch, invoke, delete what succeeded; the number of messages received."""
@@ -211,6 +232,8 @@ class MappingRunner:
             if not messages:
                 self.counters.empty_receives += 1
                 return 0
+            self._receipts += 1
+            self._changed.notify_all()  # parked workers read too: there is work
             # disabled (or paused by the cap) while this receive was under way: not invoked
             stopped = not self.config.running or self.config.concurrency == 0
             if not stopped:

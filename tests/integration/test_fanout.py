@@ -9,6 +9,7 @@ once. The governor's schedule is paused meanwhile, so only the test moves the ma
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -88,6 +89,31 @@ def _wait_until_poller_runs(poller: PollerAdmin, uuid: str, concurrency: int) ->
         time.sleep(0.3)
 
 
+WAITING = "hold: waiting for metrics after the last change"
+PERIOD = 10  # the governor's period in these tests (GovernorDriver.for_instance)
+
+
+def _decision_on_throttling(
+    stack: Any, poller: PollerAdmin, uuid: str, governor: GovernorDriver
+) -> dict[str, Any]:
+    """From MaximumConcurrency 8, the governor's answer to two periods 60% throttled. A run of
+    the schedule queued before it was paused (an asynchronous invocation LocalStack delivers
+    late) may have changed the mapping just before: then the governor waits for metrics after
+    that change; wait until its window starts after it and ask again."""
+    for _ in range(3):
+        _set_concurrency(stack, poller, uuid, 8)
+        now = time.time()
+        for back in (15, 5):  # the governor's window: two 10-s periods, 60% throttled
+            governor.put_metrics(now - back, requests=100, throttled=60)
+        decision = governor.invoke()
+        if decision["reason"] != WAITING:
+            break
+        changed_before = time.time()
+        while math.floor(time.time() / PERIOD) * PERIOD - 2 * PERIOD < changed_before:
+            time.sleep(1)
+    return decision
+
+
 def _publish_and_drain(stack: Any, api: Any, waiter: Any, count: int) -> set[str]:
     """Publish `count` valid changes; wait until all are applied and the queue is empty.
     Returns the event ids not applied (lost)."""
@@ -141,11 +167,7 @@ def test_the_governor_lowering_maximum_concurrency_lowers_the_invocations_run_at
     governor: GovernorDriver,
     tfvars: dict[str, Any],
 ) -> None:
-    _set_concurrency(stack, poller, mapping_uuid, 8)
-    now = time.time()
-    for back in (15, 5):  # the governor's window: two 10-s periods, 60% throttled
-        governor.put_metrics(now - back, requests=100, throttled=60)
-    decision = governor.invoke()
+    decision = _decision_on_throttling(stack, poller, mapping_uuid, governor)
     lowered = int(decision["concurrency"])
     _wait_until_poller_runs(poller, mapping_uuid, lowered)
     # A slow API holds each invocation open: the poller runs as many at once as it may.
@@ -178,3 +200,20 @@ def test_a_disabled_mapping_is_not_polled_until_it_is_enabled_again(
     waiter(lambda: ids <= message_factory.covered_event_ids(api.applied()), 60, "every change")
 
     assert while_disabled == (30, 0)
+
+
+def test_an_empty_queue_is_watched_by_two_workers_whatever_the_concurrency(
+    stack: Any, fresh: int, poller: PollerAdmin, mapping_uuid: str
+) -> None:
+    # MaximumConcurrency 8 and nothing to read: the workers beyond the first two park (the
+    # test above shows a burst wakes them: every one of its workers invoked at once)
+    _set_concurrency(stack, poller, mapping_uuid, 8)
+    time.sleep(3)  # each worker has had its empty receive (a 1-s window) and parked
+    before = (poller.mapping(mapping_uuid) or {})["receives"]
+    time.sleep(10)
+    receives = (poller.mapping(mapping_uuid) or {})["receives"] - before
+
+    # two workers: at most one receive a second each (each waits out the 1-s window), in
+    # practice about one every 2 s; a parked worker looks again after 20 s. Eight workers
+    # polling would make about 40.
+    assert receives <= 24, f"{receives} receives of an empty queue in 10 s"
