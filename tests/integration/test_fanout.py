@@ -9,13 +9,13 @@ once. The governor's schedule is paused meanwhile, so only the test moves the ma
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from stack_support import GOVERNOR_WAITING, wait_for_governor_window_after
 
 from bench.fanout_governor import GovernorDriver
 from localcloud.poller_admin import PollerAdmin
@@ -89,10 +89,6 @@ def _wait_until_poller_runs(poller: PollerAdmin, uuid: str, concurrency: int) ->
         time.sleep(0.3)
 
 
-WAITING = "hold: waiting for metrics after the last change"
-PERIOD = 10  # the governor's period in these tests (GovernorDriver.for_instance)
-
-
 def _decision_on_throttling(
     stack: Any, poller: PollerAdmin, uuid: str, governor: GovernorDriver
 ) -> dict[str, Any]:
@@ -106,11 +102,9 @@ def _decision_on_throttling(
         for back in (15, 5):  # the governor's window: two 10-s periods, 60% throttled
             governor.put_metrics(now - back, requests=100, throttled=60)
         decision = governor.invoke()
-        if decision["reason"] != WAITING:
+        if decision["reason"] != GOVERNOR_WAITING:
             break
-        changed_before = time.time()
-        while math.floor(time.time() / PERIOD) * PERIOD - 2 * PERIOD < changed_before:
-            time.sleep(1)
+        wait_for_governor_window_after(time.time(), governor.period)
     return decision
 
 

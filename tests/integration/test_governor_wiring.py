@@ -21,7 +21,6 @@ again (at most twice: the run in flight ends within its minute).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from stack_support import GOVERNOR_WAITING, wait_for_governor_window_after
 
 from bench.fanout_governor import GovernorDriver
 from sbc_tools.ops import messages as message_factory
@@ -100,9 +100,6 @@ def _concurrency(stack: Any, uuid: str) -> tuple[int, float]:
     return int(mapping["ScalingConfig"]["MaximumConcurrency"]), mapping["LastModified"].timestamp()
 
 
-WAITING = "hold: waiting for metrics after the last change"
-
-
 def _changed_at(stack: Any, environment: dict[str, str]) -> float:
     """When the governor last changed the mapping (its state parameter), 0 when unknown."""
     name = environment.get("GOVERNOR_STATE_PARAMETER")
@@ -122,16 +119,12 @@ def _decide(stack: Any, governor: dict[str, Any], *, throttled: int) -> tuple[in
         before, _ = _concurrency(stack, uuid)
         _put(governor["driver"], throttled=throttled)
         answer = _invoke(stack, governor["name"])
-        if answer["reason"] != WAITING:
+        if answer["reason"] != GOVERNOR_WAITING:
             break
-        _wait_for_metrics_after(_changed_at(stack, governor["environment"]) or time.time())
+        wait_for_governor_window_after(
+            _changed_at(stack, governor["environment"]) or time.time(), PERIOD
+        )
     return before, answer
-
-
-def _wait_for_metrics_after(changed_at: float) -> None:
-    """Until the governor's window (2 whole periods) starts after `changed_at`."""
-    while math.floor(time.time() / PERIOD) * PERIOD - 2 * PERIOD < changed_at:
-        time.sleep(1)
 
 
 def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
@@ -153,7 +146,7 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     )
     start, _ = _concurrency(stack, uuid)
     assert start == high
-    _wait_for_metrics_after(time.time())
+    wait_for_governor_window_after(time.time(), PERIOD)
     before_decrease, lowered = _decide(stack, governor, throttled=60)
     changed_at = time.time()  # at or after the change the governor records
     after_decrease, _ = _concurrency(stack, uuid)
@@ -163,7 +156,7 @@ def test_the_governor_lowers_then_raises_maximum_concurrency_within_its_bounds(
     assert after_decrease == lowered["concurrency"] < before_decrease <= high
     assert after_decrease >= low
 
-    _wait_for_metrics_after(changed_at)
+    wait_for_governor_window_after(changed_at, PERIOD)
     with _backlog(stack, api, waiter, uuid, 30):
         # From here: a run of the schedule queued before it was paused (an asynchronous
         # invocation LocalStack delivers late) may have moved the mapping meanwhile.
