@@ -142,13 +142,18 @@ variable "fifo_high_throughput" {
 }
 
 variable "visibility_timeout_seconds" {
-  description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout`, at most 43200."
+  description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout` (at least 6 x `function_timeout` with `fifo_queue`), at most 43200. Below the recommendation, a batch whose invocation starts late (cold start, throttled retries) can become visible again before it is settled and be received a second time: its changes may be applied twice."
   type        = number
   default     = null
 
   validation {
     condition     = var.visibility_timeout_seconds == null || try(var.visibility_timeout_seconds >= var.function_timeout && var.visibility_timeout_seconds <= 43200 && floor(var.visibility_timeout_seconds) == var.visibility_timeout_seconds, false)
     error_message = "visibility_timeout_seconds: must be null (derived: 6 x function_timeout + maximum_batching_window_in_seconds) or a whole number of seconds from function_timeout to 43200; Lambda rejects a queue whose visibility timeout is shorter than the function timeout."
+  }
+
+  validation {
+    condition     = var.visibility_timeout_seconds == null || !var.fifo_queue || try(var.visibility_timeout_seconds >= 6 * var.function_timeout, false)
+    error_message = "visibility_timeout_seconds: with fifo_queue, must be null (derived) or at least 6 x function_timeout (AWS's recommendation). A FIFO batch that becomes visible again before its invocation settles it (a cold start or a throttled retry delays the invocation) is received by a second invocation, which applies the message group's changes again, out of order."
   }
 }
 

@@ -93,7 +93,12 @@ if [[ " $PHASES " == *" fifo "* ]]; then
   # A failed record holds its message group until it comes back; every receive of a group's
   # batch counts for each of its records, and on FIFO the handler spreads a group's receives
   # over the retry horizon (10 minutes / 1,000 receives: waits of at least 0.6 s).
+  # A FIFO queue takes a visibility timeout of at least 6 x the function timeout (plan refuses
+  # less): with 10 s, a batch whose invocation started late (a cold start on a busy machine
+  # took it to 10.9 s from receive to delete) came back while its first invocation still ran,
+  # and a second invocation applied its group's changes again.
   "$PY" -m localcloud.deploy apply "${FIFO_STACK[@]}" \
+    --var visibility_timeout_seconds=60 \
     --var fifo_queue=true \
     --var batch_size=10 \
     --var maximum_batching_window_in_seconds=0 \

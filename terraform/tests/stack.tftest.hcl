@@ -412,6 +412,54 @@ run "fifo_stack" {
   }
 }
 
+# A FIFO stack given exactly 6 x the function timeout: accepted (the least a FIFO queue takes).
+run "fifo_stack_at_the_least_visibility_timeout" {
+  command = plan
+
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    function_timeout                   = 10
+    visibility_timeout_seconds         = 60
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 60
+    error_message = "6 x the function timeout must be accepted on a FIFO queue"
+  }
+}
+
+# One second less on a FIFO queue is refused, naming the variable; the same value on a standard
+# queue (where a late batch costs a change applied twice, not the order) is accepted.
+run "rejects_a_fifo_visibility_timeout_below_6_x_the_function_timeout" {
+  command = plan
+
+  variables {
+    fifo_queue                         = true
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    function_timeout                   = 10
+    visibility_timeout_seconds         = 59
+  }
+
+  expect_failures = [var.visibility_timeout_seconds]
+}
+
+run "a_standard_queue_takes_a_visibility_timeout_below_6_x" {
+  command = plan
+
+  variables {
+    function_timeout           = 10
+    visibility_timeout_seconds = 59
+  }
+
+  assert {
+    condition     = output.visibility_timeout_seconds == 59
+    error_message = "a standard queue must take any visibility timeout from the function timeout up"
+  }
+}
+
 # ---- Input rules -----------------------------------------------------------------------------
 # Each `run` plans anew, so one run checks several rules: `expect_failures` lists every variable
 # given a bad value (Terraform fails the run if a listed one does not fail, or an unlisted one

@@ -354,12 +354,17 @@ variable "queue_arn" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the source queue; checked against `function_timeout` (Lambda refuses a mapping whose queue's visibility timeout is shorter than the function timeout)."
+  description = "Visibility timeout of the source queue; checked against `function_timeout`: at least it (Lambda refuses a mapping whose queue's visibility timeout is shorter), and at least 6 x it on a FIFO queue (order across batches holds only while a batch stays invisible until it is settled)."
   type        = number
 
   validation {
     condition     = var.queue_visibility_timeout_seconds >= var.function_timeout
     error_message = "queue_visibility_timeout_seconds: must be at least function_timeout (Lambda rejects the event source mapping otherwise; AWS recommends 6 x function_timeout + maximum_batching_window_in_seconds)."
+  }
+
+  validation {
+    condition     = !endswith(var.queue_arn, ".fifo") || var.queue_visibility_timeout_seconds >= 6 * var.function_timeout
+    error_message = "queue_visibility_timeout_seconds: on a FIFO queue, must be at least 6 x function_timeout (AWS's recommendation). A FIFO batch that becomes visible again before its invocation settles it is received by a second invocation, which applies the message group's changes again, out of order."
   }
 }
 

@@ -282,11 +282,13 @@ run "accepts_an_api_timeout_just_below_function_timeout" {
   }
 }
 
-# A FIFO queue: 10 records without a window, and a max_receive_count whose waits reach a 7-day
-# horizon (15 x 42000 s); a token over https://.
+# A FIFO queue: 10 records without a window, a visibility timeout of exactly 6 x the function
+# timeout (900 s), and a max_receive_count whose waits reach a 7-day horizon (15 x 42000 s); a
+# token over https://.
 run "accepts_a_fifo_queue" {
   command = plan
   variables {
+    function_timeout                   = 150
     queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
     dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
     dlq_url                            = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo"
@@ -561,4 +563,22 @@ run "rejects_a_fifo_horizon_its_receives_cannot_reach" {
     entity_api_token_parameter_name    = "arn:aws:ssm:us-east-1:123456789012:parameter/token"
   }
   expect_failures = [var.max_receive_count, var.entity_api_token_parameter_name]
+}
+
+# A FIFO queue whose visibility timeout is one second short of 6 x the function timeout: a late
+# batch would be received again while its invocation runs, and its group applied out of order.
+run "rejects_a_fifo_visibility_timeout_below_6_x_the_function_timeout" {
+  command = plan
+  variables {
+    function_timeout                   = 150
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+    dlq_arn                            = "arn:aws:sqs:us-east-1:123456789012:orders-dlq.fifo"
+    dlq_url                            = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq.fifo"
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    max_receive_count                  = 16
+    retry_horizon_seconds              = 604800
+    queue_visibility_timeout_seconds   = 899
+  }
+  expect_failures = [var.queue_visibility_timeout_seconds]
 }
