@@ -90,6 +90,7 @@ class Counters:
     busy: int = 0  # invocations in flight
     polling: int = 0  # workers in a cycle (receive, invoke, delete)
     last_error: str = ""
+    longest_hold_seconds: float = 0.0  # a batch's receive to its invocation's end (cf. visibility)
     concurrency_changes: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -227,6 +228,7 @@ class MappingRunner:
     def _cycle(self, config: MappingConfig) -> int:
         """Receive one batch, invoke, delete what succeeded; the number of messages received."""
         messages = self._receive(config)
+        received_at = time.monotonic()
         with self._changed:
             self.counters.receives += 1
             if not messages:
@@ -255,6 +257,9 @@ class MappingRunner:
                 self._changed.notify_all()
         keep = {m["MessageId"] for m in messages} if failed is None else failed
         done = [m for m in messages if m["MessageId"] not in keep]
+        with self._lock:  # past the visibility timeout, the delete below may be refused
+            held = time.monotonic() - received_at
+            self.counters.longest_hold_seconds = max(self.counters.longest_hold_seconds, held)
         self._delete(config, done)
         with self._lock:
             self.counters.deleted += len(done)
