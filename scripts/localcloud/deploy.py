@@ -11,7 +11,9 @@ $ENTITY_API_TOKEN) is stored as an SSM SecureString, never on a command line.
 Terraform state, its data folder and the variables live in `.localcloud/<instance>/terraform/`;
 the outputs are recorded in `.localcloud/<instance>/stack.json` for the other tools. `--stack
 NAME` applies a further stack into the same LocalStack (and entity API server), with its state
-and outputs in `.localcloud/<instance>/stacks/NAME/`.
+and outputs in `.localcloud/<instance>/stacks/NAME/`; `--api-instance OTHER` points it at the
+entity API server started for OTHER instead (`python -m localcloud --instance OTHER api-start`),
+so that tests of two stacks can reset and fault their own servers side by side.
 """
 
 from __future__ import annotations
@@ -225,10 +227,11 @@ def local_api_base(instance: str) -> str | None:
 
 
 def stack_variables(
-    instance: str, *, name: str, package: str, runtime: str, assignments: list[str]
+    api_instance: str, *, name: str, package: str, runtime: str, assignments: list[str]
 ) -> dict[str, Any]:
-    """The root's variables: this machine's zip and architecture, the instance's entity API
-    server (required only when no `entity_api_url` is given), then the `--var` assignments."""
+    """The root's variables: this machine's zip and architecture, the entity API server of
+    `api_instance` (required only when no `entity_api_url` is given), then the `--var`
+    assignments."""
     given = dict(item.split("=", 1) for item in assignments)
     variables: dict[str, Any] = {
         "name": name,
@@ -237,10 +240,10 @@ def stack_variables(
         "runtime": runtime,
     }
     if "entity_api_url" not in given:
-        base = local_api_base(instance)
+        base = local_api_base(api_instance)
         if base is None:
             raise DeployError(
-                f"the entity API server ({instance}) is not running: start it "
+                f"the entity API server ({api_instance}) is not running: start it "
                 "(python -m localcloud api-start) or pass --var entity_api_url=..."
             )
         variables["entity_api_url"] = f"{base}/v1/operations:batch"
@@ -260,6 +263,11 @@ def _parser() -> cli.ArgumentParser:
         "(.localcloud/INSTANCE/stacks/STACK/); default: the instance's main stack",
     )
     parser.add_argument("--name", default="demo", help="the stack's `name` variable")
+    parser.add_argument(
+        "--api-instance",
+        type=cli.instance_name,
+        help="use the entity API server started for this instance (default: --instance's)",
+    )
     parser.add_argument("--package", default=str(REPO / "dist" / "function-local.zip"))
     parser.add_argument(
         "--var",
@@ -281,8 +289,9 @@ def _parser() -> cli.ArgumentParser:
 def _apply(args: argparse.Namespace) -> None:
     """`apply`: the variables (and the token's SSM parameter), then terraform apply."""
     token = cli.read_token(args.token_file)
+    api_instance = args.api_instance or args.instance
     variables = stack_variables(
-        args.instance,
+        api_instance,
         name=args.name,
         package=args.package,
         runtime=args.runtime,
@@ -293,7 +302,7 @@ def _apply(args: argparse.Namespace) -> None:
         put_token_parameter(args.instance, parameter, token)
         variables["entity_api_token_parameter_name"] = parameter
     write_variables(args.instance, variables, args.stack)
-    local_api = local_api_for(str(variables["entity_api_url"]), local_api_base(args.instance))
+    local_api = local_api_for(str(variables["entity_api_url"]), local_api_base(api_instance))
     apply(args.instance, local_api, args.stack)
 
 

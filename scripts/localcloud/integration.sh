@@ -3,10 +3,11 @@
 #   start LocalStack + the local entity API server (instance "integration", free ports, strict),
 #   make package-local (beside the start), terraform apply of terraform/ into LocalStack (token
 #   in SSM), beside it a second stack with a 1-minute retry horizon (`deploy --stack short`, for
-#   the outage test) and a third on FIFO queues (`deploy --stack fifo`), pytest tests/integration
-#   (through the real event source mapping), then the FIFO tests against the third stack (one
-#   LocalStack for both phases), then stop (LocalStack keeps nothing), also when a step fails or the run is
-#   interrupted. Each step's time is printed at the end.
+#   the outage test) and a third on FIFO queues (`deploy --stack fifo`, with its own entity API
+#   server), pytest tests/integration (through the real event source mapping) and, beside it,
+#   the FIFO tests against the third stack (one LocalStack for both phases), then stop
+#   (LocalStack keeps nothing), also when a step fails or the run is interrupted. Each step's
+#   time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -41,6 +42,7 @@ cleanup() {
   if ! teardown_instance "$INSTANCE" && [ "$code" = 0 ]; then
     code=1
   fi
+  teardown_instance "$FIFO_API"
   step_times
   step "integration run finished in $(( $(date +%s) - started )) s (exit $code)"
   exit "$code"
@@ -48,8 +50,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A clean slate: a previous run that was killed may have left its instance behind.
+# The FIFO tests reset and fault their own entity API server (started under this instance
+# name; `deploy --api-instance`), so they run beside the standard phase's tests.
+FIFO_API="$INSTANCE-fifo-api"
+# A clean slate: a previous run that was killed may have left its instances behind.
 fresh_instance "$INSTANCE"
+fresh_instance "$FIFO_API"
 
 # The token travels in the environment (api-start and deploy read it), never on a command line.
 ENTITY_API_TOKEN="it-$(date +%s)-$RANDOM$RANDOM"
@@ -60,7 +66,8 @@ mkdir -p .cache
 make --no-print-directory package-local >"$package_log" 2>&1 &
 package_build=$!
 if ! { "$PY" -m localcloud --instance "$INSTANCE" start --port 0 &&
-  "$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --strict; }; then
+  "$PY" -m localcloud --instance "$INSTANCE" api-start --port 0 --strict &&
+  "$PY" -m localcloud --instance "$FIFO_API" api-start --port 0 --strict; }; then
   wait "$package_build" || true
   exit 1
 fi
@@ -83,29 +90,39 @@ STACK=(--instance "$INSTANCE" --name sbc-integration
   --var retry_horizon_seconds=600 --var retry_backoff_max_seconds=8
   --var memory_size=256 --var log_retention_in_days=1)
 
-# The FIFO phase's stack is a further stack in the same LocalStack (`--stack fifo`), applied
-# beside the standard phase's (mostly waiting on LocalStack) and tested after it: no second
-# start, no destroy and apply in between. Its output is kept in a log shown when it fails.
-FIFO_STACK=("${STACK[@]}" --stack fifo --name sbc-integration-fifo)
-if [[ " $PHASES " == *" fifo "* ]]; then
-  fifo_log=".localcloud/$INSTANCE/fifo-stack-apply.log"
-  mkdir -p "$(dirname "$fifo_log")"
+# The FIFO phase: a further stack in the same LocalStack (`--stack fifo`) with its own entity
+# API server, applied and then tested beside the standard phase (mostly waiting on LocalStack;
+# no second start). Its apply and test output go to a log, shown when the standard phase ends.
+FIFO_STACK=("${STACK[@]}" --stack fifo --name sbc-integration-fifo --api-instance "$FIFO_API")
+fifo_log=".localcloud/$INSTANCE/fifo-phase.log"
+fifo_phase() {
   # A failed record holds its message group until it comes back; every receive of a group's
   # batch counts for each of its records, and on FIFO the handler spreads a group's receives
   # over the retry horizon (10 minutes / 1,000 receives: waits of at least 0.6 s).
   # A FIFO queue takes a visibility timeout of at least 6 x the function timeout (plan refuses
-  # less): with 10 s, a batch whose invocation started late (a cold start on a busy machine
-  # took it to 10.9 s from receive to delete) came back while its first invocation still ran,
-  # and a second invocation applied its group's changes again.
-  "$PY" -m localcloud.deploy apply "${FIFO_STACK[@]}" \
+  # less): with 10 s, a batch whose invocation started late (10.9 s from its receive to its
+  # invocation's end on a busy machine) came back while its first invocation still ran, and a
+  # second invocation applied its group's changes again.
+  if ! "$PY" -m localcloud.deploy apply "${FIFO_STACK[@]}" \
     --var visibility_timeout_seconds=60 \
     --var fifo_queue=true \
     --var batch_size=10 \
     --var maximum_batching_window_in_seconds=0 \
-    --var max_receive_count=1000 >"$fifo_log" 2>&1 &
-  fifo_apply=$!
+    --var max_receive_count=1000; then
+    echo "the FIFO stack failed to apply; its output is above"
+    return 1
+  fi
+  echo "==> [$(( $(date +%s) - started ))s] FIFO stack applied; running the integration tests on FIFO queues"
+  INTEGRATION_STACK=fifo \
+    "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
+}
+if [[ " $PHASES " == *" fifo "* ]]; then
+  mkdir -p "$(dirname "$fifo_log")"
+  fifo_phase "$@" >"$fifo_log" 2>&1 &
+  fifo_job=$!
 fi
 
+standard_code=0
 if [[ " $PHASES " == *" standard "* ]]; then
   # A second stack in the same LocalStack, talking to the same entity API server: a 1-minute
   # retry horizon and max_receive_count 2, for the outage test (its changes expire during the
@@ -147,18 +164,18 @@ if [[ " $PHASES " == *" standard "* ]]; then
   step "second stack applied ($(tail -n 1 "$short_log"))"
 
   step "running the integration tests"
-  "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@"
+  "$PY" -m pytest tests/integration -m "integration and not fifo" -p no:cacheprovider -rfEsP "$@" ||
+    standard_code=$?
 fi
 
 if [[ " $PHASES " == *" fifo "* ]]; then
-  step "FIFO: the stack on FIFO queues (fifo_queue = true, batch size 10), applied beside the first"
-  if ! wait "$fifo_apply"; then
-    cat "$fifo_log" >&2
-    echo "the FIFO stack failed to apply; its output is above" >&2
-    exit 1
+  step "FIFO: the stack on FIFO queues (fifo_queue = true, batch size 10), applied and tested beside the standard phase"
+  fifo_code=0
+  wait "$fifo_job" || fifo_code=$?
+  cat "$fifo_log"
+  if [ "$fifo_code" != 0 ]; then
+    echo "the FIFO phase failed (exit $fifo_code); its output is above" >&2
+    exit "$fifo_code"
   fi
-
-  step "running the integration tests on FIFO queues"
-  INTEGRATION_STACK=fifo \
-    "$PY" -m pytest tests/integration -m "integration and fifo" -p no:cacheprovider -rfEsP "$@"
 fi
+exit "$standard_code"

@@ -47,12 +47,15 @@ def tfvars() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def other_stacks_settled(stack: stack_lookup.Stack) -> None:
-    """Testing a further stack, the main one (same LocalStack, same entity API server) first
-    drains its source queue: none of its retries reach the API during these tests. A phase
-    run on its own (`INTEGRATION_PHASES=fifo`) has no main stack to wait for."""
+    """Testing a further stack that shares the main one's entity API server, the main stack
+    first drains its source queue: none of its retries reach the API during these tests. A
+    stack with its own server (`deploy --api-instance`), or a phase run on its own
+    (`INTEGRATION_PHASES=fifo`: no main stack), does not wait."""
     if STACK is None or not os.path.exists(stack_lookup.stack_file(INSTANCE)):
         return
     main = stack_lookup.resolve(instance=INSTANCE)
+    if main.entity_api_base_url != stack.entity_api_base_url:
+        return
     sqs = main.client("sqs")
     wait_for(
         lambda: observe.queue_depth(sqs, main.queue_url) == (0, 0),

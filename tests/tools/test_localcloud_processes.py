@@ -106,6 +106,16 @@ def test_deploy_needs_the_local_api_only_when_the_url_points_at_it(
     assert f"the entity API server ({instance}) is not running" in local_err
 
 
+def test_deploy_asks_for_the_api_server_of_the_instance_it_is_pointed_at(
+    instance: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = f"{instance}-api"
+    status = deploy.main(["apply", "--instance", instance, "--api-instance", other])
+
+    assert status == 1
+    assert f"the entity API server ({other}) is not running" in capsys.readouterr().err
+
+
 def test_a_further_stack_keeps_its_own_records_and_is_forgotten_with_the_instance(
     instance: str,
 ) -> None:
