@@ -142,13 +142,18 @@ variable "fifo_high_throughput" {
 }
 
 variable "visibility_timeout_seconds" {
-  description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout` (at least 6 x `function_timeout` with `fifo_queue`), at most 43200. Below the recommendation, a batch whose invocation starts late (cold start, throttled retries) can become visible again before it is settled and be received a second time: its changes may be applied twice."
+  description = "Visibility timeout of the source queue in seconds; null derives AWS's recommendation, 6 x `function_timeout` + `maximum_batching_window_in_seconds`. When set: at least `function_timeout` + `maximum_batching_window_in_seconds` + 10 (a batch is in flight from its receive through the window and the function's start, whose init Lambda allows 10 s, to the invocation's end), at least 6 x `function_timeout` with `fifo_queue`, at most 43200."
   type        = number
   default     = null
 
   validation {
-    condition     = var.visibility_timeout_seconds == null || try(var.visibility_timeout_seconds >= var.function_timeout && var.visibility_timeout_seconds <= 43200 && floor(var.visibility_timeout_seconds) == var.visibility_timeout_seconds, false)
-    error_message = "visibility_timeout_seconds: must be null (derived: 6 x function_timeout + maximum_batching_window_in_seconds) or a whole number of seconds from function_timeout to 43200; Lambda rejects a queue whose visibility timeout is shorter than the function timeout."
+    condition     = var.visibility_timeout_seconds == null || try(var.visibility_timeout_seconds <= 43200 && floor(var.visibility_timeout_seconds) == var.visibility_timeout_seconds, false)
+    error_message = "visibility_timeout_seconds: must be null (derived: 6 x function_timeout + maximum_batching_window_in_seconds) or a whole number of seconds up to 43200 (12 hours, SQS's maximum)."
+  }
+
+  validation {
+    condition     = var.visibility_timeout_seconds == null || try(var.visibility_timeout_seconds >= var.function_timeout + var.maximum_batching_window_in_seconds + 10, false)
+    error_message = "visibility_timeout_seconds: must be null (derived) or at least function_timeout + maximum_batching_window_in_seconds + 10 s. A batch is in flight from its receive, through the batching window and the function's start (Lambda allows its init 10 s), to its invocation's end; a shorter visibility timeout lets it come back while it runs: its changes are applied twice, and each return spends one of max_receive_count's receives."
   }
 
   validation {

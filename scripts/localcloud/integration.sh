@@ -83,10 +83,12 @@ PHASES="${INTEGRATION_PHASES:-standard fifo}"
 # What both phases apply: function_timeout 10 with the handler's default API timeout (10 s; a
 # request's timeout is capped by the time left, issue 15), as a team would configure it. Small
 # timeouts keep redelivery fast: a record the handler never settled is visible again after
-# 10 s (the function timeout, the least Lambda takes); a transiently failed one comes back
-# after a visibility backoff of at most 8 s, until its 10-minute retry horizon.
+# 21 s (function timeout + the main stack's 1-s window + 10 s, the least plan accepts: with
+# 10 s, batches came back while their invocations ran, up to 13.9 s from receive to end on a
+# busy machine); a transiently failed one comes back after a visibility backoff of at most
+# 8 s, until its 10-minute retry horizon.
 STACK=(--instance "$INSTANCE" --name sbc-integration
-  --var function_timeout=10 --var visibility_timeout_seconds=10
+  --var function_timeout=10 --var visibility_timeout_seconds=21
   --var retry_horizon_seconds=600 --var retry_backoff_max_seconds=8
   --var memory_size=256 --var log_retention_in_days=1)
 
@@ -134,7 +136,7 @@ if [[ " $PHASES " == *" standard "* ]]; then
   mkdir -p "$(dirname "$short_log")"
   "$PY" -m localcloud.deploy apply --instance "$INSTANCE" --stack short \
     --name sbc-integration-short \
-    --var function_timeout=5 --var entity_api_timeout_seconds=1 --var visibility_timeout_seconds=8 \
+    --var function_timeout=5 --var entity_api_timeout_seconds=1 --var visibility_timeout_seconds=16 \
     --var retry_horizon_seconds=60 --var retry_backoff_max_seconds=8 \
     --var memory_size=256 --var log_retention_in_days=1 \
     --var batch_size=10 \

@@ -128,7 +128,7 @@ run "localstack_style_overrides_a_55_character_name_and_45_tags" {
 
   variables {
     function_timeout                   = 5
-    visibility_timeout_seconds         = 8
+    visibility_timeout_seconds         = 16
     max_receive_count                  = 2
     batch_size                         = 25
     maximum_batching_window_in_seconds = 1
@@ -142,7 +142,7 @@ run "localstack_style_overrides_a_55_character_name_and_45_tags" {
   }
 
   assert {
-    condition     = output.visibility_timeout_seconds == 8
+    condition     = output.visibility_timeout_seconds == 16
     error_message = "a given visibility timeout must replace the derived one"
   }
 
@@ -159,14 +159,14 @@ run "localstack_style_overrides_a_55_character_name_and_45_tags" {
 
 # ---- Inputs the root passes to the modules ---------------------------------------------------
 
-# A visibility timeout equal to the function timeout; filter patterns and a metrics namespace;
-# an S3 code source; a retry horizon equal to the queue's retention.
+# The least visibility timeout (30 s + the default 5-s window + 10 s); filter patterns and a
+# metrics namespace; an S3 code source; a retry horizon equal to the queue's retention.
 run "inputs_reach_the_consumer_and_the_alarms" {
   command = plan
 
   variables {
     function_timeout           = 30
-    visibility_timeout_seconds = 30
+    visibility_timeout_seconds = 45
     filter_patterns            = ["{\"body\":{\"entity_type\":[\"order\"]}}", "{\"body\":{\"op\":[\"delete\"]}}"]
     metrics_namespace          = "Orders/EntitySync"
     package_path               = null
@@ -178,8 +178,8 @@ run "inputs_reach_the_consumer_and_the_alarms" {
   }
 
   assert {
-    condition     = output.visibility_timeout_seconds == 30
-    error_message = "a visibility timeout equal to the function timeout must be accepted"
+    condition     = output.visibility_timeout_seconds == 45
+    error_message = "function_timeout + window + 10 s must be accepted as the visibility timeout"
   }
 
   assert {
@@ -431,7 +431,7 @@ run "fifo_stack_at_the_least_visibility_timeout" {
 }
 
 # One second less on a FIFO queue is refused, naming the variable; the same value on a standard
-# queue (where a late batch costs a change applied twice, not the order) is accepted.
+# queue (above function_timeout + window + 10 s) is accepted.
 run "rejects_a_fifo_visibility_timeout_below_6_x_the_function_timeout" {
   command = plan
 
@@ -441,6 +441,18 @@ run "rejects_a_fifo_visibility_timeout_below_6_x_the_function_timeout" {
     maximum_batching_window_in_seconds = 0
     function_timeout                   = 10
     visibility_timeout_seconds         = 59
+  }
+
+  expect_failures = [var.visibility_timeout_seconds]
+}
+
+# A standard queue: one second short of function_timeout + window + 10 s is refused.
+run "rejects_a_visibility_timeout_shorter_than_a_batchs_time_in_flight" {
+  command = plan
+
+  variables {
+    function_timeout           = 30
+    visibility_timeout_seconds = 44
   }
 
   expect_failures = [var.visibility_timeout_seconds]

@@ -354,12 +354,12 @@ variable "queue_arn" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the source queue; checked against `function_timeout`: at least it (Lambda refuses a mapping whose queue's visibility timeout is shorter), and at least 6 x it on a FIFO queue (order across batches holds only while a batch stays invisible until it is settled)."
+  description = "Visibility timeout of the source queue; checked against `function_timeout`: at least it + `maximum_batching_window_in_seconds` + 10 s (a batch stays invisible from its receive to its invocation's end, the function's init included), and at least 6 x it on a FIFO queue (order across batches holds only while a batch stays invisible until it is settled)."
   type        = number
 
   validation {
-    condition     = var.queue_visibility_timeout_seconds >= var.function_timeout
-    error_message = "queue_visibility_timeout_seconds: must be at least function_timeout (Lambda rejects the event source mapping otherwise; AWS recommends 6 x function_timeout + maximum_batching_window_in_seconds)."
+    condition     = try(var.queue_visibility_timeout_seconds >= var.function_timeout + var.maximum_batching_window_in_seconds + 10, false)
+    error_message = "queue_visibility_timeout_seconds: must be at least function_timeout + maximum_batching_window_in_seconds + 10 s (AWS recommends 6 x function_timeout + maximum_batching_window_in_seconds). A batch is in flight from its receive, through the batching window and the function's start (Lambda allows its init 10 s), to its invocation's end; a shorter visibility timeout lets it come back while it runs: its changes are applied twice, and each return spends one of the queue's receives before the DLQ."
   }
 
   validation {

@@ -151,6 +151,7 @@ run "accepts_the_high_edges" {
   variables {
     memory_size                        = 10240
     function_timeout                   = 900
+    queue_visibility_timeout_seconds   = 5700
     entity_api_timeout_seconds         = 0.1
     application_log_level              = "TRACE"
     log_retention_in_days              = 3653
@@ -212,20 +213,20 @@ run "accepts_the_high_edges" {
   }
 }
 
-# function_timeout 5 (the least the default API timeout allows) with a visibility timeout equal
-# to it; a URL with only a host; 10 records without a window.
-run "accepts_function_timeout_5_with_an_equal_visibility_timeout" {
+# function_timeout 5 (the least the default API timeout allows) with the least visibility
+# timeout (5 + no window + 10 s); a URL with only a host; 10 records without a window.
+run "accepts_function_timeout_5_with_the_least_visibility_timeout" {
   command = plan
   variables {
     function_timeout                   = 5
-    queue_visibility_timeout_seconds   = 5
+    queue_visibility_timeout_seconds   = 15
     entity_api_url                     = "https://entities.example.com"
     batch_size                         = 10
     maximum_batching_window_in_seconds = 0
   }
   assert {
     condition     = module.function.lambda.timeout == 5
-    error_message = "function timeout accepts 5 with the default API timeout and a visibility timeout equal to it"
+    error_message = "function timeout accepts 5 with the default API timeout and a visibility timeout of 5 + 10 s"
   }
   assert {
     condition     = module.function.lambda.environment[0].variables["ENTITY_API_URL"] == "https://entities.example.com"
@@ -579,6 +580,18 @@ run "rejects_a_fifo_visibility_timeout_below_6_x_the_function_timeout" {
     max_receive_count                  = 16
     retry_horizon_seconds              = 604800
     queue_visibility_timeout_seconds   = 899
+  }
+  expect_failures = [var.queue_visibility_timeout_seconds]
+}
+
+# A visibility timeout one second short of function_timeout + window + 10 s: a batch could come
+# back while its invocation runs (its receive, the window and the function's init came first).
+run "rejects_a_visibility_timeout_shorter_than_a_batchs_time_in_flight" {
+  command = plan
+  variables {
+    function_timeout                   = 30
+    maximum_batching_window_in_seconds = 5
+    queue_visibility_timeout_seconds   = 44
   }
   expect_failures = [var.queue_visibility_timeout_seconds]
 }
