@@ -39,3 +39,20 @@ def wait_for_governor_window_after(changed_at: float, period: float) -> None:
     """Until the governor's window (WINDOW_PERIODS whole periods) starts after `changed_at`."""
     while math.floor(time.time() / period) * period - WINDOW_PERIODS * period < changed_at:
         time.sleep(1)
+
+
+def own_mapping_uuid(stack: Any) -> str:
+    """The UUID of the stack's own event source mapping, by its function's exact name: other
+    stacks share the LocalStack (sbc-integration-fifo, sbc-integration-short), and LocalStack's
+    FunctionName filter also answers mappings of functions whose names merely start with it."""
+    queue_name = stack.queue_url.rsplit("/", 1)[-1]
+    mappings = [
+        m
+        for m in stack.client("lambda").list_event_source_mappings(
+            FunctionName=stack.function_name
+        )["EventSourceMappings"]
+        if m["FunctionArn"].split(":")[6] == stack.function_name
+        and m["EventSourceArn"].rsplit(":", 1)[-1] == queue_name
+    ]
+    assert len(mappings) == 1, f"one mapping of {stack.function_name}: {mappings}"
+    return str(mappings[0]["UUID"])

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from stack_support import GOVERNOR_WAITING, wait_for_governor_window_after
+from stack_support import GOVERNOR_WAITING, own_mapping_uuid, wait_for_governor_window_after
 
 from bench.fanout_governor import GovernorDriver
 from localcloud.poller_admin import PollerAdmin
@@ -38,21 +38,9 @@ def poller(stack: Any) -> PollerAdmin:
 
 @pytest.fixture(scope="module")
 def mapping_uuid(stack: Any) -> Iterator[str]:
-    # the stack's own mapping, by its function's exact name: other stacks share the LocalStack
-    # (sbc-integration-fifo, sbc-integration-short), and LocalStack's FunctionName filter also
-    # answers mappings of functions whose names merely start with it
-    queue_name = stack.queue_url.rsplit("/", 1)[-1]
-    mappings = [
-        m
-        for m in stack.client("lambda").list_event_source_mappings(
-            FunctionName=stack.function_name
-        )["EventSourceMappings"]
-        if m["FunctionArn"].split(":")[6] == stack.function_name
-        and m["EventSourceArn"].rsplit(":", 1)[-1] == queue_name
-    ]
-    assert len(mappings) == 1, f"one mapping of {stack.function_name}: {mappings}"
-    uuid = str(mappings[0]["UUID"])
-    before = mappings[0].get("ScalingConfig", {}).get("MaximumConcurrency")
+    uuid = own_mapping_uuid(stack)
+    mapping = stack.client("lambda").get_event_source_mapping(UUID=uuid)
+    before = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
     yield uuid
     # the tests after these (the governor's wiring) start from the stack's own setting
     if before is not None:
