@@ -11,9 +11,10 @@ entity_api_url = "http://127.0.0.1:8080/v1/operations:batch"
 architecture = "x86_64"
 runtime      = "python3.12"
 
-# Short timings so failures reach the DLQ within a test run.
+# Short timings so failures reach the DLQ within a test run. The visibility timeout is the least
+# plan accepts: function_timeout + the batching window + 10 s.
 function_timeout                   = 10
-visibility_timeout_seconds         = 15
+visibility_timeout_seconds         = 21
 max_receive_count                  = 2
 batch_size                         = 100
 maximum_batching_window_in_seconds = 1
