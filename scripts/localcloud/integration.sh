@@ -36,7 +36,17 @@ cleanup() {
   local code=$?
   trap - EXIT INT TERM
   set +e
+  # A failed or interrupted run stops the FIFO phase still running beside it (its pytest and
+  # terraform are the job's children); a passing run has already waited for it.
+  if [ -n "${fifo_job:-}" ] && kill -0 "$fifo_job" 2>/dev/null; then
+    pkill -TERM -P "$fifo_job"
+    kill "$fifo_job" 2>/dev/null
+  fi
   wait  # a stack still being applied in the background (a step failed beside it)
+  if [ -n "${fifo_job:-}" ] && [ -z "${fifo_shown:-}" ] && [ -f "$fifo_log" ]; then
+    echo "==> the FIFO phase's output (stopped: the run failed beside it)"
+    cat "$fifo_log"
+  fi
   step "tearing down (stop)"
   # Fails when a function runtime process outlived LocalStack (they must die with it).
   if ! teardown_instance "$INSTANCE" && [ "$code" = 0 ]; then
@@ -175,6 +185,7 @@ if [[ " $PHASES " == *" fifo "* ]]; then
   fifo_code=0
   wait "$fifo_job" || fifo_code=$?
   cat "$fifo_log"
+  fifo_shown=1
   if [ "$fifo_code" != 0 ]; then
     echo "the FIFO phase failed (exit $fifo_code); its output is above" >&2
     exit "$fifo_code"

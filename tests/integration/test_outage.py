@@ -1,9 +1,9 @@
 """Integration: an API outage and the retry horizon, with max_receive_count 2, on two stacks.
 
 The entity API answers 503 to everything for INTEGRATION_OUTAGE_SECONDS (default 90 s: the
-second stack's horizon and the margin for its last attempt; with 10-s visibility and function
-timeouts, nine times what two receives take, so every change outlives the redrive limit several
-times over; the 3-minute outage and the drain after it are measured by a benchmark). Two
+second stack's horizon and the margin for its last attempt; failed records come back after a
+visibility backoff of at most 8 s, so every change outlives the redrive limit several times
+over; the 3-minute outage and the drain after it are measured by a benchmark). Two
 stacks in the same LocalStack share the entity API server, so one outage hits both
 (scripts/localcloud/integration.sh applies them):
 
