@@ -37,13 +37,14 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   # A failed or interrupted run stops the FIFO phase still running beside it (its pytest and
-  # terraform are the job's children); a passing run has already waited for it.
-  if [ -n "${fifo_job:-}" ] && kill -0 "$fifo_job" 2>/dev/null; then
+  # terraform are the job's children) and shows its output; a run that got to the end has
+  # already waited for it, shown it and forgotten the job.
+  if [ -n "${fifo_job:-}" ]; then
     pkill -TERM -P "$fifo_job"
     kill "$fifo_job" 2>/dev/null
   fi
   wait  # a stack still being applied in the background (a step failed beside it)
-  if [ -n "${fifo_job:-}" ] && [ -z "${fifo_shown:-}" ] && [ -f "$fifo_log" ]; then
+  if [ -n "${fifo_job:-}" ]; then
     echo "==> the FIFO phase's output (stopped: the run failed beside it)"
     cat "$fifo_log"
   fi
@@ -185,7 +186,7 @@ if [[ " $PHASES " == *" fifo "* ]]; then
   fifo_code=0
   wait "$fifo_job" || fifo_code=$?
   cat "$fifo_log"
-  fifo_shown=1
+  fifo_job=""
   if [ "$fifo_code" != 0 ]; then
     echo "the FIFO phase failed (exit $fifo_code); its output is above" >&2
     exit "$fifo_code"

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from stack_support import EntityApi, Waiter, wait_for
 
+from localcloud.poller_admin import POLLER, PollerAdmin
+from localcloud.services import read_service
 from sbc_tools.ops import observations as observe
 from sbc_tools.ops import stack as stack_lookup
 
@@ -37,6 +39,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def stack() -> stack_lookup.Stack:
     return stack_lookup.resolve(instance=INSTANCE, stack=STACK)
+
+
+@pytest.fixture(scope="session")
+def project_poller() -> PollerAdmin | None:
+    """The project's mapping poller beside the instance's LocalStack (None when LocalStack's
+    own mapping runs: `start --esm localstack`)."""
+    if read_service(INSTANCE, POLLER) is None:
+        return None
+    return PollerAdmin.of_instance(INSTANCE)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,22 +11,21 @@ import pytest
 from stack_support import EntityApi, Waiter, own_mapping_uuid
 
 from localcloud.poller_admin import PollerAdmin
-from localcloud.services import read_service
 from sbc_tools.ops import messages as message_factory
 from sbc_tools.ops import observations as observe
 from sbc_tools.ops import publish
 
 pytestmark = pytest.mark.integration
 
-INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 
-
-def batches_invoked(stack: Any, sqs: Any, since_ms: int, waiter: Waiter) -> list[int] | None:
+def batches_invoked(
+    poller: PollerAdmin | None, stack: Any, sqs: Any, since_ms: int, waiter: Waiter
+) -> list[int] | None:
     """The size of every batch the project's poller invoked the stack's function with since
     `since_ms`, once the queue is drained and none is in flight (None without the poller)."""
-    if read_service(INSTANCE, "esm-poller") is None:
+    if poller is None:
         return None
-    poller, uuid = PollerAdmin.of_instance(INSTANCE), own_mapping_uuid(stack)
+    uuid = own_mapping_uuid(stack)
 
     def settled() -> list[int] | None:
         if observe.queue_depth(sqs, stack.queue_url) != (0, 0):
@@ -52,6 +50,7 @@ def test_batches_never_exceed_batch_size_and_requests_are_aggregated(
     fresh: int,
     waiter: Waiter,
     summaries: Callable[[int], list[dict[str, Any]]],
+    project_poller: PollerAdmin | None,
 ) -> None:
     batch_size, max_ops = int(tfvars["batch_size"]), int(tfvars["max_operations_per_request"])
     messages = message_factory.generate(300)  # distinct entities: one wave per invocation
@@ -79,7 +78,7 @@ def test_batches_never_exceed_batch_size_and_requests_are_aggregated(
         assert line["requests"] <= math.ceil(line["operations"] / max_ops), line
     # an invocation that outlived its time writes no line, but its requests reached the API;
     # the project's poller saw every invocation (LocalStack's own mapping: the log lines)
-    invoked = batches_invoked(stack, sqs, fresh, waiter)
+    invoked = batches_invoked(project_poller, stack, sqs, fresh, waiter)
     stats = api.stats()
     assert stats["requests"] >= sum(line["requests"] for line in lines)
     bound = sum(math.ceil(s / max_ops) for s in (invoked if invoked is not None else sizes))

@@ -19,7 +19,6 @@ from stack_support import GOVERNOR_WAITING, own_mapping_uuid, wait_for_governor_
 
 from bench.fanout_governor import GovernorDriver
 from localcloud.poller_admin import PollerAdmin
-from localcloud.services import read_service
 from sbc_tools.ops import messages as message_factory
 from sbc_tools.ops import observations as observe
 from sbc_tools.ops import publish
@@ -30,10 +29,10 @@ INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 
 
 @pytest.fixture(scope="module")
-def poller(stack: Any) -> PollerAdmin:
-    if read_service(INSTANCE, "esm-poller") is None:
+def poller(stack: Any, project_poller: PollerAdmin | None) -> PollerAdmin:
+    if project_poller is None:
         pytest.skip("the local cloud runs LocalStack's own mapping (start --esm localstack)")
-    return PollerAdmin.of_instance(INSTANCE)
+    return project_poller
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ Runs in the FIFO phase of `make integration` (the stack applied with `fifo_queue
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -17,14 +16,11 @@ import pytest
 from stack_support import EntityApi, Waiter, own_mapping_uuid
 
 from localcloud.poller_admin import PollerAdmin
-from localcloud.services import read_service
 from sbc_tools.ops import messages as message_factory
 from sbc_tools.ops import observations as observe
 from sbc_tools.ops import publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.fifo]
-
-INSTANCE = os.environ.get("LOCALCLOUD_INSTANCE", "")
 
 CHANGES = 1000
 ENTITIES = 50
@@ -66,12 +62,12 @@ def differences(applied: dict[str, list[str]], published: dict[str, list[str]]) 
     return "\n".join(lines)
 
 
-def poller_report(stack: Any) -> str:
+def poller_report(poller: PollerAdmin | None, stack: Any) -> str:
     """The poller's longest receive-to-end of an invocation per queue, against the visibility
     timeout, and the stack's longest invocation it still has on record."""
-    if read_service(INSTANCE, "esm-poller") is None:
+    if poller is None:
         return ""
-    poller, uuid = PollerAdmin.of_instance(INSTANCE), own_mapping_uuid(stack)
+    uuid = own_mapping_uuid(stack)
     holds = {m["queue"]: round(m.get("longest_hold_seconds", 0.0), 1) for m in poller.status()}
     longest = max(
         (i["end"] - i["start"] for i in poller.invocations() if i["mapping"] == uuid),
@@ -101,6 +97,7 @@ def test_each_entity_is_applied_in_published_order_under_failures(
     waiter: Waiter,
     summaries: Callable[[int], list[dict[str, Any]]],
     tfvars: dict[str, Any],
+    project_poller: PollerAdmin | None,
 ) -> None:
     run = f"fifo{fresh}"
     messages = message_factory.generate(
@@ -134,7 +131,9 @@ def test_each_entity_is_applied_in_published_order_under_failures(
     applied = waiter(all_applied, 420, "every change applied and the queue drained")
 
     # per entity: published order, nothing missing, nothing twice
-    assert applied == published, differences(applied, published) + poller_report(stack)
+    assert applied == published, differences(applied, published) + poller_report(
+        project_poller, stack
+    )
     dead = [m for m in consume(sqs, stack.dlq_url) if run in m["Body"]]
     assert Counter(m["Body"] for m in dead) == poison  # each poison message once, nothing else
     codes = {observe.attribute(m, "error_code") for m in dead}
@@ -151,5 +150,5 @@ def test_each_entity_is_applied_in_published_order_under_failures(
     print(
         f"\n{CHANGES} changes over {ENTITIES} entities applied in order, none twice; "
         f"{failed_ops} failed operations, {failed_requests} failed requests; visibility timeout "
-        f"{tfvars['visibility_timeout_seconds']} s{poller_report(stack)}"
+        f"{tfvars['visibility_timeout_seconds']} s{poller_report(project_poller, stack)}"
     )
